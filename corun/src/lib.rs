@@ -1,1 +1,84 @@
-//! corun
+//! corun: a coroutine runtime with explicit yield points, for programs that
+//! run 10 000 to 1 000 000+ concurrent, mostly I/O-bound tasks.
+//!
+//! A task is an `async` block; it gives the CPU back only at its `.await`s,
+//! so every yield point is in plain sight. corun adds none of its own: no
+//! preemption, no budget that makes a ready operation return `Pending`.
+//!
+//! # The seed's story in code
+//!
+//! corun continues a small Python library: a scheduler of coroutines that
+//! can spawn, yield, sleep, wait for and kill each other and wait for file
+//! descriptors. The same, in Rust:
+//!
+//! ```
+//! use std::time::Duration;
+//! use std::os::unix::net::UnixStream;
+//!
+//! corun::run(async {
+//!     // spawn + explicit yield
+//!     let worker = corun::spawn_named("worker", async {
+//!         for _ in 0..3 {
+//!             corun::yield_now().await;
+//!         }
+//!         "done"
+//!     });
+//!     // sleep, then wait for another task (by handle, or by id)
+//!     corun::sleep(Duration::from_millis(10)).await;
+//!     assert_eq!(worker.await.unwrap(), "done");
+//!
+//!     // kill a task at its current await point
+//!     let sleeper = corun::spawn(corun::sleep(Duration::from_secs(3600)));
+//!     assert!(corun::kill(sleeper.id()));
+//!     assert!(!corun::wait(sleeper.id()).await); // no such task any more
+//!     assert!(sleeper.await.unwrap_err().is_killed());
+//!
+//!     // wait for an fd to become readable
+//!     let (a, b) = UnixStream::pair().unwrap();
+//!     std::io::Write::write_all(&mut &b, b"x").unwrap();
+//!     let r = corun::io::readable(&a).await.unwrap();
+//!     assert!(r.is_readable());
+//! });
+//!
+//! // A scheduler on its own thread, driven from outside: join-all, shutdown.
+//! let sched = corun::Scheduler::start().unwrap();
+//! let ids: Vec<_> = (0..10)
+//!     .map(|i| sched.spawn(async move { corun::sleep(Duration::from_millis(i)).await }).unwrap().id())
+//!     .collect();
+//! let exits = sched.join_all(&ids).unwrap();
+//! assert_eq!(exits.len(), 10);
+//! sched.shutdown().unwrap();
+//! ```
+//!
+//! A task that panics never takes the scheduler down: its handle resolves to
+//! [`JoinError::Panicked`], and the panic is logged with the task's id and
+//! name through `tracing` when nobody holds the handle.
+//!
+//! # Layout
+//!
+//! * `task/` — the task cell (one allocation: header, future, output), its
+//!   waker and the [`Task`] handle.
+//! * `scheduler/` — the loop (`core`), the cross-thread part (`shared`), the
+//!   thread-local current scheduler (`context`), the in-task API (`local`)
+//!   and the [`Scheduler`] handle.
+//! * `time/` — [`sleep`], [`timeout`], [`interval`] over a timing wheel.
+//! * `reactor/` — the OS poller (epoll through `mio`), edge-triggered, with
+//!   cached readiness per fd.
+//! * [`io`] — waiting for fd readiness, and the [`io::Async`] wrapper.
+
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+pub mod io;
+pub(crate) mod reactor;
+pub(crate) mod scheduler;
+pub mod sync;
+pub(crate) mod task;
+pub mod time;
+
+pub use scheduler::local::{
+    current, join_all, kill, run, spawn, spawn_named, stats, tasks, wait, wait_exit, yield_now,
+    WaitExit, YieldNow,
+};
+pub use scheduler::{Builder, Error, Scheduler, Stats};
+pub use task::{Exit, JoinError, Task, TaskId, TaskInfo, TaskState};
+pub use time::{interval, sleep, sleep_until, timeout, Interval, Sleep, Timeout};

@@ -1,0 +1,375 @@
+//! Waiting for file descriptors: [`readable`], [`writable`], and the
+//! [`Async`] wrapper that registers an I/O object once for its whole life.
+//!
+//! These are thin layers over the reactor (`crate::reactor`): readiness is
+//! cached per fd, so a wait on an fd already known to be ready returns at
+//! once without a syscall. Any number of tasks may wait on one fd, for
+//! reading and writing at the same time; all are woken.
+//!
+//! **Regular files** cannot be watched by epoll; like `poll(2)`, corun
+//! treats them as always readable and writable, so a wait on one returns at
+//! once. Use [`crate::fs`] for file I/O that does not block the scheduler.
+//!
+//! This module never blocks the thread and never touches the ready queue.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::reactor::Registration;
+use crate::scheduler::context;
+
+pub use crate::reactor::{Interest, Readiness};
+
+fn outside() -> io::Error {
+    io::Error::other("corun I/O used outside a corun scheduler thread")
+}
+
+fn register(fd: RawFd) -> io::Result<Registration> {
+    context::with_reactor(|r| r.register(fd)).ok_or_else(outside)?
+}
+
+/// Waits until `fd` is readable (or hung up, or in error: the next read
+/// reports which). Errors with `EBADF` for a closed or invalid fd.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+/// corun::run(async {
+///     let (a, mut b) = UnixStream::pair().unwrap();
+///     b.write_all(b"hi").unwrap();
+///     assert!(corun::io::readable(&a).await.unwrap().is_readable());
+/// });
+/// ```
+pub async fn readable<T: AsRawFd + ?Sized>(fd: &T) -> io::Result<Readiness> {
+    wait(fd.as_raw_fd(), Interest::Read).await
+}
+
+/// Waits until `fd` is writable (or hung up, or in error).
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// corun::run(async {
+///     let (a, _b) = UnixStream::pair().unwrap();
+///     assert!(corun::io::writable(&a).await.unwrap().is_writable());
+/// });
+/// ```
+pub async fn writable<T: AsRawFd + ?Sized>(fd: &T) -> io::Result<Readiness> {
+    wait(fd.as_raw_fd(), Interest::Write).await
+}
+
+async fn wait(fd: RawFd, interest: Interest) -> io::Result<Readiness> {
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    let reg = register(fd)?;
+    reg.ready(interest).await
+}
+
+/// An I/O object registered with the reactor for its whole life, in
+/// non-blocking mode. `read_with`/`write_with` run an operation and, if it
+/// would block, wait for readiness and try again.
+///
+/// It implements `futures-io`'s `AsyncRead`/`AsyncWrite` when `&T` is
+/// `Read`/`Write`, so ecosystem code can use it.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use corun::io::Async;
+/// corun::run(async {
+///     let (a, b) = UnixStream::pair().unwrap();
+///     let a = Async::new(a).unwrap();
+///     let b = Async::new(b).unwrap();
+///     b.write_with(|s| (&*s).write(b"ping")).await.unwrap();
+///     let mut buf = [0; 4];
+///     let n = a.read_with(|s| (&*s).read(&mut buf)).await.unwrap();
+///     assert_eq!(&buf[..n], b"ping");
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Async<T: AsFd> {
+    // Declared before `io`: the registration must go before the fd closes.
+    reg: Registration,
+    io: Option<T>,
+}
+
+impl<T: AsFd> Async<T> {
+    /// Puts `io` in non-blocking mode and registers it with the current
+    /// scheduler's reactor. Must be called on a scheduler thread.
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// corun::run(async {
+    ///     let l = corun::io::Async::new(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    ///     assert!(l.get_ref().local_addr().is_ok());
+    /// });
+    /// ```
+    pub fn new(io: T) -> io::Result<Async<T>> {
+        set_nonblocking(io.as_fd())?;
+        let reg = register(io.as_fd().as_raw_fd())?;
+        Ok(Async { reg, io: Some(io) })
+    }
+
+    /// The inner object.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, _b) = UnixStream::pair().unwrap();
+    ///     let a = corun::io::Async::new(a).unwrap();
+    ///     a.get_ref().peer_addr().unwrap();
+    /// });
+    /// ```
+    pub fn get_ref(&self) -> &T {
+        self.io
+            .as_ref()
+            .expect("inner object present until into_inner")
+    }
+
+    /// The inner object, mutably. Do not replace or close its fd.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, _b) = UnixStream::pair().unwrap();
+    ///     let mut a = corun::io::Async::new(a).unwrap();
+    ///     a.get_mut().set_nonblocking(true).unwrap();
+    /// });
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.io
+            .as_mut()
+            .expect("inner object present until into_inner")
+    }
+
+    /// Deregisters and returns the inner object (still non-blocking).
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, _b) = UnixStream::pair().unwrap();
+    ///     let a = corun::io::Async::new(a).unwrap().into_inner();
+    ///     a.set_nonblocking(false).unwrap();
+    /// });
+    /// ```
+    pub fn into_inner(mut self) -> T {
+        let io = self
+            .io
+            .take()
+            .expect("inner object present until into_inner");
+        // `self` drops here: the registration goes, the fd stays open.
+        io
+    }
+
+    /// Waits until readable (or hung up / in error).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, mut b) = UnixStream::pair().unwrap();
+    ///     let a = corun::io::Async::new(a).unwrap();
+    ///     b.write_all(b"x").unwrap();
+    ///     a.readable().await.unwrap();
+    /// });
+    /// ```
+    pub async fn readable(&self) -> io::Result<Readiness> {
+        self.reg.ready(Interest::Read).await
+    }
+
+    /// Waits until writable (or hung up / in error).
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, _b) = UnixStream::pair().unwrap();
+    ///     let a = corun::io::Async::new(a).unwrap();
+    ///     a.writable().await.unwrap();
+    /// });
+    /// ```
+    pub async fn writable(&self) -> io::Result<Readiness> {
+        self.reg.ready(Interest::Write).await
+    }
+
+    /// Runs `op` until it does not return `WouldBlock`, waiting for
+    /// readability in between.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, mut b) = UnixStream::pair().unwrap();
+    ///     let a = corun::io::Async::new(a).unwrap();
+    ///     b.write_all(b"abc").unwrap();
+    ///     let mut buf = [0; 8];
+    ///     let n = a.read_with(|s| (&*s).read(&mut buf)).await.unwrap();
+    ///     assert_eq!(n, 3);
+    /// });
+    /// ```
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        loop {
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reg.clear_readiness(Interest::Read);
+                    self.reg.ready(Interest::Read).await?;
+                }
+                res => return res,
+            }
+        }
+    }
+
+    /// Runs `op` until it does not return `WouldBlock`, waiting for
+    /// writability in between.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, _b) = UnixStream::pair().unwrap();
+    ///     let a = corun::io::Async::new(a).unwrap();
+    ///     let n = a.write_with(|s| (&*s).write(b"abc")).await.unwrap();
+    ///     assert_eq!(n, 3);
+    /// });
+    /// ```
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        loop {
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reg.clear_readiness(Interest::Write);
+                    self.reg.ready(Interest::Write).await?;
+                }
+                res => return res,
+            }
+        }
+    }
+
+    /// Poll form of [`read_with`](Async::read_with), for `AsyncRead`-style
+    /// implementations.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, mut b) = UnixStream::pair().unwrap();
+    ///     let a = corun::io::Async::new(a).unwrap();
+    ///     b.write_all(b"z").unwrap();
+    ///     let mut buf = [0; 1];
+    ///     let n = std::future::poll_fn(|cx| a.poll_read_with(cx, |s| (&*s).read(&mut buf))).await.unwrap();
+    ///     assert_eq!(n, 1);
+    /// });
+    /// ```
+    pub fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_with(cx, Interest::Read, op)
+    }
+
+    /// Poll form of [`write_with`](Async::write_with).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// corun::run(async {
+    ///     let (a, _b) = UnixStream::pair().unwrap();
+    ///     let a = corun::io::Async::new(a).unwrap();
+    ///     let n = std::future::poll_fn(|cx| a.poll_write_with(cx, |s| (&*s).write(b"z"))).await.unwrap();
+    ///     assert_eq!(n, 1);
+    /// });
+    /// ```
+    pub fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_with(cx, Interest::Write, op)
+    }
+
+    fn poll_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reg.clear_readiness(interest);
+                    match self.reg.poll_ready(cx, interest) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Ready(Ok(_)) => continue,
+                    }
+                }
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+}
+
+impl<T: AsFd> AsRawFd for Async<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.reg.fd()
+    }
+}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> futures_io::AsyncRead for Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_with(cx, |mut io| io.read(buf))
+    }
+}
+
+impl<T: AsFd> futures_io::AsyncWrite for Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |mut io| io.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_with(cx, |mut io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+/// Sets `O_NONBLOCK` on `fd`.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: fcntl on a borrowed (hence open) fd with F_GETFL/F_SETFL has
+    // no memory-safety preconditions.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

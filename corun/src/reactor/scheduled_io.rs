@@ -1,0 +1,331 @@
+//! The reactor's per-fd bookkeeping: a slab of compact [`Slot`]s (one per
+//! registered fd, refcounted), an fd → slot index, and one shared slab of
+//! waiter nodes that forms an intrusive doubly linked list per slot and
+//! direction.
+//!
+//! Memory: a slot is 24 bytes and allocates nothing; a waiting task costs one
+//! 32-byte node in the shared node slab, so an idle connection with a parked
+//! reader costs about 24 + 32 + 4 (fd index) bytes here.
+//!
+//! This file is plain data structures: it must NOT make syscalls, touch
+//! thread-locals, or wake/drop wakers itself — every waker that leaves a list
+//! is handed back to the caller, who wakes or drops it after releasing its
+//! `RefCell` borrow (waker code may re-enter the reactor).
+
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::io::RawFd;
+use std::task::Waker;
+
+use super::readiness::Interest;
+
+/// "No index" in slot and node links.
+pub(super) const NONE: u32 = u32::MAX;
+
+/// fds below this are indexed by a dense `Vec<u32>` (4 bytes per fd number);
+/// larger ones (rare: a huge `RLIMIT_NOFILE` plus `dup2`) go to a map.
+const DENSE_FDS: usize = 1 << 20;
+
+/// Per-fd state. Free slots have `refs == 0`.
+pub(super) struct Slot {
+    /// The registered fd (needed for `EPOLL_CTL_DEL` and the fd index).
+    pub(super) fd: RawFd,
+    /// Number of live `Registration`s sharing this slot.
+    refs: u32,
+    /// Bumped each time the slot is freed, so stale tokens/keys are ignored.
+    pub(super) gen: u32,
+    /// Head node of the read (0) and write (1) waiter lists, or [`NONE`].
+    heads: [u32; 2],
+    /// Cached readiness bits (see `Readiness`).
+    pub(super) readiness: u8,
+    /// Not in epoll (regular file: `EPERM`); permanently readable+writable.
+    pub(super) always_ready: bool,
+}
+
+/// Identifies one waiter node; stale once the node was woken or removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WaiterKey {
+    idx: u32,
+    gen: u32,
+}
+
+impl WaiterKey {
+    /// A key that never matches a node.
+    pub(super) const NONE: WaiterKey = WaiterKey { idx: NONE, gen: 0 };
+}
+
+/// One waiting task. Free nodes have `waker == None` and use `next` as the
+/// free-list link.
+struct Node {
+    waker: Option<Waker>,
+    next: u32,
+    prev: u32,
+    gen: u32,
+}
+
+/// fd number → slot index.
+#[derive(Default)]
+struct FdIndex {
+    dense: Vec<u32>,
+    sparse: HashMap<RawFd, u32>,
+}
+
+impl FdIndex {
+    fn get(&self, fd: RawFd) -> Option<u32> {
+        let i = fd as usize;
+        if i < DENSE_FDS {
+            self.dense.get(i).copied().filter(|&s| s != NONE)
+        } else {
+            self.sparse.get(&fd).copied()
+        }
+    }
+
+    fn set(&mut self, fd: RawFd, slot: u32) {
+        let i = fd as usize;
+        if i < DENSE_FDS {
+            if self.dense.len() <= i {
+                self.dense.resize(i + 1, NONE);
+            }
+            self.dense[i] = slot;
+        } else if slot == NONE {
+            self.sparse.remove(&fd);
+        } else {
+            self.sparse.insert(fd, slot);
+        }
+    }
+}
+
+/// All slots and waiter nodes of one reactor.
+#[derive(Default)]
+pub(super) struct Table {
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    fds: FdIndex,
+    live: usize,
+    nodes: Vec<Node>,
+    free_node: Option<u32>,
+}
+
+impl Table {
+    /// Number of live slots.
+    pub(super) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Shares the live slot of `fd`, if any: bumps its refcount.
+    pub(super) fn share(&mut self, fd: RawFd) -> io::Result<Option<(u32, u32)>> {
+        let Some(idx) = self.fds.get(fd) else {
+            return Ok(None);
+        };
+        let slot = &mut self.slots[idx as usize];
+        slot.refs = slot
+            .refs
+            .checked_add(1)
+            .ok_or_else(|| io::Error::other("too many registrations of one fd"))?;
+        Ok(Some((idx, slot.gen)))
+    }
+
+    /// Creates the slot of an fd not yet registered; refcount 1.
+    pub(super) fn insert(&mut self, fd: RawFd) -> io::Result<(u32, u32)> {
+        let idx = match self.free_slots.pop() {
+            Some(idx) => idx,
+            None => {
+                let idx = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i < NONE)
+                    .ok_or_else(|| io::Error::other("reactor slab full"))?;
+                self.slots.push(Slot {
+                    fd,
+                    refs: 0,
+                    gen: 0,
+                    heads: [NONE; 2],
+                    readiness: 0,
+                    always_ready: false,
+                });
+                idx
+            }
+        };
+        let slot = &mut self.slots[idx as usize];
+        slot.fd = fd;
+        slot.refs = 1;
+        slot.heads = [NONE; 2];
+        slot.readiness = 0;
+        slot.always_ready = false;
+        self.fds.set(fd, idx);
+        self.live += 1;
+        Ok((idx, slot.gen))
+    }
+
+    /// The live slot `idx` if it still has generation `gen`.
+    pub(super) fn slot(&mut self, idx: u32, gen: u32) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(idx as usize)
+            .filter(|s| s.refs > 0 && s.gen == gen)
+    }
+
+    /// Drops one reference. When it was the last, frees the slot, moves any
+    /// leftover waker into `out` and returns the fd and whether it is in epoll.
+    pub(super) fn release(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        out: &mut Vec<Waker>,
+    ) -> Option<(RawFd, bool)> {
+        let slot = self.slot(idx, gen)?;
+        slot.refs -= 1;
+        if slot.refs > 0 {
+            return None;
+        }
+        let (fd, polled) = (slot.fd, !slot.always_ready);
+        slot.gen = slot.gen.wrapping_add(1);
+        for dir in 0..2 {
+            self.take_list(idx, dir, out);
+        }
+        self.fds.set(fd, NONE);
+        self.free_slots.push(idx);
+        self.live -= 1;
+        Some((fd, polled))
+    }
+
+    /// Adds `waker` to the `interest` list of slot `idx` (which must be live).
+    pub(super) fn add_waiter(&mut self, idx: u32, interest: Interest, waker: Waker) -> WaiterKey {
+        let dir = interest.index();
+        let head = self.slots[idx as usize].heads[dir];
+        let node_idx = match self.free_node {
+            Some(n) => {
+                let next_free = self.nodes[n as usize].next;
+                self.free_node = (next_free != NONE).then_some(next_free);
+                n
+            }
+            None => {
+                self.nodes.push(Node {
+                    waker: None,
+                    next: NONE,
+                    prev: NONE,
+                    gen: 0,
+                });
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        let node = &mut self.nodes[node_idx as usize];
+        node.waker = Some(waker);
+        node.next = head;
+        node.prev = NONE;
+        let gen = node.gen;
+        if head != NONE {
+            self.nodes[head as usize].prev = node_idx;
+        }
+        self.slots[idx as usize].heads[dir] = node_idx;
+        WaiterKey { idx: node_idx, gen }
+    }
+
+    /// Whether `key` still names a queued waiter.
+    fn is_queued(&self, key: WaiterKey) -> bool {
+        self.nodes
+            .get(key.idx as usize)
+            .is_some_and(|n| n.gen == key.gen && n.waker.is_some())
+    }
+
+    /// Stores `waker` in the queued node `key` unless it would wake the same
+    /// task already. Returns `Err(())` if the key is stale (woken or removed);
+    /// `Ok(Some(old))` hands back a replaced waker for the caller to drop.
+    pub(super) fn refresh_waiter(
+        &mut self,
+        key: WaiterKey,
+        waker: &Waker,
+    ) -> Result<Option<Waker>, ()> {
+        if !self.is_queued(key) {
+            return Err(());
+        }
+        let slot = &mut self.nodes[key.idx as usize].waker;
+        match slot {
+            Some(w) if w.will_wake(waker) => Ok(None),
+            _ => Ok(slot.replace(waker.clone())),
+        }
+    }
+
+    /// Unlinks the node `key` from the `interest` list of slot `idx`; returns
+    /// its waker (to be dropped by the caller) or `None` if already gone.
+    pub(super) fn remove_waiter(
+        &mut self,
+        idx: u32,
+        interest: Interest,
+        key: WaiterKey,
+    ) -> Option<Waker> {
+        if !self.is_queued(key) {
+            return None;
+        }
+        let (prev, next) = {
+            let n = &self.nodes[key.idx as usize];
+            (n.prev, n.next)
+        };
+        if prev == NONE {
+            self.slots[idx as usize].heads[interest.index()] = next;
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        if next != NONE {
+            self.nodes[next as usize].prev = prev;
+        }
+        self.free(key.idx)
+    }
+
+    /// Returns node `n` to the free list; bumps its generation.
+    fn free(&mut self, n: u32) -> Option<Waker> {
+        let next_free = self.free_node.unwrap_or(NONE);
+        let node = &mut self.nodes[n as usize];
+        node.gen = node.gen.wrapping_add(1);
+        node.next = next_free;
+        node.prev = NONE;
+        self.free_node = Some(n);
+        node.waker.take()
+    }
+
+    /// Moves every waker of list `dir` of slot `idx` into `out`.
+    fn take_list(&mut self, idx: u32, dir: usize, out: &mut Vec<Waker>) {
+        let mut cur = std::mem::replace(&mut self.slots[idx as usize].heads[dir], NONE);
+        while cur != NONE {
+            let next = self.nodes[cur as usize].next;
+            out.extend(self.free(cur));
+            cur = next;
+        }
+    }
+
+    /// Records readiness `bits` reported for slot `idx`/`gen` (ignored when
+    /// stale; only the `gen_mask` bits of the generation are compared) and
+    /// moves the wakers of every direction they satisfy into `out`.
+    pub(super) fn set_ready(
+        &mut self,
+        idx: u32,
+        gen: u32,
+        gen_mask: u32,
+        bits: u8,
+        out: &mut Vec<Waker>,
+    ) {
+        let Some(slot) = self
+            .slots
+            .get_mut(idx as usize)
+            .filter(|s| s.refs > 0 && s.gen & gen_mask == gen & gen_mask)
+        else {
+            return;
+        };
+        slot.readiness |= bits;
+        for interest in [Interest::Read, Interest::Write] {
+            if bits & interest.mask() != 0 {
+                self.take_list(idx, interest.index(), out);
+            }
+        }
+    }
+
+    /// Number of queued waiters (tests of cleanup).
+    #[cfg(test)]
+    pub(super) fn queued_waiters(&self) -> usize {
+        self.nodes.iter().filter(|n| n.waker.is_some()).count()
+    }
+}
+
+/// Sizes that the memory budget (≤ 350 bytes per idle connection) relies on.
+#[cfg(test)]
+pub(super) fn sizes() -> (usize, usize) {
+    (std::mem::size_of::<Slot>(), std::mem::size_of::<Node>())
+}

@@ -1,0 +1,658 @@
+//! The scheduler loop and the state only its thread touches: the ready
+//! queue, the registry of live tasks, the timers and the reactor.
+//!
+//! # The loop
+//!
+//! 1. Poll up to [`BUDGET`] tasks from the ready queue, oldest first. A task
+//!    woken meanwhile (or that yields) goes to the back of the queue.
+//! 2. Poll the reactor: with a zero timeout if tasks are still ready or
+//!    messages wait, else blocking until the next timer deadline (or forever
+//!    if there is none) — an idle scheduler makes no syscall at all.
+//! 3. Fire expired timers.
+//! 4. Take the messages other threads sent (spawns, wakes, kills, queries).
+//!
+//! The budget only decides how often I/O is checked while tasks keep
+//! running; it never makes a task's ready operation return `Pending`.
+//!
+//! # Task lifetime rules
+//!
+//! * The registry holds one reference per unfinished task.
+//! * A finished task leaves the registry at once; its registry reference is
+//!   released then, unless the task sits in the ready queue (`SCHEDULED`),
+//!   in which case the pop releases it.
+//! * Futures are dropped on this thread only (completion, kill, shutdown),
+//!   and never while a `RefCell` of the core is borrowed: user destructors
+//!   may spawn, kill or wake re-entrantly.
+//!
+//! This file does not know how a future is stored (see `task::raw`) nor how
+//! the OS poller works (see `reactor`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use super::shared::{Msg, Shared, TaskPtr};
+use super::Stats;
+use crate::reactor::Reactor;
+use crate::task::raw::{
+    self, Header, PollOutcome, COMPLETE, FINISHED, HANDLE, KILL_REQUESTED, RUNNING, SCHEDULED,
+};
+use crate::task::{Exit, Task, TaskId, TaskInfo, TaskState, Waiting};
+use crate::time::wheel::{TimerKey, Wheel};
+
+/// Task polls between two looks at the reactor while tasks stay ready.
+pub(crate) const BUDGET: usize = 256;
+
+/// Ids are handed to schedulers in blocks, so the hot spawn path touches no
+/// shared counter.
+const ID_BLOCK: u64 = 1024;
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh task id from the process-wide counter (spawns from other threads).
+pub(crate) fn global_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Hashes sequential `u64` ids (Fibonacci hashing spreads them over the
+/// table's high bits, which the table probes with).
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+/// Options fixed when a scheduler is built.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Options {
+    pub(crate) measure_busy_time: bool,
+}
+
+/// The scheduler state of one thread.
+pub(crate) struct Core {
+    shared: Arc<Shared>,
+    options: Options,
+    /// Tasks to poll, oldest first. Holds no references (see module docs).
+    ready: RefCell<VecDeque<NonNull<Header>>>,
+    /// Every unfinished task by id, for kill, wait and snapshots.
+    registry: RefCell<IdMap<NonNull<Header>>>,
+    /// Waiters by id (`wait`, `join_all`): target id -> (waiter key, waker).
+    id_waiters: RefCell<IdMap<Vec<(u64, Waker)>>>,
+    /// Outcomes delivered to id waiters that have not looked yet.
+    exits: RefCell<IdMap<Exit>>,
+    next_waiter: Cell<u64>,
+    current: Cell<Option<NonNull<Header>>>,
+    reactor: Reactor,
+    wheel: RefCell<Wheel>,
+    /// Scratch space for fired timer wakers (woken after the wheel borrow).
+    fired: RefCell<Vec<Waker>>,
+    origin: Instant,
+    /// Milliseconds since `origin` at the last clock reading.
+    now_tick: Cell<u64>,
+    ids: Cell<(u64, u64)>,
+    closing: Cell<bool>,
+    stop: Cell<bool>,
+    stats: Cell<Stats>,
+}
+
+impl Core {
+    pub(crate) fn new(options: Options) -> std::io::Result<Core> {
+        let reactor = Reactor::new()?;
+        let shared = Arc::new(Shared::new(reactor.unparker()));
+        Ok(Core {
+            shared,
+            options,
+            ready: RefCell::new(VecDeque::with_capacity(256)),
+            registry: RefCell::default(),
+            id_waiters: RefCell::default(),
+            exits: RefCell::default(),
+            next_waiter: Cell::new(0),
+            current: Cell::new(None),
+            reactor,
+            wheel: RefCell::new(Wheel::new()),
+            fired: RefCell::default(),
+            origin: Instant::now(),
+            now_tick: Cell::new(0),
+            ids: Cell::new((0, 0)),
+            closing: Cell::new(false),
+            stop: Cell::new(false),
+            stats: Cell::new(Stats::default()),
+        })
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn shared_ptr(&self) -> *const Shared {
+        Arc::as_ptr(&self.shared)
+    }
+
+    pub(crate) fn reactor(&self) -> &Reactor {
+        &self.reactor
+    }
+
+    pub(crate) fn current(&self) -> Option<NonNull<Header>> {
+        self.current.get()
+    }
+
+    fn next_id(&self) -> u64 {
+        let (next, end) = self.ids.get();
+        if next < end {
+            self.ids.set((next + 1, end));
+            return next;
+        }
+        let start = NEXT_ID.fetch_add(ID_BLOCK, Ordering::Relaxed);
+        self.ids.set((start + 1, start + ID_BLOCK));
+        start
+    }
+
+    fn bump(&self, f: impl FnOnce(&mut Stats)) {
+        let mut s = self.stats.get();
+        f(&mut s);
+        self.stats.set(s);
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let mut s = self.stats.get();
+        s.tasks = self.registry.borrow().len() as u64;
+        s.timers = self.wheel.borrow().len() as u64;
+        s
+    }
+
+    // ---- spawning ---------------------------------------------------------
+
+    /// Spawns a future on this scheduler (this thread).
+    pub(crate) fn spawn<F>(&self, future: F, name: Option<Box<str>>) -> Task<F::Output>
+    where
+        F: Future + 'static,
+    {
+        let id = self.next_id();
+        // Two references: the registry's and the handle's.
+        let ptr = raw::allocate(future, id, name, self.shared.clone(), 2);
+        self.admit(ptr);
+        Task::from_raw(ptr)
+    }
+
+    /// Puts a new task (carrying its registry reference) in the registry
+    /// and the ready queue; during shutdown it is killed straight away.
+    pub(crate) fn admit(&self, ptr: NonNull<Header>) {
+        // SAFETY: the caller passes the registry reference.
+        let h = unsafe { raw::header(ptr) };
+        self.registry.borrow_mut().insert(h.id, ptr);
+        self.bump(|s| s.spawned += 1);
+        tracing::trace!(task.id = h.id, task.name = h.name.as_deref(), "spawn");
+        if self.closing.get() {
+            self.kill(h.id);
+        } else {
+            self.schedule(ptr);
+        }
+    }
+
+    // ---- running ----------------------------------------------------------
+
+    /// Queues a task of this scheduler for polling (a local wake).
+    #[inline]
+    pub(crate) fn schedule(&self, ptr: NonNull<Header>) {
+        // SAFETY: wakers and the registry keep the task alive.
+        let h = unsafe { raw::header(ptr) };
+        let l = h.local.get();
+        if l & (SCHEDULED | FINISHED) != 0 {
+            return;
+        }
+        h.local.set(l | SCHEDULED);
+        self.ready.borrow_mut().push_back(ptr);
+    }
+
+    /// Polls up to `budget` ready tasks; returns how many were polled.
+    fn run_ready(&self, budget: usize) -> usize {
+        let mut n = 0;
+        while n < budget {
+            let next = self.ready.borrow_mut().pop_front();
+            let Some(ptr) = next else { break };
+            self.run_task(ptr);
+            n += 1;
+        }
+        n
+    }
+
+    fn run_task(&self, ptr: NonNull<Header>) {
+        // SAFETY: a task in the ready queue is kept alive by its registry
+        // reference (released only after this pop if it has finished).
+        let h = unsafe { raw::header(ptr) };
+        let l = h.local.get() & !SCHEDULED;
+        if l & FINISHED != 0 {
+            h.local.set(l);
+            // SAFETY: the queue held the registry's reference (see docs).
+            unsafe { raw::ref_dec(ptr) };
+            return;
+        }
+        h.local.set(l | RUNNING);
+        h.polls.set(h.polls.get().wrapping_add(1));
+        h.waiting.set(Waiting::Nothing);
+        self.current.set(Some(ptr));
+        let waker = crate::task::waker::borrowed(ptr);
+        let mut cx = Context::from_waker(&waker);
+        let started = self.options.measure_busy_time.then(Instant::now);
+        // SAFETY: owner thread, unfinished task: the poll contract holds.
+        let outcome = unsafe { (h.vtable.poll)(ptr, &mut cx) };
+        if let Some(t) = started {
+            h.busy_ns.set(
+                h.busy_ns
+                    .get()
+                    .saturating_add(t.elapsed().as_nanos() as u64),
+            );
+        }
+        self.current.set(None);
+        let l = h.local.get() & !RUNNING;
+        h.local.set(l);
+        match outcome {
+            PollOutcome::Pending if l & KILL_REQUESTED != 0 => {
+                self.registry.borrow_mut().remove(&h.id);
+                self.kill_removed(ptr);
+            }
+            PollOutcome::Pending => {}
+            PollOutcome::Ready | PollOutcome::Panicked => {
+                self.registry.borrow_mut().remove(&h.id);
+                h.local.set(l | FINISHED);
+                let exit = match outcome {
+                    PollOutcome::Panicked => Exit::Panicked,
+                    _ if l & KILL_REQUESTED != 0 => {
+                        // Killed itself and then returned: kill wins.
+                        // The output is dropped; an empty stage reads as
+                        // `Killed` (see `task::raw`).
+                        // SAFETY: owner thread, before COMPLETE.
+                        unsafe { (h.vtable.drop_stage)(ptr) };
+                        Exit::Killed
+                    }
+                    _ => Exit::Completed,
+                };
+                self.finish(ptr, exit);
+            }
+        }
+    }
+
+    /// Kills task `id`. False if no such task is alive here.
+    pub(crate) fn kill(&self, id: u64) -> bool {
+        let ptr = {
+            let registry = self.registry.borrow();
+            match registry.get(&id) {
+                Some(p) => *p,
+                None => return false,
+            }
+        };
+        // SAFETY: the registry keeps it alive.
+        let h = unsafe { raw::header(ptr) };
+        let l = h.local.get();
+        if l & RUNNING != 0 {
+            // It is on the stack right now (killing itself): end it when its
+            // poll returns.
+            h.local.set(l | KILL_REQUESTED);
+            return true;
+        }
+        self.registry.borrow_mut().remove(&id);
+        self.kill_removed(ptr);
+        true
+    }
+
+    /// Drops the future of a task just removed from the registry.
+    fn kill_removed(&self, ptr: NonNull<Header>) {
+        // SAFETY: the caller took over the registry reference.
+        let h = unsafe { raw::header(ptr) };
+        h.local.set(h.local.get() | FINISHED);
+        // User destructors run here; no core borrow is held.
+        // SAFETY: owner thread, task not complete.
+        unsafe { (h.vtable.kill)(ptr) };
+        self.finish(ptr, Exit::Killed);
+    }
+
+    /// Publishes the outcome, wakes whoever waits, releases the registry
+    /// reference. The task is already out of the registry and `FINISHED`.
+    fn finish(&self, ptr: NonNull<Header>, exit: Exit) {
+        // SAFETY: we hold the registry reference until the end.
+        let h = unsafe { raw::header(ptr) };
+        let prev = h.remote.fetch_or(COMPLETE, Ordering::AcqRel);
+        let mut panic_msg = None;
+        if prev & HANDLE == 0 {
+            // Nobody will read the outcome: drop it here, on this thread.
+            // SAFETY: no handle exists, so the stage is ours.
+            panic_msg = unsafe { (h.vtable.drop_stage)(ptr) };
+        } else if let Some(w) = raw::take_join_waker(h) {
+            w.wake();
+        }
+        match exit {
+            Exit::Completed => {
+                self.bump(|s| s.completed += 1);
+                tracing::trace!(task.id = h.id, task.name = h.name.as_deref(), "complete");
+            }
+            Exit::Killed => {
+                self.bump(|s| s.killed += 1);
+                tracing::debug!(task.id = h.id, task.name = h.name.as_deref(), "killed");
+            }
+            _ => {
+                self.bump(|s| s.panicked += 1);
+                match &panic_msg {
+                    Some(msg) => tracing::error!(
+                        task.id = h.id,
+                        task.name = h.name.as_deref(),
+                        "detached task panicked: {msg}"
+                    ),
+                    None => tracing::warn!(
+                        task.id = h.id,
+                        task.name = h.name.as_deref(),
+                        "task panicked"
+                    ),
+                }
+            }
+        }
+        let waiters = self.id_waiters.borrow_mut().remove(&h.id);
+        if let Some(waiters) = waiters {
+            let mut exits = self.exits.borrow_mut();
+            for (key, _) in &waiters {
+                exits.insert(*key, exit);
+            }
+            drop(exits);
+            for (_, w) in waiters {
+                w.wake();
+            }
+        }
+        if h.local.get() & SCHEDULED == 0 {
+            // SAFETY: the registry reference, no longer needed.
+            unsafe { raw::ref_dec(ptr) };
+        }
+    }
+
+    // ---- waiting by id ----------------------------------------------------
+
+    /// Registers interest in the end of task `target`. `None` if there is no
+    /// such task (or it is the caller itself).
+    pub(crate) fn add_id_waiter(&self, target: u64, waker: &Waker) -> Option<u64> {
+        if self.current().map(|p| {
+            // SAFETY: the running task is alive.
+            unsafe { raw::header(p) }.id
+        }) == Some(target)
+        {
+            return None;
+        }
+        if !self.registry.borrow().contains_key(&target) {
+            return None;
+        }
+        let key = self.next_waiter.get() + 1;
+        self.next_waiter.set(key);
+        self.id_waiters
+            .borrow_mut()
+            .entry(target)
+            .or_default()
+            .push((key, waker.clone()));
+        Some(key)
+    }
+
+    /// The outcome for waiter `key`, if delivered; else refreshes its waker.
+    pub(crate) fn poll_id_waiter(&self, target: u64, key: u64, waker: &Waker) -> Option<Exit> {
+        if let Some(exit) = self.exits.borrow_mut().remove(&key) {
+            return Some(exit);
+        }
+        if let Some(list) = self.id_waiters.borrow_mut().get_mut(&target) {
+            if let Some((_, w)) = list.iter_mut().find(|(k, _)| *k == key) {
+                if !w.will_wake(waker) {
+                    *w = waker.clone();
+                }
+            }
+        }
+        None
+    }
+
+    /// Forgets waiter `key` (its future was dropped).
+    pub(crate) fn remove_id_waiter(&self, target: u64, key: u64) {
+        if self.exits.borrow_mut().remove(&key).is_some() {
+            return;
+        }
+        let removed = {
+            let mut map = self.id_waiters.borrow_mut();
+            let Some(list) = map.get_mut(&target) else {
+                return;
+            };
+            let removed = list
+                .iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| list.swap_remove(i));
+            if list.is_empty() {
+                map.remove(&target);
+            }
+            removed
+        };
+        drop(removed); // the waker's drop may run user code: outside the borrow
+    }
+
+    // ---- time -------------------------------------------------------------
+
+    /// Milliseconds since this scheduler started, as of the last reading.
+    pub(crate) fn now_tick(&self) -> u64 {
+        self.now_tick.get()
+    }
+
+    /// The first tick at or after `t` (a deadline never fires early).
+    pub(crate) fn tick_at(&self, t: Instant) -> u64 {
+        let d = t.saturating_duration_since(self.origin);
+        let ms = d.as_millis();
+        let ms = if d.subsec_nanos() % 1_000_000 != 0 {
+            ms + 1
+        } else {
+            ms
+        };
+        u64::try_from(ms).unwrap_or(u64::MAX - 1).min(u64::MAX - 1)
+    }
+
+    /// The instant a tick stands for.
+    pub(crate) fn instant_of(&self, tick: u64) -> Instant {
+        self.origin
+            .checked_add(Duration::from_millis(tick))
+            .unwrap_or(self.origin + Duration::from_secs(86400 * 365 * 100))
+    }
+
+    fn update_clock(&self) -> Instant {
+        let now = Instant::now();
+        let ms = now.saturating_duration_since(self.origin).as_millis();
+        self.now_tick.set(u64::try_from(ms).unwrap_or(u64::MAX - 1));
+        now
+    }
+
+    pub(crate) fn timer_insert(&self, tick: u64, waker: Waker) -> TimerKey {
+        self.wheel.borrow_mut().insert(tick, waker)
+    }
+
+    pub(crate) fn timer_set_waker(&self, key: TimerKey, waker: &Waker) -> bool {
+        self.wheel.borrow_mut().set_waker(key, waker)
+    }
+
+    pub(crate) fn timer_cancel(&self, key: TimerKey) {
+        // Take the waker out under the borrow, drop it after (user code).
+        let mut wheel = self.wheel.borrow_mut();
+        wheel.cancel(key);
+    }
+
+    fn fire_timers(&self) {
+        let now = self.now_tick.get();
+        let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
+        self.wheel.borrow_mut().advance(now, |w| fired.push(w));
+        for w in fired.drain(..) {
+            w.wake();
+        }
+        *self.fired.borrow_mut() = fired;
+    }
+
+    // ---- the loop ---------------------------------------------------------
+
+    /// One look at the outside world: I/O, timers, messages.
+    fn turn(&self) {
+        let busy = !self.ready.borrow().is_empty() || self.stop.get();
+        let mut timeout = if busy {
+            Some(Duration::ZERO)
+        } else {
+            self.wheel.borrow().next_expiration().map(|tick| {
+                self.instant_of(tick)
+                    .saturating_duration_since(Instant::now())
+            })
+        };
+        let may_block = timeout != Some(Duration::ZERO);
+        if may_block && !self.shared.prepare_park() {
+            timeout = Some(Duration::ZERO);
+        }
+        self.bump(|s| {
+            s.turns += 1;
+            if timeout != Some(Duration::ZERO) {
+                s.parks += 1;
+            }
+        });
+        if let Err(e) = self.reactor.park(timeout) {
+            tracing::error!("poller failed: {e}");
+        }
+        if may_block {
+            self.shared.unparked();
+        }
+        self.update_clock();
+        self.fire_timers();
+        self.drain_messages();
+    }
+
+    fn drain_messages(&self) {
+        let mut msgs = Vec::new();
+        self.shared.take_msgs(&mut msgs);
+        for msg in msgs {
+            self.handle(msg);
+        }
+    }
+
+    fn handle(&self, msg: Msg) {
+        match msg {
+            Msg::Spawn(TaskPtr(ptr)) => self.admit(ptr),
+            Msg::Wake(TaskPtr(ptr)) => {
+                // SAFETY: the message carries a reference.
+                let h = unsafe { raw::header(ptr) };
+                h.remote.fetch_and(!raw::REMOTE_QUEUED, Ordering::AcqRel);
+                self.schedule(ptr);
+                // SAFETY: gives back the message's reference.
+                unsafe { raw::ref_dec(ptr) };
+            }
+            Msg::Kill(id, reply) => {
+                let killed = self.kill(id);
+                if let Some(reply) = reply {
+                    let _ = reply.send(killed);
+                }
+            }
+            Msg::Tasks(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+            Msg::Stats(reply) => {
+                let _ = reply.send(self.stats());
+            }
+            Msg::Shutdown => self.stop.set(true),
+        }
+    }
+
+    /// Asks the loop to stop after the current task (shutdown from inside).
+    pub(crate) fn request_stop(&self) {
+        self.stop.set(true);
+    }
+
+    /// Runs until `done()` or a stop request.
+    pub(crate) fn run_until(&self, done: impl Fn() -> bool) {
+        self.update_clock();
+        loop {
+            self.drain_messages();
+            let polled = self.run_ready(BUDGET);
+            self.bump(|s| s.polls += polled as u64);
+            if done() || self.stop.get() {
+                return;
+            }
+            self.turn();
+        }
+    }
+
+    /// Kills every task (their destructors run here, on this thread),
+    /// refuses new messages and frees what the queues still hold.
+    pub(crate) fn shutdown(&self) {
+        self.closing.set(true);
+        for msg in self.shared.close() {
+            match msg {
+                Msg::Shutdown => {}
+                other => self.handle(other),
+            }
+        }
+        loop {
+            let ids: Vec<u64> = self.registry.borrow().keys().copied().collect();
+            if ids.is_empty() {
+                break;
+            }
+            for id in ids {
+                self.kill(id);
+            }
+        }
+        // Only finished tasks are left in the queue; popping releases them.
+        while self.run_ready(usize::MAX) > 0 {}
+        // Timers and waiters hold wakers; drop them while this core is still
+        // the current one (their drops may reach back into it).
+        let waiters = std::mem::take(&mut *self.id_waiters.borrow_mut());
+        drop(waiters);
+        let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new());
+        drop(wheel);
+    }
+
+    /// A snapshot of every live task, by id.
+    pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
+        let registry = self.registry.borrow();
+        let mut out: Vec<TaskInfo> = registry
+            .values()
+            .map(|&ptr| {
+                // SAFETY: the registry keeps it alive.
+                let h = unsafe { raw::header(ptr) };
+                let l = h.local.get();
+                let state = if l & RUNNING != 0 {
+                    TaskState::Running
+                } else if l & SCHEDULED != 0 {
+                    TaskState::Ready
+                } else {
+                    match h.waiting.get() {
+                        Waiting::Nothing => TaskState::Idle,
+                        Waiting::Sleep(tick) => TaskState::Sleeping {
+                            until: self.instant_of(tick),
+                        },
+                        Waiting::SleepForever => TaskState::SleepingForever,
+                        Waiting::Fd(fd, interest) => TaskState::Io { fd, interest },
+                        Waiting::Task(id) => TaskState::Joining(TaskId(id)),
+                    }
+                };
+                TaskInfo {
+                    id: TaskId(h.id),
+                    name: h.name.as_deref().map(str::to_string),
+                    state,
+                    polls: u64::from(h.polls.get()),
+                    busy: self
+                        .options
+                        .measure_busy_time
+                        .then(|| Duration::from_nanos(h.busy_ns.get())),
+                }
+            })
+            .collect();
+        out.sort_by_key(|i| i.id);
+        out
+    }
+}

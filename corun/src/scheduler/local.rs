@@ -1,0 +1,343 @@
+//! The API a task uses on its own scheduler: `run`, `spawn`, `kill`,
+//! `wait`, `current`, `join_all`, `yield_now`, `tasks`, `stats`.
+//!
+//! Everything here acts on the scheduler of the calling thread through
+//! `context`; nothing here crosses threads.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::context;
+use super::core::{Core, Options};
+use super::Stats;
+use crate::task::raw;
+use crate::task::{Exit, JoinError, Task, TaskId, TaskInfo, Waiting};
+
+const OUTSIDE: &str =
+    "this corun function must be called from a task running on a corun scheduler \
+                       (inside corun::run or a task spawned on a Scheduler)";
+
+/// Runs a scheduler on the current thread until `future` completes and
+/// returns its output. Tasks still alive then are killed (their destructors
+/// run before `run` returns). A panic of `future` itself is resumed here.
+///
+/// ```
+/// use std::time::Duration;
+/// let n = corun::run(async {
+///     let t = corun::spawn(async {
+///         corun::sleep(Duration::from_millis(10)).await;
+///         20
+///     });
+///     t.await.unwrap() + 1
+/// });
+/// assert_eq!(n, 21);
+/// ```
+///
+/// # Panics
+///
+/// If called from inside a running scheduler (it would block it), or if the
+/// OS poller cannot be created.
+pub fn run<F: Future + 'static>(future: F) -> F::Output
+where
+    F::Output: 'static,
+{
+    run_with(Options::default(), future)
+}
+
+pub(crate) fn run_with<F: Future + 'static>(options: Options, future: F) -> F::Output
+where
+    F::Output: 'static,
+{
+    assert!(
+        !context::in_scheduler(),
+        "corun::run called inside a running scheduler; spawn the future or await it instead"
+    );
+    let core =
+        Core::new(options).unwrap_or_else(|e| panic!("corun: cannot create the OS poller: {e}"));
+    let _enter = context::enter(&core);
+    let main = core.spawn(future, Some("main".into()));
+    core.run_until(|| main.is_finished());
+    core.shutdown();
+    let waker = std::task::Waker::noop();
+    let mut main = main;
+    match Pin::new(&mut main).poll(&mut Context::from_waker(waker)) {
+        Poll::Ready(Ok(v)) => v,
+        Poll::Ready(Err(JoinError::Panicked(p))) => std::panic::resume_unwind(p),
+        Poll::Ready(Err(JoinError::Killed)) => panic!("corun::run: the main task was killed"),
+        Poll::Pending => panic!("corun::run: the scheduler stopped before the main task ended"),
+    }
+}
+
+fn with_core<R>(f: impl FnOnce(&Core) -> R) -> R {
+    context::with_core(f).expect(OUTSIDE)
+}
+
+/// Spawns a task on the current scheduler. The future need not be `Send`:
+/// tasks never leave their scheduler.
+///
+/// ```
+/// use std::rc::Rc;
+/// corun::run(async {
+///     let shared = Rc::new(5); // not Send, and that is fine
+///     let s = shared.clone();
+///     let t = corun::spawn(async move { *s * 2 });
+///     assert_eq!(t.await.unwrap(), 10);
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread (use [`Scheduler::spawn`](crate::Scheduler::spawn) there).
+pub fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    with_core(|core| core.spawn(future, None))
+}
+
+/// Spawns a named task on the current scheduler (the name shows in
+/// [`tasks`], logs and panics).
+///
+/// ```
+/// corun::run(async {
+///     let t = corun::spawn_named("fetcher", async { 1 });
+///     assert_eq!(t.name(), Some("fetcher"));
+///     t.await.unwrap();
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread.
+pub fn spawn_named<F>(name: impl Into<String>, future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let name = name.into().into_boxed_str();
+    with_core(|core| core.spawn(future, Some(name)))
+}
+
+/// Kills task `id` of the current scheduler. False if there is no such task
+/// (never existed, already ended); then nothing changes.
+///
+/// ```
+/// use std::time::Duration;
+/// corun::run(async {
+///     let t = corun::spawn(corun::sleep(Duration::from_secs(3600)));
+///     assert!(corun::kill(t.id()));
+///     assert!(!corun::kill(t.id()));
+///     assert!(t.await.unwrap_err().is_killed());
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread.
+pub fn kill(id: TaskId) -> bool {
+    with_core(|core| core.kill(id.0))
+}
+
+/// The id of the task calling it; `None` outside a task.
+///
+/// ```
+/// corun::run(async {
+///     let me = corun::current().unwrap();
+///     let t = corun::spawn(async { corun::current().unwrap() });
+///     assert_ne!(t.await.unwrap(), me);
+/// });
+/// assert!(corun::current().is_none());
+/// ```
+pub fn current() -> Option<TaskId> {
+    context::with_core(|core| {
+        core.current().map(|p| {
+            // SAFETY: the running task is alive.
+            TaskId(unsafe { raw::header(p) }.id)
+        })
+    })
+    .flatten()
+}
+
+/// Waits until task `id` ends. True if it existed and has now ended; false
+/// at once if there is no such task, or if it is the caller itself.
+///
+/// ```
+/// corun::run(async {
+///     let t = corun::spawn(corun::sleep(std::time::Duration::from_millis(5)));
+///     assert!(corun::wait(t.id()).await);
+///     assert!(!corun::wait(t.id()).await); // gone now
+///     assert!(!corun::wait(corun::current().unwrap()).await); // self
+/// });
+/// ```
+///
+/// # Panics
+///
+/// When polled outside a scheduler thread.
+pub async fn wait(id: TaskId) -> bool {
+    wait_exit(id).await != Exit::NotFound
+}
+
+/// Waits until task `id` ends and says how. [`Exit::NotFound`] at once if
+/// there is no such task or it is the caller itself.
+///
+/// ```
+/// corun::run(async {
+///     let t = corun::spawn(async { panic!("no") });
+///     assert_eq!(corun::wait_exit(t.id()).await, corun::Exit::Panicked);
+/// });
+/// ```
+///
+/// # Panics
+///
+/// When polled outside a scheduler thread.
+pub fn wait_exit(id: TaskId) -> WaitExit {
+    WaitExit {
+        target: id.0,
+        key: None,
+        done: false,
+    }
+}
+
+/// Future of [`wait_exit`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct WaitExit {
+    target: u64,
+    key: Option<u64>,
+    done: bool,
+}
+
+impl Future for WaitExit {
+    type Output = Exit;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Exit> {
+        if self.done {
+            return Poll::Ready(Exit::NotFound);
+        }
+        let target = self.target;
+        let result = with_core(|core| match self.key {
+            None => match core.add_id_waiter(target, cx.waker()) {
+                None => Some(Exit::NotFound),
+                Some(key) => {
+                    self.key = Some(key);
+                    None
+                }
+            },
+            Some(key) => core.poll_id_waiter(target, key, cx.waker()),
+        });
+        match result {
+            Some(exit) => {
+                self.done = true;
+                self.key = None;
+                Poll::Ready(exit)
+            }
+            None => {
+                crate::task::set_waiting(Waiting::Task(target));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for WaitExit {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let target = self.target;
+            context::with_core(|core| core.remove_id_waiter(target, key));
+        }
+    }
+}
+
+/// Awaits every task and returns their results in order. Each task is
+/// awaited once, so joining n tasks costs O(n) whatever order they end in.
+///
+/// ```
+/// corun::run(async {
+///     let tasks: Vec<_> = (0..10).map(|i| corun::spawn(async move { i * i })).collect();
+///     let out: Vec<i32> = corun::join_all(tasks).await.into_iter().map(Result::unwrap).collect();
+///     assert_eq!(out[3], 9);
+/// });
+/// ```
+pub async fn join_all<T, I>(tasks: I) -> Vec<Result<T, JoinError>>
+where
+    I: IntoIterator<Item = Task<T>>,
+{
+    let tasks = tasks.into_iter();
+    let mut out = Vec::with_capacity(tasks.size_hint().0);
+    for t in tasks {
+        out.push(t.await);
+    }
+    out
+}
+
+/// Gives the CPU back: the task goes to the back of the ready queue and the
+/// others get their turn. The one explicit cooperative yield point.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// corun::run(async {
+///     let log = Rc::new(Cell::new(0));
+///     let l = log.clone();
+///     let _t = corun::spawn(async move { l.set(1) });
+///     assert_eq!(log.get(), 0);
+///     corun::yield_now().await;
+///     assert_eq!(log.get(), 1);
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow(false)
+}
+
+/// Future of [`yield_now`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// A snapshot of every live task of the current scheduler.
+///
+/// ```
+/// corun::run(async {
+///     let infos = corun::tasks();
+///     assert_eq!(infos.len(), 1); // the main task itself
+///     assert_eq!(infos[0].name.as_deref(), Some("main"));
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread (use [`Scheduler::tasks`](crate::Scheduler::tasks) there).
+pub fn tasks() -> Vec<TaskInfo> {
+    with_core(|core| core.snapshot())
+}
+
+/// The current scheduler's counters.
+///
+/// ```
+/// corun::run(async {
+///     assert_eq!(corun::stats().tasks, 1);
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread.
+pub fn stats() -> Stats {
+    with_core(|core| core.stats())
+}

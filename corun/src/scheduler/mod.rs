@@ -1,0 +1,484 @@
+//! Schedulers: [`run`](crate::run) on the current thread, or
+//! [`Scheduler::start`] on a thread of its own with a handle usable from any
+//! thread.
+//!
+//! The loop itself is in `core`; what other threads may touch in `shared`;
+//! the thread-local "current scheduler" in `context`; the API a task uses on
+//! its own scheduler in `local`. This file holds the cross-thread handle,
+//! its builder and errors, and must not reach into a running core except by
+//! message.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+pub(crate) mod blocking;
+pub(crate) mod context;
+pub(crate) mod core;
+pub(crate) mod local;
+pub(crate) mod shared;
+
+use self::core::{Core, Options};
+use self::shared::{Msg, Shared, TaskPtr};
+use crate::task::raw;
+use crate::task::{Exit, JoinError, Task, TaskId, TaskInfo};
+
+/// Why a scheduler call could not be carried out.
+///
+/// ```
+/// let sched = corun::Scheduler::start().unwrap();
+/// sched.shutdown().unwrap();
+/// assert!(matches!(sched.spawn(async {}), Err(corun::Error::Shutdown)));
+/// ```
+pub enum Error {
+    /// The scheduler has shut down.
+    Shutdown,
+    /// A blocking call (`join_all`, `block_on`) was made on the scheduler's
+    /// own thread, where it would deadlock.
+    OnSchedulerThread,
+    /// The task run by `block_on` was killed or panicked.
+    Join(JoinError),
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Shutdown => f.write_str("Shutdown"),
+            Error::OnSchedulerThread => f.write_str("OnSchedulerThread"),
+            Error::Join(e) => write!(f, "Join({e:?})"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Shutdown => f.write_str("the scheduler has shut down"),
+            Error::OnSchedulerThread => f.write_str(
+                "blocking call on the scheduler's own thread would deadlock; await instead",
+            ),
+            Error::Join(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Counters of one scheduler (see [`Scheduler::stats`] and [`crate::stats`]).
+///
+/// ```
+/// corun::run(async {
+///     corun::spawn(async {}).await.unwrap();
+///     let s = corun::stats();
+///     assert!(s.spawned >= 2 && s.completed >= 1);
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Tasks spawned so far.
+    pub spawned: u64,
+    /// Tasks that returned.
+    pub completed: u64,
+    /// Tasks killed (including by shutdown).
+    pub killed: u64,
+    /// Tasks that panicked.
+    pub panicked: u64,
+    /// Task polls.
+    pub polls: u64,
+    /// Loop turns that looked at the OS poller.
+    pub turns: u64,
+    /// Of those, turns that were allowed to block (idle).
+    pub parks: u64,
+    /// Live tasks now.
+    pub tasks: u64,
+    /// Pending timers now.
+    pub timers: u64,
+}
+
+/// Configures a scheduler before starting it.
+///
+/// ```
+/// let sched = corun::Builder::new().thread_name("io-0").measure_busy_time(true).start().unwrap();
+/// let t = sched.spawn(async { 7 }).unwrap();
+/// assert_eq!(sched.block_on(async move { t.await.unwrap() }).unwrap(), 7);
+/// sched.shutdown().unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    thread_name: String,
+    options: Options,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Default settings: thread named `corun`, busy time not measured.
+    ///
+    /// ```
+    /// let _b = corun::Builder::new();
+    /// ```
+    pub fn new() -> Builder {
+        Builder {
+            thread_name: "corun".to_string(),
+            options: Options::default(),
+        }
+    }
+
+    /// Name of the OS thread [`start`](Builder::start) creates.
+    ///
+    /// ```
+    /// let s = corun::Builder::new().thread_name("net").start().unwrap();
+    /// s.shutdown().unwrap();
+    /// ```
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Measure the time each task spends in `poll` (two clock readings per
+    /// poll; off by default), shown by [`Scheduler::tasks`].
+    ///
+    /// ```
+    /// let v = corun::Builder::new().measure_busy_time(true).run(async {
+    ///     corun::tasks()[0].busy.is_some()
+    /// });
+    /// assert!(v);
+    /// ```
+    pub fn measure_busy_time(mut self, on: bool) -> Builder {
+        self.options.measure_busy_time = on;
+        self
+    }
+
+    /// Starts the scheduler on a new OS thread.
+    ///
+    /// ```
+    /// let s = corun::Builder::new().start().unwrap();
+    /// s.shutdown().unwrap();
+    /// ```
+    pub fn start(self) -> std::io::Result<Scheduler> {
+        let (tx, rx) = mpsc::channel();
+        let options = self.options;
+        let thread = std::thread::Builder::new()
+            .name(self.thread_name)
+            .spawn(move || {
+                let core = match Core::new(options) {
+                    Ok(core) => core,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(core.shared().clone()));
+                drop(tx);
+                let _enter = context::enter(&core);
+                core.run_until(|| false);
+                core.shutdown();
+            })?;
+        let shared = match rx.recv() {
+            Ok(Ok(shared)) => shared,
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => return Err(std::io::Error::other("scheduler thread failed to start")),
+        };
+        Ok(Scheduler {
+            inner: Arc::new(Inner {
+                shared,
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// Runs a scheduler on the current thread until `future` completes
+    /// (see [`crate::run`]).
+    ///
+    /// ```
+    /// assert_eq!(corun::Builder::new().run(async { 5 }), 5);
+    /// ```
+    pub fn run<F: Future + 'static>(self, future: F) -> F::Output
+    where
+        F::Output: 'static,
+    {
+        local::run_with(self.options, future)
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Inner {
+    fn stop(&self) {
+        let _ = self.shared.push(Msg::Shutdown);
+        if context::is_local(&self.shared) {
+            // On our own thread: the loop stops after this task; nobody can
+            // join the thread from inside it.
+            context::with_core(|c| c.request_stop());
+            return;
+        }
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A scheduler running on its own OS thread; the handle is `Clone`, `Send`
+/// and `Sync`. When the last handle is dropped, the scheduler shuts down.
+///
+/// ```
+/// use std::time::Duration;
+/// let sched = corun::Scheduler::start().unwrap();
+/// let a = sched.spawn(async { corun::sleep(Duration::from_millis(5)).await; 1 }).unwrap();
+/// let b = sched.spawn(async { 2 }).unwrap();
+/// let exits = sched.join_all(&[a.id(), b.id()]).unwrap();
+/// assert_eq!(exits.len(), 2);
+/// sched.shutdown().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("closed", &self.inner.shared.is_closed())
+            .finish()
+    }
+}
+
+impl Scheduler {
+    /// Starts a scheduler with default settings on a new thread.
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn start() -> std::io::Result<Scheduler> {
+        Builder::new().start()
+    }
+
+    /// Spawns a task from any thread.
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// let t = sched.spawn(async { "hi" }).unwrap();
+    /// assert_eq!(sched.block_on(t).unwrap().unwrap(), "hi");
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_inner(future, None)
+    }
+
+    /// Spawns a named task from any thread.
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// let t = sched.spawn_named("greeter", async {}).unwrap();
+    /// assert_eq!(t.name(), Some("greeter"));
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<String>,
+        future: F,
+    ) -> Result<Task<F::Output>, Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_inner(future, Some(name.into().into_boxed_str()))
+    }
+
+    fn spawn_inner<F>(&self, future: F, name: Option<Box<str>>) -> Result<Task<F::Output>, Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let shared = &self.inner.shared;
+        if context::is_local(shared) {
+            return Ok(context::with_core(|core| core.spawn(future, name)).expect("checked local"));
+        }
+        // Allocated here, admitted by the scheduler thread.
+        let ptr = raw::allocate(future, self::core::global_id(), name, shared.clone(), 2);
+        match shared.push(Msg::Spawn(TaskPtr(ptr))) {
+            Ok(()) => Ok(Task::from_raw(ptr)),
+            Err(_) => {
+                // SAFETY: never published: this thread owns the task whole.
+                // Drop the future (it is `Send`, so any thread may), then
+                // both references.
+                unsafe {
+                    let h = raw::header(ptr);
+                    (h.vtable.kill)(ptr);
+                    (h.vtable.drop_stage)(ptr);
+                    raw::ref_dec(ptr);
+                    raw::ref_dec(ptr);
+                }
+                Err(Error::Shutdown)
+            }
+        }
+    }
+
+    /// Kills task `id` from any thread; false if no such task is alive.
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// let t = sched.spawn(corun::sleep(std::time::Duration::from_secs(3600))).unwrap();
+    /// assert!(sched.kill(t.id()));
+    /// assert!(!sched.kill(t.id()));
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn kill(&self, id: TaskId) -> bool {
+        let shared = &self.inner.shared;
+        if let Some(killed) = context::kill_if_local(shared, id.0) {
+            return killed;
+        }
+        let (tx, rx) = mpsc::channel();
+        if shared.push(Msg::Kill(id.0, Some(tx))).is_err() {
+            return false;
+        }
+        rx.recv().unwrap_or(false)
+    }
+
+    /// Blocks the calling thread until every task in `ids` has ended, and
+    /// says how each ended. Returns [`Error::OnSchedulerThread`] if called
+    /// on the scheduler's own thread (await [`crate::join_all`] there).
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// let t = sched.spawn(async { panic!("boom") }).unwrap();
+    /// let id = t.id();
+    /// t.detach();
+    /// let exits = sched.join_all(&[id, corun::TaskId::from_u64(u64::MAX)]).unwrap();
+    /// assert!(matches!(exits[0], corun::Exit::Panicked | corun::Exit::NotFound));
+    /// assert_eq!(exits[1], corun::Exit::NotFound);
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn join_all(&self, ids: &[TaskId]) -> Result<Vec<Exit>, Error> {
+        let ids = ids.to_vec();
+        self.block_on(async move {
+            let mut exits = Vec::with_capacity(ids.len());
+            for id in ids {
+                exits.push(local::wait_exit(id).await);
+            }
+            exits
+        })
+    }
+
+    /// Runs `future` as a task on this scheduler and blocks the calling
+    /// thread until it ends.
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// let n = sched.block_on(async { corun::yield_now().await; 42 }).unwrap();
+    /// assert_eq!(n, 42);
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn block_on<F>(&self, future: F) -> Result<F::Output, Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if context::is_local(&self.inner.shared) {
+            return Err(Error::OnSchedulerThread);
+        }
+        let task = self.spawn(future)?;
+        match blocking::block_on_thread(task) {
+            Ok(v) => Ok(v),
+            Err(JoinError::Killed) if self.inner.shared.is_closed() => Err(Error::Shutdown),
+            Err(e) => Err(Error::Join(e)),
+        }
+    }
+
+    /// A snapshot of every live task: id, name, state, polls, busy time.
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// sched.spawn_named("idler", corun::sleep(std::time::Duration::from_secs(60))).unwrap();
+    /// let tasks = sched.tasks().unwrap();
+    /// assert!(tasks.iter().any(|t| t.name.as_deref() == Some("idler")));
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn tasks(&self) -> Result<Vec<TaskInfo>, Error> {
+        let shared = &self.inner.shared;
+        if let Some(v) = context::with_core(|c| {
+            std::ptr::eq(c.shared_ptr(), Arc::as_ptr(shared)).then(|| c.snapshot())
+        })
+        .flatten()
+        {
+            return Ok(v);
+        }
+        let (tx, rx) = mpsc::channel();
+        shared.push(Msg::Tasks(tx)).map_err(|_| Error::Shutdown)?;
+        rx.recv().map_err(|_| Error::Shutdown)
+    }
+
+    /// The scheduler's counters.
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// assert_eq!(sched.stats().unwrap().tasks, 0);
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn stats(&self) -> Result<Stats, Error> {
+        let shared = &self.inner.shared;
+        if let Some(s) = context::with_core(|c| {
+            std::ptr::eq(c.shared_ptr(), Arc::as_ptr(shared)).then(|| c.stats())
+        })
+        .flatten()
+        {
+            return Ok(s);
+        }
+        let (tx, rx) = mpsc::channel();
+        shared.push(Msg::Stats(tx)).map_err(|_| Error::Shutdown)?;
+        rx.recv().map_err(|_| Error::Shutdown)
+    }
+
+    /// Stops the scheduler: kills the tasks still there (their destructors
+    /// run on the scheduler thread), wakes blocked `join_all`/`block_on`
+    /// callers, and joins the thread. Later `spawn` calls return
+    /// [`Error::Shutdown`]. Idempotent. Called from a task of this scheduler
+    /// it only asks the loop to stop (a thread cannot join itself).
+    ///
+    /// ```
+    /// let sched = corun::Scheduler::start().unwrap();
+    /// sched.spawn(corun::sleep(std::time::Duration::from_secs(3600))).unwrap();
+    /// sched.shutdown().unwrap();
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn shutdown(&self) -> Result<(), Error> {
+        self.inner.stop();
+        Ok(())
+    }
+}
+
+impl TaskId {
+    /// Makes an id from a number (for ids read from logs or snapshots).
+    ///
+    /// ```
+    /// let id = corun::TaskId::from_u64(12);
+    /// assert_eq!(id.as_u64(), 12);
+    /// ```
+    pub fn from_u64(n: u64) -> TaskId {
+        TaskId(n)
+    }
+}

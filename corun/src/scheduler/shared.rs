@@ -1,0 +1,157 @@
+//! The part of a scheduler that other threads may touch: the injection queue
+//! of messages (spawns, wakes, kills, queries) and the unparker.
+//!
+//! Protocol for cross-thread wake-ups (no lost wake-up):
+//! 1. a sender pushes its message under the queue lock and sets `has_msgs`;
+//! 2. it then reads `parked`; if the scheduler is parked it clears the flag
+//!    and unparks the poller (one eventfd write, only when needed);
+//! 3. the scheduler sets `parked` before deciding to block and reads
+//!    `has_msgs` after, all `SeqCst`: either it sees the message and does
+//!    not block, or the sender sees `parked` and unparks it.
+//!
+//! This file does not run tasks or touch the ready queue; the scheduler
+//! thread drains the messages in `core`.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex, MutexGuard};
+
+use crate::reactor::Unparker;
+use crate::scheduler::Stats;
+use crate::task::raw::{self, Header, REMOTE_QUEUED};
+use crate::task::TaskInfo;
+
+/// A task pointer that travels between threads inside a message.
+pub(crate) struct TaskPtr(pub(crate) NonNull<Header>);
+
+// SAFETY: a `TaskPtr` carries one reference to the task; the receiving
+// scheduler thread is the only one that touches the non-atomic parts of the
+// header, and spawned futures sent this way are `Send` (see
+// `Scheduler::spawn`).
+unsafe impl Send for TaskPtr {}
+
+/// A message to the scheduler thread.
+pub(crate) enum Msg {
+    /// A task spawned from another thread; carries the registry reference.
+    Spawn(TaskPtr),
+    /// A wake from another thread; carries one reference.
+    Wake(TaskPtr),
+    /// Kill by id, optionally answering whether the task was alive.
+    Kill(u64, Option<mpsc::Sender<bool>>),
+    /// A snapshot of all tasks.
+    Tasks(mpsc::Sender<Vec<TaskInfo>>),
+    /// The scheduler's counters.
+    Stats(mpsc::Sender<Stats>),
+    /// Stop the loop, kill what is left.
+    Shutdown,
+}
+
+struct Inject {
+    msgs: Vec<Msg>,
+    closed: bool,
+}
+
+/// Shared state of one scheduler.
+pub(crate) struct Shared {
+    inject: Mutex<Inject>,
+    has_msgs: AtomicBool,
+    parked: AtomicBool,
+    unparker: Unparker,
+}
+
+impl Shared {
+    pub(crate) fn new(unparker: Unparker) -> Shared {
+        Shared {
+            inject: Mutex::new(Inject {
+                msgs: Vec::new(),
+                closed: false,
+            }),
+            has_msgs: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
+            unparker,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inject> {
+        // A panic while holding this lock cannot leave the queue
+        // inconsistent (push/take only), so poisoning is ignored.
+        self.inject.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends a message; gives it back if the scheduler has shut down.
+    pub(crate) fn push(&self, msg: Msg) -> Result<(), Msg> {
+        {
+            let mut q = self.lock();
+            if q.closed {
+                return Err(msg);
+            }
+            q.msgs.push(msg);
+            self.has_msgs.store(true, Ordering::SeqCst);
+        }
+        if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
+            self.unparker.unpark();
+        }
+        Ok(())
+    }
+
+    /// True once the scheduler has shut down.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Wake from a foreign thread: queue the task unless already queued.
+    pub(crate) fn wake_remote(&self, ptr: NonNull<Header>) {
+        // SAFETY: the caller (a waker) holds a reference.
+        let h = unsafe { raw::header(ptr) };
+        if h.remote.fetch_or(REMOTE_QUEUED, Ordering::AcqRel) & REMOTE_QUEUED != 0 {
+            return;
+        }
+        // SAFETY: as above; the message owns the new reference.
+        unsafe { raw::ref_inc(ptr) };
+        if let Err(Msg::Wake(TaskPtr(ptr))) = self.push(Msg::Wake(TaskPtr(ptr))) {
+            // The scheduler is gone; the task will never run again.
+            // SAFETY: gives back the reference taken above.
+            unsafe { raw::ref_dec(ptr) };
+        }
+    }
+
+    /// Kill from a foreign thread, without waiting for the answer.
+    pub(crate) fn kill_remote(&self, id: u64) {
+        let _ = self.push(Msg::Kill(id, None));
+    }
+
+    /// True if messages may be waiting.
+    pub(crate) fn has_msgs(&self) -> bool {
+        self.has_msgs.load(Ordering::SeqCst)
+    }
+
+    /// Moves all waiting messages into `out`.
+    pub(crate) fn take_msgs(&self, out: &mut Vec<Msg>) {
+        if !self.has_msgs() {
+            return;
+        }
+        let mut q = self.lock();
+        self.has_msgs.store(false, Ordering::SeqCst);
+        std::mem::swap(&mut q.msgs, out);
+    }
+
+    /// Refuses further messages and returns those still queued.
+    pub(crate) fn close(&self) -> Vec<Msg> {
+        let mut q = self.lock();
+        q.closed = true;
+        self.has_msgs.store(false, Ordering::SeqCst);
+        std::mem::take(&mut q.msgs)
+    }
+
+    /// Called by the scheduler before it may block. Returns false if a
+    /// message arrived meanwhile (then it must not block).
+    pub(crate) fn prepare_park(&self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        !self.has_msgs.load(Ordering::SeqCst)
+    }
+
+    /// Called by the scheduler after the poller returned.
+    pub(crate) fn unparked(&self) {
+        self.parked.store(false, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,280 @@
+//! Synchronisation between tasks: channels, notification and permits.
+//!
+//! Everything here is built on `std` only (plus `futures-core` for the
+//! `Stream` impl of [`mpsc::Receiver`]): plain [`std::sync::Mutex`]es and
+//! [`std::task::Waker`]s. This module must NOT touch the scheduler, the
+//! reactor or timers; the only coupling to the runtime is the `Waker` each
+//! future is polled with, so every type works across threads and across
+//! schedulers (and with any other executor).
+//!
+//! # Layout
+//!
+//! - [`mpsc`]: bounded and unbounded multi-producer, single-consumer channels
+//!   over a ring buffer.
+//! - [`oneshot`]: a single value from one task to another.
+//! - [`Notify`] and [`Event`] (in `notify.rs`): wake-ups without data; `Event`
+//!   latches like Python's `threading.Event`.
+//! - [`Semaphore`] (in `semaphore.rs`): counted permits with FIFO waking.
+//!
+//! # Protocol shared by every waiting future
+//!
+//! - State lives behind one `std::sync::Mutex` per object (no `.await` ever
+//!   happens while it is held). The uncontended path of every operation is
+//!   one lock/unlock.
+//! - Wakers are always called after the lock is released.
+//! - Waiters queue in a [`WaitQueue`] in FIFO order. A waiter that is granted
+//!   something (a channel slot, a permit, a notification) is removed from the
+//!   queue by the granter; a future finds out that it was granted by no
+//!   longer being in the queue.
+//! - A future dropped while queued removes itself; one dropped after being
+//!   granted but before it used the grant hands the grant on, so
+//!   cancellation loses no value, slot, permit or notification.
+//!
+//! ```
+//! use corun::sync::{mpsc, oneshot};
+//!
+//! corun::run(async {
+//!     let (tx, mut rx) = mpsc::channel::<u32>(8);
+//!     let (done_tx, done_rx) = oneshot::channel();
+//!     corun::spawn(async move {
+//!         let mut sum = 0;
+//!         while let Some(v) = rx.recv().await {
+//!             sum += v;
+//!         }
+//!         let _ = done_tx.send(sum);
+//!     });
+//!     for i in 1..=10 {
+//!         tx.send(i).await.unwrap();
+//!     }
+//!     drop(tx);
+//!     assert_eq!(done_rx.await, Ok(55));
+//! });
+//! ```
+
+pub mod mpsc;
+mod notify;
+pub mod oneshot;
+mod semaphore;
+
+pub use notify::{Event, EventWait, Notified, Notify};
+pub use semaphore::{Acquire, AcquireError, Permit, Semaphore, TryAcquireError};
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+
+/// Locks `m`, ignoring poisoning: every critical section in this module
+/// leaves the state consistent before calling anything that can panic (a
+/// user's `Waker::clone`), so a poisoned lock still guards valid data, and
+/// the runtime must not panic because some other thread did.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Stores `waker` in `slot`, cloning only if the stored one would not wake
+/// the same task (so a task re-polled by the same scheduler costs no clone).
+pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(w) if w.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}
+
+/// One queued waiter: its id (increasing in queue order) and its waker
+/// (`None` after [`WaitQueue::take_wakers`] or when registered without one).
+struct Waiter {
+    id: u64,
+    waker: Option<Waker>,
+}
+
+/// FIFO queue of waiting futures, identified by increasing ids so that a
+/// future can find (binary search) and remove itself in `O(log n)` plus the
+/// shift. Storage is one `VecDeque` that grows to the largest number of
+/// simultaneous waiters and is then reused: no allocation per wait.
+pub(crate) struct WaitQueue {
+    entries: VecDeque<Waiter>,
+    next_id: u64,
+}
+
+impl WaitQueue {
+    /// An empty queue (no allocation).
+    pub(crate) const fn new() -> Self {
+        WaitQueue {
+            entries: VecDeque::new(),
+            next_id: 0,
+        }
+    }
+
+    /// True if nobody waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Appends a waiter at the back and returns its id.
+    pub(crate) fn push(&mut self, waker: Option<&Waker>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.entries.push_back(Waiter {
+            id,
+            waker: waker.cloned(),
+        });
+        id
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        self.entries.binary_search_by_key(&id, |w| w.id).ok()
+    }
+
+    /// If `id` is still queued, refreshes its waker and returns true;
+    /// false means it was granted (popped) meanwhile.
+    pub(crate) fn update(&mut self, id: u64, waker: &Waker) -> bool {
+        match self.position(id) {
+            Some(i) => {
+                store_waker(&mut self.entries[i].waker, waker);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes `id` if still queued; returns whether it was.
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
+        match self.position(id) {
+            Some(i) => {
+                self.entries.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Pops the oldest waiter (granting it) and returns its waker to call
+    /// after unlocking. `None` if the queue is empty or the waiter has no
+    /// waker yet; either way, check [`is_empty`](Self::is_empty) first.
+    pub(crate) fn pop_front(&mut self) -> Option<(u64, Option<Waker>)> {
+        self.entries.pop_front().map(|w| (w.id, w.waker))
+    }
+
+    /// Takes every waiter's waker, leaving the waiters queued (used on
+    /// close: the futures then see the closed flag and remove themselves).
+    pub(crate) fn take_wakers(&mut self) -> Vec<Waker> {
+        self.entries
+            .iter_mut()
+            .filter_map(|w| w.waker.take())
+            .collect()
+    }
+
+    /// Removes every waiter and returns their wakers.
+    pub(crate) fn drain(&mut self) -> Vec<Waker> {
+        self.entries.drain(..).filter_map(|w| w.waker).collect()
+    }
+}
+
+/// Calls every waker in `wakers` (outside any lock).
+pub(crate) fn wake_all(wakers: Vec<Waker>) {
+    for w in wakers {
+        w.wake();
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    //! Std-only helpers for the unit tests: a counting waker, single polls,
+    //! and a thread-parking `block_on`.
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    use std::thread::{self, Thread};
+
+    /// Counts how often it was woken.
+    #[derive(Default)]
+    pub struct Counter(AtomicUsize);
+
+    impl Counter {
+        pub fn get(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A fresh counting waker and its counter.
+    pub fn counting() -> (Waker, Arc<Counter>) {
+        let c = Arc::new(Counter::default());
+        (Waker::from(c.clone()), c)
+    }
+
+    /// Polls `f` once with `w`.
+    pub fn poll<F: Future + Unpin>(f: &mut F, w: &Waker) -> Poll<F::Output> {
+        Pin::new(f).poll(&mut Context::from_waker(w))
+    }
+
+    struct Unpark(Thread);
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// Runs `f` on this thread, parking while it is pending.
+    pub fn block_on<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let waker = Waker::from(Arc::new(Unpark(thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            thread::park();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn every_type_is_send_and_sync_for_send_payloads() {
+        send_sync::<mpsc::Sender<String>>();
+        send_sync::<mpsc::UnboundedSender<String>>();
+        send_sync::<mpsc::Receiver<String>>();
+        send_sync::<mpsc::SendFuture<'static, String>>();
+        send_sync::<mpsc::RecvFuture<'static, String>>();
+        send_sync::<oneshot::Sender<String>>();
+        send_sync::<oneshot::Receiver<String>>();
+        send_sync::<Notify>();
+        send_sync::<Notified<'static>>();
+        send_sync::<Event>();
+        send_sync::<EventWait<'static>>();
+        send_sync::<Semaphore>();
+        send_sync::<Acquire<'static>>();
+        send_sync::<Permit<'static>>();
+    }
+
+    #[test]
+    fn wait_queue_finds_and_removes_by_id_in_fifo_order() {
+        let mut q = WaitQueue::new();
+        let ids: Vec<u64> = (0..5).map(|_| q.push(None)).collect();
+        assert!(q.remove(ids[2]));
+        assert!(!q.remove(ids[2]));
+        assert_eq!(q.pop_front().map(|(id, _)| id), Some(ids[0]));
+        assert!(!q.update(ids[0], Waker::noop()));
+        assert!(q.update(ids[3], Waker::noop()));
+        assert_eq!(q.take_wakers().len(), 1);
+        assert_eq!(q.drain().len(), 0);
+        assert!(q.is_empty());
+    }
+}

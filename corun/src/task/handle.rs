@@ -1,0 +1,193 @@
+//! `Task<T>`: the handle returned by spawn.
+//!
+//! Awaiting it gives the task's output, or a [`JoinError`] saying whether it
+//! was killed or panicked. Dropping it detaches the task, which runs on.
+//! This file talks to the task cell through the join protocol of
+//! [`raw`](super::raw) and to the scheduler only to kill; it never polls.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use super::raw::{self, Header, COMPLETE, HANDLE};
+use super::{JoinError, TaskId, Waiting};
+use crate::scheduler::context;
+
+/// A handle to a spawned task.
+///
+/// * `.await` it for `Result<T, JoinError>`.
+/// * [`kill`](Task::kill) it to drop its future at its current await point.
+/// * Drop it to let the task run on by itself (detach); killing is always
+///   explicit.
+///
+/// ```
+/// corun::run(async {
+///     let task = corun::spawn(async { 1 + 2 });
+///     assert_eq!(task.await.unwrap(), 3);
+/// });
+/// ```
+pub struct Task<T> {
+    raw: NonNull<Header>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only touches the atomic parts of the header, the join
+// waker under its lock, and the output after `COMPLETE` (acquire), which the
+// owner thread no longer touches. Moving the handle moves the right to read
+// a `T` to another thread, hence `T: Send`.
+unsafe impl<T: Send> Send for Task<T> {}
+// SAFETY: `&Task` allows `id`, `name`, `is_finished` and `kill`, which are
+// thread-safe as argued above (kill off-thread is a message).
+unsafe impl<T: Send> Sync for Task<T> {}
+
+impl<T> Unpin for Task<T> {}
+
+impl<T> Task<T> {
+    /// Wraps a raw task; the handle owns one reference.
+    pub(crate) fn from_raw(raw: NonNull<Header>) -> Task<T> {
+        Task {
+            raw,
+            _output: PhantomData,
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the handle owns a reference, so the task is alive.
+        unsafe { raw::header(self.raw) }
+    }
+
+    /// The task's id.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(async {});
+    ///     println!("task {}", t.id());
+    /// });
+    /// ```
+    pub fn id(&self) -> TaskId {
+        TaskId(self.header().id)
+    }
+
+    /// The name given at spawn, if any.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn_named("worker-1", async {});
+    ///     assert_eq!(t.name(), Some("worker-1"));
+    /// });
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.header().name.as_deref()
+    }
+
+    /// True once the task has ended (its output, or why it has none, is
+    /// ready to be awaited).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(async {});
+    ///     assert!(!t.is_finished());
+    ///     corun::yield_now().await;
+    ///     assert!(t.is_finished());
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.header().remote.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    /// Kills the task: its future is dropped at its current await point (at
+    /// once if it is not running; a task that kills itself ends at its next
+    /// await). Returns false if it had already ended.
+    ///
+    /// Called from a thread other than the task's scheduler, the kill is
+    /// sent as a message; the return value then says whether the task had
+    /// not yet ended when the message was sent.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(corun::sleep(std::time::Duration::from_secs(3600)));
+    ///     assert!(t.kill());
+    ///     assert!(t.await.unwrap_err().is_killed());
+    /// });
+    /// ```
+    pub fn kill(&self) -> bool {
+        let h = self.header();
+        if let Some(killed) = context::kill_if_local(&h.owner, h.id) {
+            return killed;
+        }
+        if self.is_finished() {
+            return false;
+        }
+        h.owner.kill_remote(h.id);
+        true
+    }
+
+    /// Lets the task run on by itself; same as dropping the handle.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     corun::spawn(async { println!("still runs") }).detach();
+    ///     corun::yield_now().await;
+    /// });
+    /// ```
+    pub fn detach(self) {}
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let h = self.header();
+        if !raw::register_join_waker(h, cx.waker()) {
+            crate::task::set_waiting(Waiting::Task(h.id));
+            return Poll::Pending;
+        }
+        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: `COMPLETE` was observed with acquire ordering, so the
+        // owner thread has written the outcome and will not touch the stage
+        // again; `out` has the type this cell's vtable writes.
+        unsafe {
+            (h.vtable.read_output)(
+                self.raw,
+                (&mut out as *mut Poll<Result<T, JoinError>>).cast(),
+            )
+        };
+        out
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        let h = self.header();
+        let prev = h.remote.fetch_and(!HANDLE, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            // The owner saw the handle and left the outcome to us. Unread
+            // outputs are dropped here (on the handle's thread: T is Send if
+            // the handle could move); an unread panic is logged.
+            // SAFETY: after `COMPLETE` the stage belongs to the handle.
+            if let Some(msg) = unsafe { (h.vtable.drop_stage)(self.raw) } {
+                tracing::error!(
+                    task.id = h.id,
+                    task.name = h.name.as_deref(),
+                    "task panicked: {msg}"
+                );
+            }
+        }
+        // SAFETY: the handle owned one reference.
+        unsafe { raw::ref_dec(self.raw) };
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

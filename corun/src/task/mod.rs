@@ -1,0 +1,258 @@
+//! Tasks: ids, the `Task<T>` handle, how a task ends, and what it waits for.
+//!
+//! The cell itself (memory layout, vtable) is in [`raw`]; wakers in
+//! [`waker`]; the handle in [`handle`]. Nothing here decides scheduling
+//! order: that is the scheduler's job.
+
+use std::any::Any;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+pub(crate) mod handle;
+pub(crate) mod raw;
+pub(crate) mod waker;
+
+pub use handle::Task;
+
+/// The id of a task: unique for the life of the process, never reused.
+///
+/// ```
+/// corun::run(async {
+///     let a = corun::spawn(async {});
+///     let b = corun::spawn(async {});
+///     assert_ne!(a.id(), b.id());
+///     println!("spawned {} and {}", a.id(), b.id());
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(pub(crate) u64);
+
+impl TaskId {
+    /// The id as a number (for logs and maps).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(async {});
+    ///     assert!(t.id().as_u64() > 0);
+    /// });
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Why awaiting a [`Task`] gave no output.
+///
+/// ```
+/// corun::run(async {
+///     let t = corun::spawn(async { panic!("boom") });
+///     match t.await {
+///         Err(corun::JoinError::Panicked(p)) => {
+///             assert_eq!(*p.downcast_ref::<&str>().unwrap(), "boom")
+///         }
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// });
+/// ```
+pub enum JoinError {
+    /// The task was killed (explicitly, or by a scheduler shutdown) before it
+    /// finished.
+    Killed,
+    /// The task panicked; this is the payload given to `panic!`.
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    /// True if the task was killed.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(corun::sleep(std::time::Duration::from_secs(60)));
+    ///     t.kill();
+    ///     assert!(t.await.unwrap_err().is_killed());
+    /// });
+    /// ```
+    pub fn is_killed(&self) -> bool {
+        matches!(self, JoinError::Killed)
+    }
+
+    /// True if the task panicked.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(async { panic!("x") });
+    ///     assert!(t.await.unwrap_err().is_panic());
+    /// });
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Killed => f.write_str("Killed"),
+            JoinError::Panicked(p) => write!(f, "Panicked({:?})", raw::panic_message(p.as_ref())),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Killed => f.write_str("task was killed"),
+            JoinError::Panicked(p) => {
+                write!(f, "task panicked: {}", raw::panic_message(p.as_ref()))
+            }
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// How a task ended, as reported by [`Scheduler::join_all`](crate::Scheduler::join_all)
+/// and [`wait_exit`](crate::wait_exit).
+///
+/// ```
+/// let sched = corun::Scheduler::start().unwrap();
+/// let ok = sched.spawn(async {}).unwrap();
+/// let bad = sched.spawn(async { panic!("boom") }).unwrap();
+/// let exits = sched.join_all(&[ok.id(), bad.id()]).unwrap();
+/// // A task that had already ended before join_all is no longer known.
+/// assert!(exits.iter().all(|e| matches!(
+///     e,
+///     corun::Exit::Completed | corun::Exit::Panicked | corun::Exit::NotFound
+/// )));
+/// sched.shutdown().unwrap();
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Exit {
+    /// The future returned.
+    Completed,
+    /// The future panicked.
+    Panicked,
+    /// The task was killed.
+    Killed,
+    /// No such task: the id never existed here, or the task had already ended.
+    NotFound,
+}
+
+/// What a pending task waits for (recorded by corun's own futures when they
+/// return `Pending`, shown by [`tasks()`](crate::Scheduler::tasks)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// Nothing recorded (waiting on something corun does not know, e.g. a
+    /// channel, or a plain wake).
+    Nothing,
+    /// A timer, at this tick of the scheduler clock.
+    Sleep(u64),
+    /// A timer that never fires (`Duration::MAX`).
+    SleepForever,
+    /// Readiness of an fd.
+    Fd(i32, crate::io::Interest),
+    /// Another task.
+    Task(u64),
+}
+
+/// The state of a task in a [`TaskInfo`] snapshot.
+///
+/// ```
+/// let sched = corun::Scheduler::start().unwrap();
+/// sched.spawn(corun::sleep(std::time::Duration::from_secs(60))).unwrap();
+/// for info in sched.tasks().unwrap() {
+///     println!("{info}");
+/// }
+/// sched.shutdown().unwrap();
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// In the ready queue, waiting for its turn.
+    Ready,
+    /// Being polled right now (it asked for the snapshot itself).
+    Running,
+    /// In `sleep`/`timeout`/`interval`, until about this instant.
+    Sleeping {
+        /// When the timer fires.
+        until: Instant,
+    },
+    /// In `sleep(Duration::MAX)` or similar: no timer will ever fire.
+    SleepingForever,
+    /// Waiting for an fd to become readable or writable.
+    Io {
+        /// The file descriptor.
+        fd: i32,
+        /// Read or write.
+        interest: crate::io::Interest,
+    },
+    /// Waiting for another task to end.
+    Joining(TaskId),
+    /// Waiting for a wake from something corun does not track (a channel, a
+    /// custom future).
+    Idle,
+}
+
+/// One task in a [`Scheduler::tasks`](crate::Scheduler::tasks) snapshot.
+///
+/// ```
+/// corun::run(async {
+///     let _t = corun::spawn_named("sleeper", corun::sleep(std::time::Duration::from_secs(9)));
+///     corun::yield_now().await; // let it start sleeping
+///     let infos = corun::tasks();
+///     let sleeper = infos.iter().find(|i| i.name.as_deref() == Some("sleeper")).unwrap();
+///     assert!(matches!(sleeper.state, corun::TaskState::Sleeping { .. }));
+/// });
+/// ```
+#[derive(Clone, Debug)]
+pub struct TaskInfo {
+    /// The task's id.
+    pub id: TaskId,
+    /// The name given at spawn, if any.
+    pub name: Option<String>,
+    /// What it is doing.
+    pub state: TaskState,
+    /// How many times it has been polled.
+    pub polls: u64,
+    /// Time spent in its `poll`, if the scheduler measures it
+    /// ([`Builder::measure_busy_time`](crate::Builder::measure_busy_time)).
+    pub busy: Option<Duration>,
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:<16} ",
+            self.id,
+            self.name.as_deref().unwrap_or("-")
+        )?;
+        match &self.state {
+            TaskState::Ready => write!(f, "ready")?,
+            TaskState::Running => write!(f, "running")?,
+            TaskState::Sleeping { until } => {
+                let left = until.saturating_duration_since(Instant::now());
+                write!(f, "sleeping ({left:?} left)")?
+            }
+            TaskState::SleepingForever => write!(f, "sleeping forever")?,
+            TaskState::Io { fd, interest } => write!(f, "waiting on fd {fd} for {interest:?}")?,
+            TaskState::Joining(id) => write!(f, "waiting on task {id}")?,
+            TaskState::Idle => write!(f, "idle")?,
+        }
+        write!(f, ", {} polls", self.polls)?;
+        if let Some(busy) = self.busy {
+            write!(f, ", busy {busy:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Records what the current task waits for (no-op outside a task).
+pub(crate) fn set_waiting(w: Waiting) {
+    crate::scheduler::context::with_current_task(|h| h.waiting.set(w));
+}

@@ -1,0 +1,61 @@
+//! The `Waker` of a task: a pointer to its header plus this vtable.
+//!
+//! A wake on the task's own scheduler thread pushes it to the local ready
+//! queue (no atomic, no lock, no syscall); a wake from anywhere else goes
+//! through the scheduler's injection queue (see `scheduler::shared`). This
+//! file only decides which; it does not touch queues itself.
+
+use std::ptr::NonNull;
+use std::task::{RawWaker, RawWakerVTable, Waker};
+
+use crate::scheduler::context;
+use crate::task::raw::{self, Header};
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+
+/// A waker that borrows the scheduler's reference instead of owning one; it
+/// must not outlive the poll it is made for (`ManuallyDrop` at the caller).
+pub(crate) fn borrowed(ptr: NonNull<Header>) -> std::mem::ManuallyDrop<Waker> {
+    // SAFETY: the vtable functions below uphold the RawWaker contract for a
+    // pointer to a live task header; the caller never drops this waker, so it
+    // gives up no reference it does not own.
+    std::mem::ManuallyDrop::new(unsafe {
+        Waker::from_raw(RawWaker::new(ptr.as_ptr().cast(), &VTABLE))
+    })
+}
+
+fn ptr_of(data: *const ()) -> NonNull<Header> {
+    // SAFETY: every RawWaker with this vtable was made from a non-null
+    // task header pointer.
+    unsafe { NonNull::new_unchecked(data as *mut Header) }
+}
+
+unsafe fn clone(data: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds (or borrows) a reference, so the
+    // task is alive; the clone owns a new one.
+    unsafe { raw::ref_inc(ptr_of(data)) };
+    RawWaker::new(data, &VTABLE)
+}
+
+unsafe fn wake(data: *const ()) {
+    // SAFETY: this waker owns a reference; waking by reference and then
+    // dropping gives it up exactly once.
+    unsafe {
+        wake_by_ref(data);
+        raw::ref_dec(ptr_of(data));
+    }
+}
+
+unsafe fn wake_by_ref(data: *const ()) {
+    let ptr = ptr_of(data);
+    // SAFETY: the waker holds or borrows a reference: the header is alive.
+    let h = unsafe { raw::header(ptr) };
+    if !context::schedule_if_local(ptr, h) {
+        h.owner.wake_remote(ptr);
+    }
+}
+
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: this waker owns exactly one reference.
+    unsafe { raw::ref_dec(ptr_of(data)) };
+}

@@ -1,0 +1,331 @@
+//! Time: [`sleep`], [`sleep_until`], [`timeout`] and [`interval`].
+//!
+//! All of them rest on [`Sleep`], which arms one entry in the scheduler's
+//! timing wheel (`wheel`, millisecond resolution, O(1) insert and cancel)
+//! and removes it when dropped. Deadlines use the monotonic clock and never
+//! fire early; any duration works, `Duration::MAX` included (it never
+//! fires). This module does not touch the reactor or the ready queue.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::scheduler::context;
+use crate::task::{set_waiting, Waiting};
+
+pub(crate) mod wheel;
+
+/// Waits until `duration` has passed.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// corun::run(async {
+///     let t0 = Instant::now();
+///     corun::sleep(Duration::from_millis(20)).await;
+///     assert!(t0.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep::new(Instant::now().checked_add(duration))
+}
+
+/// Waits until `deadline` (at once if it has passed).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// corun::run(async {
+///     let when = Instant::now() + Duration::from_millis(5);
+///     corun::sleep_until(when).await;
+///     assert!(Instant::now() >= when);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(Some(deadline))
+}
+
+/// A timer future; see [`sleep`]. Dropping it cancels the timer.
+///
+/// It is `Send`, so it can live in futures given to
+/// [`Scheduler::spawn`](crate::Scheduler::spawn); it arms its timer on the
+/// scheduler that first polls it.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Sleep {
+    /// `None`: never fires (the deadline does not fit in an `Instant`).
+    deadline: Option<Instant>,
+    timer: Option<Armed>,
+}
+
+#[derive(Debug)]
+struct Armed {
+    key: wheel::TimerKey,
+    tick: u64,
+    /// The scheduler whose wheel holds the entry.
+    sched: *const (),
+}
+
+// SAFETY: `sched` is only compared with the current thread's scheduler
+// address, never dereferenced; the entry it names is only touched on that
+// scheduler's thread.
+unsafe impl Send for Armed {}
+// SAFETY: as above; `&Armed` gives no access at all.
+unsafe impl Sync for Armed {}
+
+impl Sleep {
+    fn new(deadline: Option<Instant>) -> Sleep {
+        Sleep {
+            deadline,
+            timer: None,
+        }
+    }
+
+    /// When this sleep ends; `None` if never.
+    ///
+    /// ```
+    /// let s = corun::sleep(std::time::Duration::MAX);
+    /// assert!(s.deadline().is_none());
+    /// ```
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Moves the deadline (keeps the timer entry if armed).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// corun::run(async {
+    ///     let mut s = Box::pin(corun::sleep(Duration::from_secs(3600)));
+    ///     s.as_mut().reset(Instant::now());
+    ///     s.await;
+    /// });
+    /// ```
+    pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
+        self.cancel();
+        self.deadline = Some(deadline);
+    }
+
+    fn cancel(&mut self) {
+        if let Some(armed) = self.timer.take() {
+            context::with_core(|core| {
+                if std::ptr::eq(core.shared_ptr().cast(), armed.sched) {
+                    core.timer_cancel(armed.key);
+                }
+            });
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = self.deadline else {
+            set_waiting(Waiting::SleepForever);
+            return Poll::Pending;
+        };
+        let this = &mut *self;
+        let ready = context::with_core(|core| {
+            let sched: *const () = core.shared_ptr().cast();
+            match this.timer.as_ref().map(|a| (a.key, a.tick, a.sched)) {
+                Some((key, tick, owner)) if owner == sched => {
+                    if core.now_tick() >= tick {
+                        return true;
+                    }
+                    if !core.timer_set_waker(key, cx.waker()) {
+                        // Fired, but the clock reading lags: re-arm.
+                        let key = core.timer_insert(tick, cx.waker().clone());
+                        this.timer = Some(Armed { key, tick, sched });
+                    }
+                    set_waiting(Waiting::Sleep(tick));
+                    false
+                }
+                _ => {
+                    let tick = core.tick_at(deadline);
+                    if core.now_tick() >= tick || Instant::now() >= deadline {
+                        return true;
+                    }
+                    let key = core.timer_insert(tick, cx.waker().clone());
+                    this.timer = Some(Armed { key, tick, sched });
+                    set_waiting(Waiting::Sleep(tick));
+                    false
+                }
+            }
+        });
+        match ready {
+            Some(true) => {
+                this.cancel();
+                Poll::Ready(())
+            }
+            Some(false) => Poll::Pending,
+            None => panic!("corun::sleep polled outside a corun scheduler"),
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// The error of [`timeout`]: the time ran out first.
+///
+/// ```
+/// let e = corun::time::Elapsed(());
+/// assert_eq!(e.to_string(), "deadline has elapsed");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(pub ());
+
+impl std::fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(_: Elapsed) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline has elapsed")
+    }
+}
+
+/// Runs `future`, giving up after `duration`: `Err(Elapsed)` then (and the
+/// future is dropped).
+///
+/// ```
+/// use std::time::Duration;
+/// corun::run(async {
+///     let slow = corun::timeout(Duration::from_millis(5), corun::sleep(Duration::from_secs(60)));
+///     assert!(slow.await.is_err());
+///     let fast = corun::timeout(Duration::from_secs(60), async { 3 });
+///     assert_eq!(fast.await, Ok(3));
+/// });
+/// ```
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        sleep: sleep(duration),
+    }
+}
+
+/// Future of [`timeout`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct Timeout<F> {
+    future: F,
+    sleep: Sleep,
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned: never moved out of the
+        // pinned `Timeout`, and `Timeout` has no `Drop` that moves it.
+        let future = unsafe { self.as_mut().map_unchecked_mut(|t| &mut t.future) };
+        if let Poll::Ready(v) = future.poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        // SAFETY: `Sleep` is `Unpin`; this is a plain mutable borrow.
+        let sleep = unsafe { &mut self.get_unchecked_mut().sleep };
+        match Pin::new(sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Ticks every `period`; the first tick is immediate. Ticks missed because
+/// the task was busy are skipped, not bunched. A zero period is raised to
+/// one millisecond (the timer resolution) rather than spinning.
+///
+/// ```
+/// use std::time::Duration;
+/// corun::run(async {
+///     let mut every = corun::interval(Duration::from_millis(2));
+///     for _ in 0..3 {
+///         every.tick().await;
+///     }
+/// });
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    let period = period.max(Duration::from_millis(1));
+    Interval {
+        period,
+        sleep: sleep_until(Instant::now()),
+    }
+}
+
+/// Stream of ticks; see [`interval`].
+#[derive(Debug)]
+pub struct Interval {
+    period: Duration,
+    sleep: Sleep,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns its scheduled instant.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// corun::run(async {
+    ///     let mut i = corun::interval(Duration::from_millis(1));
+    ///     let a = i.tick().await;
+    ///     let b = i.tick().await;
+    ///     assert!(b > a);
+    /// });
+    /// ```
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// corun::run(async {
+    ///     let mut i = corun::interval(Duration::from_millis(1));
+    ///     std::future::poll_fn(|cx| i.poll_tick(cx)).await;
+    /// });
+    /// ```
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        let Some(at) = self.sleep.deadline else {
+            return Poll::Pending;
+        };
+        if Pin::new(&mut self.sleep).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let now = Instant::now();
+        let mut next = at.checked_add(self.period);
+        if let Some(n) = next {
+            if n <= now {
+                // Behind schedule: skip the missed ticks.
+                next = now.checked_add(self.period);
+            }
+        }
+        self.sleep.cancel();
+        self.sleep.deadline = next;
+        Poll::Ready(at)
+    }
+
+    /// The period.
+    ///
+    /// ```
+    /// let i = corun::interval(std::time::Duration::ZERO);
+    /// assert_eq!(i.period(), std::time::Duration::from_millis(1));
+    /// ```
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
+
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.poll_tick(cx).map(Some)
+    }
+}
