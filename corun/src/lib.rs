@@ -68,7 +68,9 @@
 
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
+pub mod fs;
 pub mod io;
+pub mod net;
 pub(crate) mod reactor;
 pub(crate) mod scheduler;
 pub mod sync;

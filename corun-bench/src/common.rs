@@ -1,0 +1,408 @@
+//! Pieces every peer shares inside a child process: the workload description
+//! handed to a peer ([`Work`]), what a peer hands back ([`Outcome`]), memory
+//! and file-limit probes, the listener with a deep backlog, the canned HTTP
+//! bytes, the `wrk` driver and the `conns` client process.
+//!
+//! Nothing here knows about a particular runtime, and nothing here prints
+//! tables: the parent side lives in `main.rs`/`report.rs`.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// One workload at one size, as a peer receives it.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// `n` tasks each sleep `dur`, then bump a counter.
+    Sleep {
+        /// Task count.
+        n: u64,
+        /// How long each task sleeps.
+        dur: Duration,
+    },
+    /// Spawn `n` empty tasks and join them all.
+    Spawn {
+        /// Task count.
+        n: u64,
+    },
+    /// One task yields `n` times.
+    Yield {
+        /// Yield count.
+        n: u64,
+    },
+    /// Two tasks pass a token `n` round trips through capacity-1 channels.
+    PingPong {
+        /// Round trips.
+        n: u64,
+    },
+    /// Arm `n` one-second timers (poll once), then drop them all.
+    TimersCancel {
+        /// Timer count.
+        n: u64,
+    },
+    /// Arm `n` timers of 1..=10 ms and await them all from one task.
+    TimersFire {
+        /// Timer count.
+        n: u64,
+    },
+    /// `tasks` tasks each write `writes` chunks of `chunk` bytes to a new file in `dir`.
+    FileIo {
+        /// Concurrent writers (one file each).
+        tasks: u64,
+        /// Writes per file.
+        writes: u64,
+        /// Bytes per write.
+        chunk: usize,
+        /// Scratch directory (created and removed by the child driver).
+        dir: PathBuf,
+    },
+    /// In-process HTTP/1.0 server plus `n` concurrent fetching clients.
+    UrlFetch {
+        /// Client count.
+        n: u64,
+    },
+    /// Keep-alive HTTP/1.1 server driven by `wrk` for `secs` seconds.
+    Httpd {
+        /// wrk duration.
+        secs: u64,
+    },
+    /// Hold `n` idle connections opened by a separate client process.
+    Conns {
+        /// Connection count.
+        n: u64,
+    },
+}
+
+/// What a peer measured. `secs` is the timed region only.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Wall time of the measured region.
+    pub secs: f64,
+    /// Workload-specific numbers (e.g. `rss_before_kb`, `bytes_per_conn`).
+    pub extra: BTreeMap<String, f64>,
+}
+
+impl Outcome {
+    /// An outcome with only a time.
+    pub fn secs(secs: f64) -> Self {
+        Outcome {
+            secs,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one named number.
+    pub fn with(mut self, key: &str, v: f64) -> Self {
+        self.extra.insert(key.to_string(), v);
+        self
+    }
+}
+
+/// Checks that `got == want`, naming `what` in the error.
+pub fn check(what: &str, got: u64, want: u64) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got}, want {want}"))
+    }
+}
+
+/// Raises the soft open-file limit to the hard limit.
+pub fn raise_nofile() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass by
+    // valid pointer; failure is reported through the return value.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+/// Peak resident set size of this process so far, in KiB.
+pub fn peak_rss_kb() -> u64 {
+    // SAFETY: rusage is plain data; zeroed is a valid value and getrusage
+    // fills it through the valid pointer we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; RUSAGE_SELF is always a valid argument.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    if rc == 0 {
+        ru.ru_maxrss.max(0) as u64
+    } else {
+        0
+    }
+}
+
+/// Current resident set size in KiB, from `/proc/self/statm`.
+pub fn current_rss_kb() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    pages * 4
+}
+
+/// System-wide count of TCP listen-queue overflows (`TcpExt ListenOverflows`).
+pub fn listen_overflows() -> u64 {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let mut lines = text.lines();
+    while let (Some(names), Some(vals)) = (lines.next(), lines.next()) {
+        if !names.starts_with("TcpExt:") {
+            continue;
+        }
+        for (k, v) in names.split_whitespace().zip(vals.split_whitespace()) {
+            if k == "ListenOverflows" {
+                return v.parse().unwrap_or(0);
+            }
+        }
+    }
+    0
+}
+
+/// The kernel's cap on any listen backlog (`net.core.somaxconn`).
+pub fn somaxconn() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
+/// A non-blocking std listener on 127.0.0.1:0 with `backlog` (at least 1024).
+pub fn listener(backlog: u64) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    sock.bind(&addr.into())?;
+    let backlog = backlog.clamp(1024, i32::MAX as u64) as i32;
+    sock.listen(backlog)?;
+    sock.set_nonblocking(true)?;
+    Ok(sock.into())
+}
+
+/// The urlfetch server's whole answer.
+pub const URL_RESPONSE: &[u8] =
+    b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
+
+/// The urlfetch client's request.
+pub const URL_REQUEST: &[u8] = b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+
+/// The httpd server's answer to each keep-alive request.
+pub const HTTPD_RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!";
+
+/// True once `buf` holds a complete request head.
+pub fn head_complete(buf: &[u8]) -> bool {
+    buf.windows(4).any(|w| w == b"\r\n\r\n")
+}
+
+/// Checks a urlfetch response body read to EOF.
+pub fn check_response(body: &[u8]) -> Result<(), String> {
+    if body == URL_RESPONSE {
+        Ok(())
+    } else {
+        Err(format!(
+            "bad response ({} bytes, starts {:?})",
+            body.len(),
+            String::from_utf8_lossy(&body[..body.len().min(16)])
+        ))
+    }
+}
+
+/// Incremental keep-alive request splitter: feed bytes, get how many complete
+/// request heads they finished. Requests carry no body (wrk sends GETs).
+#[derive(Default)]
+pub struct HeadCounter {
+    /// Trailing bytes of the last buffer that may start a `\r\n\r\n`.
+    tail: Vec<u8>,
+}
+
+impl HeadCounter {
+    /// Counts request heads completed by `data`.
+    pub fn feed(&mut self, data: &[u8]) -> usize {
+        let mut joined = std::mem::take(&mut self.tail);
+        joined.extend_from_slice(data);
+        let mut count = 0;
+        let mut start = 0;
+        let mut i = 0;
+        while i + 4 <= joined.len() {
+            if &joined[i..i + 4] == b"\r\n\r\n" {
+                count += 1;
+                i += 4;
+                start = i;
+            } else {
+                i += 1;
+            }
+        }
+        // Keep only what could still be part of an unfinished head; cap it so
+        // a garbage stream cannot grow memory.
+        let rest = &joined[start..];
+        let keep = rest.len().min(4096);
+        self.tail = rest[rest.len() - keep..].to_vec();
+        count
+    }
+}
+
+/// Runs `wrk` against `addr` for `secs` seconds; blocking. Returns
+/// (requests/s, p50 ms, p99 ms, total requests).
+pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<(f64, f64, f64, f64), String> {
+    let out = Command::new("wrk")
+        .args([
+            "-t1",
+            "-c100",
+            &format!("-d{secs}s"),
+            "--latency",
+            "--timeout",
+            "2s",
+        ])
+        .arg(format!("http://{addr}/"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        return Err(format!("wrk exited {}: {}", out.status, text.trim()));
+    }
+    parse_wrk(&text)
+}
+
+/// Parses wrk's `--latency` report.
+pub fn parse_wrk(text: &str) -> Result<(f64, f64, f64, f64), String> {
+    let mut rps = None;
+    let mut p50 = None;
+    let mut p99 = None;
+    let mut total = None;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("Requests/sec:") {
+            rps = v.trim().parse::<f64>().ok();
+        } else if let Some(v) = t.strip_prefix("50%") {
+            p50 = parse_wrk_ms(v.trim());
+        } else if let Some(v) = t.strip_prefix("99%") {
+            p99 = parse_wrk_ms(v.trim());
+        } else if t.contains("requests in") {
+            total = t.split_whitespace().next().and_then(|s| s.parse().ok());
+        } else if t.starts_with("Non-2xx") || !is_clean_socket_errors(t) {
+            return Err(format!("wrk reported: {t}"));
+        }
+    }
+    match (rps, p50, p99, total) {
+        (Some(r), Some(a), Some(b), Some(n)) if n > 0.0 => Ok((r, a, b, n)),
+        _ => Err(format!("cannot parse wrk output: {}", text.trim())),
+    }
+}
+
+/// False only for a wrk "Socket errors" line that counts a non-zero error.
+fn is_clean_socket_errors(line: &str) -> bool {
+    !line.starts_with("Socket errors")
+        || line
+            .split(',')
+            .all(|part| part.split_whitespace().last() == Some("0"))
+}
+
+/// Parses a wrk duration such as `612.00us`, `1.20ms`, `2.01s` into ms.
+fn parse_wrk_ms(v: &str) -> Option<f64> {
+    let (num, mult) = if let Some(x) = v.strip_suffix("us") {
+        (x, 0.001)
+    } else if let Some(x) = v.strip_suffix("ms") {
+        (x, 1.0)
+    } else if let Some(x) = v.strip_suffix('s') {
+        (x, 1000.0)
+    } else {
+        return None;
+    };
+    num.parse::<f64>().ok().map(|n| n * mult)
+}
+
+/// The conns client process, started by a conns server child.
+pub struct ConnsClient {
+    child: Child,
+}
+
+impl ConnsClient {
+    /// Starts `<this binary> conns-client ADDR N`. It connects N times, then
+    /// waits for a line on stdin before closing everything.
+    pub fn start(addr: SocketAddr, n: u64) -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let child = Command::new(exe)
+            .args(["conns-client", &addr.to_string(), &n.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start conns client: {e}"))?;
+        Ok(ConnsClient { child })
+    }
+
+    /// Blocks until the client says it holds all its connections.
+    pub fn wait_connected(&mut self) -> Result<(), String> {
+        let out = self.child.stdout.take().ok_or("client stdout missing")?;
+        let mut line = String::new();
+        BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(|e| format!("client: {e}"))?;
+        if line.trim() == "connected" {
+            Ok(())
+        } else {
+            Err(format!("client failed: {}", line.trim()))
+        }
+    }
+
+    /// Tells the client to close all connections and waits for it to exit.
+    pub fn close(mut self) -> Result<(), String> {
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.write_all(b"close\n");
+        }
+        let st = self.child.wait().map_err(|e| format!("client wait: {e}"))?;
+        if st.success() {
+            Ok(())
+        } else {
+            Err(format!("client exited {st}"))
+        }
+    }
+}
+
+impl Drop for ConnsClient {
+    fn drop(&mut self) {
+        // Only matters on error paths: never leave the client behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Body of the hidden `conns-client` subcommand: std sockets, blocking.
+pub fn conns_client_main(addr: SocketAddr, n: u64) -> i32 {
+    raise_nofile();
+    let mut conns = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+            Ok(s) => conns.push(s),
+            Err(e) => {
+                println!("connect {i} of {n}: {e}");
+                return 1;
+            }
+        }
+    }
+    println!("connected");
+    let _ = io::stdout().flush();
+    let mut line = String::new();
+    let _ = io::stdin().read_line(&mut line);
+    drop(conns);
+    0
+}
+
+/// Settling time after the last accept before `conns` measures RSS, so that
+/// every connection task has run to its first read and parked.
+pub const CONNS_SETTLE: Duration = Duration::from_millis(200);
+
+/// Deadline for socket reads/writes in blocking peers, so nothing hangs.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);

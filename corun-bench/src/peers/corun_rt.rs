@@ -1,0 +1,367 @@
+//! The `corun` runtime under test: every workload on one corun scheduler
+//! (`corun::run` on the child's main thread), with corun's own timers,
+//! channels, sockets and files. Compiled only with the `corun` cargo feature.
+//!
+//! Only corun code lives here; shared helpers come from `crate::common`.
+//! Nothing here prints (the child driver owns stdout), and nothing here may
+//! reach into corun internals: public API only.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Context;
+use std::time::{Duration, Instant};
+
+use corun::net::{TcpListener, TcpStream};
+
+use crate::common::{self, check, ConnsClient, HeadCounter, Outcome, Work};
+
+/// Runs one workload on a fresh corun scheduler on this thread.
+pub fn run(work: &Work) -> Result<Outcome, String> {
+    let work = work.clone();
+    corun::run(async move {
+        match work {
+            Work::Sleep { n, dur } => sleep(n, dur).await,
+            Work::Spawn { n } => spawn(n).await,
+            Work::Yield { n } => yields(n).await,
+            Work::PingPong { n } => pingpong(n).await,
+            Work::TimersCancel { n } => timers_cancel(n).await,
+            Work::TimersFire { n } => timers_fire(n).await,
+            Work::FileIo {
+                tasks,
+                writes,
+                chunk,
+                dir,
+            } => fileio(tasks, writes, chunk, dir).await,
+            Work::UrlFetch { n } => urlfetch(n).await,
+            Work::Httpd { secs } => httpd(secs).await,
+            Work::Conns { n } => conns(n).await,
+        }
+    })
+}
+
+fn join_err(e: corun::JoinError) -> String {
+    format!("join: {e:?}")
+}
+
+async fn sleep(n: u64, dur: Duration) -> Result<Outcome, String> {
+    let counter = Rc::new(Cell::new(0u64));
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let c = counter.clone();
+        tasks.push(corun::spawn(async move {
+            corun::sleep(dur).await;
+            c.set(c.get() + 1);
+        }));
+    }
+    for r in corun::join_all(tasks).await {
+        r.map_err(join_err)?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    check("tasks finished", counter.get(), n)?;
+    Ok(Outcome::secs(secs))
+}
+
+async fn spawn(n: u64) -> Result<Outcome, String> {
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        tasks.push(corun::spawn(async { 1u64 }));
+    }
+    let mut sum = 0;
+    for r in corun::join_all(tasks).await {
+        sum += r.map_err(join_err)?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    check("tasks joined", sum, n)?;
+    Ok(Outcome::secs(secs))
+}
+
+async fn yields(n: u64) -> Result<Outcome, String> {
+    let t0 = Instant::now();
+    let done = corun::spawn(async move {
+        let mut i = 0;
+        while i < n {
+            corun::yield_now().await;
+            i += 1;
+        }
+        i
+    })
+    .await
+    .map_err(join_err)?;
+    let secs = t0.elapsed().as_secs_f64();
+    check("yields", done, n)?;
+    Ok(Outcome::secs(secs))
+}
+
+#[allow(unused_mut)] // whether recv takes &mut self is corun's choice
+async fn pingpong(n: u64) -> Result<Outcome, String> {
+    let (ping_tx, mut ping_rx) = corun::sync::mpsc::channel::<u64>(1);
+    let (pong_tx, mut pong_rx) = corun::sync::mpsc::channel::<u64>(1);
+    let t0 = Instant::now();
+    let ponger = corun::spawn(async move {
+        let mut seen = 0u64;
+        while let Some(v) = ping_rx.recv().await {
+            if pong_tx.send(v + 1).await.is_err() {
+                break;
+            }
+            seen += 1;
+        }
+        seen
+    });
+    let pinger = corun::spawn(async move {
+        let mut ok = 0u64;
+        for i in 0..n {
+            if ping_tx.send(i).await.is_err() {
+                break;
+            }
+            match pong_rx.recv().await {
+                Some(v) if v == i + 1 => ok += 1,
+                _ => break,
+            }
+        }
+        ok
+    });
+    let ok = pinger.await.map_err(join_err)?;
+    let seen = ponger.await.map_err(join_err)?;
+    let secs = t0.elapsed().as_secs_f64();
+    check("round trips", ok, n)?;
+    check("pongs", seen, n)?;
+    Ok(Outcome::secs(secs))
+}
+
+async fn timers_cancel(n: u64) -> Result<Outcome, String> {
+    let (secs, armed) = corun::spawn(async move {
+        let t0 = Instant::now();
+        let mut sleeps: Vec<Pin<Box<corun::Sleep>>> = Vec::with_capacity(n as usize);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut armed = 0u64;
+        for _ in 0..n {
+            let mut s = Box::pin(corun::sleep(Duration::from_secs(1)));
+            armed += s.as_mut().poll(&mut cx).is_pending() as u64;
+            sleeps.push(s);
+        }
+        drop(sleeps);
+        (t0.elapsed().as_secs_f64(), armed)
+    })
+    .await
+    .map_err(join_err)?;
+    check("timers armed", armed, n)?;
+    Ok(Outcome::secs(secs))
+}
+
+async fn timers_fire(n: u64) -> Result<Outcome, String> {
+    let (secs, fired) = corun::spawn(async move {
+        let t0 = Instant::now();
+        let sleeps = (0..n).map(|i| async move {
+            corun::sleep(Duration::from_millis(1 + i % 10)).await;
+            1u64
+        });
+        let fired: u64 = futures_util::future::join_all(sleeps)
+            .await
+            .into_iter()
+            .sum();
+        (t0.elapsed().as_secs_f64(), fired)
+    })
+    .await
+    .map_err(join_err)?;
+    check("timers fired", fired, n)?;
+    Ok(Outcome::secs(secs))
+}
+
+async fn fileio(
+    tasks: u64,
+    writes: u64,
+    chunk: usize,
+    dir: std::path::PathBuf,
+) -> Result<Outcome, String> {
+    let t0 = Instant::now();
+    let mut handles = Vec::new();
+    for i in 0..tasks {
+        let path = dir.join(format!("f{i}"));
+        handles.push(corun::spawn(async move {
+            let buf = vec![0xA5u8; chunk];
+            let mut f = corun::fs::File::create(&path).await?;
+            for _ in 0..writes {
+                f.write_all(&buf).await?;
+            }
+            std::io::Result::Ok(())
+        }));
+    }
+    for r in corun::join_all(handles).await {
+        r.map_err(join_err)?.map_err(|e| format!("write: {e}"))?;
+    }
+    Ok(Outcome::secs(t0.elapsed().as_secs_f64()))
+}
+
+async fn serve_once(mut s: TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 1024];
+    let mut len = 0;
+    while !common::head_complete(&buf[..len]) {
+        if len == buf.len() {
+            return Err(std::io::Error::other("request head too long"));
+        }
+        let k = s.read(&mut buf[len..]).await?;
+        if k == 0 {
+            return Err(std::io::Error::other("eof before request head"));
+        }
+        len += k;
+    }
+    s.write_all(common::URL_RESPONSE).await
+}
+
+async fn fetch(addr: SocketAddr) -> Result<(), String> {
+    let mut s = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    s.write_all(common::URL_REQUEST)
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut body = Vec::with_capacity(128);
+    let mut buf = [0u8; 256];
+    loop {
+        let k = s.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
+        if k == 0 {
+            break;
+        }
+        if body.len() + k > 64 * 1024 {
+            return Err("response too long".into());
+        }
+        body.extend_from_slice(&buf[..k]);
+    }
+    common::check_response(&body)
+}
+
+fn corun_listener(backlog: u64) -> Result<(TcpListener, SocketAddr), String> {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let backlog = backlog.clamp(1024, i32::MAX as u64) as _;
+    let l = TcpListener::bind_with_backlog(any, backlog).map_err(|e| format!("listen: {e}"))?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    Ok((l, addr))
+}
+
+async fn urlfetch(n: u64) -> Result<Outcome, String> {
+    let (l, addr) = corun_listener(n)?;
+    let overflows0 = common::listen_overflows();
+    let t0 = Instant::now();
+    let server = corun::spawn(async move {
+        let mut accepted = 0u64;
+        let mut errors = 0u64;
+        while accepted < n && errors < 10_000 {
+            match l.accept().await {
+                Ok((s, _)) => {
+                    accepted += 1;
+                    // Detached: the client sees EOF when this task is done.
+                    corun::spawn(serve_once(s)).detach();
+                }
+                Err(_) => {
+                    errors += 1;
+                    corun::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+        accepted
+    });
+    let clients: Vec<_> = (0..n).map(|_| corun::spawn(fetch(addr))).collect();
+    let mut ok = 0u64;
+    let mut first_err = None;
+    for r in corun::join_all(clients).await {
+        match r.map_err(join_err)? {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let accepted = server.await.map_err(join_err)?;
+    let secs = t0.elapsed().as_secs_f64();
+    if let Some(e) = first_err {
+        return Err(format!("{} of {n} fetches failed, first: {e}", n - ok));
+    }
+    check("connections accepted", accepted, n)?;
+    let overflows = common::listen_overflows().saturating_sub(overflows0);
+    Ok(Outcome::secs(secs).with("listen_overflows", overflows as f64))
+}
+
+async fn serve_keepalive(mut s: TcpStream) {
+    let mut buf = vec![0u8; 4096];
+    let mut heads = HeadCounter::default();
+    let mut out = Vec::new();
+    loop {
+        let k = match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(k) => k,
+        };
+        out.clear();
+        for _ in 0..heads.feed(&buf[..k]) {
+            out.extend_from_slice(common::HTTPD_RESPONSE);
+        }
+        if !out.is_empty() && s.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn httpd(secs: u64) -> Result<Outcome, String> {
+    let (l, addr) = corun_listener(1024)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let wrk = std::thread::spawn(move || {
+        let r = common::run_wrk(addr, secs);
+        stop2.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees `stop`.
+        let _ = std::net::TcpStream::connect(addr);
+        r
+    });
+    let t0 = Instant::now();
+    loop {
+        let accepted = l.accept().await;
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match accepted {
+            Ok((s, _)) => corun::spawn(serve_keepalive(s)).detach(),
+            Err(_) => corun::sleep(Duration::from_millis(1)).await,
+        }
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let (rps, p50, p99, total) = wrk.join().map_err(|_| "wrk thread panicked")??;
+    Ok(Outcome::secs(elapsed)
+        .with("req_per_s", rps)
+        .with("p50_ms", p50)
+        .with("p99_ms", p99)
+        .with("requests", total))
+}
+
+async fn conns(n: u64) -> Result<Outcome, String> {
+    let (l, addr) = corun_listener(n)?;
+    let mut tasks = Vec::with_capacity(n as usize);
+    let before = common::current_rss_kb();
+    let mut client = ConnsClient::start(addr, n)?;
+    let t0 = Instant::now();
+    for _ in 0..n {
+        let (mut s, _) = l.accept().await.map_err(|e| format!("accept: {e}"))?;
+        tasks.push(corun::spawn(async move {
+            let mut b = [0u8; 64];
+            matches!(s.read(&mut b).await, Ok(0))
+        }));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    client.wait_connected()?;
+    corun::sleep(common::CONNS_SETTLE).await;
+    let after = common::current_rss_kb();
+    client.close()?;
+    let mut eofs = 0u64;
+    for r in corun::join_all(tasks).await {
+        eofs += r.map_err(join_err)? as u64;
+    }
+    check("connections closed cleanly", eofs, n)?;
+    Ok(Outcome::secs(secs)
+        .with("rss_before_kb", before as f64)
+        .with("rss_after_kb", after as f64))
+}

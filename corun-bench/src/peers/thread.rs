@@ -1,0 +1,330 @@
+//! The `thread` peer: one OS thread per task with 32 KiB stacks (as the seed
+//! did), blocking std I/O, std channels. No timers exist here, so the timers
+//! workload is "n/a" for this peer (the plan never sends it).
+//!
+//! Only std-thread code lives here; shared helpers come from `crate::common`.
+//! Nothing here prints (the child driver owns stdout).
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::common::{self, check, ConnsClient, HeadCounter, Outcome, Work, IO_TIMEOUT};
+
+/// Stack size of every task thread, as in the seed.
+const STACK: usize = 32 * 1024;
+
+/// Threads spawned before joining, for workloads with more tasks than the
+/// machine allows threads at once.
+const BATCH: u64 = 10_000;
+
+fn spawn<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, String> {
+    thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(f)
+        .map_err(|e| format!("thread spawn: {e}"))
+}
+
+fn join<T>(h: JoinHandle<T>) -> Result<T, String> {
+    h.join().map_err(|_| "thread panicked".to_string())
+}
+
+/// Runs one workload with OS threads.
+pub fn run(work: &Work) -> Result<Outcome, String> {
+    match work.clone() {
+        Work::Sleep { n, dur } => sleep(n, dur),
+        Work::Spawn { n } => spawn_join(n),
+        Work::Yield { n } => yields(n),
+        Work::PingPong { n } => pingpong(n),
+        Work::TimersCancel { .. } | Work::TimersFire { .. } => {
+            Err("threads have no timer facility (n/a)".into())
+        }
+        Work::FileIo {
+            tasks,
+            writes,
+            chunk,
+            dir,
+        } => fileio(tasks, writes, chunk, dir),
+        Work::UrlFetch { n } => urlfetch(n),
+        Work::Httpd { secs } => httpd(secs),
+        Work::Conns { n } => conns(n),
+    }
+}
+
+fn sleep(n: u64, dur: Duration) -> Result<Outcome, String> {
+    let counter = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let mut hs = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let c = counter.clone();
+        hs.push(spawn(move || {
+            thread::sleep(dur);
+            c.fetch_add(1, Ordering::Relaxed);
+        })?);
+    }
+    for h in hs {
+        join(h)?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    check("tasks finished", counter.load(Ordering::Relaxed), n)?;
+    Ok(Outcome::secs(secs))
+}
+
+fn spawn_join(n: u64) -> Result<Outcome, String> {
+    let t0 = Instant::now();
+    let mut sum = 0;
+    let mut left = n;
+    while left > 0 {
+        let batch = left.min(BATCH);
+        let hs: Vec<_> = (0..batch)
+            .map(|_| spawn(|| 1u64))
+            .collect::<Result<_, _>>()?;
+        for h in hs {
+            sum += join(h)?;
+        }
+        left -= batch;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    check("threads joined", sum, n)?;
+    Ok(Outcome::secs(secs))
+}
+
+fn yields(n: u64) -> Result<Outcome, String> {
+    let t0 = Instant::now();
+    let done = join(spawn(move || {
+        let mut i = 0;
+        while i < n {
+            thread::yield_now();
+            i += 1;
+        }
+        i
+    })?)?;
+    let secs = t0.elapsed().as_secs_f64();
+    check("yields", done, n)?;
+    Ok(Outcome::secs(secs))
+}
+
+fn pingpong(n: u64) -> Result<Outcome, String> {
+    let (ping_tx, ping_rx) = std::sync::mpsc::sync_channel::<u64>(1);
+    let (pong_tx, pong_rx) = std::sync::mpsc::sync_channel::<u64>(1);
+    let t0 = Instant::now();
+    let ponger = spawn(move || {
+        let mut seen = 0u64;
+        while let Ok(v) = ping_rx.recv_timeout(IO_TIMEOUT) {
+            if pong_tx.send(v + 1).is_err() {
+                break;
+            }
+            seen += 1;
+        }
+        seen
+    })?;
+    let mut ok = 0u64;
+    for i in 0..n {
+        if ping_tx.send(i).is_err() {
+            break;
+        }
+        match pong_rx.recv_timeout(IO_TIMEOUT) {
+            Ok(v) if v == i + 1 => ok += 1,
+            _ => break,
+        }
+    }
+    drop(ping_tx);
+    let seen = join(ponger)?;
+    let secs = t0.elapsed().as_secs_f64();
+    check("round trips", ok, n)?;
+    check("pongs", seen, n)?;
+    Ok(Outcome::secs(secs))
+}
+
+fn fileio(
+    tasks: u64,
+    writes: u64,
+    chunk: usize,
+    dir: std::path::PathBuf,
+) -> Result<Outcome, String> {
+    let t0 = Instant::now();
+    let mut hs = Vec::new();
+    for i in 0..tasks {
+        let path = dir.join(format!("f{i}"));
+        hs.push(spawn(move || {
+            let buf = vec![0xA5u8; chunk];
+            let mut f = std::fs::File::create(&path)?;
+            for _ in 0..writes {
+                f.write_all(&buf)?;
+            }
+            io::Result::Ok(())
+        })?);
+    }
+    for h in hs {
+        join(h)?.map_err(|e| format!("write: {e}"))?;
+    }
+    Ok(Outcome::secs(t0.elapsed().as_secs_f64()))
+}
+
+fn set_timeouts(s: &TcpStream) -> io::Result<()> {
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))
+}
+
+fn serve_once(mut s: TcpStream) -> io::Result<()> {
+    set_timeouts(&s)?;
+    let mut buf = [0u8; 1024];
+    let mut len = 0;
+    while !common::head_complete(&buf[..len]) {
+        if len == buf.len() {
+            return Err(io::Error::other("request head too long"));
+        }
+        let k = s.read(&mut buf[len..])?;
+        if k == 0 {
+            return Err(io::Error::other("eof before request head"));
+        }
+        len += k;
+    }
+    s.write_all(common::URL_RESPONSE)
+}
+
+fn fetch(addr: SocketAddr) -> Result<(), String> {
+    let mut s =
+        TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| format!("connect: {e}"))?;
+    set_timeouts(&s).map_err(|e| e.to_string())?;
+    s.write_all(common::URL_REQUEST)
+        .map_err(|e| format!("write: {e}"))?;
+    let mut body = Vec::with_capacity(128);
+    s.read_to_end(&mut body).map_err(|e| format!("read: {e}"))?;
+    common::check_response(&body)
+}
+
+fn blocking_listener(backlog: u64) -> Result<(TcpListener, SocketAddr), String> {
+    let l = common::listener(backlog).map_err(|e| format!("listen: {e}"))?;
+    l.set_nonblocking(false).map_err(|e| e.to_string())?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    Ok((l, addr))
+}
+
+/// The server answers connections one after another on a single thread (a
+/// thread per connection would double the thread count past the machine's
+/// limit at 10 000 clients).
+fn urlfetch(n: u64) -> Result<Outcome, String> {
+    let (l, addr) = blocking_listener(n)?;
+    let overflows0 = common::listen_overflows();
+    let t0 = Instant::now();
+    let server = spawn(move || {
+        let mut accepted = 0u64;
+        while accepted < n {
+            match l.accept() {
+                Ok((s, _)) => {
+                    accepted += 1;
+                    let _ = serve_once(s);
+                }
+                Err(_) => break,
+            }
+        }
+        accepted
+    })?;
+    let mut clients = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        clients.push(spawn(move || fetch(addr))?);
+    }
+    let mut ok = 0u64;
+    let mut first_err = None;
+    for c in clients {
+        match join(c)? {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let accepted = join(server)?;
+    let secs = t0.elapsed().as_secs_f64();
+    if let Some(e) = first_err {
+        return Err(format!("{} of {n} fetches failed, first: {e}", n - ok));
+    }
+    check("connections accepted", accepted, n)?;
+    let overflows = common::listen_overflows().saturating_sub(overflows0);
+    Ok(Outcome::secs(secs).with("listen_overflows", overflows as f64))
+}
+
+fn serve_keepalive(mut s: TcpStream) {
+    let _ = s.set_nodelay(true);
+    let _ = set_timeouts(&s);
+    let mut buf = vec![0u8; 4096];
+    let mut heads = HeadCounter::default();
+    let mut out = Vec::new();
+    loop {
+        let k = match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(k) => k,
+        };
+        out.clear();
+        for _ in 0..heads.feed(&buf[..k]) {
+            out.extend_from_slice(common::HTTPD_RESPONSE);
+        }
+        if !out.is_empty() && s.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+fn httpd(secs: u64) -> Result<Outcome, String> {
+    let (l, addr) = blocking_listener(1024)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let wrk = spawn(move || {
+        let r = common::run_wrk(addr, secs);
+        stop2.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(addr);
+        r
+    })?;
+    let t0 = Instant::now();
+    loop {
+        let accepted = l.accept();
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Ok((s, _)) = accepted {
+            spawn(move || serve_keepalive(s))?;
+        }
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let (rps, p50, p99, total) = join(wrk)??;
+    Ok(Outcome::secs(elapsed)
+        .with("req_per_s", rps)
+        .with("p50_ms", p50)
+        .with("p99_ms", p99)
+        .with("requests", total))
+}
+
+fn conns(n: u64) -> Result<Outcome, String> {
+    let (l, addr) = blocking_listener(n)?;
+    let mut hs = Vec::with_capacity(n as usize);
+    let before = common::current_rss_kb();
+    let mut client = ConnsClient::start(addr, n)?;
+    let t0 = Instant::now();
+    for _ in 0..n {
+        let (mut s, _) = l.accept().map_err(|e| format!("accept: {e}"))?;
+        hs.push(spawn(move || {
+            let _ = set_timeouts(&s);
+            let mut b = [0u8; 64];
+            matches!(s.read(&mut b), Ok(0))
+        })?);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    client.wait_connected()?;
+    thread::sleep(common::CONNS_SETTLE);
+    let after = common::current_rss_kb();
+    client.close()?;
+    let mut eofs = 0u64;
+    for h in hs {
+        eofs += join(h)? as u64;
+    }
+    check("connections closed cleanly", eofs, n)?;
+    Ok(Outcome::secs(secs)
+        .with("rss_before_kb", before as f64)
+        .with("rss_after_kb", after as f64))
+}

@@ -1,0 +1,256 @@
+//! What gets run: the runtimes, the workloads, and the sizes of every cell
+//! (full and `--quick`), including which cells a peer cannot run ("n/a").
+//!
+//! Pure data and arithmetic: nothing here spawns processes, runs workloads
+//! or prints.
+
+use clap::ValueEnum;
+
+/// A runtime under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Runtime {
+    /// corun, the runtime this benchmark exists for.
+    Corun,
+    /// One OS thread per task, 32 KiB stacks, blocking std I/O.
+    Thread,
+    /// tokio current_thread.
+    #[value(name = "tokio-ct")]
+    TokioCt,
+    /// tokio multi_thread, 2 workers.
+    #[value(name = "tokio-mt")]
+    TokioMt,
+    /// async-executor LocalExecutor + async-io.
+    Smol,
+    /// may, stackful coroutines.
+    May,
+}
+
+impl Runtime {
+    /// Every runtime, in table order.
+    pub const ALL: [Runtime; 6] = [
+        Runtime::Corun,
+        Runtime::Thread,
+        Runtime::TokioCt,
+        Runtime::TokioMt,
+        Runtime::Smol,
+        Runtime::May,
+    ];
+
+    /// The name used on the command line, in tables and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Corun => "corun",
+            Runtime::Thread => "thread",
+            Runtime::TokioCt => "tokio-ct",
+            Runtime::TokioMt => "tokio-mt",
+            Runtime::Smol => "smol",
+            Runtime::May => "may",
+        }
+    }
+
+    /// Parses [`Runtime::name`] back.
+    pub fn from_name(s: &str) -> Option<Runtime> {
+        Runtime::ALL.into_iter().find(|r| r.name() == s)
+    }
+
+    /// Whether this binary can run it (corun needs the `corun` feature).
+    pub fn compiled_in(self) -> bool {
+        self != Runtime::Corun || cfg!(feature = "corun")
+    }
+}
+
+/// A workload (one table each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// Every workload below.
+    All,
+    /// N tasks sleep 1 s each.
+    Sleep,
+    /// Spawn and join empty tasks.
+    Spawn,
+    /// One task yields repeatedly.
+    Yield,
+    /// Token round trips through capacity-1 channels.
+    Pingpong,
+    /// Timers armed then cancelled; armed and fired.
+    Timers,
+    /// 100 tasks write 100 × 32 KiB each to their own file.
+    Fileio,
+    /// In-process HTTP/1.0 server and N fetching clients.
+    Urlfetch,
+    /// Keep-alive HTTP/1.1 server under wrk.
+    Httpd,
+    /// Idle connections held from a separate client process.
+    Conns,
+}
+
+impl Workload {
+    /// Every concrete workload, in run order.
+    pub const EACH: [Workload; 9] = [
+        Workload::Spawn,
+        Workload::Yield,
+        Workload::Pingpong,
+        Workload::Timers,
+        Workload::Sleep,
+        Workload::Fileio,
+        Workload::Urlfetch,
+        Workload::Conns,
+        Workload::Httpd,
+    ];
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::All => "all",
+            Workload::Sleep => "sleep",
+            Workload::Spawn => "spawn",
+            Workload::Yield => "yield",
+            Workload::Pingpong => "pingpong",
+            Workload::Timers => "timers",
+            Workload::Fileio => "fileio",
+            Workload::Urlfetch => "urlfetch",
+            Workload::Httpd => "httpd",
+            Workload::Conns => "conns",
+        }
+    }
+}
+
+/// One row of one table: a workload case at one size on one runtime.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// The table it belongs to.
+    pub workload: Workload,
+    /// Child-side kind: sleep, spawn, yield, pingpong, timers-cancel,
+    /// timers-fire, fileio, urlfetch, httpd, conns.
+    pub kind: &'static str,
+    /// Operation count (tasks, yields, round trips, connections, …; for
+    /// fileio the task count, for httpd the wrk seconds).
+    pub n: u64,
+    /// Second parameter: sleep ms, fileio writes per file; else 0.
+    pub param: u64,
+    /// The runtime.
+    pub runtime: Runtime,
+    /// Why this runtime does not run this case, when it does not.
+    pub na: Option<&'static str>,
+    /// Index of the case within its workload (sizes in order).
+    pub case_index: usize,
+}
+
+impl Cell {
+    /// The size column, e.g. `n=10000` or `cancel n=1000000`.
+    pub fn case(&self) -> String {
+        match self.kind {
+            "timers-cancel" => format!("cancel n={}", self.n),
+            "timers-fire" => format!("fire n={}", self.n),
+            "fileio" => format!("{} files × {} × 32 KiB", self.n, self.param),
+            "httpd" => format!("wrk -c100 -d{}s", self.n),
+            "sleep" => format!("n={} × {} ms", self.n, self.param),
+            _ => format!("n={}", self.n),
+        }
+    }
+
+    /// The key grouping the same case across runtimes (ignores per-runtime
+    /// size caps so that capped rows stay in the same group).
+    pub fn group(&self) -> String {
+        format!("{}#{}", self.kind, self.case_index)
+    }
+}
+
+/// Sizes for one run of the command.
+struct Sizes {
+    sleep: &'static [u64],
+    sleep_ms: u64,
+    spawn: u64,
+    yields: u64,
+    pingpong: u64,
+    timers: u64,
+    fileio: (u64, u64),
+    urlfetch: &'static [u64],
+    httpd_secs: u64,
+    conns: u64,
+}
+
+const FULL: Sizes = Sizes {
+    sleep: &[10_000, 100_000, 1_000_000],
+    sleep_ms: 1000,
+    spawn: 1_000_000,
+    yields: 2_000_000,
+    pingpong: 1_000_000,
+    timers: 1_000_000,
+    fileio: (100, 100),
+    urlfetch: &[1_000, 10_000],
+    httpd_secs: 5,
+    conns: 10_000,
+};
+
+const QUICK: Sizes = Sizes {
+    sleep: &[1_000],
+    sleep_ms: 50,
+    spawn: 10_000,
+    yields: 100_000,
+    pingpong: 10_000,
+    timers: 10_000,
+    fileio: (10, 10),
+    urlfetch: &[100],
+    httpd_secs: 1,
+    conns: 200,
+};
+
+/// Live threads (or may stacks) this machine allows comfortably.
+const LIVE_LIMIT: u64 = 10_000;
+
+/// Per-runtime size for a case of nominal size `n`: a smaller count where the
+/// nominal one would take most of the time budget, or n/a.
+fn fit(kind: &str, n: u64, rt: Runtime) -> Result<u64, &'static str> {
+    use Runtime::*;
+    match (kind, rt) {
+        ("sleep", Thread) if n > LIVE_LIMIT => Err("n/a: ~16 000 OS threads max here"),
+        ("sleep", May) if n > LIVE_LIMIT => Err("n/a: stacks hit vm.max_map_count"),
+        ("timers-cancel" | "timers-fire", Thread) => Err("n/a: no timer API"),
+        ("timers-cancel" | "timers-fire", May) => Err("n/a: no timer futures"),
+        ("spawn", Thread) => Ok(n.min(20_000)),
+        ("spawn", May) => Ok(n.min(20_000)),
+        ("yield", Thread) => Ok(n.min(1_000_000)),
+        ("pingpong", Thread) => Ok(n.min(20_000)),
+        ("pingpong", TokioMt) => Ok(n.min(200_000)),
+        _ => Ok(n),
+    }
+}
+
+/// Every cell to show, in order: workloads as listed, each case, each runtime.
+pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<Cell> {
+    let s = if quick { &QUICK } else { &FULL };
+    let mut out = Vec::new();
+    for &w in workloads {
+        let cases: Vec<(&'static str, u64, u64)> = match w {
+            Workload::All => Vec::new(),
+            Workload::Sleep => s.sleep.iter().map(|&n| ("sleep", n, s.sleep_ms)).collect(),
+            Workload::Spawn => vec![("spawn", s.spawn, 0)],
+            Workload::Yield => vec![("yield", s.yields, 0)],
+            Workload::Pingpong => vec![("pingpong", s.pingpong, 0)],
+            Workload::Timers => vec![("timers-cancel", s.timers, 0), ("timers-fire", s.timers, 0)],
+            Workload::Fileio => vec![("fileio", s.fileio.0, s.fileio.1)],
+            Workload::Urlfetch => s.urlfetch.iter().map(|&n| ("urlfetch", n, 0)).collect(),
+            Workload::Httpd => vec![("httpd", s.httpd_secs, 0)],
+            Workload::Conns => vec![("conns", s.conns, 0)],
+        };
+        for (case_index, (kind, n, param)) in cases.into_iter().enumerate() {
+            for &rt in runtimes {
+                let (n, na) = match fit(kind, n, rt) {
+                    Ok(n) => (n, None),
+                    Err(why) => (n, Some(why)),
+                };
+                out.push(Cell {
+                    workload: w,
+                    kind,
+                    n,
+                    param,
+                    runtime: rt,
+                    na,
+                    case_index,
+                });
+            }
+        }
+    }
+    out
+}

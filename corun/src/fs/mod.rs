@@ -1,0 +1,1 @@
+//! Files, through a small blocking pool (being written).
