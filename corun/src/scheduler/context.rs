@@ -89,7 +89,7 @@ pub(crate) fn schedule_if_local(ptr: NonNull<Header>, h: &Header) -> bool {
 }
 
 /// Kills task `id` if `owner` is this thread's scheduler.
-pub(crate) fn kill_if_local(owner: &Arc<Shared>, id: u64) -> Option<bool> {
+pub(crate) fn kill_if_local(owner: &Arc<Shared>, id: crate::task::TaskId) -> Option<bool> {
     with_core(|core| ptr::eq(Arc::as_ptr(owner), core.shared_ptr()).then(|| core.kill(id)))
         .flatten()
 }

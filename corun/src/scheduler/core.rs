@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
+use super::registry::Registry;
 use super::shared::{Msg, Shared, TaskPtr};
 use super::Stats;
 use crate::reactor::Reactor;
@@ -93,7 +94,7 @@ pub(crate) struct Core {
     /// Tasks to poll, oldest first. Holds no references (see module docs).
     ready: RefCell<VecDeque<NonNull<Header>>>,
     /// Every unfinished task by id, for kill, wait and snapshots.
-    registry: RefCell<IdMap<NonNull<Header>>>,
+    registry: RefCell<Registry>,
     /// Waiters by id (`wait`, `join_all`): target id -> (waiter key, waker).
     id_waiters: RefCell<IdMap<Vec<(u64, Waker)>>>,
     /// Outcomes delivered to id waiters that have not looked yet.
@@ -121,7 +122,7 @@ impl Core {
             shared,
             options,
             ready: RefCell::new(VecDeque::with_capacity(256)),
-            registry: RefCell::default(),
+            registry: RefCell::new(Registry::new()),
             id_waiters: RefCell::default(),
             exits: RefCell::default(),
             next_waiter: Cell::new(0),
@@ -197,11 +198,11 @@ impl Core {
     pub(crate) fn admit(&self, ptr: NonNull<Header>) {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
-        self.registry.borrow_mut().insert(h.id, ptr);
+        self.registry.borrow_mut().insert(ptr);
         self.bump(|s| s.spawned += 1);
         tracing::trace!(task.id = h.id, task.name = h.name.as_deref(), "spawn");
         if self.closing.get() {
-            self.kill(h.id);
+            self.kill(TaskId::of(h));
         } else {
             self.schedule(ptr);
         }
@@ -266,12 +267,12 @@ impl Core {
         h.local.set(l);
         match outcome {
             PollOutcome::Pending if l & KILL_REQUESTED != 0 => {
-                self.registry.borrow_mut().remove(&h.id);
+                self.registry.borrow_mut().remove(ptr);
                 self.kill_removed(ptr);
             }
             PollOutcome::Pending => {}
             PollOutcome::Ready | PollOutcome::Panicked => {
-                self.registry.borrow_mut().remove(&h.id);
+                self.registry.borrow_mut().remove(ptr);
                 h.local.set(l | FINISHED);
                 let exit = match outcome {
                     PollOutcome::Panicked => Exit::Panicked,
@@ -291,14 +292,9 @@ impl Core {
     }
 
     /// Kills task `id`. False if no such task is alive here.
-    pub(crate) fn kill(&self, id: u64) -> bool {
-        let ptr = {
-            let registry = self.registry.borrow();
-            match registry.get(&id) {
-                Some(p) => *p,
-                None => return false,
-            }
-        };
+    pub(crate) fn kill(&self, id: TaskId) -> bool {
+        let found = self.registry.borrow().get(id.id, id.slot);
+        let Some(ptr) = found else { return false };
         // SAFETY: the registry keeps it alive.
         let h = unsafe { raw::header(ptr) };
         let l = h.local.get();
@@ -308,7 +304,7 @@ impl Core {
             h.local.set(l | KILL_REQUESTED);
             return true;
         }
-        self.registry.borrow_mut().remove(&id);
+        self.registry.borrow_mut().remove(ptr);
         self.kill_removed(ptr);
         true
     }
@@ -384,17 +380,16 @@ impl Core {
 
     /// Registers interest in the end of task `target`. `None` if there is no
     /// such task (or it is the caller itself).
-    pub(crate) fn add_id_waiter(&self, target: u64, waker: &Waker) -> Option<u64> {
+    pub(crate) fn add_id_waiter(&self, target: TaskId, waker: &Waker) -> Option<u64> {
         if self.current().map(|p| {
             // SAFETY: the running task is alive.
             unsafe { raw::header(p) }.id
-        }) == Some(target)
+        }) == Some(target.id)
         {
             return None;
         }
-        if !self.registry.borrow().contains_key(&target) {
-            return None;
-        }
+        self.registry.borrow().get(target.id, target.slot)?;
+        let target = target.id;
         let key = self.next_waiter.get() + 1;
         self.next_waiter.set(key);
         self.id_waiters
@@ -598,7 +593,15 @@ impl Core {
             }
         }
         loop {
-            let ids: Vec<u64> = self.registry.borrow().keys().copied().collect();
+            let ids: Vec<TaskId> = self
+                .registry
+                .borrow()
+                .iter()
+                .map(|p| {
+                    // SAFETY: registered tasks are alive.
+                    TaskId::of(unsafe { raw::header(p) })
+                })
+                .collect();
             if ids.is_empty() {
                 break;
             }
@@ -620,8 +623,8 @@ impl Core {
     pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
         let registry = self.registry.borrow();
         let mut out: Vec<TaskInfo> = registry
-            .values()
-            .map(|&ptr| {
+            .iter()
+            .map(|ptr| {
                 // SAFETY: the registry keeps it alive.
                 let h = unsafe { raw::header(ptr) };
                 let l = h.local.get();
@@ -637,11 +640,11 @@ impl Core {
                         },
                         Waiting::SleepForever => TaskState::SleepingForever,
                         Waiting::Fd(fd, interest) => TaskState::Io { fd, interest },
-                        Waiting::Task(id) => TaskState::Joining(TaskId(id)),
+                        Waiting::Task(id) => TaskState::Joining(id),
                     }
                 };
                 TaskInfo {
-                    id: TaskId(h.id),
+                    id: TaskId::of(h),
                     name: h.name.as_deref().map(str::to_string),
                     state,
                     polls: u64::from(h.polls.get()),

@@ -137,7 +137,7 @@ where
 ///
 /// Outside a scheduler thread.
 pub fn kill(id: TaskId) -> bool {
-    with_core(|core| core.kill(id.0))
+    with_core(|core| core.kill(id))
 }
 
 /// The id of the task calling it; `None` outside a task.
@@ -154,7 +154,7 @@ pub fn current() -> Option<TaskId> {
     context::with_core(|core| {
         core.current().map(|p| {
             // SAFETY: the running task is alive.
-            TaskId(unsafe { raw::header(p) }.id)
+            TaskId::of(unsafe { raw::header(p) })
         })
     })
     .flatten()
@@ -194,7 +194,7 @@ pub async fn wait(id: TaskId) -> bool {
 /// When polled outside a scheduler thread.
 pub fn wait_exit(id: TaskId) -> WaitExit {
     WaitExit {
-        target: id.0,
+        target: id,
         key: None,
         done: false,
     }
@@ -204,7 +204,7 @@ pub fn wait_exit(id: TaskId) -> WaitExit {
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct WaitExit {
-    target: u64,
+    target: TaskId,
     key: Option<u64>,
     done: bool,
 }
@@ -225,7 +225,7 @@ impl Future for WaitExit {
                     None
                 }
             },
-            Some(key) => core.poll_id_waiter(target, key, cx.waker()),
+            Some(key) => core.poll_id_waiter(target.id, key, cx.waker()),
         });
         match result {
             Some(exit) => {
@@ -245,7 +245,7 @@ impl Drop for WaitExit {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             let target = self.target;
-            context::with_core(|core| core.remove_id_waiter(target, key));
+            context::with_core(|core| core.remove_id_waiter(target.id, key));
         }
     }
 }

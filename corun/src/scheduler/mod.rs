@@ -17,6 +17,7 @@ pub(crate) mod blocking;
 pub(crate) mod context;
 pub(crate) mod core;
 pub(crate) mod local;
+pub(crate) mod registry;
 pub(crate) mod shared;
 
 use self::core::{Core, Options};
@@ -349,11 +350,11 @@ impl Scheduler {
     /// ```
     pub fn kill(&self, id: TaskId) -> bool {
         let shared = &self.inner.shared;
-        if let Some(killed) = context::kill_if_local(shared, id.0) {
+        if let Some(killed) = context::kill_if_local(shared, id) {
             return killed;
         }
         let (tx, rx) = mpsc::channel();
-        if shared.push(Msg::Kill(id.0, Some(tx))).is_err() {
+        if shared.push(Msg::Kill(id, Some(tx))).is_err() {
             return false;
         }
         rx.recv().unwrap_or(false)
@@ -479,6 +480,9 @@ impl TaskId {
     /// assert_eq!(id.as_u64(), 12);
     /// ```
     pub fn from_u64(n: u64) -> TaskId {
-        TaskId(n)
+        TaskId {
+            id: n,
+            slot: registry::NO_SLOT,
+        }
     }
 }

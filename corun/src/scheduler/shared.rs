@@ -19,7 +19,7 @@ use std::sync::{mpsc, Mutex, MutexGuard};
 use crate::reactor::Unparker;
 use crate::scheduler::Stats;
 use crate::task::raw::{self, Header, REMOTE_QUEUED};
-use crate::task::TaskInfo;
+use crate::task::{TaskId, TaskInfo};
 
 /// A task pointer that travels between threads inside a message.
 pub(crate) struct TaskPtr(pub(crate) NonNull<Header>);
@@ -37,7 +37,7 @@ pub(crate) enum Msg {
     /// A wake from another thread; carries one reference.
     Wake(TaskPtr),
     /// Kill by id, optionally answering whether the task was alive.
-    Kill(u64, Option<mpsc::Sender<bool>>),
+    Kill(TaskId, Option<mpsc::Sender<bool>>),
     /// A snapshot of all tasks.
     Tasks(mpsc::Sender<Vec<TaskInfo>>),
     /// The scheduler's counters.
@@ -116,7 +116,7 @@ impl Shared {
     }
 
     /// Kill from a foreign thread, without waiting for the answer.
-    pub(crate) fn kill_remote(&self, id: u64) {
+    pub(crate) fn kill_remote(&self, id: TaskId) {
         let _ = self.push(Msg::Kill(id, None));
     }
 

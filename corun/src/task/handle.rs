@@ -69,7 +69,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn id(&self) -> TaskId {
-        TaskId(self.header().id)
+        TaskId::of(self.header())
     }
 
     /// The name given at spawn, if any.
@@ -116,13 +116,13 @@ impl<T> Task<T> {
     /// ```
     pub fn kill(&self) -> bool {
         let h = self.header();
-        if let Some(killed) = context::kill_if_local(&h.owner, h.id) {
+        if let Some(killed) = context::kill_if_local(&h.owner, TaskId::of(h)) {
             return killed;
         }
         if self.is_finished() {
             return false;
         }
-        h.owner.kill_remote(h.id);
+        h.owner.kill_remote(TaskId::of(h));
         true
     }
 
@@ -143,7 +143,7 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let h = self.header();
         if !raw::register_join_waker(h, cx.waker()) {
-            crate::task::set_waiting(Waiting::Task(h.id));
+            crate::task::set_waiting(Waiting::Task(TaskId::of(h)));
             return Poll::Pending;
         }
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;

@@ -24,10 +24,54 @@ pub use handle::Task;
 ///     println!("spawned {} and {}", a.id(), b.id());
 /// });
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId(pub(crate) u64);
+#[derive(Clone, Copy)]
+pub struct TaskId {
+    pub(crate) id: u64,
+    /// Registry slot hint (`NO_SLOT` if unknown); not part of identity.
+    pub(crate) slot: u32,
+}
+
+impl PartialEq for TaskId {
+    fn eq(&self, other: &TaskId) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for TaskId {}
+
+impl std::hash::Hash for TaskId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state)
+    }
+}
+
+impl PartialOrd for TaskId {
+    fn partial_cmp(&self, other: &TaskId) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TaskId {
+    fn cmp(&self, other: &TaskId) -> std::cmp::Ordering {
+        self.id.cmp(&other.id)
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskId({})", self.id)
+    }
+}
 
 impl TaskId {
+    /// The id of the task behind `h`, with its slot hint.
+    pub(crate) fn of(h: &raw::Header) -> TaskId {
+        TaskId {
+            id: h.id,
+            slot: h.slot.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
     /// The id as a number (for logs and maps).
     ///
     /// ```
@@ -37,13 +81,13 @@ impl TaskId {
     /// });
     /// ```
     pub fn as_u64(self) -> u64 {
-        self.0
+        self.id
     }
 }
 
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
+        write!(f, "#{}", self.id)
     }
 }
 
@@ -158,7 +202,7 @@ pub(crate) enum Waiting {
     /// Readiness of an fd.
     Fd(i32, crate::io::Interest),
     /// Another task.
-    Task(u64),
+    Task(TaskId),
 }
 
 /// The state of a task in a [`TaskInfo`] snapshot.

@@ -40,7 +40,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -116,6 +116,9 @@ pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
     /// The task id; never reused.
     pub(crate) id: u64,
+    /// Index in the owner's registry (`NO_SLOT` until admitted). Written
+    /// once by the owner thread; read by handles for kill-by-id hints.
+    pub(crate) slot: AtomicU32,
     /// The scheduler the task belongs to, for wakes from other threads.
     pub(crate) owner: Arc<Shared>,
     /// The name given at spawn.
@@ -161,6 +164,7 @@ pub(crate) fn allocate<F: Future + 'static>(
             polls: Cell::new(0),
             vtable: &Typed::<F>::VTABLE,
             id,
+            slot: AtomicU32::new(crate::scheduler::registry::NO_SLOT),
             owner,
             name,
             join_waker: UnsafeCell::new(None),
