@@ -84,3 +84,8 @@ pub use scheduler::local::{
 pub use scheduler::{Builder, Error, Scheduler, Stats};
 pub use task::{Exit, JoinError, Task, TaskId, TaskInfo, TaskState};
 pub use time::{interval, sleep, sleep_until, timeout, Interval, Sleep, Timeout};
+
+/// The README's code runs as a doctest, so the tour cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
