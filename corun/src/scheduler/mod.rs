@@ -10,7 +10,9 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{mpsc, Arc, Mutex};
+use std::task::Poll;
 use std::thread::JoinHandle;
 
 pub(crate) mod blocking;
@@ -377,9 +379,24 @@ impl Scheduler {
     pub fn join_all(&self, ids: &[TaskId]) -> Result<Vec<Exit>, Error> {
         let ids = ids.to_vec();
         self.block_on(async move {
-            let mut exits = Vec::with_capacity(ids.len());
-            for id in ids {
-                exits.push(local::wait_exit(id).await);
+            // Register every waiter before awaiting any: a task that ends
+            // while an earlier one is awaited must still report its outcome.
+            let mut waits: Vec<local::WaitExit> = ids.into_iter().map(local::wait_exit).collect();
+            let mut first = Vec::with_capacity(waits.len());
+            std::future::poll_fn(|cx| {
+                first.extend(waits.iter_mut().map(|w| match Pin::new(w).poll(cx) {
+                    Poll::Ready(exit) => Some(exit),
+                    Poll::Pending => None,
+                }));
+                Poll::Ready(())
+            })
+            .await;
+            let mut exits = Vec::with_capacity(waits.len());
+            for (wait, first) in waits.into_iter().zip(first) {
+                exits.push(match first {
+                    Some(exit) => exit,
+                    None => wait.await,
+                });
             }
             exits
         })

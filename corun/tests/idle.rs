@@ -1,0 +1,71 @@
+//! An idle scheduler does not spin: while its only task sleeps (or it has
+//! no task at all), its loop makes a small constant number of turns, not
+//! one per poll of a busy loop.
+//!
+//! Tests only; must not reach into corun internals. The sleeps here only
+//! give a spinning loop time to show itself; a correct loop passes however
+//! long or short they turn out to be.
+
+mod common;
+
+use std::time::Duration;
+
+use common::run_watched;
+use corun::Scheduler;
+
+#[test]
+fn a_scheduler_whose_only_task_sleeps_does_not_spin() {
+    let (turns, parks) = run_watched("idle run", || async {
+        let before = corun::stats();
+        corun::sleep(Duration::from_millis(200)).await;
+        let after = corun::stats();
+        (after.turns - before.turns, after.parks - before.parks)
+    });
+    assert!(turns <= 5, "{turns} loop turns during one 200 ms sleep");
+    assert!(parks <= 5, "{parks} parks during one 200 ms sleep");
+}
+
+#[test]
+fn a_scheduler_thread_with_a_sleeping_task_does_not_spin() {
+    let sched = Scheduler::start().unwrap();
+    let t = sched
+        .spawn(corun::sleep(Duration::from_millis(200)))
+        .unwrap();
+    let before = sched.stats().unwrap();
+    sched.block_on(t).unwrap().unwrap();
+    let after = sched.stats().unwrap();
+    // The stats and block_on messages cost a turn or two each.
+    let turns = after.turns - before.turns;
+    assert!(turns <= 6, "{turns} loop turns around one 200 ms sleep");
+    sched.shutdown().unwrap();
+}
+
+#[test]
+fn a_scheduler_without_tasks_stays_parked() {
+    let sched = Scheduler::start().unwrap();
+    let before = sched.stats().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let after = sched.stats().unwrap();
+    let turns = after.turns - before.turns;
+    assert!(turns <= 2, "{turns} loop turns while idle with no task");
+    assert_eq!(after.polls, before.polls);
+    sched.shutdown().unwrap();
+}
+
+#[test]
+fn tasks_waiting_forever_leave_the_scheduler_parked() {
+    let sched = Scheduler::start().unwrap();
+    let (_tx, rx) = corun::sync::oneshot::channel::<()>();
+    sched.spawn(rx).unwrap();
+    sched.spawn(corun::sleep(Duration::MAX)).unwrap();
+    sched.block_on(async {}).unwrap();
+    let before = sched.stats().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let after = sched.stats().unwrap();
+    let turns = after.turns - before.turns;
+    assert!(
+        turns <= 2,
+        "{turns} loop turns while every task waits forever"
+    );
+    sched.shutdown().unwrap();
+}

@@ -1,0 +1,252 @@
+//! Spawning: outputs, detaching, task ids (unique, never reused, across
+//! schedulers), names, non-`Send` tasks, cross-thread spawns, `current()`.
+//!
+//! Tests only; must not reach into corun internals.
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{run_watched, watchdog};
+use corun::sync::oneshot;
+use corun::{Exit, Scheduler, TaskId};
+
+#[test]
+fn spawned_task_output_is_returned_by_await() {
+    let out = corun::run(async {
+        let a = corun::spawn(async { 40 + 2 });
+        let b = corun::spawn(async {
+            corun::yield_now().await;
+            String::from("later")
+        });
+        (a.await.unwrap(), b.await.unwrap())
+    });
+    assert_eq!(out, (42, "later".to_string()));
+}
+
+#[test]
+fn dropping_the_handle_detaches_and_the_task_runs_to_completion() {
+    run_watched("detached task completes", || async {
+        let (tx, rx) = oneshot::channel();
+        let t = corun::spawn(async move {
+            corun::sleep(Duration::from_millis(5)).await;
+            corun::yield_now().await;
+            tx.send("finished").unwrap();
+        });
+        drop(t);
+        assert_eq!(rx.await.unwrap(), "finished");
+    });
+}
+
+#[test]
+fn dropping_a_scheduler_spawn_handle_detaches_too() {
+    let sched = Scheduler::start().unwrap();
+    let (tx, rx) = oneshot::channel();
+    let t = sched
+        .spawn(async move {
+            corun::sleep(Duration::from_millis(5)).await;
+            tx.send(7).unwrap();
+        })
+        .unwrap();
+    t.detach();
+    let got = watchdog("detached Scheduler task completes", move || {
+        common::block_on(rx)
+    });
+    assert_eq!(got, Ok(7));
+    sched.shutdown().unwrap();
+}
+
+#[test]
+fn task_ids_are_unique_and_never_reused_over_100_000_spawns() {
+    let ids = corun::run(async {
+        let mut ids = HashSet::new();
+        // Tasks end between rounds, so a reusing allocator would hand
+        // their ids out again.
+        for _ in 0..100 {
+            let round: Vec<_> = (0..1000).map(|_| corun::spawn(async {})).collect();
+            for t in round {
+                assert!(ids.insert(t.id()), "id {} handed out twice", t.id());
+                t.await.unwrap();
+            }
+        }
+        ids
+    });
+    assert_eq!(ids.len(), 100_000);
+}
+
+#[test]
+fn task_ids_are_unique_across_schedulers_and_threads() {
+    let a = Scheduler::start().unwrap();
+    let b = Scheduler::start().unwrap();
+    let mut threads = Vec::new();
+    for sched in [a.clone(), b.clone(), a.clone(), b.clone()] {
+        threads.push(std::thread::spawn(move || {
+            let mut ids = Vec::new();
+            for _ in 0..2000 {
+                ids.push(sched.spawn(async {}).unwrap().id());
+            }
+            // And some spawned from inside a task (the local id path).
+            let inner = sched
+                .block_on(async {
+                    (0..2000)
+                        .map(|_| corun::spawn(async {}).id())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap();
+            ids.extend(inner);
+            ids
+        }));
+    }
+    let local: Vec<TaskId> =
+        corun::run(async { (0..2000).map(|_| corun::spawn(async {}).id()).collect() });
+    let mut all = HashSet::new();
+    for id in threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .chain(local)
+    {
+        assert!(all.insert(id), "id {id} handed out twice");
+    }
+    assert_eq!(all.len(), 4 * 4000 + 2000);
+    a.shutdown().unwrap();
+    b.shutdown().unwrap();
+}
+
+#[test]
+fn a_stale_id_neither_kills_nor_waits_on_a_newer_task() {
+    run_watched("stale id", || async {
+        let old = corun::spawn(async { 1 });
+        let old_id = old.id();
+        old.await.unwrap();
+        let newer: Vec<_> = (0..1000)
+            .map(|i| {
+                corun::spawn(async move {
+                    corun::sleep(Duration::from_millis(2)).await;
+                    i
+                })
+            })
+            .collect();
+        assert!(!corun::kill(old_id), "a finished id must not kill anything");
+        assert!(
+            !corun::wait(old_id).await,
+            "a finished id must not be waited on"
+        );
+        assert_eq!(corun::wait_exit(old_id).await, Exit::NotFound);
+        for (i, t) in newer.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap(), i, "a newer task was disturbed");
+        }
+        assert_eq!(corun::stats().killed, 0);
+    });
+}
+
+#[test]
+fn spawn_named_sets_the_name_and_plain_spawn_has_none() {
+    corun::run(async {
+        let named = corun::spawn_named("fetcher-3", async { corun::yield_now().await });
+        let plain = corun::spawn(async { corun::yield_now().await });
+        assert_eq!(named.name(), Some("fetcher-3"));
+        assert_eq!(plain.name(), None);
+        let infos = corun::tasks();
+        let info = infos.iter().find(|i| i.id == named.id()).unwrap();
+        assert_eq!(info.name.as_deref(), Some("fetcher-3"));
+        named.await.unwrap();
+        plain.await.unwrap();
+    });
+    let sched = Scheduler::start().unwrap();
+    let t = sched.spawn_named("remote", async {}).unwrap();
+    assert_eq!(t.name(), Some("remote"));
+    sched.shutdown().unwrap();
+}
+
+#[test]
+fn non_send_futures_run_with_corun_spawn() {
+    let log = corun::run(async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let tasks: Vec<_> = (0..5)
+            .map(|i| {
+                let log = log.clone();
+                corun::spawn(async move {
+                    corun::yield_now().await;
+                    log.borrow_mut().push(i);
+                    Rc::new(i) // a non-Send output too
+                })
+            })
+            .collect();
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(*t.await.unwrap(), i);
+        }
+        Rc::try_unwrap(log).unwrap().into_inner()
+    });
+    assert_eq!(log, vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn scheduler_spawn_from_8_threads_times_1000_runs_every_task() {
+    let sched = Scheduler::start().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let sched = sched.clone();
+            let ran = ran.clone();
+            std::thread::spawn(move || {
+                (0..1000)
+                    .map(|i| {
+                        let ran = ran.clone();
+                        sched
+                            .spawn(async move {
+                                if i % 2 == 0 {
+                                    corun::yield_now().await;
+                                }
+                                ran.fetch_add(1, Ordering::SeqCst);
+                                i
+                            })
+                            .unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let handles: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let ids: HashSet<_> = handles.iter().map(|t| t.id()).collect();
+    assert_eq!(ids.len(), 8000);
+    let sum = watchdog("8000 cross-thread spawns complete", move || {
+        common::block_on(async move {
+            let mut sum = 0u64;
+            for t in handles {
+                sum += t.await.unwrap() as u64;
+            }
+            sum
+        })
+    });
+    assert_eq!(ran.load(Ordering::SeqCst), 8000);
+    assert_eq!(sum, 8 * (999 * 1000 / 2));
+    assert_eq!(sched.stats().unwrap().completed, 8000);
+    sched.shutdown().unwrap();
+}
+
+#[test]
+fn current_is_the_running_task_and_none_outside() {
+    assert!(corun::current().is_none());
+    corun::run(async {
+        let me = corun::current().expect("inside a task");
+        let t = corun::spawn(async { corun::current().unwrap() });
+        let id = t.id();
+        assert_eq!(t.await.unwrap(), id);
+        assert_ne!(id, me);
+        assert_eq!(corun::current(), Some(me));
+    });
+    assert!(corun::current().is_none());
+    let sched = Scheduler::start().unwrap();
+    let t = sched.spawn(async { corun::current() }).unwrap();
+    let id = t.id();
+    assert_eq!(sched.block_on(t).unwrap().unwrap(), Some(id));
+    sched.shutdown().unwrap();
+}
