@@ -1,1 +1,287 @@
-//! Files, through a small blocking pool (being written).
+//! Files and directories, without blocking the scheduler.
+//!
+//! # Why a thread pool
+//!
+//! corun waits for I/O with epoll, and epoll cannot watch regular files:
+//! `epoll_ctl` refuses them with `EPERM`, because a regular file is always
+//! "ready" — a read or write on it never returns `EWOULDBLOCK`, it simply
+//! blocks the thread for as long as the disk (or page cache) takes. So
+//! [`crate::io::readable`] and [`crate::io::writable`] on a regular file
+//! return at once (regular files count as always readable and writable, as
+//! with `poll(2)`), and reading or writing the file right after would still
+//! block the whole scheduler.
+//!
+//! Hence this module runs every file system call on a small blocking pool
+//! of OS threads, and the calling task awaits the result; meanwhile the
+//! scheduler runs other tasks. The same pool runs any blocking closure you
+//! hand to [`unblock`].
+//!
+//! # The pool
+//!
+//! * Process-global, shared by all schedulers, started lazily by the first
+//!   job (a program that never touches `fs` starts no thread).
+//! * Bounded: at most [`max_blocking_threads`] threads (default 16; set the
+//!   `CORUN_BLOCKING_THREADS` environment variable before first use, or call
+//!   [`set_max_blocking_threads`]). Threads are reused; one idle for 5
+//!   seconds exits. [`blocking_threads`] tells how many are alive.
+//! * Jobs start in FIFO order. A job always runs to completion; dropping the
+//!   future that awaits it only discards its result. A finished job wakes
+//!   its task through the task's `Waker` (corun's wakers work from any thread).
+//!
+//! # Data copies
+//!
+//! A [`File`] owns a buffer that moves into each job and back. A write
+//! copies the caller's bytes into it once (the caller's slice cannot go to
+//! another thread); a read copies out of it once. `read_to_end` into an
+//! empty vector and [`read`] copy nothing.
+//!
+//! ```
+//! corun::run(async {
+//!     let dir = std::env::temp_dir().join(format!("corun-doc-fsmod-{}", std::process::id()));
+//!     corun::fs::create_dir_all(&dir).await.unwrap();
+//!     let path = dir.join("hello.txt");
+//!     corun::fs::write(&path, "hello, file").await.unwrap();
+//!     assert_eq!(corun::fs::read_to_string(&path).await.unwrap(), "hello, file");
+//!     corun::fs::remove_dir_all(&dir).await.unwrap();
+//! });
+//! ```
+//!
+//! This module (and its files) must not touch the scheduler, the reactor or
+//! task internals: its only link to them is the `Waker`.
+
+mod file;
+mod options;
+mod pool;
+
+use std::fs::{Metadata, Permissions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use file::File;
+pub use options::OpenOptions;
+pub use pool::{blocking_threads, max_blocking_threads, set_max_blocking_threads, unblock};
+
+/// Runs `f` with an owned copy of `path` on the pool.
+async fn with_path<T, F>(path: &Path, f: F) -> io::Result<T>
+where
+    F: FnOnce(PathBuf) -> io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let path = path.to_owned();
+    unblock(move || f(path)).await
+}
+
+/// Reads a whole file into a vector.
+///
+/// ```
+/// corun::run(async {
+///     let path = std::env::temp_dir().join(format!("corun-doc-fsread-{}", std::process::id()));
+///     corun::fs::write(&path, [1u8, 2, 3]).await.unwrap();
+///     assert_eq!(corun::fs::read(&path).await.unwrap(), [1, 2, 3]);
+///     corun::fs::remove_file(&path).await.unwrap();
+/// });
+/// ```
+pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    with_path(path.as_ref(), std::fs::read).await
+}
+
+/// Reads a whole file as UTF-8 (`InvalidData` if it is not).
+///
+/// ```
+/// corun::run(async {
+///     let path = std::env::temp_dir().join(format!("corun-doc-fsrts-{}", std::process::id()));
+///     corun::fs::write(&path, "text").await.unwrap();
+///     assert_eq!(corun::fs::read_to_string(&path).await.unwrap(), "text");
+///     corun::fs::remove_file(&path).await.unwrap();
+/// });
+/// ```
+pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
+    with_path(path.as_ref(), std::fs::read_to_string).await
+}
+
+/// Writes `contents` to a file, creating or truncating it.
+///
+/// The contents move to the pool thread as a `Vec<u8>`: an owned `Vec` or
+/// `String` is not copied.
+///
+/// ```
+/// corun::run(async {
+///     let path = std::env::temp_dir().join(format!("corun-doc-fswrite-{}", std::process::id()));
+///     corun::fs::write(&path, String::from("owned, not copied")).await.unwrap();
+///     assert_eq!(corun::fs::read(&path).await.unwrap(), b"owned, not copied");
+///     corun::fs::remove_file(&path).await.unwrap();
+/// });
+/// ```
+pub async fn write(path: impl AsRef<Path>, contents: impl Into<Vec<u8>>) -> io::Result<()> {
+    let contents = contents.into();
+    with_path(path.as_ref(), move |p| std::fs::write(p, contents)).await
+}
+
+/// Removes a file.
+///
+/// ```
+/// corun::run(async {
+///     let path = std::env::temp_dir().join(format!("corun-doc-fsrm-{}", std::process::id()));
+///     corun::fs::write(&path, "x").await.unwrap();
+///     corun::fs::remove_file(&path).await.unwrap();
+///     assert!(corun::fs::metadata(&path).await.is_err());
+/// });
+/// ```
+pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
+    with_path(path.as_ref(), std::fs::remove_file).await
+}
+
+/// Creates one directory (its parent must exist).
+///
+/// ```
+/// corun::run(async {
+///     let dir = std::env::temp_dir().join(format!("corun-doc-mkdir-{}", std::process::id()));
+///     corun::fs::create_dir(&dir).await.unwrap();
+///     assert!(corun::fs::metadata(&dir).await.unwrap().is_dir());
+///     corun::fs::remove_dir(&dir).await.unwrap();
+/// });
+/// ```
+pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
+    with_path(path.as_ref(), std::fs::create_dir).await
+}
+
+/// Creates a directory and any missing parents.
+///
+/// ```
+/// corun::run(async {
+///     let top = std::env::temp_dir().join(format!("corun-doc-mkdirs-{}", std::process::id()));
+///     corun::fs::create_dir_all(top.join("a/b")).await.unwrap();
+///     assert!(corun::fs::metadata(top.join("a/b")).await.unwrap().is_dir());
+///     corun::fs::remove_dir_all(&top).await.unwrap();
+/// });
+/// ```
+pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
+    with_path(path.as_ref(), std::fs::create_dir_all).await
+}
+
+/// Removes an empty directory.
+///
+/// ```
+/// corun::run(async {
+///     let dir = std::env::temp_dir().join(format!("corun-doc-rmdir-{}", std::process::id()));
+///     corun::fs::create_dir(&dir).await.unwrap();
+///     corun::fs::remove_dir(&dir).await.unwrap();
+///     assert!(corun::fs::metadata(&dir).await.is_err());
+/// });
+/// ```
+pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
+    with_path(path.as_ref(), std::fs::remove_dir).await
+}
+
+/// Removes a directory and everything in it.
+///
+/// ```
+/// corun::run(async {
+///     let dir = std::env::temp_dir().join(format!("corun-doc-rmall-{}", std::process::id()));
+///     corun::fs::create_dir_all(dir.join("sub")).await.unwrap();
+///     corun::fs::write(dir.join("sub/f"), "x").await.unwrap();
+///     corun::fs::remove_dir_all(&dir).await.unwrap();
+///     assert!(corun::fs::metadata(&dir).await.is_err());
+/// });
+/// ```
+pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
+    with_path(path.as_ref(), std::fs::remove_dir_all).await
+}
+
+/// Queries metadata of a path, following symlinks.
+///
+/// ```
+/// corun::run(async {
+///     let path = std::env::temp_dir().join(format!("corun-doc-meta-{}", std::process::id()));
+///     corun::fs::write(&path, "12345").await.unwrap();
+///     assert_eq!(corun::fs::metadata(&path).await.unwrap().len(), 5);
+///     corun::fs::remove_file(&path).await.unwrap();
+/// });
+/// ```
+pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
+    with_path(path.as_ref(), std::fs::metadata).await
+}
+
+/// Queries metadata of a path without following a final symlink.
+///
+/// ```
+/// corun::run(async {
+///     let m = corun::fs::symlink_metadata(std::env::temp_dir()).await.unwrap();
+///     assert!(m.is_dir() || m.is_symlink());
+/// });
+/// ```
+pub async fn symlink_metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
+    with_path(path.as_ref(), std::fs::symlink_metadata).await
+}
+
+/// Renames a file or directory, replacing `to` if it is a file.
+///
+/// ```
+/// corun::run(async {
+///     let a = std::env::temp_dir().join(format!("corun-doc-mv-a-{}", std::process::id()));
+///     let b = std::env::temp_dir().join(format!("corun-doc-mv-b-{}", std::process::id()));
+///     corun::fs::write(&a, "moved").await.unwrap();
+///     corun::fs::rename(&a, &b).await.unwrap();
+///     assert_eq!(corun::fs::read_to_string(&b).await.unwrap(), "moved");
+///     corun::fs::remove_file(&b).await.unwrap();
+/// });
+/// ```
+pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
+    let to = to.as_ref().to_owned();
+    with_path(from.as_ref(), move |from| std::fs::rename(from, to)).await
+}
+
+/// Copies a file's contents and permissions; returns the bytes copied.
+///
+/// ```
+/// corun::run(async {
+///     let a = std::env::temp_dir().join(format!("corun-doc-cp-a-{}", std::process::id()));
+///     let b = std::env::temp_dir().join(format!("corun-doc-cp-b-{}", std::process::id()));
+///     corun::fs::write(&a, "copy me").await.unwrap();
+///     assert_eq!(corun::fs::copy(&a, &b).await.unwrap(), 7);
+///     assert_eq!(corun::fs::read(&b).await.unwrap(), b"copy me");
+///     corun::fs::remove_file(&a).await.unwrap();
+///     corun::fs::remove_file(&b).await.unwrap();
+/// });
+/// ```
+pub async fn copy(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<u64> {
+    let to = to.as_ref().to_owned();
+    with_path(from.as_ref(), move |from| std::fs::copy(from, to)).await
+}
+
+/// Sets the permissions of a path.
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// corun::run(async {
+///     let path = std::env::temp_dir().join(format!("corun-doc-chmod-{}", std::process::id()));
+///     corun::fs::write(&path, "x").await.unwrap();
+///     corun::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).await.unwrap();
+///     let mode = corun::fs::metadata(&path).await.unwrap().permissions().mode();
+///     assert_eq!(mode & 0o777, 0o640);
+///     corun::fs::remove_file(&path).await.unwrap();
+/// });
+/// ```
+pub async fn set_permissions(path: impl AsRef<Path>, perm: Permissions) -> io::Result<()> {
+    with_path(path.as_ref(), move |p| std::fs::set_permissions(p, perm)).await
+}
+
+/// Lists a directory: the entries' paths, in the order the OS gives them
+/// (not sorted; without `.` and `..`).
+///
+/// ```
+/// corun::run(async {
+///     let dir = std::env::temp_dir().join(format!("corun-doc-ls-{}", std::process::id()));
+///     corun::fs::create_dir_all(&dir).await.unwrap();
+///     corun::fs::write(dir.join("one"), "1").await.unwrap();
+///     let entries = corun::fs::read_dir(&dir).await.unwrap();
+///     assert_eq!(entries, vec![dir.join("one")]);
+///     corun::fs::remove_dir_all(&dir).await.unwrap();
+/// });
+/// ```
+pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<Vec<PathBuf>> {
+    with_path(path.as_ref(), |p| {
+        std::fs::read_dir(p)?.map(|e| e.map(|e| e.path())).collect()
+    })
+    .await
+}

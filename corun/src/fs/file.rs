@@ -1,0 +1,658 @@
+//! [`File`]: an open file whose every operation runs on the blocking pool.
+//!
+//! A `File` holds the std file behind an `Arc` (shared with the one job in
+//! flight) and a state machine: `Idle` with a reusable buffer, or `Busy` with
+//! one operation on the pool. At most one operation is in flight per file,
+//! so operations happen in the order they were issued.
+//!
+//! The buffer moves into each job and back: a write copies the caller's
+//! bytes into it once, a read copies out of it once; no other copies.
+//! `buf.data[buf.pos..]` is read-ahead: bytes the OS already returned but the
+//! reader has not taken (after a read whose future was dropped, or a read
+//! asking less than was read). Any non-read operation first seeks back over
+//! the read-ahead, so the file position stays what the user expects.
+//!
+//! Cancellation: if the future of an operation is dropped while its job
+//! runs, the job finishes anyway and its outcome stays in the `File`; the next
+//! operation settles it first (read data is kept as read-ahead; an error of a
+//! write, `set_len` or sync is returned by that next operation).
+//!
+//! This file must not know how the pool works (only `pool::spawn`), nor
+//! touch the scheduler or the reactor.
+
+use std::fs::{Metadata, Permissions};
+use std::future::poll_fn;
+use std::future::Future;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use super::pool::{self, Pending};
+
+/// Largest single read or write job; bigger requests are split.
+const MAX_CHUNK: usize = 2 * 1024 * 1024;
+
+/// An open file on the file system, for use inside corun tasks.
+///
+/// Every operation runs on corun's blocking pool (see [`crate::fs`]), so the
+/// scheduler keeps running other tasks meanwhile. The inherent methods
+/// (`read`, `write_all`, ...) complete when the OS call has completed; the
+/// `futures-io` `AsyncWrite` impl buffers one write in flight, so call
+/// `flush` or `close` (from `futures` `AsyncWriteExt`) to see its outcome.
+///
+/// Dropping a `File` with an operation in flight is fine: the operation
+/// completes on the pool, then the file is closed.
+///
+/// ```
+/// corun::run(async {
+///     let path = std::env::temp_dir().join(format!("corun-doc-file-{}", std::process::id()));
+///     let mut f = corun::fs::File::create(&path).await.unwrap();
+///     f.write_all(b"hello").await.unwrap();
+///     let mut f = corun::fs::File::open(&path).await.unwrap();
+///     let mut s = String::new();
+///     f.read_to_string(&mut s).await.unwrap();
+///     assert_eq!(s, "hello");
+///     corun::fs::remove_file(&path).await.unwrap();
+/// });
+/// ```
+pub struct File {
+    std: Arc<std::fs::File>,
+    state: State,
+}
+
+/// The buffer that travels between the file and its jobs.
+#[derive(Default)]
+struct Buf {
+    data: Vec<u8>,
+    /// `data[pos..]` is read-ahead not yet given to a reader.
+    pos: usize,
+}
+
+impl Buf {
+    fn ahead(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.pos = 0;
+    }
+}
+
+enum State {
+    /// No job in flight; the buffer is home.
+    Idle(Buf),
+    /// One job in flight; the buffer is with it.
+    Busy(Pending<(Op, Buf)>),
+}
+
+/// What a finished job reports.
+enum Op {
+    /// A read into the buffer: bytes read (the buffer holds them).
+    Read(io::Result<usize>),
+    /// A read to end into its own vector.
+    ReadToEnd(io::Result<usize>, Vec<u8>),
+    /// A write of the whole buffer.
+    Write(io::Result<()>),
+    /// A seek: the new position.
+    Seek(io::Result<u64>),
+    /// set_len, sync_all, sync_data, set_permissions.
+    Unit(io::Result<()>),
+    /// metadata.
+    Meta(io::Result<Metadata>),
+}
+
+/// Seeks the OS position back over unread read-ahead and drops it, so the
+/// OS position is the user's position again.
+fn rewind(f: &std::fs::File, buf: &mut Buf) -> io::Result<()> {
+    let ahead = buf.ahead();
+    buf.clear();
+    if ahead > 0 {
+        // `ahead` is at most MAX_CHUNK, far below i64::MAX.
+        (&*f).seek(SeekFrom::Current(-(ahead as i64)))?;
+    }
+    Ok(())
+}
+
+fn busy_error() -> io::Error {
+    io::Error::other("corun::fs::File: operation finished without a result")
+}
+
+impl File {
+    /// Opens a file read-only (like [`std::fs::File::open`]).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let err = corun::fs::File::open("/no/such/corun/file").await.err().unwrap();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// });
+    /// ```
+    pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        let path = path.as_ref().to_owned();
+        pool::unblock(move || std::fs::File::open(path))
+            .await
+            .map(File::from)
+    }
+
+    /// Opens a file write-only, creating it or truncating it (like
+    /// [`std::fs::File::create`]).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-create-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     f.write_all(b"abc").await.unwrap();
+    ///     assert_eq!(f.metadata().await.unwrap().len(), 3);
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        let path = path.as_ref().to_owned();
+        pool::unblock(move || std::fs::File::create(path))
+            .await
+            .map(File::from)
+    }
+
+    /// Starts `job` on the pool with the buffer. Only call when idle.
+    fn start(&mut self, job: impl FnOnce(&std::fs::File, &mut Buf) -> Op + Send + 'static) {
+        let mut buf = match &mut self.state {
+            State::Idle(buf) => std::mem::take(buf),
+            State::Busy(_) => unreachable!("File::start while busy"),
+        };
+        let file = self.std.clone();
+        self.state = State::Busy(pool::spawn(move || {
+            let op = job(&file, &mut buf);
+            (op, buf)
+        }));
+    }
+
+    /// Waits for the job in flight, if any, and returns its report.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Op>> {
+        match &mut self.state {
+            State::Idle(_) => Poll::Ready(None),
+            State::Busy(p) => {
+                let (op, buf) = ready!(Pin::new(p).poll(cx));
+                self.state = State::Idle(buf);
+                Poll::Ready(Some(op))
+            }
+        }
+    }
+
+    /// Takes in the outcome of an operation whose caller has gone: keeps
+    /// read data as read-ahead, returns deferred errors.
+    fn settle(&mut self, op: Op) -> io::Result<()> {
+        match op {
+            Op::Read(r) => r.map(drop),
+            Op::ReadToEnd(r, v) => {
+                if let State::Idle(buf) = &mut self.state {
+                    // The job started with no read-ahead; its bytes become
+                    // the read-ahead (whatever was read is kept).
+                    buf.data = v;
+                    buf.pos = 0;
+                }
+                r.map(drop)
+            }
+            Op::Write(r) | Op::Unit(r) => r,
+            Op::Seek(r) => r.map(drop),
+            Op::Meta(_) => Ok(()),
+        }
+    }
+
+    /// Waits until no job is in flight, settling the last one.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match ready!(self.poll_finish(cx)) {
+            Some(op) => Poll::Ready(self.settle(op)),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Runs one non-read operation to completion: settles the previous one,
+    /// rewinds read-ahead, runs `job`, and hands its report to `take`.
+    async fn run<R>(
+        &mut self,
+        job: impl FnOnce(&std::fs::File) -> Op + Send + 'static,
+        take: fn(Op) -> Option<io::Result<R>>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_idle(cx)).await?;
+        self.start(move |f, buf| match rewind(f, buf) {
+            Ok(()) => job(f),
+            Err(e) => Op::Unit(Err(e)),
+        });
+        match poll_fn(|cx| self.poll_finish(cx)).await {
+            Some(Op::Unit(Err(e))) => Err(e),
+            Some(op) => take(op).unwrap_or_else(|| Err(busy_error())),
+            None => Err(busy_error()),
+        }
+    }
+
+    fn poll_read_inner(&mut self, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+        loop {
+            match ready!(self.poll_finish(cx)) {
+                Some(Op::Read(Ok(0))) => return Poll::Ready(Ok(0)),
+                Some(op) => self.settle(op)?,
+                None => {}
+            }
+            let State::Idle(buf) = &mut self.state else {
+                continue;
+            };
+            if buf.ahead() > 0 {
+                let n = buf.ahead().min(out.len());
+                out[..n].copy_from_slice(&buf.data[buf.pos..buf.pos + n]);
+                buf.pos += n;
+                return Poll::Ready(Ok(n));
+            }
+            if out.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            let want = out.len().min(MAX_CHUNK);
+            self.start(move |f, buf| {
+                buf.data.clear();
+                buf.data.resize(want, 0);
+                let r = (&*f).read(&mut buf.data);
+                buf.data.truncate(*r.as_ref().unwrap_or(&0));
+                Op::Read(r)
+            });
+        }
+    }
+
+    /// Starts writing (a prefix of) `src`; returns how many bytes were
+    /// taken. The write is in flight when this returns.
+    fn poll_write_inner(&mut self, cx: &mut Context<'_>, src: &[u8]) -> Poll<io::Result<usize>> {
+        ready!(self.poll_idle(cx))?;
+        if src.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let State::Idle(buf) = &mut self.state else {
+            unreachable!("idle after poll_idle");
+        };
+        let ahead = buf.ahead();
+        let n = src.len().min(MAX_CHUNK);
+        buf.data.clear();
+        buf.data.extend_from_slice(&src[..n]);
+        buf.pos = buf.data.len(); // nothing ahead: the data is outgoing
+        self.start(move |f, buf| {
+            if ahead > 0 {
+                if let Err(e) = (&*f).seek(SeekFrom::Current(-(ahead as i64))) {
+                    buf.clear();
+                    return Op::Write(Err(e));
+                }
+            }
+            let r = (&*f).write_all(&buf.data);
+            buf.clear();
+            Op::Write(r)
+        });
+        Poll::Ready(Ok(n))
+    }
+
+    /// Reads some bytes into `buf`; returns how many (0 at end of file).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-read-{}", std::process::id()));
+    ///     corun::fs::write(&path, b"xyz").await.unwrap();
+    ///     let mut f = corun::fs::File::open(&path).await.unwrap();
+    ///     let mut buf = [0u8; 8];
+    ///     let n = f.read(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..n], b"xyz");
+    ///     assert_eq!(f.read(&mut buf).await.unwrap(), 0);
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read_inner(cx, buf)).await
+    }
+
+    /// Reads everything up to end of file, appending to `out`; returns how
+    /// many bytes were appended.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-rte-{}", std::process::id()));
+    ///     corun::fs::write(&path, vec![7u8; 100_000]).await.unwrap();
+    ///     let mut f = corun::fs::File::open(&path).await.unwrap();
+    ///     let mut v = Vec::new();
+    ///     assert_eq!(f.read_to_end(&mut v).await.unwrap(), 100_000);
+    ///     assert!(v.iter().all(|&b| b == 7));
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn read_to_end(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_idle(cx)).await?;
+        let start = out.len();
+        if let State::Idle(buf) = &mut self.state {
+            out.extend_from_slice(&buf.data[buf.pos..]);
+            buf.clear();
+        }
+        // An empty vector moves into the job and back (no copy); otherwise
+        // the job reads into a fresh one that is appended afterwards.
+        let mut v = if out.is_empty() {
+            std::mem::take(out)
+        } else {
+            Vec::new()
+        };
+        self.start(move |f, _| {
+            let r = (&*f).read_to_end(&mut v);
+            Op::ReadToEnd(r, v)
+        });
+        match poll_fn(|cx| self.poll_finish(cx)).await {
+            Some(Op::ReadToEnd(r, v)) => {
+                if out.is_empty() {
+                    *out = v;
+                } else {
+                    out.extend_from_slice(&v);
+                }
+                r.map(|_| out.len() - start)
+            }
+            _ => Err(busy_error()),
+        }
+    }
+
+    /// Reads everything up to end of file as UTF-8, appending to `out`.
+    /// On invalid UTF-8, returns `InvalidData` and leaves `out` unchanged.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-rts-{}", std::process::id()));
+    ///     corun::fs::write(&path, "héllo").await.unwrap();
+    ///     let mut s = String::new();
+    ///     corun::fs::File::open(&path).await.unwrap().read_to_string(&mut s).await.unwrap();
+    ///     assert_eq!(s, "héllo");
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn read_to_string(&mut self, out: &mut String) -> io::Result<usize> {
+        let mut v = Vec::new();
+        self.read_to_end(&mut v).await?;
+        let s = String::from_utf8(v).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )
+        })?;
+        out.push_str(&s);
+        Ok(s.len())
+    }
+
+    /// Writes some bytes from `buf`; returns how many, once they are written.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-write-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     assert_eq!(f.write(b"abc").await.unwrap(), 3);
+    ///     assert_eq!(corun::fs::read(&path).await.unwrap(), b"abc");
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = poll_fn(|cx| self.poll_write_inner(cx, buf)).await?;
+        poll_fn(|cx| self.poll_idle(cx)).await?;
+        Ok(n)
+    }
+
+    /// Writes all of `buf`; returns once it is written (handed to the OS).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-wall-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     f.write_all(&[1u8; 5000]).await.unwrap();
+    ///     assert_eq!(corun::fs::metadata(&path).await.unwrap().len(), 5000);
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = poll_fn(|cx| self.poll_write_inner(cx, buf)).await?;
+            buf = &buf[n..];
+        }
+        poll_fn(|cx| self.poll_idle(cx)).await
+    }
+
+    /// Waits for any write in flight (from the `AsyncWrite` impl or a
+    /// dropped future) and returns its error, if any.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-flush-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     f.flush().await.unwrap();
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn flush(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_idle(cx)).await
+    }
+
+    /// Moves the file position; returns the new position from the start.
+    ///
+    /// ```
+    /// use std::io::SeekFrom;
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-seek-{}", std::process::id()));
+    ///     corun::fs::write(&path, b"0123456789").await.unwrap();
+    ///     let mut f = corun::fs::File::open(&path).await.unwrap();
+    ///     assert_eq!(f.seek(SeekFrom::Start(7)).await.unwrap(), 7);
+    ///     let mut b = [0u8; 3];
+    ///     f.read(&mut b).await.unwrap();
+    ///     assert_eq!(&b, b"789");
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.run(
+            move |f| Op::Seek((&*f).seek(pos)),
+            |op| match op {
+                Op::Seek(r) => Some(r),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    /// Queries metadata (length, times, permissions).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-fmeta-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     f.write_all(b"1234").await.unwrap();
+    ///     let m = f.metadata().await.unwrap();
+    ///     assert!(m.is_file());
+    ///     assert_eq!(m.len(), 4);
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn metadata(&mut self) -> io::Result<Metadata> {
+        self.run(
+            |f| Op::Meta(f.metadata()),
+            |op| match op {
+                Op::Meta(r) => Some(r),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    /// Truncates or extends the file to `size` bytes; the position is
+    /// unchanged.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-setlen-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     f.set_len(10).await.unwrap();
+    ///     assert_eq!(f.metadata().await.unwrap().len(), 10);
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn set_len(&mut self, size: u64) -> io::Result<()> {
+        self.run(move |f| Op::Unit(f.set_len(size)), unit).await
+    }
+
+    /// Flushes data and metadata to the device (`fsync`).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-sync-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     f.write_all(b"durable").await.unwrap();
+    ///     f.sync_all().await.unwrap();
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn sync_all(&mut self) -> io::Result<()> {
+        self.run(|f| Op::Unit(f.sync_all()), unit).await
+    }
+
+    /// Flushes data (not necessarily metadata) to the device (`fdatasync`).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-sdata-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     f.write_all(b"data").await.unwrap();
+    ///     f.sync_data().await.unwrap();
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn sync_data(&mut self) -> io::Result<()> {
+        self.run(|f| Op::Unit(f.sync_data()), unit).await
+    }
+
+    /// Changes the file's permissions.
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-perm-{}", std::process::id()));
+    ///     let mut f = corun::fs::File::create(&path).await.unwrap();
+    ///     f.set_permissions(std::fs::Permissions::from_mode(0o600)).await.unwrap();
+    ///     assert_eq!(f.metadata().await.unwrap().permissions().mode() & 0o777, 0o600);
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub async fn set_permissions(&mut self, perm: Permissions) -> io::Result<()> {
+        self.run(move |f| Op::Unit(f.set_permissions(perm)), unit)
+            .await
+    }
+}
+
+fn unit(op: Op) -> Option<io::Result<()>> {
+    match op {
+        Op::Unit(r) => Some(r),
+        _ => None,
+    }
+}
+
+impl From<std::fs::File> for File {
+    /// Wraps an open std file (e.g. one opened before the scheduler ran).
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("corun-doc-from-{}", std::process::id()));
+    /// let std_file = std::fs::File::create(&path).unwrap();
+    /// corun::run(async move {
+    ///     let mut f = corun::fs::File::from(std_file);
+    ///     f.write_all(b"ok").await.unwrap();
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    fn from(f: std::fs::File) -> File {
+        File {
+            std: Arc::new(f),
+            state: State::Idle(Buf::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("File")
+            .field("fd", &self.std.as_raw_fd())
+            .field("busy", &matches!(self.state, State::Busy(_)))
+            .finish()
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.std.as_raw_fd()
+    }
+}
+
+impl AsFd for File {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.std.as_fd()
+    }
+}
+
+impl futures_io::AsyncRead for File {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_read_inner(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for File {
+    /// Copies (up to 2 MiB of) `buf` and starts writing it; returns at once
+    /// if no earlier write is in flight. Errors show at the next call.
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_inner(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_idle(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_idle(cx)
+    }
+}
+
+impl futures_io::AsyncSeek for File {
+    /// Seeks. If the returned `Pending` is followed by a poll with a
+    /// different `pos`, the seek already started wins (its result is
+    /// returned).
+    fn poll_seek(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        pos: SeekFrom,
+    ) -> Poll<io::Result<u64>> {
+        let this = self.get_mut();
+        loop {
+            match ready!(this.poll_finish(cx)) {
+                Some(Op::Seek(r)) => return Poll::Ready(r),
+                Some(op) => this.settle(op)?,
+                None => {}
+            }
+            this.start(move |f, buf| {
+                // The user's position is the OS position minus read-ahead.
+                let ahead = buf.ahead() as i64;
+                buf.clear();
+                let pos = match pos {
+                    SeekFrom::Current(n) => match n.checked_sub(ahead) {
+                        Some(n) => SeekFrom::Current(n),
+                        None => {
+                            return Op::Seek(Err(io::Error::new(
+                                io::ErrorKind::InvalidInput,
+                                "seek offset overflows",
+                            )))
+                        }
+                    },
+                    other => other,
+                };
+                Op::Seek((&*f).seek(pos))
+            });
+        }
+    }
+}

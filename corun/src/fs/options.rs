@@ -1,0 +1,140 @@
+//! [`OpenOptions`]: how to open a [`File`] (read, write, append, create...).
+//!
+//! A thin wrapper over `std::fs::OpenOptions` whose `open` runs on the
+//! blocking pool. It must not hold any state beyond the std builder.
+
+use std::io;
+use std::path::Path;
+
+use super::{pool, File};
+
+/// Options for opening a file, like [`std::fs::OpenOptions`]; `open` is
+/// async and runs on the blocking pool.
+///
+/// ```
+/// use corun::fs::OpenOptions;
+/// corun::run(async {
+///     let path = std::env::temp_dir().join(format!("corun-doc-oo-{}", std::process::id()));
+///     let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&path).await.unwrap();
+///     f.write_all(b"one ").await.unwrap();
+///     let mut f = OpenOptions::new().append(true).open(&path).await.unwrap();
+///     f.write_all(b"two").await.unwrap();
+///     assert_eq!(corun::fs::read_to_string(&path).await.unwrap(), "one two");
+///     corun::fs::remove_file(&path).await.unwrap();
+/// });
+/// ```
+#[derive(Clone, Debug)]
+pub struct OpenOptions(std::fs::OpenOptions);
+
+impl OpenOptions {
+    /// All options off; set at least one of read, write or append.
+    ///
+    /// ```
+    /// let _ = corun::fs::OpenOptions::new().read(true);
+    /// ```
+    pub fn new() -> OpenOptions {
+        OpenOptions(std::fs::OpenOptions::new())
+    }
+
+    /// Open for reading.
+    ///
+    /// ```
+    /// let _ = corun::fs::OpenOptions::new().read(true);
+    /// ```
+    pub fn read(&mut self, read: bool) -> &mut OpenOptions {
+        self.0.read(read);
+        self
+    }
+
+    /// Open for writing (at the start, over existing bytes unless
+    /// `truncate` or `append`).
+    ///
+    /// ```
+    /// let _ = corun::fs::OpenOptions::new().write(true);
+    /// ```
+    pub fn write(&mut self, write: bool) -> &mut OpenOptions {
+        self.0.write(write);
+        self
+    }
+
+    /// Open for appending: every write goes to the end of the file.
+    ///
+    /// ```
+    /// let _ = corun::fs::OpenOptions::new().append(true);
+    /// ```
+    pub fn append(&mut self, append: bool) -> &mut OpenOptions {
+        self.0.append(append);
+        self
+    }
+
+    /// Truncate the file to 0 bytes on open (needs `write`).
+    ///
+    /// ```
+    /// let _ = corun::fs::OpenOptions::new().write(true).truncate(true);
+    /// ```
+    pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
+        self.0.truncate(truncate);
+        self
+    }
+
+    /// Create the file if it does not exist (needs `write` or `append`).
+    ///
+    /// ```
+    /// let _ = corun::fs::OpenOptions::new().write(true).create(true);
+    /// ```
+    pub fn create(&mut self, create: bool) -> &mut OpenOptions {
+        self.0.create(create);
+        self
+    }
+
+    /// Create the file, failing with `AlreadyExists` if it exists (atomic;
+    /// `create` and `truncate` are then ignored).
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-cnew-{}", std::process::id()));
+    ///     let mut o = corun::fs::OpenOptions::new();
+    ///     o.write(true).create_new(true);
+    ///     o.open(&path).await.unwrap();
+    ///     let err = o.open(&path).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
+        self.0.create_new(create_new);
+        self
+    }
+
+    /// Sets the permission bits of a newly created file (Unix `mode`,
+    /// before the umask; default `0o666`).
+    ///
+    /// ```
+    /// let _ = corun::fs::OpenOptions::new().write(true).create(true).mode(0o600);
+    /// ```
+    pub fn mode(&mut self, mode: u32) -> &mut OpenOptions {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut self.0, mode);
+        self
+    }
+
+    /// Opens `path` with these options, on the blocking pool.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let err = corun::fs::OpenOptions::new().read(true).open("/no/such/corun").await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// });
+    /// ```
+    pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        let opts = self.0.clone();
+        let path = path.as_ref().to_owned();
+        pool::unblock(move || opts.open(path)).await.map(File::from)
+    }
+}
+
+impl Default for OpenOptions {
+    /// Same as [`OpenOptions::new`].
+    fn default() -> OpenOptions {
+        OpenOptions::new()
+    }
+}

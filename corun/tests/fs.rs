@@ -1,0 +1,317 @@
+//! Behaviour of `corun::fs`: files, directories and the blocking pool.
+
+use std::collections::HashSet;
+use std::io::{ErrorKind, SeekFrom};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use corun::fs::{self, File, OpenOptions};
+
+/// A fresh, unique path under the temp dir (removed by the test).
+fn temp(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("corun-fs-test-{}-{n}-{name}", std::process::id()))
+}
+
+#[test]
+fn write_then_read_back_equal_bytes() {
+    corun::run(async {
+        let path = temp("rw");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut f = File::create(&path).await.unwrap();
+        f.write_all(&data).await.unwrap();
+        drop(f);
+        assert_eq!(fs::read(&path).await.unwrap(), data);
+        let mut f = File::open(&path).await.unwrap();
+        let mut back = Vec::new();
+        assert_eq!(f.read_to_end(&mut back).await.unwrap(), data.len());
+        assert_eq!(back, data);
+        // Small reads, then the rest.
+        let mut f = File::open(&path).await.unwrap();
+        let mut head = [0u8; 10];
+        assert_eq!(f.read(&mut head).await.unwrap(), 10);
+        assert_eq!(&head[..], &data[..10]);
+        let mut rest = Vec::new();
+        f.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, &data[10..]);
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn append_adds_to_the_end() {
+    corun::run(async {
+        let path = temp("append");
+        fs::write(&path, "abc").await.unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).await.unwrap();
+        f.write_all(b"def").await.unwrap();
+        f.write_all(b"gh").await.unwrap();
+        assert_eq!(fs::read_to_string(&path).await.unwrap(), "abcdefgh");
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn create_new_on_existing_file_is_already_exists() {
+    corun::run(async {
+        let path = temp("cnew");
+        fs::write(&path, "x").await.unwrap();
+        let err = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn open_missing_is_not_found() {
+    corun::run(async {
+        let path = temp("missing");
+        assert_eq!(
+            File::open(&path).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            fs::read(&path).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            fs::remove_file(&path).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    });
+}
+
+#[test]
+fn metadata_len_set_len_and_remove() {
+    corun::run(async {
+        let path = temp("meta");
+        let mut f = File::create(&path).await.unwrap();
+        f.write_all(&[9u8; 1234]).await.unwrap();
+        assert_eq!(f.metadata().await.unwrap().len(), 1234);
+        assert_eq!(fs::metadata(&path).await.unwrap().len(), 1234);
+        f.set_len(100).await.unwrap();
+        f.sync_all().await.unwrap();
+        assert_eq!(fs::metadata(&path).await.unwrap().len(), 100);
+        drop(f);
+        fs::remove_file(&path).await.unwrap();
+        assert_eq!(
+            fs::metadata(&path).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    });
+}
+
+#[test]
+fn seek_and_overwrite_after_partial_read() {
+    corun::run(async {
+        let path = temp("seek");
+        fs::write(&path, "0123456789").await.unwrap();
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .await
+            .unwrap();
+        let mut two = [0u8; 2];
+        f.read(&mut two).await.unwrap(); // reads ahead internally
+        assert_eq!(&two, b"01");
+        // The write lands at the user's position (2), not after the read-ahead.
+        f.write_all(b"ab").await.unwrap();
+        assert_eq!(f.seek(SeekFrom::Current(0)).await.unwrap(), 4);
+        assert_eq!(f.seek(SeekFrom::End(-1)).await.unwrap(), 9);
+        f.read(&mut two[..1]).await.unwrap();
+        assert_eq!(two[0], b'9');
+        assert_eq!(fs::read_to_string(&path).await.unwrap(), "01ab456789");
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn dirs_create_list_rename_copy_remove() {
+    corun::run(async {
+        let top = temp("dirs");
+        fs::create_dir(&top).await.unwrap();
+        assert_eq!(
+            fs::create_dir(&top).await.unwrap_err().kind(),
+            ErrorKind::AlreadyExists
+        );
+        fs::create_dir_all(top.join("a/b/c")).await.unwrap();
+        assert!(fs::metadata(top.join("a/b/c")).await.unwrap().is_dir());
+        fs::write(top.join("a/f"), "data").await.unwrap();
+        assert_eq!(fs::copy(top.join("a/f"), top.join("a/g")).await.unwrap(), 4);
+        fs::rename(top.join("a/g"), top.join("h")).await.unwrap();
+        assert_eq!(fs::read_to_string(top.join("h")).await.unwrap(), "data");
+        let mut names = fs::read_dir(&top).await.unwrap();
+        names.sort();
+        assert_eq!(names, vec![top.join("a"), top.join("h")]);
+        fs::remove_dir(top.join("a/b/c")).await.unwrap();
+        // Not empty: remove_dir refuses, remove_dir_all does it.
+        assert!(fs::remove_dir(top.join("a")).await.is_err());
+        fs::remove_dir_all(&top).await.unwrap();
+        assert_eq!(
+            fs::metadata(&top).await.unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    });
+}
+
+#[test]
+fn hundred_concurrent_writers_write_every_byte() {
+    corun::run(async {
+        let dir = temp("many");
+        fs::create_dir(&dir).await.unwrap();
+        let tasks: Vec<_> = (0..100u8)
+            .map(|i| {
+                let path = dir.join(format!("f{i}"));
+                corun::spawn(async move {
+                    let chunk = vec![i; 4096];
+                    let mut f = File::create(&path).await?;
+                    for _ in 0..20 {
+                        f.write_all(&chunk).await?;
+                    }
+                    std::io::Result::Ok(())
+                })
+            })
+            .collect();
+        for r in corun::join_all(tasks).await {
+            r.unwrap().unwrap();
+        }
+        for i in 0..100u8 {
+            let got = fs::read(dir.join(format!("f{i}"))).await.unwrap();
+            assert_eq!(got.len(), 20 * 4096);
+            assert!(got.iter().all(|&b| b == i), "file f{i} has foreign bytes");
+        }
+        fs::remove_dir_all(&dir).await.unwrap();
+    });
+}
+
+/// Counts its live instances, to prove dropped jobs free their result.
+struct Counted(Arc<AtomicUsize>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn dropped_in_flight_operation_neither_crashes_nor_leaks() {
+    corun::run(async {
+        // A job whose future is dropped while it runs: the job finishes,
+        // its result is dropped, the pool keeps working.
+        let live = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let l = live.clone();
+        let mut job = Box::pin(fs::unblock(move || {
+            started_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            l.fetch_add(1, Ordering::SeqCst);
+            // Signals after the result is built; the result is dropped on
+            // this thread once the slot is filled.
+            let c = Counted(l);
+            done_tx.send(()).unwrap();
+            c
+        }));
+        // Poll once so the job is queued, then drop the future mid-way.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        assert!(job.as_mut().poll(&mut cx).is_pending());
+        fs::unblock(move || started_rx.recv().unwrap()).await;
+        drop(job);
+        go_tx.send(()).unwrap();
+        fs::unblock(move || done_rx.recv().unwrap()).await;
+        // The pool still works, and the orphaned result gets dropped.
+        assert_eq!(fs::unblock(|| 41 + 1).await, 42);
+        let l = live.clone();
+        // The job's thread drops its result right after sending `done`; wait
+        // for that without sleeping: spin through the pool until it is 0.
+        while l.load(Ordering::SeqCst) != 0 {
+            corun::yield_now().await;
+            fs::unblock(|| ()).await;
+        }
+
+        // A file write whose future is dropped mid-flight: the file stays
+        // usable and the write lands before the next operation.
+        let path = temp("dropped");
+        let mut f = File::create(&path).await.unwrap();
+        {
+            let mut w = Box::pin(f.write_all(b"first "));
+            let _ = w.as_mut().poll(&mut cx);
+        }
+        f.write_all(b"second").await.unwrap();
+        assert_eq!(fs::read_to_string(&path).await.unwrap(), "first second");
+        // A read dropped mid-flight: its bytes are not lost. (If the pool
+        // was quick enough for the first poll to complete it, the bytes
+        // were delivered to that read instead.)
+        let mut f = File::open(&path).await.unwrap();
+        let taken = {
+            let mut six = [0u8; 6];
+            let mut r = Box::pin(f.read(&mut six));
+            match r.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(n) => n.unwrap(),
+                std::task::Poll::Pending => 0,
+            }
+        };
+        let mut all = String::new();
+        f.read_to_string(&mut all).await.unwrap();
+        assert_eq!(all, &"first second"[taken..]);
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+use std::future::Future;
+
+#[test]
+fn pool_reuses_threads_and_stays_bounded() {
+    corun::run(async {
+        let ids = Arc::new(Mutex::new(HashSet::new()));
+        let jobs: Vec<_> = (0..1000)
+            .map(|_| {
+                let ids = ids.clone();
+                corun::spawn(fs::unblock(move || {
+                    ids.lock().unwrap().insert(std::thread::current().id());
+                    assert!(fs::blocking_threads() <= fs::max_blocking_threads());
+                }))
+            })
+            .collect();
+        for r in corun::join_all(jobs).await {
+            r.unwrap();
+        }
+        let distinct = ids.lock().unwrap().len();
+        assert!(distinct >= 1);
+        assert!(
+            distinct <= fs::max_blocking_threads(),
+            "{distinct} threads for 1000 jobs, bound {}",
+            fs::max_blocking_threads()
+        );
+        assert!(fs::blocking_threads() <= fs::max_blocking_threads());
+    });
+}
+
+#[test]
+fn unblock_panic_reaches_the_task_not_the_pool() {
+    corun::run(async {
+        let t = corun::spawn(fs::unblock(|| -> u32 { panic!("boom in a blocking job") }));
+        assert!(t.await.is_err());
+        assert_eq!(fs::unblock(|| 7).await, 7);
+    });
+}
+
+#[test]
+fn regular_files_are_always_ready_for_io_waits() {
+    corun::run(async {
+        let path = temp("ready");
+        let f = File::create(&path).await.unwrap();
+        assert!(corun::io::readable(&f).await.unwrap().is_readable());
+        assert!(corun::io::writable(&f).await.unwrap().is_writable());
+        fs::remove_file(&path).await.unwrap();
+    });
+}
