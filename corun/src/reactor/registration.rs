@@ -12,6 +12,7 @@ use std::io;
 use std::mem;
 use std::os::unix::io::RawFd;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -34,7 +35,10 @@ pub(crate) struct Registration {
     /// Waiter node of this registration's `poll_ready` per direction
     /// (`WaiterKey::NONE` when none): repeated `poll_ready` calls keep one
     /// waker per direction, the most recent, like `AsyncRead` expects.
-    own: std::cell::Cell<[WaiterKey; 2]>,
+    /// Atomics only so that `&Registration` may cross threads (I/O objects
+    /// must be `Sync` for `Send` futures); they are used on the reactor's
+    /// thread alone, hence `Relaxed`.
+    own: [AtomicU64; 2],
 }
 
 impl Registration {
@@ -44,7 +48,10 @@ impl Registration {
             fd,
             idx,
             gen,
-            own: std::cell::Cell::new([WaiterKey::NONE; 2]),
+            own: [
+                AtomicU64::new(WaiterKey::NONE.to_bits()),
+                AtomicU64::new(WaiterKey::NONE.to_bits()),
+            ],
         }
     }
 
@@ -75,9 +82,10 @@ impl Registration {
         cx: &mut Context<'_>,
         interest: Interest,
     ) -> Poll<io::Result<Readiness>> {
-        let mut own = self.own.get();
-        let result = self.poll_wait(cx.waker(), interest, &mut own[interest.index()]);
-        self.own.set(own);
+        let cell = &self.own[interest.index()];
+        let mut key = WaiterKey::from_bits(cell.load(Ordering::Relaxed));
+        let result = self.poll_wait(cx.waker(), interest, &mut key);
+        cell.store(key.to_bits(), Ordering::Relaxed);
         result
     }
 
@@ -150,7 +158,10 @@ impl Drop for Registration {
         let release = Release {
             idx: self.idx,
             gen: self.gen,
-            own: self.own.get(),
+            own: self
+                .own
+                .each_ref()
+                .map(|k| WaiterKey::from_bits(k.load(Ordering::Relaxed))),
         };
         match self.with_own(|r| r.release(release)) {
             // Leftover wakers are dropped here, outside every borrow.

@@ -52,6 +52,19 @@ pub(crate) struct WaiterKey {
 impl WaiterKey {
     /// A key that never matches a node.
     pub(super) const NONE: WaiterKey = WaiterKey { idx: NONE, gen: 0 };
+
+    /// Packs the key into one word (for atomic storage).
+    pub(super) fn to_bits(self) -> u64 {
+        (u64::from(self.gen) << 32) | u64::from(self.idx)
+    }
+
+    /// Unpacks [`WaiterKey::to_bits`].
+    pub(super) fn from_bits(bits: u64) -> WaiterKey {
+        WaiterKey {
+            idx: bits as u32,
+            gen: (bits >> 32) as u32,
+        }
+    }
 }
 
 /// One waiting task. Free nodes have `waker == None` and use `next` as the
