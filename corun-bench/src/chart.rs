@@ -11,6 +11,9 @@ use plotters::prelude::*;
 use crate::plan::Runtime;
 use crate::report::{Outcome, Row};
 
+/// Smallest overhead drawn (log axis), s.
+const OVERHEAD_FLOOR: f64 = 1e-4;
+
 /// Points of one runtime: (N, overhead s, RSS per task B).
 type Series = Vec<(f64, f64, f64)>;
 
@@ -65,52 +68,89 @@ pub fn draw(rows: &[Row], path: &Path) -> Result<bool, String> {
     let root = SVGBackend::new(path, (1200, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let panels = root.split_evenly((1, 2));
-    let err = |e: &dyn std::fmt::Display| e.to_string();
-    for (i, area) in panels.iter().enumerate() {
-        let (title, ymax, ylabel) = if i == 0 {
-            ("sleep: overhead (wall − sleep)", omax, "overhead, s")
-        } else {
-            ("sleep: RSS per task", rmax, "bytes per task")
-        };
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d((nlo..nhi).log_scale(), 0f64..(ymax * 1.15).max(1e-6))
-            .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("tasks (N)")
-            .y_desc(ylabel)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(|e| err(&e))?;
-        for (rt, s) in &data {
-            let c = color(*rt);
-            let pts: Vec<(f64, f64)> = s
-                .iter()
-                .map(|&(n, o, r)| (n, if i == 0 { o } else { r }))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(rt.name())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))
-                .map_err(|e| err(&e))?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| err(&e))?;
-    }
+    // Both y axes are log-scaled: threads and stackful coroutines cost
+    // ~20× what a future does, and overhead spans milliseconds to seconds.
+    let lo = |k: fn(&(f64, f64, f64)) -> f64| {
+        data.iter()
+            .flat_map(|(_, s)| s.iter().map(k))
+            .fold(f64::MAX, f64::min)
+    };
+    let olo = (lo(|p| p.1) / 2.0).max(OVERHEAD_FLOOR);
+    let rlo = (lo(|p| p.2) / 2.0).max(1.0);
+    let x = (nlo, nhi);
+    panel(
+        &panels[0],
+        &data,
+        0,
+        "sleep: overhead (wall − sleep)",
+        "overhead, s (log)",
+        x,
+        (olo, (omax * 2.0).max(olo * 10.0)),
+    )?;
+    panel(
+        &panels[1],
+        &data,
+        1,
+        "sleep: RSS per task",
+        "bytes per task (log)",
+        x,
+        (rlo, (rmax * 2.0).max(rlo * 10.0)),
+    )?;
     root.present().map_err(|e| e.to_string())?;
     Ok(true)
+}
+
+/// Draws one panel: `which` 0 plots overhead, 1 plots RSS per task. The
+/// legend goes where the data is not (threads and may sit top-left).
+fn panel(
+    area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    data: &[(Runtime, Series)],
+    which: usize,
+    title: &str,
+    ylabel: &str,
+    x: (f64, f64),
+    y: (f64, f64),
+) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((x.0..x.1).log_scale(), (y.0..y.1).log_scale())
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("tasks (N)")
+        .y_desc(ylabel)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (rt, s) in data {
+        let c = color(*rt);
+        let pts: Vec<(f64, f64)> = s
+            .iter()
+            .map(|&(n, o, r)| (n, if which == 0 { o.max(OVERHEAD_FLOOR) } else { r }))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(rt.name())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))
+            .map_err(|e| err(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(if which == 0 {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::MiddleRight
+        })
+        .draw()
+        .map_err(|e| err(&e))?;
+    Ok(())
 }
