@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# sanitize.sh — run corun's tests under memory checkers.
+#
+#   1. AddressSanitizer (+ LeakSanitizer): the corun unit and integration
+#      tests (`--lib --tests`, no doctests) built by nightly rustc with
+#      -Zsanitizer=address, in their own target dir (<target>/asan). If
+#      LeakSanitizer cannot run here (it stops threads with ptrace, which some
+#      sandboxes forbid), the run is repeated with detect_leaks=0 and the
+#      summary says so.
+#   2. valgrind memcheck: the same test binaries built normally (stable, dev
+#      profile, <target>/valgrind), each run with --test-threads=1 under
+#      `valgrind --error-exitcode=1 --leak-check=full
+#      --errors-for-leak-kinds=definite --show-leak-kinds=definite`.
+#
+# Usage:  scripts/sanitize.sh [asan|valgrind|all]     (default: all)
+#
+# Environment:
+#   SANITIZE_TARGET_DIR  base of the target dirs (default: <repo>/target)
+#   SANITIZE_LOG_DIR     where the logs go (default: $SANITIZE_TARGET_DIR/sanitize-logs)
+#   VALGRIND_SKIP        space-separated test name filters passed as --skip
+#                        (default: tests too slow under valgrind, see below)
+#   VALGRIND_TIMEOUT     seconds allowed per test binary (default: 900); a
+#                        binary that hangs is reported as TIMEOUT
+#
+# Time: on a 2-core machine, about 2–4 min to build each variant from
+# scratch, then about 1 min of ASan tests and 3–6 min of valgrind runs
+# (valgrind is roughly 20–50x slower than native). Incremental runs skip
+# most of the build time.
+#
+# Exit status: 0 if every binary is clean under both tools, 1 otherwise.
+# The per-binary verdicts and the paths of the full logs are printed last.
+
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+mode="${1:-all}"
+case "$mode" in
+asan | valgrind | all) ;;
+*)
+    echo "usage: $0 [asan|valgrind|all]" >&2
+    exit 2
+    ;;
+esac
+
+target_base="${SANITIZE_TARGET_DIR:-$repo/target}"
+log_dir="${SANITIZE_LOG_DIR:-$target_base/sanitize-logs}"
+mkdir -p "$log_dir"
+
+# Tests that take minutes under valgrind (a million timers, etc.); they
+# still run under ASan.
+default_skip="a_million_timers"
+read -r -a valgrind_skip <<<"${VALGRIND_SKIP-$default_skip}"
+valgrind_timeout="${VALGRIND_TIMEOUT:-900}"
+
+summary=()
+failed=0
+
+note() { printf '\n=== %s\n' "$*"; }
+
+# --- 1. AddressSanitizer -----------------------------------------------------
+
+# Runs the ASan test build with the given detect_leaks value, logging to $1.
+asan_run() {
+    local leaks="$1" log="$2"
+    local symbolizer=""
+    symbolizer="$(command -v llvm-symbolizer || true)"
+    RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes" \
+        RUSTDOCFLAGS="-Zsanitizer=address" \
+        CARGO_TARGET_DIR="$target_base/asan" \
+        ASAN_OPTIONS="detect_leaks=$leaks:abort_on_error=0:halt_on_error=1:symbolize=1" \
+        ASAN_SYMBOLIZER_PATH="$symbolizer" \
+        cargo +nightly test -p corun --target x86_64-unknown-linux-gnu \
+        --lib --tests --no-fail-fast 2>&1 | tee "$log"
+}
+
+# Prints "<binary> <verdict>" for each test binary of an ASan log; the
+# verdict is "clean" or "UNCLEAN(<reasons>)".
+asan_verdicts() {
+    awk '
+        function flush() {
+            if (bin != "") print bin, (why == "" ? "clean" : "UNCLEAN(" substr(why, 2) ")")
+        }
+        /^ *Running / { flush(); bin = $2; why = "" }
+        /ERROR: AddressSanitizer/ { why = why ",asan-error" }
+        /ERROR: LeakSanitizer/ { why = why ",leak" }
+        /^test result: FAILED/ { why = why ",test-failed" }
+        /process didn.t exit successfully/ { why = why ",abnormal-exit" }
+        END { flush() }
+    ' "$1"
+}
+
+if [[ "$mode" != valgrind ]]; then
+    note "AddressSanitizer (detect_leaks=1)"
+    start=$SECONDS
+    log="$log_dir/asan.log"
+    asan_rc=0
+    asan_run 1 "$log" || asan_rc=$?
+    leaks_note="LeakSanitizer on"
+    if grep -Eq 'LeakSanitizer has encountered a fatal error|LeakSanitizer does not work under ptrace' "$log"; then
+        leaks_note="LeakSanitizer could NOT run here (ptrace refused); rerun with detect_leaks=0"
+        note "$leaks_note"
+        log="$log_dir/asan-noleaks.log"
+        asan_rc=0
+        asan_run 0 "$log" || asan_rc=$?
+    fi
+    while read -r bin verdict; do
+        summary+=("asan      $verdict  $bin")
+    done < <(asan_verdicts "$log")
+    if [[ $asan_rc -ne 0 ]] || grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)' "$log"; then
+        failed=1
+        summary+=("asan      exit status $asan_rc; findings (if any) in $log")
+    fi
+    summary+=("asan      $leaks_note; $((SECONDS - start)) s; log $log")
+fi
+
+# --- 2. valgrind memcheck ------------------------------------------------------
+
+if [[ "$mode" != asan ]]; then
+    if ! command -v valgrind >/dev/null; then
+        echo "valgrind not found" >&2
+        exit 1
+    fi
+    note "valgrind: building the test binaries"
+    start=$SECONDS
+    json="$log_dir/valgrind-build.json"
+    CARGO_TARGET_DIR="$target_base/valgrind" \
+        cargo test -p corun --lib --tests --no-run --message-format=json >"$json"
+    mapfile -t bins < <(grep -o '"executable":"[^"]*"' "$json" | cut -d'"' -f4 | sort -u)
+    if [[ ${#bins[@]} -eq 0 ]]; then
+        echo "no test binaries found in $json" >&2
+        exit 1
+    fi
+    skip_args=()
+    for s in "${valgrind_skip[@]}"; do
+        skip_args+=(--skip "$s")
+    done
+    for bin in "${bins[@]}"; do
+        name="$(basename "$bin")"
+        vlog="$log_dir/valgrind-$name.log"
+        tlog="$log_dir/valgrind-$name.out"
+        note "valgrind: $name (skipping: ${valgrind_skip[*]:-nothing})"
+        t0=$SECONDS
+        rc=0
+        timeout "$valgrind_timeout" valgrind --error-exitcode=1 --leak-check=full \
+            --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+            --log-file="$vlog" "$bin" --test-threads=1 "${skip_args[@]}" >"$tlog" 2>&1 || rc=$?
+        tail -n 3 "$tlog"
+        grep -E 'ERROR SUMMARY|definitely lost' "$vlog" || true
+        case $rc in
+        0) verdict="clean" ;;
+        1) verdict="UNCLEAN (memcheck errors, see $vlog)" ;;
+        124) verdict="TIMEOUT after ${valgrind_timeout}s (see $tlog)" ;;
+        *) verdict="UNCLEAN (tests failed, exit $rc, see $tlog)" ;;
+        esac
+        [[ $rc -eq 0 ]] || failed=1
+        summary+=("valgrind  $verdict  $name ($((SECONDS - t0)) s)")
+    done
+    summary+=("valgrind  total $((SECONDS - start)) s; logs in $log_dir")
+fi
+
+note "summary"
+printf '%s\n' "${summary[@]}"
+exit "$failed"
