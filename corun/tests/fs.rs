@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::io::{ErrorKind, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -108,19 +109,36 @@ fn metadata_len_set_len_and_remove() {
     });
 }
 
+/// Opens `path` read-write; with `O_SYNC` when `pool`, so every read and
+/// write goes through the blocking pool.
+async fn open_rw(path: &std::path::Path, pool: bool) -> File {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true);
+    if pool {
+        o.custom_flags(libc::O_SYNC);
+    }
+    let f = o.open(path).await.unwrap();
+    if pool {
+        assert!(f.uses_pool());
+    }
+    f
+}
+
 #[test]
 fn seek_and_overwrite_after_partial_read() {
-    corun::run(async {
+    // Inline (cached) reads, and pool reads that read ahead internally.
+    for pool in [false, true] {
+        seek_and_overwrite_after_partial_read_with(pool);
+    }
+}
+
+fn seek_and_overwrite_after_partial_read_with(pool: bool) {
+    corun::run(async move {
         let path = temp("seek");
         fs::write(&path, "0123456789").await.unwrap();
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let mut f = open_rw(&path, pool).await;
         let mut two = [0u8; 2];
-        f.read(&mut two).await.unwrap(); // reads ahead internally
+        f.read(&mut two).await.unwrap(); // the pool reads ahead internally
         assert_eq!(&two, b"01");
         // The write lands at the user's position (2), not after the read-ahead.
         f.write_all(b"ab").await.unwrap();
@@ -239,9 +257,17 @@ fn dropped_in_flight_operation_neither_crashes_nor_leaks() {
         }
 
         // A file write whose future is dropped mid-flight: the file stays
-        // usable and the write lands before the next operation.
+        // usable and the write lands before the next operation. (O_SYNC:
+        // through the pool; an inline write would complete at first poll.)
         let path = temp("dropped");
-        let mut f = File::create(&path).await.unwrap();
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .custom_flags(libc::O_SYNC)
+            .open(&path)
+            .await
+            .unwrap();
+        assert!(f.uses_pool());
         {
             let mut w = Box::pin(f.write_all(b"first "));
             let _ = w.as_mut().poll(&mut cx);
@@ -251,7 +277,7 @@ fn dropped_in_flight_operation_neither_crashes_nor_leaks() {
         // A read dropped mid-flight: its bytes are not lost. (If the pool
         // was quick enough for the first poll to complete it, the bytes
         // were delivered to that read instead.)
-        let mut f = File::open(&path).await.unwrap();
+        let mut f = open_rw(&path, true).await;
         let taken = {
             let mut six = [0u8; 6];
             let mut r = Box::pin(f.read(&mut six));
@@ -312,6 +338,128 @@ fn regular_files_are_always_ready_for_io_waits() {
         let f = File::create(&path).await.unwrap();
         assert!(corun::io::readable(&f).await.unwrap().is_readable());
         assert!(corun::io::writable(&f).await.unwrap().is_writable());
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn inline_reads_return_the_right_bytes() {
+    corun::run(async {
+        let path = temp("inline-read");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        fs::write(&path, data.clone()).await.unwrap();
+        let mut f = File::open(&path).await.unwrap();
+        // Just written, so cached: on Linux these reads run inline.
+        assert_eq!(f.uses_pool(), !cfg!(target_os = "linux"));
+        let mut got = Vec::new();
+        let mut piece = [0u8; 7_777];
+        loop {
+            let n = f.read(&mut piece).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&piece[..n]);
+            if got.len() >= 50_000 {
+                break;
+            }
+        }
+        // Then the rest in one go, appended after what is already there.
+        let before = got.len();
+        assert_eq!(f.read_to_end(&mut got).await.unwrap(), data.len() - before);
+        assert_eq!(got, data);
+        assert_eq!(f.read(&mut piece).await.unwrap(), 0);
+        // The position moved with the reads: seek reports the end.
+        assert_eq!(f.seek(SeekFrom::Current(0)).await.unwrap(), 200_000);
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn inline_writes_keep_order_and_position() {
+    corun::run(async {
+        let path = temp("inline-write");
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .await
+            .unwrap();
+        f.write_all(b"hello ").await.unwrap();
+        assert_eq!(f.write(b"world").await.unwrap(), 5);
+        // A write over 256 KiB goes to the pool; order is kept.
+        let big = vec![b'x'; 300 * 1024];
+        f.write_all(&big).await.unwrap();
+        f.write_all(b"!").await.unwrap();
+        assert_eq!(
+            f.seek(SeekFrom::Current(0)).await.unwrap(),
+            11 + 300 * 1024 + 1
+        );
+        f.seek(SeekFrom::Start(6)).await.unwrap();
+        f.write_all(b"W").await.unwrap();
+        let mut five = [0u8; 5];
+        f.seek(SeekFrom::Start(0)).await.unwrap();
+        f.read(&mut five).await.unwrap();
+        assert_eq!(&five, b"hello");
+        drop(f);
+        let all = fs::read(&path).await.unwrap();
+        assert_eq!(&all[..11], b"hello World");
+        assert!(all[11..11 + big.len()].iter().all(|&b| b == b'x'));
+        assert_eq!(all.last(), Some(&b'!'));
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn sync_and_direct_files_and_devices_use_the_pool() {
+    corun::run(async {
+        let path = temp("osync");
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .custom_flags(libc::O_SYNC)
+            .open(&path)
+            .await
+            .unwrap();
+        assert!(f.uses_pool());
+        f.write_all(b"synced").await.unwrap();
+        drop(f);
+        let mut f = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DSYNC)
+            .open(&path)
+            .await
+            .unwrap();
+        assert!(f.uses_pool());
+        let mut s = String::new();
+        f.read_to_string(&mut s).await.unwrap();
+        assert_eq!(s, "synced");
+        // A plain open of the same file may go inline (on Linux).
+        let f = File::open(&path).await.unwrap();
+        assert_eq!(f.uses_pool(), !cfg!(target_os = "linux"));
+        // So may a std file wrapped with From, unless it has O_SYNC.
+        let std_sync = std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_SYNC)
+            .open(&path)
+            .unwrap();
+        assert!(File::from(std_sync).uses_pool());
+        // O_DIRECT (where the file system accepts it).
+        #[cfg(target_os = "linux")]
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path)
+            .await
+        {
+            Ok(f) => assert!(f.uses_pool()),
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINVAL)),
+        }
+        // Not a regular file: a device never goes inline.
+        let mut null = File::open("/dev/null").await.unwrap();
+        assert!(null.uses_pool());
+        assert_eq!(null.read(&mut [0u8; 4]).await.unwrap(), 0);
         fs::remove_file(&path).await.unwrap();
     });
 }

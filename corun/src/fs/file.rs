@@ -1,12 +1,14 @@
-//! [`File`]: an open file whose every operation runs on the blocking pool.
+//! [`File`]: an open file whose operations run inline when the kernel will
+//! not block (see `inline.rs`) and on the blocking pool otherwise.
 //!
 //! A `File` holds the std file behind an `Arc` (shared with the one job in
 //! flight) and a state machine: `Idle` with a reusable buffer, or `Busy` with
 //! one operation on the pool. At most one operation is in flight per file,
 //! so operations happen in the order they were issued.
 //!
-//! The buffer moves into each job and back: a write copies the caller's
-//! bytes into it once, a read copies out of it once; no other copies.
+//! The buffer moves into each job and back: a pool write copies the caller's
+//! bytes into it once, a pool read copies out of it once; inline reads and
+//! writes use the caller's slice directly. No other copies.
 //! `buf.data[buf.pos..]` is read-ahead: bytes the OS already returned but the
 //! reader has not taken (after a read whose future was dropped, or a read
 //! asking less than was read). Any non-read operation first seeks back over
@@ -17,8 +19,9 @@
 //! operation settles it first (read data is kept as read-ahead; an error of a
 //! write, `set_len` or sync is returned by that next operation).
 //!
-//! This file must not know how the pool works (only `pool::spawn`), nor
-//! touch the scheduler or the reactor.
+//! This file must not know how the pool works (only `pool::spawn`) nor how
+//! the inline policy decides (only `inline::Policy`), nor touch the
+//! scheduler or the reactor.
 
 use std::fs::{Metadata, Permissions};
 use std::future::poll_fn;
@@ -30,15 +33,21 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+mod traits;
+
+use super::inline::Policy;
 use super::pool::{self, Pending};
 
 /// Largest single read or write job; bigger requests are split.
-const MAX_CHUNK: usize = 2 * 1024 * 1024;
+pub(super) const MAX_CHUNK: usize = 2 * 1024 * 1024;
 
 /// An open file on the file system, for use inside corun tasks.
 ///
-/// Every operation runs on corun's blocking pool (see [`crate::fs`]), so the
-/// scheduler keeps running other tasks meanwhile. The inherent methods
+/// Reads of cached data and small buffered writes run inline on the
+/// scheduler thread (they complete without yielding, like a read from a
+/// ready socket); everything that may block runs on corun's blocking pool,
+/// so the scheduler keeps running other tasks meanwhile (see "What blocks
+/// and what does not" in [`crate::fs`]). The inherent methods
 /// (`read`, `write_all`, ...) complete when the OS call has completed; the
 /// `futures-io` `AsyncWrite` impl buffers one write in flight, so call
 /// `flush` or `close` (from `futures` `AsyncWriteExt`) to see its outcome.
@@ -61,6 +70,8 @@ const MAX_CHUNK: usize = 2 * 1024 * 1024;
 pub struct File {
     std: Arc<std::fs::File>,
     state: State,
+    /// Which operations may run inline on the scheduler thread.
+    inline: Policy,
 }
 
 /// The buffer that travels between the file and its jobs.
@@ -131,10 +142,9 @@ impl File {
     /// });
     /// ```
     pub async fn open(path: impl AsRef<Path>) -> io::Result<File> {
-        let path = path.as_ref().to_owned();
-        pool::unblock(move || std::fs::File::open(path))
-            .await
-            .map(File::from)
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true);
+        File::open_with(opts, path.as_ref()).await
     }
 
     /// Opens a file write-only, creating it or truncating it (like
@@ -150,10 +160,34 @@ impl File {
     /// });
     /// ```
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
-        let path = path.as_ref().to_owned();
-        pool::unblock(move || std::fs::File::create(path))
-            .await
-            .map(File::from)
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        File::open_with(opts, path.as_ref()).await
+    }
+
+    /// Opens `path` with `opts` on the pool, deciding the inline policy
+    /// there too (its `fstat` and `fcntl` stay off the scheduler thread).
+    pub(super) async fn open_with(opts: std::fs::OpenOptions, path: &Path) -> io::Result<File> {
+        let path = path.to_owned();
+        let (f, inline) = pool::unblock(move || {
+            let f = opts.open(path)?;
+            let inline = Policy::probe(&f);
+            io::Result::Ok((f, inline))
+        })
+        .await?;
+        Ok(File {
+            std: Arc::new(f),
+            state: State::Idle(Buf::default()),
+            inline,
+        })
+    }
+
+    /// True if every read and write of this file goes to the blocking pool
+    /// (`O_DIRECT`, `O_SYNC` or `O_DSYNC` files, non-regular files, and
+    /// every file on systems other than Linux). For tests.
+    #[doc(hidden)]
+    pub fn uses_pool(&self) -> bool {
+        self.inline.pool_only()
     }
 
     /// Starts `job` on the pool with the buffer. Only call when idle.
@@ -247,6 +281,9 @@ impl File {
             if out.is_empty() {
                 return Poll::Ready(Ok(0));
             }
+            if let Some(r) = self.inline.read(&self.std, out) {
+                return Poll::Ready(r);
+            }
             let want = out.len().min(MAX_CHUNK);
             self.start(move |f, buf| {
                 buf.data.clear();
@@ -269,6 +306,11 @@ impl File {
             unreachable!("idle after poll_idle");
         };
         let ahead = buf.ahead();
+        if ahead == 0 {
+            if let Some(r) = self.inline.write(&self.std, src) {
+                return Poll::Ready(r);
+            }
+        }
         let n = src.len().min(MAX_CHUNK);
         buf.data.clear();
         buf.data.extend_from_slice(&src[..n]);
@@ -325,6 +367,15 @@ impl File {
         if let State::Idle(buf) = &mut self.state {
             out.extend_from_slice(&buf.data[buf.pos..]);
             buf.clear();
+        }
+        // Inline while the data is cached; the pool reads the rest.
+        loop {
+            match self.inline.read_append(&self.std, out) {
+                Some(Ok(0)) => return Ok(out.len() - start),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => break,
+            }
         }
         // An empty vector moves into the job and back (no copy); otherwise
         // the job reads into a fresh one that is appended afterwards.
@@ -550,6 +601,8 @@ fn unit(op: Op) -> Option<io::Result<()>> {
 
 impl From<std::fs::File> for File {
     /// Wraps an open std file (e.g. one opened before the scheduler ran).
+    /// Decides the inline policy here, with an `fstat` and an
+    /// `fcntl(F_GETFL)` on the calling thread.
     ///
     /// ```
     /// let path = std::env::temp_dir().join(format!("corun-doc-from-{}", std::process::id()));
@@ -561,9 +614,11 @@ impl From<std::fs::File> for File {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     fn from(f: std::fs::File) -> File {
+        let inline = Policy::probe(&f);
         File {
             std: Arc::new(f),
             state: State::Idle(Buf::default()),
+            inline,
         }
     }
 }
@@ -573,6 +628,7 @@ impl std::fmt::Debug for File {
         f.debug_struct("File")
             .field("fd", &self.std.as_raw_fd())
             .field("busy", &matches!(self.state, State::Busy(_)))
+            .field("pool_only", &self.inline.pool_only())
             .finish()
     }
 }
@@ -586,73 +642,5 @@ impl AsRawFd for File {
 impl AsFd for File {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.std.as_fd()
-    }
-}
-
-impl futures_io::AsyncRead for File {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_read_inner(cx, buf)
-    }
-}
-
-impl futures_io::AsyncWrite for File {
-    /// Copies (up to 2 MiB of) `buf` and starts writing it; returns at once
-    /// if no earlier write is in flight. Errors show at the next call.
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_inner(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_idle(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_idle(cx)
-    }
-}
-
-impl futures_io::AsyncSeek for File {
-    /// Seeks. If the returned `Pending` is followed by a poll with a
-    /// different `pos`, the seek already started wins (its result is
-    /// returned).
-    fn poll_seek(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        pos: SeekFrom,
-    ) -> Poll<io::Result<u64>> {
-        let this = self.get_mut();
-        loop {
-            match ready!(this.poll_finish(cx)) {
-                Some(Op::Seek(r)) => return Poll::Ready(r),
-                Some(op) => this.settle(op)?,
-                None => {}
-            }
-            this.start(move |f, buf| {
-                // The user's position is the OS position minus read-ahead.
-                let ahead = buf.ahead() as i64;
-                buf.clear();
-                let pos = match pos {
-                    SeekFrom::Current(n) => match n.checked_sub(ahead) {
-                        Some(n) => SeekFrom::Current(n),
-                        None => {
-                            return Op::Seek(Err(io::Error::new(
-                                io::ErrorKind::InvalidInput,
-                                "seek offset overflows",
-                            )))
-                        }
-                    },
-                    other => other,
-                };
-                Op::Seek((&*f).seek(pos))
-            });
-        }
     }
 }

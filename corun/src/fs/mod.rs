@@ -11,10 +11,43 @@
 //! with `poll(2)`), and reading or writing the file right after would still
 //! block the whole scheduler.
 //!
-//! Hence this module runs every file system call on a small blocking pool
-//! of OS threads, and the calling task awaits the result; meanwhile the
-//! scheduler runs other tasks. The same pool runs any blocking closure you
-//! hand to [`unblock`].
+//! Hence this module runs file system calls that may block on a small
+//! blocking pool of OS threads, and the calling task awaits the result;
+//! meanwhile the scheduler runs other tasks. The same pool runs any blocking
+//! closure you hand to [`unblock`]. But a trip to the pool costs context
+//! switches (a pool thread wakes, then wakes the scheduler), far more than a
+//! cached read or a buffered write itself, so [`File`] does those inline.
+//!
+//! # What blocks and what does not
+//!
+//! * **Reads** ([`File::read`], `read_to_end`, `AsyncRead`) first try
+//!   `preadv2(.., RWF_NOWAIT)` on the scheduler thread: the kernel copies
+//!   the bytes if they are in the page cache, and answers `EAGAIN` instead
+//!   of waiting for the disk. Only then does the read go to the pool. Where
+//!   the kernel or file system does not support the flag (`EOPNOTSUPP`,
+//!   `ENOSYS`), that file's reads all use the pool. Linux only; elsewhere
+//!   reads use the pool.
+//! * **Writes** of at most 256 KiB to a regular file are a plain `write(2)`
+//!   on the scheduler thread: a buffered write copies into the page cache
+//!   and normally takes microseconds. It can stall when the kernel throttles
+//!   processes that dirty pages faster than the disk takes them; so each
+//!   inline write is timed, and one that takes over 2 ms sends that file's
+//!   next 128 writes to the pool (with a `tracing` debug event), after
+//!   which it tries inline again. Bigger writes go to the pool. (Linux has
+//!   no non-blocking buffered write: `pwritev2(.., RWF_NOWAIT)` answers
+//!   `EOPNOTSUPP` on ext4.)
+//! * **Always the pool**: every read and write of a file opened with
+//!   `O_DIRECT`, `O_SYNC` or `O_DSYNC` (checked once at open with
+//!   `fcntl(F_GETFL)`; see [`OpenOptions::custom_flags`]) or of anything
+//!   that is not a regular file (a FIFO, a device); `open`/`create`,
+//!   `sync_all`, `sync_data`, `metadata`, `set_len`, `seek`,
+//!   `set_permissions`, and every free function of this module ([`read`],
+//!   [`write`], [`metadata`], ...).
+//!
+//! An inline operation completes without a yield, like a read from a
+//! socket that is already readable: the `.await` returns at once. A task
+//! that only does inline file I/O keeps the scheduler until it awaits
+//! something that is not ready, or calls [`crate::yield_now`].
 //!
 //! # The pool
 //!
@@ -30,10 +63,11 @@
 //!
 //! # Data copies
 //!
-//! A [`File`] owns a buffer that moves into each job and back. A write
-//! copies the caller's bytes into it once (the caller's slice cannot go to
-//! another thread); a read copies out of it once. `read_to_end` into an
-//! empty vector and [`read`] copy nothing.
+//! Inline reads and writes use the caller's slice directly: no copy. For
+//! the pool, a [`File`] owns a buffer that moves into each job and back: a
+//! pool write copies the caller's bytes into it once (the caller's slice
+//! cannot go to another thread); a pool read copies out of it once.
+//! `read_to_end` into an empty vector and [`read`] copy nothing.
 //!
 //! ```
 //! corun::run(async {
@@ -50,6 +84,7 @@
 //! task internals: its only link to them is the `Waker`.
 
 mod file;
+mod inline;
 mod options;
 mod pool;
 

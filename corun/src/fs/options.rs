@@ -1,12 +1,13 @@
 //! [`OpenOptions`]: how to open a [`File`] (read, write, append, create...).
 //!
 //! A thin wrapper over `std::fs::OpenOptions` whose `open` runs on the
-//! blocking pool. It must not hold any state beyond the std builder.
+//! blocking pool (via `File::open_with`, which also decides the file's
+//! inline policy). It must not hold any state beyond the std builder.
 
 use std::io;
 use std::path::Path;
 
-use super::{pool, File};
+use super::File;
 
 /// Options for opening a file, like [`std::fs::OpenOptions`]; `open` is
 /// async and runs on the blocking pool.
@@ -117,6 +118,29 @@ impl OpenOptions {
         self
     }
 
+    /// Extra `open(2)` flags, or-ed in (Unix `custom_flags`), e.g.
+    /// `libc::O_SYNC`. A file opened with `O_DIRECT`, `O_SYNC` or `O_DSYNC`
+    /// does all its reads and writes on the blocking pool.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let path = std::env::temp_dir().join(format!("corun-doc-oflags-{}", std::process::id()));
+    ///     let mut f = corun::fs::OpenOptions::new()
+    ///         .write(true)
+    ///         .create(true)
+    ///         .custom_flags(libc::O_SYNC)
+    ///         .open(&path)
+    ///         .await
+    ///         .unwrap();
+    ///     f.write_all(b"on the device when this returns").await.unwrap();
+    ///     corun::fs::remove_file(&path).await.unwrap();
+    /// });
+    /// ```
+    pub fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut self.0, flags);
+        self
+    }
+
     /// Opens `path` with these options, on the blocking pool.
     ///
     /// ```
@@ -126,9 +150,7 @@ impl OpenOptions {
     /// });
     /// ```
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        let opts = self.0.clone();
-        let path = path.as_ref().to_owned();
-        pool::unblock(move || opts.open(path)).await.map(File::from)
+        File::open_with(self.0.clone(), path.as_ref()).await
     }
 }
 
