@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use corun::sync::mpsc;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn ping_pong(iters: u64) -> Duration {
     corun::run(async move {

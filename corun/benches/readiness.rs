@@ -17,7 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use corun::io::Async;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Writes one byte on `to` and reads it back from `from`.
 async fn hop(to: &Async<UnixStream>, from: &Async<UnixStream>) {

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 /// Spawns `iters` empty tasks, `batch` at a time, joins each batch, and
 /// returns the time spent (scheduler creation excluded).

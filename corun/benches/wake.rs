@@ -14,8 +14,8 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use corun::sync::{mpsc, oneshot, Notify};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use corun::sync::{Notify, mpsc, oneshot};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Round trips through two `Notify`s between the main task and a peer.
 fn notify_ping_pong(iters: u64) -> Duration {

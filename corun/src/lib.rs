@@ -78,12 +78,12 @@ pub(crate) mod task;
 pub mod time;
 
 pub use scheduler::local::{
-    current, join_all, kill, run, spawn, spawn_named, stats, tasks, wait, wait_exit, yield_now,
-    WaitExit, YieldNow,
+    WaitExit, YieldNow, current, join_all, kill, run, spawn, spawn_named, stats, tasks, wait,
+    wait_exit, yield_now,
 };
 pub use scheduler::{Builder, Error, Scheduler, Stats};
 pub use task::{Exit, JoinError, Task, TaskId, TaskInfo, TaskState};
-pub use time::{interval, sleep, sleep_until, timeout, Interval, Sleep, Timeout};
+pub use time::{Interval, Sleep, Timeout, interval, sleep, sleep_until, timeout};
 
 /// The README's code runs as a doctest, so the tour cannot rot.
 #[cfg(doctest)]

@@ -7,13 +7,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{watchdog, Drops};
-use corun::sync::{mpsc, oneshot};
+use common::{Drops, watchdog};
 use corun::Scheduler;
+use corun::sync::{mpsc, oneshot};
 
 const SENDERS: usize = 4;
 const PER_SENDER: u64 = 10_000;

@@ -13,8 +13,8 @@ use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
 use common::{run_watched, yield_n};
-use corun::io::{Async, Interest};
 use corun::TaskState;
+use corun::io::{Async, Interest};
 
 /// Writes into `s` (non-blocking) until its buffers are full.
 fn fill(s: &UnixStream) {

@@ -15,11 +15,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{run_watched, watchdog, yield_n, Drops};
+use common::{Drops, run_watched, watchdog, yield_n};
 use corun::{Exit, JoinError, Scheduler, TaskId};
 
 const HOUR: Duration = Duration::from_secs(3600);

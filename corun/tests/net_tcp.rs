@@ -15,8 +15,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use corun::net::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
-use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 use futures_util::StreamExt;
+use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs `make()` in `corun::run` on its own thread; fails after 30 s.
 fn run<F, Fut>(make: F) -> Fut::Output

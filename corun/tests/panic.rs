@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::{run_watched, yield_n, Drops};
+use common::{Drops, run_watched, yield_n};
 use corun::{JoinError, Scheduler};
 
 #[derive(Debug, PartialEq)]

@@ -12,9 +12,9 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{until, watchdog, Drops};
+use common::{Drops, until, watchdog};
 use corun::io::Interest;
-use corun::sync::{oneshot, Event};
+use corun::sync::{Event, oneshot};
 use corun::{Error, Exit, Scheduler, TaskId, TaskState};
 
 const HOUR: Duration = Duration::from_secs(3600);

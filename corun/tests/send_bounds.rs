@@ -15,10 +15,12 @@ fn io_futures_are_send() {
         a.read_with(|s| s.peer_addr()).await.unwrap();
         corun::io::writable(&b).await.unwrap();
         corun::sleep(std::time::Duration::from_millis(1)).await;
-        corun::timeout(std::time::Duration::from_millis(1), corun::yield_now()).await.unwrap();
+        corun::timeout(std::time::Duration::from_millis(1), corun::yield_now())
+            .await
+            .unwrap();
         let mut i = corun::interval(std::time::Duration::from_millis(1));
         i.tick().await;
-        corun::wait(corun::TaskId::from_u64(1)).await;
+        corun::wait(corun::TaskId::from_u64(u64::MAX)).await;
     };
     assert_send(&fut);
     sched.block_on(fut).unwrap();

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{poll_once, run_watched, yield_n, Drops};
+use common::{Drops, poll_once, run_watched, yield_n};
 use corun::TaskState;
 
 #[test]
@@ -118,8 +118,7 @@ fn deadlines_complete_in_deadline_order() {
         for t in tasks {
             t.await.unwrap();
         }
-        let v = order.borrow().clone();
-        v
+        order.borrow().clone()
     });
     assert_eq!(order, vec![10, 20, 30]);
 }
@@ -219,8 +218,10 @@ fn sleep_reset_moves_the_deadline() {
         assert_eq!(corun::stats().timers, 0);
         // A Sleep future is Unpin and may be polled by hand.
         let mut z = corun::sleep(Duration::ZERO);
-        assert!(Pin::new(&mut z)
-            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
-            .is_ready());
+        assert!(
+            Pin::new(&mut z)
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+                .is_ready()
+        );
     });
 }

@@ -11,14 +11,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Context;
 use std::time::{Duration, Instant};
 
 use corun::net::{TcpListener, TcpStream};
 
-use crate::common::{self, check, ConnsClient, HeadCounter, Outcome, Work};
+use crate::common::{self, ConnsClient, HeadCounter, Outcome, Work, check};
 
 /// Runs one workload on a fresh corun scheduler on this thread.
 pub fn run(work: &Work) -> Result<Outcome, String> {

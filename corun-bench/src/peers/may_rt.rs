@@ -13,14 +13,14 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use may::coroutine::JoinHandle;
 use may::net::{TcpListener, TcpStream};
 
-use crate::common::{self, check, ConnsClient, HeadCounter, Outcome, Work, IO_TIMEOUT};
+use crate::common::{self, ConnsClient, HeadCounter, IO_TIMEOUT, Outcome, Work, check};
 
 /// Live coroutines joined per batch in `spawn` (stack mappings are limited).
 const BATCH: u64 = 10_000;

@@ -11,8 +11,8 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Context;
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{self, check, ConnsClient, HeadCounter, Outcome, Work};
+use crate::common::{self, ConnsClient, HeadCounter, Outcome, Work, check};
 
 type Ex = Rc<LocalExecutor<'static>>;
 

@@ -7,12 +7,12 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, check, ConnsClient, HeadCounter, Outcome, Work, IO_TIMEOUT};
+use crate::common::{self, ConnsClient, HeadCounter, IO_TIMEOUT, Outcome, Work, check};
 
 /// Stack size of every task thread, as in the seed.
 const STACK: usize = 32 * 1024;

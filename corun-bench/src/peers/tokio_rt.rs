@@ -7,15 +7,15 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Context;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{self, check, ConnsClient, HeadCounter, Outcome, Work};
+use crate::common::{self, ConnsClient, HeadCounter, Outcome, Work, check};
 
 /// Runs one workload on a fresh tokio runtime (`multi`: 2 worker threads).
 pub fn run(work: &Work, multi: bool) -> Result<Outcome, String> {

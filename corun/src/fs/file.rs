@@ -24,14 +24,14 @@
 //! scheduler or the reactor.
 
 use std::fs::{Metadata, Permissions};
-use std::future::poll_fn;
 use std::future::Future;
+use std::future::poll_fn;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll, ready};
 
 mod traits;
 

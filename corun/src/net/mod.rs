@@ -144,7 +144,7 @@ mod stream {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "stream ended before the buffer was filled",
-                    ))
+                    ));
                 }
                 n => buf = &mut buf[n..],
             }
@@ -165,7 +165,7 @@ mod stream {
                     return Err(io::Error::new(
                         io::ErrorKind::WriteZero,
                         "the socket accepted no bytes",
-                    ))
+                    ));
                 }
                 n => buf = &buf[n..],
             }

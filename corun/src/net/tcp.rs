@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
-use super::{each_addr, tcp_stream, TcpStream, DEFAULT_BACKLOG};
+use super::{DEFAULT_BACKLOG, TcpStream, each_addr, tcp_stream};
 use crate::io::Async;
 
 /// A TCP socket listening for connections, registered with the current

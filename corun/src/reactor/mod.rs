@@ -122,7 +122,7 @@ pub(crate) struct Remote {
 #[derive(Clone, Copy)]
 pub(crate) struct Release {
     idx: u32,
-    gen: u32,
+    generation: u32,
     own: [WaiterKey; 2],
 }
 
@@ -217,8 +217,14 @@ impl Reactor {
                     continue;
                 }
                 dispatched += 1;
-                let (idx, gen) = split_token(event.token());
-                table.set_ready(idx, gen, TOKEN_GEN_MASK, readiness_of(event), &mut wake);
+                let (idx, generation) = split_token(event.token());
+                table.set_ready(
+                    idx,
+                    generation,
+                    TOKEN_GEN_MASK,
+                    readiness_of(event),
+                    &mut wake,
+                );
             }
         }
         for waker in wake.drain(..) {
@@ -238,32 +244,32 @@ impl Reactor {
         }
         self.drain_remote();
         let mut table = self.table.borrow_mut();
-        if let Some((idx, gen)) = table.share(fd)? {
-            return Ok(Registration::new(self.remote.clone(), fd, idx, gen));
+        if let Some((idx, generation)) = table.share(fd)? {
+            return Ok(Registration::new(self.remote.clone(), fd, idx, generation));
         }
-        let (idx, gen) = table.insert(fd)?;
+        let (idx, generation) = table.insert(fd)?;
         let added = self.poll.borrow().registry().register(
             &mut SourceFd(&fd),
-            make_token(idx, gen),
+            make_token(idx, generation),
             mio::Interest::READABLE | mio::Interest::WRITABLE,
         );
         match added {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                if let Some(slot) = table.slot(idx, gen) {
+                if let Some(slot) = table.slot(idx, generation) {
                     slot.always_ready = true;
                     slot.readiness = (Readiness::READABLE | Readiness::WRITABLE).bits();
                 }
             }
             Err(e) => {
                 let mut leftovers = Vec::new();
-                table.release(idx, gen, &mut leftovers);
+                table.release(idx, generation, &mut leftovers);
                 drop(table);
                 drop(leftovers);
                 return Err(e);
             }
         }
-        Ok(Registration::new(self.remote.clone(), fd, idx, gen))
+        Ok(Registration::new(self.remote.clone(), fd, idx, generation))
     }
 
     /// Releases one registration reference (and its `poll_ready` waiters);
@@ -280,7 +286,7 @@ impl Reactor {
                 leftovers.extend(table.remove_waiter(release.idx, interest, key));
             }
         }
-        if let Some((fd, polled)) = table.release(release.idx, release.gen, &mut leftovers) {
+        if let Some((fd, polled)) = table.release(release.idx, release.generation, &mut leftovers) {
             if polled {
                 // Fails harmlessly (EBADF/ENOENT) if the fd was already closed,
                 // which removed it from epoll anyway.
@@ -322,8 +328,8 @@ fn reentrant_park() -> io::Error {
 
 /// Slot index in the low 32 bits, generation in the high 32 (64-bit targets;
 /// on 32-bit targets the generation is not carried and reads as 0).
-fn make_token(idx: u32, gen: u32) -> Token {
-    Token(((u64::from(gen) << 32) | u64::from(idx)) as usize)
+fn make_token(idx: u32, generation: u32) -> Token {
+    Token(((u64::from(generation) << 32) | u64::from(idx)) as usize)
 }
 
 /// Generation bits that survive the trip through a `Token`.

@@ -12,8 +12,8 @@ use std::io;
 use std::mem;
 use std::os::unix::io::RawFd;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey};
@@ -31,7 +31,7 @@ pub(crate) struct Registration {
     remote: Arc<Remote>,
     fd: RawFd,
     idx: u32,
-    gen: u32,
+    generation: u32,
     /// Waiter node of this registration's `poll_ready` per direction
     /// (`WaiterKey::NONE` when none): repeated `poll_ready` calls keep one
     /// waker per direction, the most recent, like `AsyncRead` expects.
@@ -42,12 +42,12 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    pub(super) fn new(remote: Arc<Remote>, fd: RawFd, idx: u32, gen: u32) -> Registration {
+    pub(super) fn new(remote: Arc<Remote>, fd: RawFd, idx: u32, generation: u32) -> Registration {
         Registration {
             remote,
             fd,
             idx,
-            gen,
+            generation,
             own: [
                 AtomicU64::new(WaiterKey::NONE.to_bits()),
                 AtomicU64::new(WaiterKey::NONE.to_bits()),
@@ -95,7 +95,7 @@ impl Registration {
     /// wait reports the error).
     pub(crate) fn clear_readiness(&self, interest: Interest) {
         let _ = self.with_own(|r| {
-            if let Some(slot) = r.table.borrow_mut().slot(self.idx, self.gen) {
+            if let Some(slot) = r.table.borrow_mut().slot(self.idx, self.generation) {
                 if !slot.always_ready {
                     slot.readiness &= !interest.ready_bit();
                 }
@@ -123,7 +123,7 @@ impl Registration {
     ) -> Poll<io::Result<Readiness>> {
         let outcome = self.with_own(|r| {
             let mut table = r.table.borrow_mut();
-            let Some(slot) = table.slot(self.idx, self.gen) else {
+            let Some(slot) = table.slot(self.idx, self.generation) else {
                 return (Poll::Ready(Err(stale())), None);
             };
             let bits = slot.readiness;
@@ -157,7 +157,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         let release = Release {
             idx: self.idx,
-            gen: self.gen,
+            generation: self.generation,
             own: self
                 .own
                 .each_ref()

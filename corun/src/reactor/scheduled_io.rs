@@ -33,7 +33,7 @@ pub(super) struct Slot {
     /// Number of live `Registration`s sharing this slot.
     refs: u32,
     /// Bumped each time the slot is freed, so stale tokens/keys are ignored.
-    pub(super) gen: u32,
+    pub(super) generation: u32,
     /// Head node of the read (0) and write (1) waiter lists, or [`NONE`].
     heads: [u32; 2],
     /// Cached readiness bits (see `Readiness`).
@@ -46,23 +46,26 @@ pub(super) struct Slot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct WaiterKey {
     idx: u32,
-    gen: u32,
+    generation: u32,
 }
 
 impl WaiterKey {
     /// A key that never matches a node.
-    pub(super) const NONE: WaiterKey = WaiterKey { idx: NONE, gen: 0 };
+    pub(super) const NONE: WaiterKey = WaiterKey {
+        idx: NONE,
+        generation: 0,
+    };
 
     /// Packs the key into one word (for atomic storage).
     pub(super) fn to_bits(self) -> u64 {
-        (u64::from(self.gen) << 32) | u64::from(self.idx)
+        (u64::from(self.generation) << 32) | u64::from(self.idx)
     }
 
     /// Unpacks [`WaiterKey::to_bits`].
     pub(super) fn from_bits(bits: u64) -> WaiterKey {
         WaiterKey {
             idx: bits as u32,
-            gen: (bits >> 32) as u32,
+            generation: (bits >> 32) as u32,
         }
     }
 }
@@ -73,7 +76,7 @@ struct Node {
     waker: Option<Waker>,
     next: u32,
     prev: u32,
-    gen: u32,
+    generation: u32,
 }
 
 /// fd number → slot index.
@@ -135,7 +138,7 @@ impl Table {
             .refs
             .checked_add(1)
             .ok_or_else(|| io::Error::other("too many registrations of one fd"))?;
-        Ok(Some((idx, slot.gen)))
+        Ok(Some((idx, slot.generation)))
     }
 
     /// Creates the slot of an fd not yet registered; refcount 1.
@@ -150,7 +153,7 @@ impl Table {
                 self.slots.push(Slot {
                     fd,
                     refs: 0,
-                    gen: 0,
+                    generation: 0,
                     heads: [NONE; 2],
                     readiness: 0,
                     always_ready: false,
@@ -166,14 +169,14 @@ impl Table {
         slot.always_ready = false;
         self.fds.set(fd, idx);
         self.live += 1;
-        Ok((idx, slot.gen))
+        Ok((idx, slot.generation))
     }
 
-    /// The live slot `idx` if it still has generation `gen`.
-    pub(super) fn slot(&mut self, idx: u32, gen: u32) -> Option<&mut Slot> {
+    /// The live slot `idx` if it still has generation `generation`.
+    pub(super) fn slot(&mut self, idx: u32, generation: u32) -> Option<&mut Slot> {
         self.slots
             .get_mut(idx as usize)
-            .filter(|s| s.refs > 0 && s.gen == gen)
+            .filter(|s| s.refs > 0 && s.generation == generation)
     }
 
     /// Drops one reference. When it was the last, frees the slot, moves any
@@ -181,16 +184,16 @@ impl Table {
     pub(super) fn release(
         &mut self,
         idx: u32,
-        gen: u32,
+        generation: u32,
         out: &mut Vec<Waker>,
     ) -> Option<(RawFd, bool)> {
-        let slot = self.slot(idx, gen)?;
+        let slot = self.slot(idx, generation)?;
         slot.refs -= 1;
         if slot.refs > 0 {
             return None;
         }
         let (fd, polled) = (slot.fd, !slot.always_ready);
-        slot.gen = slot.gen.wrapping_add(1);
+        slot.generation = slot.generation.wrapping_add(1);
         for dir in 0..2 {
             self.take_list(idx, dir, out);
         }
@@ -215,7 +218,7 @@ impl Table {
                     waker: None,
                     next: NONE,
                     prev: NONE,
-                    gen: 0,
+                    generation: 0,
                 });
                 (self.nodes.len() - 1) as u32
             }
@@ -224,19 +227,22 @@ impl Table {
         node.waker = Some(waker);
         node.next = head;
         node.prev = NONE;
-        let gen = node.gen;
+        let generation = node.generation;
         if head != NONE {
             self.nodes[head as usize].prev = node_idx;
         }
         self.slots[idx as usize].heads[dir] = node_idx;
-        WaiterKey { idx: node_idx, gen }
+        WaiterKey {
+            idx: node_idx,
+            generation,
+        }
     }
 
     /// Whether `key` still names a queued waiter.
     fn is_queued(&self, key: WaiterKey) -> bool {
         self.nodes
             .get(key.idx as usize)
-            .is_some_and(|n| n.gen == key.gen && n.waker.is_some())
+            .is_some_and(|n| n.generation == key.generation && n.waker.is_some())
     }
 
     /// Stores `waker` in the queued node `key` unless it would wake the same
@@ -287,7 +293,7 @@ impl Table {
     fn free(&mut self, n: u32) -> Option<Waker> {
         let next_free = self.free_node.unwrap_or(NONE);
         let node = &mut self.nodes[n as usize];
-        node.gen = node.gen.wrapping_add(1);
+        node.generation = node.generation.wrapping_add(1);
         node.next = next_free;
         node.prev = NONE;
         self.free_node = Some(n);
@@ -304,13 +310,13 @@ impl Table {
         }
     }
 
-    /// Records readiness `bits` reported for slot `idx`/`gen` (ignored when
+    /// Records readiness `bits` reported for slot `idx`/`generation` (ignored when
     /// stale; only the `gen_mask` bits of the generation are compared) and
     /// moves the wakers of every direction they satisfy into `out`.
     pub(super) fn set_ready(
         &mut self,
         idx: u32,
-        gen: u32,
+        generation: u32,
         gen_mask: u32,
         bits: u8,
         out: &mut Vec<Waker>,
@@ -318,7 +324,7 @@ impl Table {
         let Some(slot) = self
             .slots
             .get_mut(idx as usize)
-            .filter(|s| s.refs > 0 && s.gen & gen_mask == gen & gen_mask)
+            .filter(|s| s.refs > 0 && s.generation & gen_mask == generation & gen_mask)
         else {
             return;
         };

@@ -13,12 +13,12 @@ use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use super::{scheduled_io, Interest, Reactor, Readiness, Registration};
+use super::{Interest, Reactor, Readiness, Registration, scheduled_io};
 
 thread_local! {
     static INSTALLED: RefCell<Option<Rc<Reactor>>> = const { RefCell::new(None) };
@@ -353,9 +353,10 @@ fn repeated_poll_ready_keeps_one_waiter_and_registration_drop_frees_it() {
         let reg = r.register(a.as_raw_fd()).unwrap();
         let (_c, w) = counter();
         for _ in 0..5 {
-            assert!(reg
-                .poll_ready(&mut Context::from_waker(&w), Interest::Read)
-                .is_pending());
+            assert!(
+                reg.poll_ready(&mut Context::from_waker(&w), Interest::Read)
+                    .is_pending()
+            );
         }
         assert_eq!(r.table.borrow().queued_waiters(), 1);
         drop(reg);
@@ -415,13 +416,13 @@ fn hang_up_or_error_bits_alone_wake_both_directions() {
         Readiness::ERROR,
     ] {
         let mut table = scheduled_io::Table::default();
-        let (idx, gen) = table.insert(3).unwrap();
+        let (idx, generation) = table.insert(3).unwrap();
         let (rc, rw) = counter();
         let (wc, ww) = counter();
         table.add_waiter(idx, Interest::Read, rw);
         table.add_waiter(idx, Interest::Write, ww);
         let mut woken = Vec::new();
-        table.set_ready(idx, gen, u32::MAX, bits.bits(), &mut woken);
+        table.set_ready(idx, generation, u32::MAX, bits.bits(), &mut woken);
         woken.into_iter().for_each(Waker::wake);
         assert_eq!((wakes(&rc), wakes(&wc)), (1, 1), "{bits:?}");
         assert_eq!(table.queued_waiters(), 0);
@@ -431,7 +432,7 @@ fn hang_up_or_error_bits_alone_wake_both_directions() {
 #[test]
 fn readable_alone_wakes_only_readers_and_stale_tokens_are_ignored() {
     let mut table = scheduled_io::Table::default();
-    let (idx, gen) = table.insert(3).unwrap();
+    let (idx, generation) = table.insert(3).unwrap();
     let (rc, rw) = counter();
     let (wc, ww) = counter();
     table.add_waiter(idx, Interest::Read, rw);
@@ -439,7 +440,7 @@ fn readable_alone_wakes_only_readers_and_stale_tokens_are_ignored() {
     let mut woken = Vec::new();
     table.set_ready(
         idx,
-        gen.wrapping_add(1),
+        generation.wrapping_add(1),
         u32::MAX,
         Readiness::READABLE.bits(),
         &mut woken,
@@ -448,7 +449,13 @@ fn readable_alone_wakes_only_readers_and_stale_tokens_are_ignored() {
         woken.is_empty(),
         "event of an older registration of the slot"
     );
-    table.set_ready(idx, gen, u32::MAX, Readiness::READABLE.bits(), &mut woken);
+    table.set_ready(
+        idx,
+        generation,
+        u32::MAX,
+        Readiness::READABLE.bits(),
+        &mut woken,
+    );
     woken.into_iter().for_each(Waker::wake);
     assert_eq!((wakes(&rc), wakes(&wc)), (1, 0));
     assert_eq!(table.queued_waiters(), 1);

@@ -32,17 +32,17 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
+use super::Stats;
 use super::registry::Registry;
 use super::shared::{Msg, Shared, TaskPtr};
-use super::Stats;
 use crate::reactor::Reactor;
 use crate::task::raw::{
-    self, Header, PollOutcome, COMPLETE, FINISHED, HANDLE, KILL_REQUESTED, RUNNING, SCHEDULED,
+    self, COMPLETE, FINISHED, HANDLE, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
 };
 use crate::task::{Exit, Task, TaskId, TaskInfo, TaskState, Waiting};
 use crate::time::wheel::{TimerKey, Wheel};

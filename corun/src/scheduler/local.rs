@@ -8,14 +8,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::Stats;
 use super::context;
 use super::core::{Core, Options};
-use super::Stats;
 use crate::task::raw;
 use crate::task::{Exit, JoinError, Task, TaskId, TaskInfo, Waiting};
 
-const OUTSIDE: &str =
-    "this corun function must be called from a task running on a corun scheduler \
+const OUTSIDE: &str = "this corun function must be called from a task running on a corun scheduler \
                        (inside corun::run or a task spawned on a Scheduler)";
 
 /// Runs a scheduler on the current thread until `future` completes and

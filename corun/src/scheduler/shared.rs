@@ -14,7 +14,7 @@
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, mpsc};
 
 use crate::reactor::Unparker;
 use crate::scheduler::Stats;

@@ -183,8 +183,8 @@ pub(crate) mod test_util {
     //! and a thread-parking `block_on`.
     use std::future::Future;
     use std::pin::Pin;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll, Wake, Waker};
     use std::thread::{self, Thread};
 

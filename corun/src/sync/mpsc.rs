@@ -16,7 +16,7 @@ mod error;
 
 pub use error::{SendError, TryRecvError, TrySendError};
 
-use super::{lock, store_waker, wake_all, WaitQueue};
+use super::{WaitQueue, lock, store_waker, wake_all};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;

@@ -2,12 +2,12 @@
 //! [`Event`] (a latching flag, like Python's `threading.Event`; the seed's
 //! "Event"). This file must NOT touch the scheduler.
 
-use super::{lock, wake_all, WaitQueue};
+use super::{WaitQueue, lock, wake_all};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
 struct State {

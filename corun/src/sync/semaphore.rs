@@ -4,7 +4,7 @@
 //! the [`WaitQueue`] and so knows it holds the permit), so a newcomer can
 //! never overtake a waiter. This file must NOT touch the scheduler.
 
-use super::{lock, wake_all, WaitQueue};
+use super::{WaitQueue, lock, wake_all};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -378,8 +378,8 @@ impl Drop for Acquire<'_> {
 mod tests {
     use super::*;
     use crate::sync::test_util::{block_on, counting, poll};
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread;
 
     #[test]

@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use super::raw::{self, Header, COMPLETE, HANDLE};
+use super::raw::{self, COMPLETE, HANDLE, Header};
 use super::{JoinError, TaskId, Waiting};
 use crate::scheduler::context;
 

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::scheduler::context;
-use crate::task::{set_waiting, Waiting};
+use crate::task::{Waiting, set_waiting};
 
 pub(crate) mod wheel;
 

@@ -5,7 +5,7 @@
 
 use std::io::{self, Seek, SeekFrom};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use super::{File, Op};
 
@@ -68,7 +68,7 @@ impl futures_io::AsyncSeek for File {
                             return Op::Seek(Err(io::Error::new(
                                 io::ErrorKind::InvalidInput,
                                 "seek offset overflows",
-                            )))
+                            )));
                         }
                     },
                     other => other,
