@@ -199,7 +199,7 @@ async fn fileio(
     Ok(Outcome::secs(t0.elapsed().as_secs_f64()))
 }
 
-async fn serve_once(mut s: TcpStream) -> std::io::Result<()> {
+async fn serve_once(s: TcpStream) -> std::io::Result<()> {
     let mut buf = [0u8; 1024];
     let mut len = 0;
     while !common::head_complete(&buf[..len]) {
@@ -216,7 +216,7 @@ async fn serve_once(mut s: TcpStream) -> std::io::Result<()> {
 }
 
 async fn fetch(addr: SocketAddr) -> Result<(), String> {
-    let mut s = TcpStream::connect(addr)
+    let s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
     s.write_all(common::URL_REQUEST)
@@ -288,7 +288,7 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
     Ok(Outcome::secs(secs).with("listen_overflows", overflows as f64))
 }
 
-async fn serve_keepalive(mut s: TcpStream) {
+async fn serve_keepalive(s: TcpStream) {
     let mut buf = vec![0u8; 4096];
     let mut heads = HeadCounter::default();
     let mut out = Vec::new();
@@ -345,7 +345,7 @@ async fn conns(n: u64) -> Result<Outcome, String> {
     let mut client = ConnsClient::start(addr, n)?;
     let t0 = Instant::now();
     for _ in 0..n {
-        let (mut s, _) = l.accept().await.map_err(|e| format!("accept: {e}"))?;
+        let (s, _) = l.accept().await.map_err(|e| format!("accept: {e}"))?;
         tasks.push(corun::spawn(async move {
             let mut b = [0u8; 64];
             matches!(s.read(&mut b).await, Ok(0))
