@@ -33,7 +33,7 @@ use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,8 @@ pub(crate) const BUDGET: usize = 256;
 /// shared counter.
 const ID_BLOCK: u64 = 1024;
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Scheduler numbers, for cheap "is this my scheduler" checks in futures.
+static NEXT_SCHED: AtomicU32 = AtomicU32::new(1);
 
 /// A fresh task id from the process-wide counter (spawns from other threads).
 pub(crate) fn global_id() -> u64 {
@@ -89,6 +91,7 @@ pub(crate) struct Options {
 
 /// The scheduler state of one thread.
 pub(crate) struct Core {
+    id: u32,
     shared: Arc<Shared>,
     options: Options,
     /// Tasks to poll, oldest first. Holds no references (see module docs).
@@ -103,6 +106,8 @@ pub(crate) struct Core {
     current: Cell<Option<NonNull<Header>>>,
     reactor: Reactor,
     wheel: RefCell<Wheel>,
+    /// Time in `poll` per registry slot, when measuring (reset at admit).
+    busy_ns: RefCell<Vec<u64>>,
     /// Scratch space for fired timer wakers (woken after the wheel borrow).
     fired: RefCell<Vec<Waker>>,
     origin: Instant,
@@ -119,6 +124,7 @@ impl Core {
         let reactor = Reactor::new()?;
         let shared = Arc::new(Shared::new(reactor.unparker()));
         Ok(Core {
+            id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
             shared,
             options,
             ready: RefCell::new(VecDeque::with_capacity(256)),
@@ -129,6 +135,7 @@ impl Core {
             current: Cell::new(None),
             reactor,
             wheel: RefCell::new(Wheel::new()),
+            busy_ns: RefCell::default(),
             fired: RefCell::default(),
             origin: Instant::now(),
             now_tick: Cell::new(0),
@@ -137,6 +144,12 @@ impl Core {
             stop: Cell::new(false),
             stats: Cell::new(Stats::default()),
         })
+    }
+
+    /// This scheduler's number (unique among the schedulers of the process
+    /// until 2^32 have been created).
+    pub(crate) fn id(&self) -> u32 {
+        self.id
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -199,8 +212,16 @@ impl Core {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
         self.registry.borrow_mut().insert(ptr);
+        if self.options.measure_busy_time {
+            let slot = h.slot.load(Ordering::Relaxed) as usize;
+            let mut busy = self.busy_ns.borrow_mut();
+            if busy.len() <= slot {
+                busy.resize(slot + 1, 0);
+            }
+            busy[slot] = 0;
+        }
         self.bump(|s| s.spawned += 1);
-        tracing::trace!(task.id = h.id, task.name = h.name.as_deref(), "spawn");
+        tracing::trace!(task.id = h.id, task.name = h.name(), "spawn");
         if self.closing.get() {
             self.kill(TaskId::of(h));
         } else {
@@ -248,7 +269,7 @@ impl Core {
         }
         h.local.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
-        h.waiting.set(Waiting::Nothing);
+        h.set_waiting(Waiting::Nothing);
         self.current.set(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
@@ -256,11 +277,10 @@ impl Core {
         // SAFETY: owner thread, unfinished task: the poll contract holds.
         let outcome = unsafe { (h.vtable.poll)(ptr, &mut cx) };
         if let Some(t) = started {
-            h.busy_ns.set(
-                h.busy_ns
-                    .get()
-                    .saturating_add(t.elapsed().as_nanos() as u64),
-            );
+            let slot = h.slot.load(Ordering::Relaxed) as usize;
+            if let Some(b) = self.busy_ns.borrow_mut().get_mut(slot) {
+                *b = b.saturating_add(t.elapsed().as_nanos() as u64);
+            }
         }
         self.current.set(None);
         let l = h.local.get() & !RUNNING;
@@ -337,25 +357,21 @@ impl Core {
         match exit {
             Exit::Completed => {
                 self.bump(|s| s.completed += 1);
-                tracing::trace!(task.id = h.id, task.name = h.name.as_deref(), "complete");
+                tracing::trace!(task.id = h.id, task.name = h.name(), "complete");
             }
             Exit::Killed => {
                 self.bump(|s| s.killed += 1);
-                tracing::debug!(task.id = h.id, task.name = h.name.as_deref(), "killed");
+                tracing::debug!(task.id = h.id, task.name = h.name(), "killed");
             }
             _ => {
                 self.bump(|s| s.panicked += 1);
                 match &panic_msg {
                     Some(msg) => tracing::error!(
                         task.id = h.id,
-                        task.name = h.name.as_deref(),
+                        task.name = h.name(),
                         "detached task panicked: {msg}"
                     ),
-                    None => tracing::warn!(
-                        task.id = h.id,
-                        task.name = h.name.as_deref(),
-                        "task panicked"
-                    ),
+                    None => tracing::warn!(task.id = h.id, task.name = h.name(), "task panicked"),
                 }
             }
         }
@@ -487,7 +503,16 @@ impl Core {
     fn fire_timers(&self) {
         let now = self.now_tick.get();
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
-        self.wheel.borrow_mut().advance(now, |w| fired.push(w));
+        self.wheel.borrow_mut().advance(now, |w| {
+            // Task wakers only queue their task: wake them right here
+            // instead of collecting a million of them. Foreign wakers may
+            // run any code (even touch timers): wake them after the borrow.
+            if crate::task::waker::is_task_waker(&w) {
+                w.wake();
+            } else {
+                fired.push(w);
+            }
+        });
         for w in fired.drain(..) {
             w.wake();
         }
@@ -633,7 +658,7 @@ impl Core {
                 } else if l & SCHEDULED != 0 {
                     TaskState::Ready
                 } else {
-                    match h.waiting.get() {
+                    match h.waiting() {
                         Waiting::Nothing => TaskState::Idle,
                         Waiting::Sleep(tick) => TaskState::Sleeping {
                             until: self.instant_of(tick),
@@ -645,13 +670,13 @@ impl Core {
                 };
                 TaskInfo {
                     id: TaskId::of(h),
-                    name: h.name.as_deref().map(str::to_string),
+                    name: h.name().map(str::to_string),
                     state,
                     polls: u64::from(h.polls.get()),
-                    busy: self
-                        .options
-                        .measure_busy_time
-                        .then(|| Duration::from_nanos(h.busy_ns.get())),
+                    busy: self.options.measure_busy_time.then(|| {
+                        let slot = h.slot.load(Ordering::Relaxed) as usize;
+                        Duration::from_nanos(self.busy_ns.borrow().get(slot).copied().unwrap_or(0))
+                    }),
                 }
             })
             .collect();

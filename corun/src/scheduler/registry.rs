@@ -16,10 +16,31 @@ use crate::task::raw::{self, Header};
 /// Marks "no slot" in a `TaskId` hint and the end of the free list.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
-enum Entry {
-    Occupied(NonNull<Header>),
-    /// Next free slot, or `NO_SLOT`.
-    Vacant(u32),
+/// One slot, one word: a task pointer (tasks are 8-aligned, so bit 0 is
+/// clear), or a vacant slot `(next_free << 1) | 1`.
+#[derive(Clone, Copy)]
+struct Entry(usize);
+
+impl Entry {
+    fn occupied(ptr: NonNull<Header>) -> Entry {
+        Entry(ptr.as_ptr() as usize)
+    }
+
+    fn vacant(next: u32) -> Entry {
+        Entry(((next as usize) << 1) | 1)
+    }
+
+    fn task(self) -> Option<NonNull<Header>> {
+        if self.0 & 1 == 0 {
+            NonNull::new(self.0 as *mut Header)
+        } else {
+            None
+        }
+    }
+
+    fn next_free(self) -> Option<u32> {
+        (self.0 & 1 == 1).then_some((self.0 >> 1) as u32)
+    }
 }
 
 pub(crate) struct Registry {
@@ -45,17 +66,15 @@ impl Registry {
     pub(crate) fn insert(&mut self, ptr: NonNull<Header>) {
         let slot = if self.free != NO_SLOT {
             let slot = self.free;
-            match self.entries[slot as usize] {
-                Entry::Vacant(next) => self.free = next,
-                Entry::Occupied(_) => unreachable!("free list points at an occupied slot"),
-            }
-            self.entries[slot as usize] = Entry::Occupied(ptr);
+            // The free list only ever holds vacant slots.
+            self.free = self.entries[slot as usize].next_free().unwrap_or(NO_SLOT);
+            self.entries[slot as usize] = Entry::occupied(ptr);
             slot
         } else {
             // More than 4 billion live tasks would exhaust memory long
             // before the slot index; saturate rather than wrap.
             let slot = u32::try_from(self.entries.len()).unwrap_or(NO_SLOT - 1);
-            self.entries.push(Entry::Occupied(ptr));
+            self.entries.push(Entry::occupied(ptr));
             slot
         };
         self.len += 1;
@@ -72,10 +91,11 @@ impl Registry {
             unsafe { raw::header(ptr) }.id == id
         };
         if slot != NO_SLOT {
-            return match self.entries.get(slot as usize) {
-                Some(Entry::Occupied(ptr)) if matches(*ptr) => Some(*ptr),
-                _ => None,
-            };
+            return self
+                .entries
+                .get(slot as usize)
+                .and_then(|e| e.task())
+                .filter(|p| matches(*p));
         }
         self.iter().find(|p| matches(*p))
     }
@@ -84,20 +104,16 @@ impl Registry {
     pub(crate) fn remove(&mut self, ptr: NonNull<Header>) {
         // SAFETY: the caller passes a live, registered task.
         let slot = unsafe { raw::header(ptr) }.slot.load(Ordering::Relaxed);
-        match self.entries.get(slot as usize) {
-            Some(Entry::Occupied(p)) if *p == ptr => {}
-            _ => return,
+        if self.entries.get(slot as usize).and_then(|e| e.task()) != Some(ptr) {
+            return;
         }
-        self.entries[slot as usize] = Entry::Vacant(self.free);
+        self.entries[slot as usize] = Entry::vacant(self.free);
         self.free = slot;
         self.len -= 1;
     }
 
     /// Every live task, in slot order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = NonNull<Header>> + '_ {
-        self.entries.iter().filter_map(|e| match e {
-            Entry::Occupied(p) => Some(*p),
-            Entry::Vacant(_) => None,
-        })
+        self.entries.iter().filter_map(|e| e.task())
     }
 }

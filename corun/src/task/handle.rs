@@ -81,7 +81,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.header().name.as_deref()
+        self.header().name()
     }
 
     /// True once the task has ended (its output, or why it has none, is
@@ -170,11 +170,7 @@ impl<T> Drop for Task<T> {
             // the handle could move); an unread panic is logged.
             // SAFETY: after `COMPLETE` the stage belongs to the handle.
             if let Some(msg) = unsafe { (h.vtable.drop_stage)(self.raw) } {
-                tracing::error!(
-                    task.id = h.id,
-                    task.name = h.name.as_deref(),
-                    "task panicked: {msg}"
-                );
+                tracing::error!(task.id = h.id, task.name = h.name(), "task panicked: {msg}");
             }
         }
         // SAFETY: the handle owned one reference.

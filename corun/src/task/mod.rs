@@ -205,6 +205,49 @@ pub(crate) enum Waiting {
     Task(TaskId),
 }
 
+const TAG_SHIFT: u32 = 61;
+const PAYLOAD: u64 = (1 << TAG_SHIFT) - 1;
+
+impl Waiting {
+    /// One word: a 3-bit tag over a 61-bit payload (ticks and ids stay far
+    /// below 2^61; larger values saturate, which only blurs a snapshot).
+    pub(crate) fn pack(self) -> u64 {
+        let (tag, payload) = match self {
+            Waiting::Nothing => (0, 0),
+            Waiting::Sleep(tick) => (1, tick.min(PAYLOAD)),
+            Waiting::SleepForever => (2, 0),
+            Waiting::Fd(fd, interest) => {
+                let dir = u64::from(interest == crate::io::Interest::Write);
+                (3, (dir << 32) | u64::from(fd as u32))
+            }
+            Waiting::Task(id) => (4, id.id.min(PAYLOAD)),
+        };
+        (tag << TAG_SHIFT) | payload
+    }
+
+    /// The inverse of [`Waiting::pack`] (task ids come back without a slot hint).
+    pub(crate) fn unpack(word: u64) -> Waiting {
+        let payload = word & PAYLOAD;
+        match word >> TAG_SHIFT {
+            1 => Waiting::Sleep(payload),
+            2 => Waiting::SleepForever,
+            3 => {
+                let interest = if payload >> 32 == 1 {
+                    crate::io::Interest::Write
+                } else {
+                    crate::io::Interest::Read
+                };
+                Waiting::Fd(payload as u32 as i32, interest)
+            }
+            4 => Waiting::Task(TaskId {
+                id: payload,
+                slot: crate::scheduler::registry::NO_SLOT,
+            }),
+            _ => Waiting::Nothing,
+        }
+    }
+}
+
 /// The state of a task in a [`TaskInfo`] snapshot.
 ///
 /// ```
@@ -298,5 +341,5 @@ impl fmt::Display for TaskInfo {
 
 /// Records what the current task waits for (no-op outside a task).
 pub(crate) fn set_waiting(w: Waiting) {
-    crate::scheduler::context::with_current_task(|h| h.waiting.set(w));
+    crate::scheduler::context::with_current_task(|h| h.set_waiting(w));
 }

@@ -10,7 +10,7 @@
 //! ```text
 //! Cell<F, T> (repr(C))
 //! +---------------------------------------------+
-//! | Header: refs, flags, id, owner, name, ...   |  <- a `NonNull<Header>` points here
+//! | Header (72 bytes): refs, flags, id, ...      |  <- a `NonNull<Header>` points here
 //! +---------------------------------------------+
 //! | Stage<F, T>: Pending(F) | Done(Result) | Empty |
 //! +---------------------------------------------+
@@ -18,7 +18,7 @@
 //!
 //! # Who may touch what
 //!
-//! * `local`, `polls`, `waiting`, `busy_ns` and the stage while the future is
+//! * `local`, `polls`, `waiting` and the stage while the future is
 //!   alive: only the owner scheduler's thread.
 //! * `refs`, `remote`: any thread, atomically.
 //! * `join_waker`: any thread, only while holding the [`JOIN_LOCK`] bit.
@@ -41,7 +41,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
 use std::task::{Context, Poll, Waker};
 
 use crate::scheduler::shared::Shared;
@@ -105,30 +105,47 @@ pub(crate) struct Vtable {
 #[repr(C)]
 pub(crate) struct Header {
     /// Reference count (see the module docs).
-    pub(crate) refs: AtomicUsize,
+    pub(crate) refs: AtomicU32,
     /// Cross-thread flags: `REMOTE_QUEUED`, `COMPLETE`, `JOIN_LOCK`, `HANDLE`.
     pub(crate) remote: AtomicU8,
     /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`, `KILL_REQUESTED`.
     pub(crate) local: Cell<u8>,
     /// How many times the future was polled (for `tasks()` snapshots).
     pub(crate) polls: Cell<u32>,
+    /// Index in the owner's registry (`NO_SLOT` until admitted). Written
+    /// once by the owner thread; read by handles for kill-by-id hints.
+    pub(crate) slot: AtomicU32,
     /// Operations on the typed cell.
     pub(crate) vtable: &'static Vtable,
     /// The task id; never reused.
     pub(crate) id: u64,
-    /// Index in the owner's registry (`NO_SLOT` until admitted). Written
-    /// once by the owner thread; read by handles for kill-by-id hints.
-    pub(crate) slot: AtomicU32,
     /// The scheduler the task belongs to, for wakes from other threads.
     pub(crate) owner: Arc<Shared>,
-    /// The name given at spawn.
-    pub(crate) name: Option<Box<str>>,
+    /// The name given at spawn (boxed twice to keep the header one word
+    /// smaller: most tasks have no name).
+    name: Option<Box<Box<str>>>,
     /// Who awaits the `Task` handle. Guarded by `JOIN_LOCK`.
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
-    /// What the task last said it waits for (for `tasks()` snapshots).
-    pub(crate) waiting: Cell<Waiting>,
-    /// Time spent inside `poll`, in nanoseconds, when measuring is enabled.
-    pub(crate) busy_ns: Cell<u64>,
+    /// What the task last said it waits for (for `tasks()` snapshots),
+    /// packed in one word (see [`Waiting::pack`]).
+    waiting: Cell<u64>,
+}
+
+impl Header {
+    /// The name given at spawn.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|b| &**b)
+    }
+
+    /// Records what the task waits for (owner thread).
+    pub(crate) fn set_waiting(&self, w: Waiting) {
+        self.waiting.set(w.pack());
+    }
+
+    /// What the task last said it waits for (owner thread).
+    pub(crate) fn waiting(&self) -> Waiting {
+        Waiting::unpack(self.waiting.get())
+    }
 }
 
 /// Where a task's future is in its life.
@@ -154,11 +171,11 @@ pub(crate) fn allocate<F: Future + 'static>(
     id: u64,
     name: Option<Box<str>>,
     owner: Arc<Shared>,
-    refs: usize,
+    refs: u32,
 ) -> NonNull<Header> {
     let cell = Box::new(TaskCell {
         header: Header {
-            refs: AtomicUsize::new(refs),
+            refs: AtomicU32::new(refs),
             remote: AtomicU8::new(HANDLE),
             local: Cell::new(0),
             polls: Cell::new(0),
@@ -166,10 +183,9 @@ pub(crate) fn allocate<F: Future + 'static>(
             id,
             slot: AtomicU32::new(crate::scheduler::registry::NO_SLOT),
             owner,
-            name,
+            name: name.map(Box::new),
             join_waker: UnsafeCell::new(None),
-            waiting: Cell::new(Waiting::Nothing),
-            busy_ns: Cell::new(0),
+            waiting: Cell::new(0),
         },
         stage: UnsafeCell::new(Stage::Pending(future)),
     });
@@ -327,7 +343,7 @@ pub(crate) unsafe fn header<'a>(ptr: NonNull<Header>) -> &'a Header {
 pub(crate) unsafe fn ref_inc(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference, so the header is alive.
     let old = unsafe { header(ptr) }.refs.fetch_add(1, Ordering::Relaxed);
-    if old > isize::MAX as usize {
+    if old > i32::MAX as u32 {
         // Overflowing the count would lead to a use-after-free; like `Arc`,
         // stop the process instead.
         std::process::abort();
@@ -393,4 +409,35 @@ fn lock_join(h: &Header) {
 
 fn unlock_join(h: &Header) {
     h.remote.fetch_and(!JOIN_LOCK, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A million sleeping tasks each carry one header: keep it at 72 bytes.
+    #[test]
+    fn header_stays_small() {
+        assert!(
+            std::mem::size_of::<Header>() <= 72,
+            "{}",
+            std::mem::size_of::<Header>()
+        );
+    }
+
+    #[test]
+    fn waiting_packs_and_unpacks() {
+        use crate::io::Interest;
+        for w in [
+            Waiting::Nothing,
+            Waiting::Sleep(123_456),
+            Waiting::SleepForever,
+            Waiting::Fd(7, Interest::Read),
+            Waiting::Fd(i32::MAX, Interest::Write),
+        ] {
+            assert_eq!(Waiting::unpack(w.pack()), w);
+        }
+        let id = crate::task::TaskId::from_u64(42);
+        assert_eq!(Waiting::unpack(Waiting::Task(id).pack()), Waiting::Task(id));
+    }
 }

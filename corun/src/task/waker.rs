@@ -24,6 +24,13 @@ pub(crate) fn borrowed(ptr: NonNull<Header>) -> std::mem::ManuallyDrop<Waker> {
     })
 }
 
+/// True if `w` is a corun task waker. Waking one runs no user code (it
+/// only queues the task), so the scheduler may wake it while its own
+/// structures are borrowed.
+pub(crate) fn is_task_waker(w: &Waker) -> bool {
+    std::ptr::eq(w.vtable(), &VTABLE)
+}
+
 fn ptr_of(data: *const ()) -> NonNull<Header> {
     // SAFETY: every RawWaker with this vtable was made from a non-null
     // task header pointer.

@@ -57,20 +57,14 @@ pub struct Sleep {
     timer: Option<Armed>,
 }
 
+/// A pending entry in a scheduler's wheel (kept small: a million sleeping
+/// tasks each carry one; the tick is recomputed from the deadline).
 #[derive(Debug)]
 struct Armed {
     key: wheel::TimerKey,
-    tick: u64,
     /// The scheduler whose wheel holds the entry.
-    sched: *const (),
+    sched: u32,
 }
-
-// SAFETY: `sched` is only compared with the current thread's scheduler
-// address, never dereferenced; the entry it names is only touched on that
-// scheduler's thread.
-unsafe impl Send for Armed {}
-// SAFETY: as above; `&Armed` gives no access at all.
-unsafe impl Sync for Armed {}
 
 impl Sleep {
     fn new(deadline: Option<Instant>) -> Sleep {
@@ -108,7 +102,7 @@ impl Sleep {
     fn cancel(&mut self) {
         if let Some(armed) = self.timer.take() {
             context::with_core(|core| {
-                if std::ptr::eq(core.shared_ptr().cast(), armed.sched) {
+                if core.id() == armed.sched {
                     core.timer_cancel(armed.key);
                 }
             });
@@ -126,31 +120,29 @@ impl Future for Sleep {
         };
         let this = &mut *self;
         let ready = context::with_core(|core| {
-            let sched: *const () = core.shared_ptr().cast();
-            match this.timer.as_ref().map(|a| (a.key, a.tick, a.sched)) {
-                Some((key, tick, owner)) if owner == sched => {
+            let sched = core.id();
+            let tick = core.tick_at(deadline);
+            match this.timer.as_ref().map(|a| (a.key, a.sched)) {
+                Some((key, owner)) if owner == sched => {
                     if core.now_tick() >= tick {
                         return true;
                     }
                     if !core.timer_set_waker(key, cx.waker()) {
                         // Fired, but the clock reading lags: re-arm.
                         let key = core.timer_insert(tick, cx.waker().clone());
-                        this.timer = Some(Armed { key, tick, sched });
+                        this.timer = Some(Armed { key, sched });
                     }
-                    set_waiting(Waiting::Sleep(tick));
-                    false
                 }
                 _ => {
-                    let tick = core.tick_at(deadline);
                     if core.now_tick() >= tick || Instant::now() >= deadline {
                         return true;
                     }
                     let key = core.timer_insert(tick, cx.waker().clone());
-                    this.timer = Some(Armed { key, tick, sched });
-                    set_waiting(Waiting::Sleep(tick));
-                    false
+                    this.timer = Some(Armed { key, sched });
                 }
             }
+            set_waiting(Waiting::Sleep(tick));
+            false
         });
         match ready {
             Some(true) => {
@@ -327,5 +319,18 @@ impl futures_core::Stream for Interval {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
         self.poll_tick(cx).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every sleeping task carries one `Sleep`: keep it at 32 bytes.
+    #[test]
+    fn sleep_stays_small() {
+        assert!(
+            std::mem::size_of::<super::Sleep>() <= 32,
+            "{}",
+            std::mem::size_of::<super::Sleep>()
+        );
     }
 }
