@@ -1,0 +1,119 @@
+//! A TCP echo server and its client in one binary.
+//!
+//! Run:
+//!
+//! ```text
+//! cargo run -p corun --example echo -- server --port 7000
+//! cargo run -p corun --example echo -- client 127.0.0.1:7000 hello "two words"
+//! ```
+//!
+//! `server [--addr IP] [--port P]` (default 127.0.0.1:7000; `--port 0` picks
+//! a free port) prints `listening on ADDR` first, then echoes every byte on
+//! every connection, one task per connection, until the peer closes.
+//! `client ADDR MESSAGE...` sends each message on one connection, reads the
+//! same number of bytes back, prints them, and exits 1 if any echo differs
+//! (or on any error). Runs until killed.
+//!
+//! This file is an application on corun: no `unsafe`, public API only.
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use corun::net::{TcpListener, TcpStream};
+
+const USAGE: &str = "usage: echo server [--addr IP] [--port P]\n       echo client ADDR MESSAGE...";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("server") => parse_server(&args[1..]).and_then(|addr| {
+            corun::run(server(addr)).map_err(|e| format!("server on {addr}: {e}"))
+        }),
+        Some("client") if args.len() >= 3 => match args[1].parse::<SocketAddr>() {
+            Ok(addr) => corun::run(client(addr, args[2..].to_vec())),
+            Err(_) => Err(format!("bad address {:?} (want IP:PORT)", args[1])),
+        },
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_server(args: &[String]) -> Result<SocketAddr, String> {
+    let mut addr = SocketAddr::from(([127, 0, 0, 1], 7000));
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = || format!("bad value for {flag}: {value:?}");
+        match flag.as_str() {
+            "--port" => addr.set_port(value.parse().map_err(|_| bad())?),
+            "--addr" => addr.set_ip(value.parse().map_err(|_| bad())?),
+            _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
+        }
+    }
+    Ok(addr)
+}
+
+async fn server(addr: SocketAddr) -> io::Result<()> {
+    let listener = TcpListener::bind(addr)?;
+    println!("listening on {}", listener.local_addr()?);
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                corun::spawn(async move {
+                    let _ = echo(&stream).await;
+                });
+            }
+            Err(e) => {
+                // Out of fds or an aborted handshake: pause, never spin.
+                eprintln!("echo: accept: {e}");
+                corun::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Writes back everything read until end of stream.
+async fn echo(stream: &TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf).await? {
+            0 => return Ok(()),
+            n => stream.write_all(&buf[..n]).await?,
+        }
+    }
+}
+
+async fn client(addr: SocketAddr, messages: Vec<String>) -> Result<(), String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let mut mismatches = 0;
+    for msg in &messages {
+        stream
+            .write_all(msg.as_bytes())
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        let mut back = vec![0u8; msg.len()];
+        stream
+            .read_exact(&mut back)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        let back = String::from_utf8_lossy(&back);
+        println!("{back}");
+        if back != msg.as_str() {
+            eprintln!("echo: mismatch: sent {msg:?}, got {back:?}");
+            mismatches += 1;
+        }
+    }
+    match mismatches {
+        0 => Ok(()),
+        n => Err(format!("{n} of {} echoes differed", messages.len())),
+    }
+}
