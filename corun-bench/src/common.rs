@@ -168,6 +168,57 @@ pub fn listen_overflows() -> u64 {
     0
 }
 
+/// The kernel's listen-queue limits, raised for the duration of a run.
+///
+/// With the default caps (`somaxconn` 4096, `tcp_max_syn_backlog` 2048) a
+/// burst of 10 000 connects overflows every server's listen queue and the
+/// clients pay SYN retransmits (a second or more), which measures the
+/// kernel setting instead of the runtimes. When the bench may write the
+/// sysctls (root), it raises both to 65535 and puts the old values back
+/// when the run ends; otherwise it says what it measured under.
+pub struct ListenLimits {
+    saved: Vec<(&'static str, String)>,
+}
+
+const LISTEN_SYSCTLS: [&str; 2] = [
+    "/proc/sys/net/core/somaxconn",
+    "/proc/sys/net/ipv4/tcp_max_syn_backlog",
+];
+
+impl ListenLimits {
+    /// Raises the limits where allowed, noting what it did on stderr.
+    pub fn raise() -> ListenLimits {
+        let mut saved = Vec::new();
+        for path in LISTEN_SYSCTLS {
+            let Ok(old) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            let old = old.trim().to_string();
+            if old.parse::<u64>().is_ok_and(|v| v >= 65535) {
+                continue;
+            }
+            match std::fs::write(path, "65535") {
+                Ok(()) => {
+                    eprintln!("note: raised {path} from {old} to 65535 for this run");
+                    saved.push((path, old));
+                }
+                Err(e) => eprintln!(
+                    "note: {path} stays {old} ({e}); large urlfetch runs may overflow the listen queue"
+                ),
+            }
+        }
+        ListenLimits { saved }
+    }
+}
+
+impl Drop for ListenLimits {
+    fn drop(&mut self) {
+        for (path, old) in &self.saved {
+            let _ = std::fs::write(path, old);
+        }
+    }
+}
+
 /// The kernel's cap on any listen backlog (`net.core.somaxconn`).
 pub fn somaxconn() -> u64 {
     std::fs::read_to_string("/proc/sys/net/core/somaxconn")

@@ -176,6 +176,7 @@ fn run_child(cell: &Cell, timeout: Duration) -> Result<RunLine, String> {
 }
 
 fn parent(cli: Cli) -> ExitCode {
+    let _limits = common::ListenLimits::raise();
     let workloads: Vec<Workload> =
         if cli.workloads.is_empty() || cli.workloads.contains(&Workload::All) {
             Workload::EACH.to_vec()
