@@ -208,15 +208,15 @@ impl<T: AsFd> Async<T> {
     ///     assert_eq!(n, 3);
     /// });
     /// ```
-    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        loop {
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.reg.clear_readiness(Interest::Read);
-                    self.reg.ready(Interest::Read).await?;
-                }
-                res => return res,
-            }
+    pub fn read_with<R, F>(&self, op: F) -> IoWith<'_, T, F>
+    where
+        F: FnMut(&T) -> io::Result<R>,
+    {
+        IoWith {
+            io: self,
+            op,
+            interest: Interest::Read,
+            wait: None,
         }
     }
 
@@ -233,16 +233,25 @@ impl<T: AsFd> Async<T> {
     ///     assert_eq!(n, 3);
     /// });
     /// ```
-    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        loop {
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.reg.clear_readiness(Interest::Write);
-                    self.reg.ready(Interest::Write).await?;
-                }
-                res => return res,
-            }
+    pub fn write_with<R, F>(&self, op: F) -> IoWith<'_, T, F>
+    where
+        F: FnMut(&T) -> io::Result<R>,
+    {
+        IoWith {
+            io: self,
+            op,
+            interest: Interest::Write,
+            wait: None,
         }
+    }
+
+    /// Forgets the cached readiness of `interest` without an operation
+    /// having returned `WouldBlock`: for a stream socket, a read that
+    /// filled less than the buffer has drained the kernel queue, so the next
+    /// read would only return `WouldBlock` (a wasted syscall). Safe with
+    /// edge-triggered readiness: data arriving later raises a new event.
+    pub(crate) fn clear_readiness(&self, interest: Interest) {
+        self.reg.clear_readiness(interest);
     }
 
     /// Poll form of [`read_with`](Async::read_with), for `AsyncRead`-style
@@ -307,6 +316,58 @@ impl<T: AsFd> Async<T> {
                 res => return Poll::Ready(res),
             }
         }
+    }
+}
+
+/// Future of [`Async::read_with`] and [`Async::write_with`]: runs the
+/// operation, and while it returns `WouldBlock`, waits for readiness (each
+/// such future is its own waiter, so any number of tasks may wait on one
+/// object) and runs it again. A named future rather than an `async fn` so it
+/// stays a few words large: one lives in every task blocked on a socket.
+#[must_use = "futures do nothing unless awaited"]
+pub struct IoWith<'a, T: AsFd, F> {
+    io: &'a Async<T>,
+    op: F,
+    interest: Interest,
+    wait: Option<crate::reactor::Ready<'a>>,
+}
+
+// No field is ever pinned: the operation is only called through `&mut`.
+impl<T: AsFd, F> Unpin for IoWith<'_, T, F> {}
+
+impl<T: AsFd, F, R> std::future::Future for IoWith<'_, T, F>
+where
+    F: FnMut(&T) -> io::Result<R>,
+{
+    type Output = io::Result<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(wait) = &mut this.wait {
+                match Pin::new(wait).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(_)) => this.wait = None,
+                }
+            }
+            match (this.op)(this.io.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    this.io.reg.clear_readiness(this.interest);
+                    this.wait = Some(this.io.reg.ready(this.interest));
+                }
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+}
+
+impl<T: AsFd + std::fmt::Debug, F> std::fmt::Debug for IoWith<'_, T, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoWith")
+            .field("io", self.io)
+            .field("interest", &self.interest)
+            .finish()
     }
 }
 

@@ -61,6 +61,7 @@ pub use udp::UdpSocket;
 pub use unix::{UnixIncoming, UnixListener, UnixStream};
 pub use unix_datagram::UnixDatagram;
 
+use std::future::Future;
 use std::io::{self, IoSlice, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
@@ -122,15 +123,23 @@ mod stream {
     use super::*;
 
     /// One read; `Ok(0)` at end of stream.
-    pub(super) async fn read<S: AsFd>(io: &Async<S>, buf: &mut [u8]) -> io::Result<usize>
+    pub(super) fn read<'a, S: AsFd>(
+        io: &'a Async<S>,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + 'a
     where
-        for<'a> &'a S: Read,
+        for<'b> &'b S: Read,
     {
-        io.read_with(|s| {
-            let mut s = s;
-            s.read(buf)
+        io.read_with(move |mut s| {
+            let len = buf.len();
+            let n = s.read(buf)?;
+            if n > 0 && n < len {
+                // A short read drained the socket: skip the WouldBlock
+                // read the next call would otherwise make.
+                io.clear_readiness(crate::io::Interest::Read);
+            }
+            Ok(n)
         })
-        .await
     }
 
     /// Reads until `buf` is full; `UnexpectedEof` if the stream ends first.

@@ -9,6 +9,7 @@
 //!
 //! This file must NOT know how streams are created or accepted.
 
+use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
@@ -87,8 +88,8 @@ impl OwnedReadHalf {
     ///     assert_eq!(r.read(&mut [0; 4]).await.unwrap(), 0);
     /// });
     /// ```
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream::read(&self.io, buf).await
+    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        stream::read(&self.io, buf)
     }
 
     /// Reads exactly `buf.len()` bytes (`UnexpectedEof` if the stream ends).

@@ -4,6 +4,7 @@
 //! It must NOT hold buffers or any per-connection allocation: an idle stream
 //! is its registration plus its fd. Splitting lives in `split.rs`.
 
+use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -142,8 +143,8 @@ impl TcpStream {
     ///     assert_eq!(&buf[..got], b"hi");
     /// });
     /// ```
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream::read(&self.io, buf).await
+    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        stream::read(&self.io, buf)
     }
 
     /// Reads exactly `buf.len()` bytes; `ErrorKind::UnexpectedEof` if the

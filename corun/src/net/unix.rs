@@ -5,6 +5,7 @@
 //! This file must NOT duplicate stream I/O logic: the shared bodies live in
 //! `net::stream` (mod.rs).
 
+use std::future::Future;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -283,8 +284,8 @@ impl UnixStream {
     ///     assert_eq!(b.read(&mut [0; 4]).await.unwrap(), 1);
     /// });
     /// ```
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream::read(&self.io, buf).await
+    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        stream::read(&self.io, buf)
     }
 
     /// Reads exactly `buf.len()` bytes (`UnexpectedEof` if the stream ends).
