@@ -289,6 +289,7 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
 }
 
 async fn serve_keepalive(s: TcpStream) {
+    let _ = s.set_nodelay(true);
     let mut buf = vec![0u8; 4096];
     let mut heads = HeadCounter::default();
     let mut out = Vec::new();

@@ -351,7 +351,7 @@ impl Core {
             // Nobody will read the outcome: drop it here, on this thread.
             // SAFETY: no handle exists, so the stage is ours.
             panic_msg = unsafe { (h.vtable.drop_stage)(ptr) };
-        } else if let Some(w) = raw::take_join_waker(h) {
+        } else if let Some(w) = raw::take_join_waker(h, prev) {
             w.wake();
         }
         match exit {
@@ -375,7 +375,11 @@ impl Core {
                 }
             }
         }
-        let waiters = self.id_waiters.borrow_mut().remove(&h.id);
+        let waiters = if self.id_waiters.borrow().is_empty() {
+            None
+        } else {
+            self.id_waiters.borrow_mut().remove(&h.id)
+        };
         if let Some(waiters) = waiters {
             let mut exits = self.exits.borrow_mut();
             for (key, _) in &waiters {

@@ -74,6 +74,9 @@ pub(crate) const JOIN_LOCK: u8 = 1 << 2;
 /// A `Task` handle exists. When it is gone at completion, the owner thread
 /// drops the output itself (and logs a panic, since nobody will see it).
 pub(crate) const HANDLE: u8 = 1 << 3;
+/// A join waker was stored (set under `JOIN_LOCK`). Lets completion skip
+/// the lock when nobody awaited the handle before the task ended.
+pub(crate) const JOIN_WAKER_SET: u8 = 1 << 4;
 
 /// What a poll of the future ended with.
 pub(crate) enum PollOutcome {
@@ -381,14 +384,21 @@ pub(crate) fn register_join_waker(h: &Header, waker: &Waker) -> bool {
         Some(old) if old.will_wake(waker) => {}
         _ => *slot = Some(waker.clone()),
     }
+    h.remote.fetch_or(JOIN_WAKER_SET, Ordering::Relaxed);
     unlock_join(h);
     // The owner may have completed between the first check and the store;
     // it then found (and woke) the old waker or none. Look again.
     h.remote.load(Ordering::Acquire) & COMPLETE != 0
 }
 
-/// Takes the join waker (owner thread, after setting `COMPLETE`).
-pub(crate) fn take_join_waker(h: &Header) -> Option<Waker> {
+/// Takes the join waker (owner thread, after setting `COMPLETE`; `prev` is
+/// the flag word from before that).
+pub(crate) fn take_join_waker(h: &Header, prev: u8) -> Option<Waker> {
+    if prev & JOIN_WAKER_SET == 0 {
+        // No waker was stored before COMPLETE; a handle registering now
+        // sees COMPLETE after its store and reads the output itself.
+        return None;
+    }
     lock_join(h);
     // SAFETY: `JOIN_LOCK` is held.
     let waker = unsafe { (*h.join_waker.get()).take() };
