@@ -11,12 +11,40 @@ use std::future::Future;
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 use corun::net::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 use futures_util::StreamExt;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Held while this binary starts a child process, and by the tests that
+/// need a just-closed listener to be really gone: from fork to exec a child
+/// holds a copy of every fd of this process (close-on-exec ones included),
+/// and a listener kept open that way still accepts connections.
+static FORK_LOCK: Mutex<()> = Mutex::new(());
+
+fn fork_lock() -> MutexGuard<'static, ()> {
+    FORK_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts this test binary again with `args` and `env` (under the fork
+/// lock, which `spawn` holds only until the child has exec'd) and waits.
+fn run_child(args: &[&str], env: (&str, &str)) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let child = {
+        let _no_listener_closing = fork_lock();
+        Command::new(std::env::current_exe().unwrap())
+            .args(args)
+            .env(env.0, env.1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    child.wait_with_output().unwrap()
+}
 
 /// Runs `make()` in `corun::run` on its own thread; fails after 30 s.
 fn run<F, Fut>(make: F) -> Fut::Output
@@ -136,8 +164,38 @@ fn hang_up_makes_the_stream_readable_and_read_closed() {
     });
 }
 
+/// True if `fd` is closed on exec (so child processes do not inherit it).
+fn cloexec(fd: &impl std::os::fd::AsRawFd) -> bool {
+    // SAFETY: F_GETFD on a descriptor owned by a live object; reads flags only.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+    assert!(flags >= 0, "fcntl: {}", std::io::Error::last_os_error());
+    flags & libc::FD_CLOEXEC != 0
+}
+
+#[test]
+fn every_socket_is_close_on_exec() {
+    run(|| async {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let c = corun::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+        let (accepted, _) = l.accept().await.unwrap();
+        let connected = c.await.unwrap();
+        let timed = TcpStream::connect_timeout(addr, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        let u = corun::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert!(cloexec(&l), "listener");
+        assert!(cloexec(&accepted), "accepted stream");
+        assert!(cloexec(&connected), "connected stream");
+        assert!(cloexec(&timed), "stream from connect_timeout");
+        assert!(cloexec(&u), "udp socket");
+    });
+}
+
 #[test]
 fn connect_to_a_closed_port_is_refused() {
+    // No child process may hold a copy of the closed listener below.
+    let _no_fork = fork_lock();
     run(|| async {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
@@ -448,12 +506,17 @@ fn futures_io_traits_work_with_futures_util() {
 /// `emfile_child` (which lowers its own fd limit) in a child process.
 #[test]
 fn accept_reports_emfile_as_an_error() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "emfile_child", "--ignored", "--nocapture"])
-        .args(["--test-threads", "1"])
-        .env("CORUN_NET_EMFILE_CHILD", "1")
-        .output()
-        .unwrap();
+    let out = run_child(
+        &[
+            "--exact",
+            "emfile_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ],
+        ("CORUN_NET_EMFILE_CHILD", "1"),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("EMFILE-OK"),

@@ -10,12 +10,40 @@ use std::future::Future;
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
 use corun::net::{UnixDatagram, UnixListener, UnixStream};
 use futures_util::StreamExt;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Held while this binary starts a child process, and by the tests that
+/// need a just-closed listener to be really gone: from fork to exec a child
+/// holds a copy of every fd of this process (close-on-exec ones included),
+/// and a listener kept open that way still accepts connections.
+static FORK_LOCK: Mutex<()> = Mutex::new(());
+
+fn fork_lock() -> MutexGuard<'static, ()> {
+    FORK_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts this test binary again with `args` and `env` (under the fork
+/// lock, which `spawn` holds only until the child has exec'd) and waits.
+fn run_child(args: &[&str], env: (&str, &str)) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let child = {
+        let _no_listener_closing = fork_lock();
+        Command::new(std::env::current_exe().unwrap())
+            .args(args)
+            .env(env.0, env.1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    child.wait_with_output().unwrap()
+}
 
 /// Runs `make()` in `corun::run` on its own thread; fails after 30 s.
 fn run<F, Fut>(make: F) -> Fut::Output
@@ -84,8 +112,38 @@ fn listener_accepts_many_connections() {
     });
 }
 
+/// True if `fd` is closed on exec (so child processes do not inherit it).
+fn cloexec(fd: &impl std::os::fd::AsRawFd) -> bool {
+    // SAFETY: F_GETFD on a descriptor owned by a live object; reads flags only.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+    assert!(flags >= 0, "fcntl: {}", std::io::Error::last_os_error());
+    flags & libc::FD_CLOEXEC != 0
+}
+
+#[test]
+fn every_socket_is_close_on_exec() {
+    run(|| async {
+        let path = SockPath::new("cloexec");
+        let l = UnixListener::bind(&path.0).unwrap();
+        let p = path.0.clone();
+        let c = corun::spawn(async move { UnixStream::connect(&p).await.unwrap() });
+        let (accepted, _) = l.accept().await.unwrap();
+        let connected = c.await.unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let dpath = SockPath::new("cloexec-dgram");
+        let d = UnixDatagram::bind(&dpath.0).unwrap();
+        assert!(cloexec(&l), "listener");
+        assert!(cloexec(&accepted), "accepted stream");
+        assert!(cloexec(&connected), "connected stream");
+        assert!(cloexec(&a) && cloexec(&b), "pair");
+        assert!(cloexec(&d), "datagram");
+    });
+}
+
 #[test]
 fn connect_errors_are_returned() {
+    // No child process may hold a copy of the closed listener below.
+    let _no_fork = fork_lock();
     run(|| async {
         let path = SockPath::new("refused");
         let err = UnixStream::connect(&path.0).await.unwrap_err();
@@ -115,12 +173,17 @@ fn end_of_stream_and_broken_pipe() {
 /// (kill the process), a write to a closed socket is still just an error.
 #[test]
 fn broken_pipe_raises_no_sigpipe_even_with_the_default_handler() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "sigpipe_child", "--ignored", "--nocapture"])
-        .args(["--test-threads", "1"])
-        .env("CORUN_NET_SIGPIPE_CHILD", "1")
-        .output()
-        .unwrap();
+    let out = run_child(
+        &[
+            "--exact",
+            "sigpipe_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ],
+        ("CORUN_NET_SIGPIPE_CHILD", "1"),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("SIGPIPE-OK"),

@@ -11,7 +11,7 @@ mod common;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -171,17 +171,29 @@ impl Captured {
     }
 }
 
-/// Runs `f` with a fmt subscriber writing into the returned buffer.
+/// Runs `f`, then returns its result and everything logged so far by this
+/// test binary (warnings and errors, from every test).
+///
+/// The subscriber is the process-wide default, installed once: a scoped
+/// one (`with_default`) per test races with the other tests' over
+/// tracing's per-callsite interest cache, and can miss an event. Callers
+/// tell their lines apart by a message and task name of their own.
 fn with_captured_logs<R>(f: impl FnOnce() -> R) -> (R, String) {
-    let buf = Captured::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let r = tracing::subscriber::with_default(subscriber, f);
-    (r, buf.text())
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    let logs = LOGS.get_or_init(|| {
+        let buf = Captured::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this test binary");
+        buf
+    });
+    let r = f();
+    (r, logs.text())
 }
 
 #[test]

@@ -227,12 +227,14 @@ fn shutdown_drops_pending_tasks_on_the_scheduler_thread() {
     let drops = Drops::new();
     let mut handles = Vec::new();
     let mut keep = Vec::new();
+    // Held until after the assertions, so the receivers never complete.
+    let mut senders = Vec::new();
     for i in 0..100 {
         let g = drops.guard();
         let (a, b) = UnixStream::pair().unwrap();
         keep.push(b);
         let (tx, rx) = oneshot::channel::<()>();
-        keep_sender(tx);
+        senders.push(tx);
         handles.push(
             sched
                 .spawn(async move {
@@ -264,12 +266,8 @@ fn shutdown_drops_pending_tasks_on_the_scheduler_thread() {
             other => panic!("handle after shutdown: {other:?}"),
         }
     }
-}
-
-/// Keeps a oneshot sender alive for the whole test process (so its
-/// receiver never completes).
-fn keep_sender(tx: oneshot::Sender<()>) {
-    std::mem::forget(tx);
+    drop(senders);
+    drop(keep);
 }
 
 #[test]
