@@ -373,7 +373,7 @@ impl<T: AsFd + std::fmt::Debug, F> std::fmt::Debug for IoWith<'_, T, F> {
 
 impl<T: AsFd> AsRawFd for Async<T> {
     fn as_raw_fd(&self) -> RawFd {
-        self.reg.fd()
+        self.get_ref().as_fd().as_raw_fd()
     }
 }
 

@@ -245,7 +245,7 @@ impl Reactor {
         self.drain_remote();
         let mut table = self.table.borrow_mut();
         if let Some((idx, generation)) = table.share(fd)? {
-            return Ok(Registration::new(self.remote.clone(), fd, idx, generation));
+            return Ok(Registration::new(self.remote.clone(), idx, generation));
         }
         let (idx, generation) = table.insert(fd)?;
         let added = self.poll.borrow().registry().register(
@@ -269,7 +269,7 @@ impl Reactor {
                 return Err(e);
             }
         }
-        Ok(Registration::new(self.remote.clone(), fd, idx, generation))
+        Ok(Registration::new(self.remote.clone(), idx, generation))
     }
 
     /// Releases one registration reference (and its `poll_ready` waiters);

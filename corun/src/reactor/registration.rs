@@ -10,7 +10,6 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::mem;
-use std::os::unix::io::RawFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +28,6 @@ use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey};
 pub(crate) struct Registration {
     /// Queue for foreign-thread drops; also carries the reactor id.
     remote: Arc<Remote>,
-    fd: RawFd,
     idx: u32,
     generation: u32,
     /// Waiter node of this registration's `poll_ready` per direction
@@ -42,10 +40,9 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    pub(super) fn new(remote: Arc<Remote>, fd: RawFd, idx: u32, generation: u32) -> Registration {
+    pub(super) fn new(remote: Arc<Remote>, idx: u32, generation: u32) -> Registration {
         Registration {
             remote,
-            fd,
             idx,
             generation,
             own: [
@@ -53,11 +50,6 @@ impl Registration {
                 AtomicU64::new(WaiterKey::NONE.to_bits()),
             ],
         }
-    }
-
-    /// The registered fd.
-    pub(crate) fn fd(&self) -> RawFd {
-        self.fd
     }
 
     /// Runs `f` with this registration's reactor, or fails when the current
@@ -121,11 +113,13 @@ impl Registration {
         interest: Interest,
         key: &mut WaiterKey,
     ) -> Poll<io::Result<Readiness>> {
+        let mut fd = -1;
         let outcome = self.with_own(|r| {
             let mut table = r.table.borrow_mut();
             let Some(slot) = table.slot(self.idx, self.generation) else {
                 return (Poll::Ready(Err(stale())), None);
             };
+            fd = slot.fd;
             let bits = slot.readiness;
             if bits & interest.mask() != 0 {
                 let old = mem::replace(key, WaiterKey::NONE);
@@ -147,7 +141,7 @@ impl Registration {
         // Dropped outside the table borrow: waker code may re-enter.
         drop(dropped);
         if result.is_pending() {
-            crate::task::set_waiting(crate::task::Waiting::Fd(self.fd, interest));
+            crate::task::set_waiting(crate::task::Waiting::Fd(fd, interest));
         }
         result
     }
@@ -174,7 +168,7 @@ impl Drop for Registration {
 impl fmt::Debug for Registration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration")
-            .field("fd", &self.fd)
+            .field("slot", &self.idx)
             .field("reactor", &self.remote.id)
             .finish()
     }
@@ -243,7 +237,7 @@ impl Drop for Ready<'_> {
 impl fmt::Debug for Ready<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ready")
-            .field("fd", &self.reg.fd)
+            .field("slot", &self.reg.idx)
             .field("interest", &self.interest)
             .finish()
     }
