@@ -27,7 +27,7 @@
 //! This file does not know how a future is stored (see `task::raw`) nor how
 //! the OS poller works (see `reactor`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -95,7 +95,10 @@ pub(crate) struct Core {
     shared: Arc<Shared>,
     options: Options,
     /// Tasks to poll, oldest first. Holds no references (see module docs).
-    ready: RefCell<VecDeque<NonNull<Header>>>,
+    /// An `UnsafeCell`, not a `RefCell`: it is touched once per wake and
+    /// once per poll (the yield path), only through [`Core::ready_mut`],
+    /// whose borrows never outlive a `push_back`/`pop_front`/`is_empty`.
+    ready: UnsafeCell<VecDeque<NonNull<Header>>>,
     /// Every unfinished task by id, for kill, wait and snapshots.
     registry: RefCell<Registry>,
     /// Waiters by id (`wait`, `join_all`): target id -> (waiter key, waker).
@@ -127,7 +130,7 @@ impl Core {
             id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
             shared,
             options,
-            ready: RefCell::new(VecDeque::with_capacity(256)),
+            ready: UnsafeCell::new(VecDeque::with_capacity(256)),
             registry: RefCell::new(Registry::new()),
             id_waiters: RefCell::default(),
             exits: RefCell::default(),
@@ -241,14 +244,24 @@ impl Core {
             return;
         }
         h.local.set(l | SCHEDULED);
-        self.ready.borrow_mut().push_back(ptr);
+        self.ready_mut(|q| q.push_back(ptr));
+    }
+
+    /// Runs `f` on the ready queue.
+    #[inline]
+    fn ready_mut<R>(&self, f: impl FnOnce(&mut VecDeque<NonNull<Header>>) -> R) -> R {
+        // SAFETY: `Core` is `!Sync` and used on its own thread only, and
+        // every caller passes a closure that only pushes, pops or checks
+        // emptiness (no user code, no re-entry into the core), so this
+        // `&mut` is the only reference to the queue while it lives.
+        f(unsafe { &mut *self.ready.get() })
     }
 
     /// Polls up to `budget` ready tasks; returns how many were polled.
     fn run_ready(&self, budget: usize) -> usize {
         let mut n = 0;
         while n < budget {
-            let next = self.ready.borrow_mut().pop_front();
+            let next = self.ready_mut(VecDeque::pop_front);
             let Some(ptr) = next else { break };
             self.run_task(ptr);
             n += 1;
@@ -527,7 +540,7 @@ impl Core {
 
     /// One look at the outside world: I/O, timers, messages.
     fn turn(&self) {
-        let busy = !self.ready.borrow().is_empty() || self.stop.get();
+        let busy = !self.ready_mut(|q| q.is_empty()) || self.stop.get();
         let mut timeout = if busy {
             Some(Duration::ZERO)
         } else {
