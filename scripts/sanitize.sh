@@ -2,7 +2,8 @@
 # sanitize.sh — run corun's tests under memory checkers.
 #
 #   1. AddressSanitizer (+ LeakSanitizer): the corun unit and integration
-#      tests (`--lib --tests`, no doctests) built by nightly rustc with
+#      tests (`--lib` and every tests/*.rs but examples.rs, which only drives
+#      the example programs as separate processes; no doctests) built by nightly rustc with
 #      -Zsanitizer=address, in their own target dir (<target>/asan). If
 #      LeakSanitizer cannot run here (it stops threads with ptrace, which some
 #      sandboxes forbid), the run is repeated with detect_leaks=0 and the
@@ -59,6 +60,16 @@ failed=0
 
 note() { printf '\n=== %s\n' "$*"; }
 
+# The test targets checked: the unit tests and every tests/*.rs except
+# examples.rs, which only drives the example programs as separate
+# (uninstrumented) processes.
+test_targets=(--lib)
+for f in corun/tests/*.rs; do
+    t="$(basename "$f" .rs)"
+    [[ "$t" == examples ]] && continue
+    test_targets+=(--test "$t")
+done
+
 # --- 1. AddressSanitizer -----------------------------------------------------
 
 # Runs the ASan test build with the given detect_leaks value, logging to $1.
@@ -72,7 +83,7 @@ asan_run() {
         ASAN_OPTIONS="detect_leaks=$leaks:abort_on_error=0:halt_on_error=1:symbolize=1" \
         ASAN_SYMBOLIZER_PATH="$symbolizer" \
         cargo +nightly test -p corun --target x86_64-unknown-linux-gnu \
-        --lib --tests --no-fail-fast 2>&1 | tee "$log"
+        "${test_targets[@]}" --no-fail-fast 2>&1 | tee "$log"
 }
 
 # Prints "<binary> <verdict>" for each test binary of an ASan log; the
@@ -126,7 +137,7 @@ if [[ "$mode" != asan ]]; then
     start=$SECONDS
     json="$log_dir/valgrind-build.json"
     CARGO_TARGET_DIR="$target_base/valgrind" \
-        cargo test -p corun --lib --tests --no-run --message-format=json >"$json"
+        cargo test -p corun "${test_targets[@]}" --no-run --message-format=json >"$json"
     mapfile -t bins < <(grep -o '"executable":"[^"]*"' "$json" | cut -d'"' -f4 | sort -u)
     if [[ ${#bins[@]} -eq 0 ]]; then
         echo "no test binaries found in $json" >&2
