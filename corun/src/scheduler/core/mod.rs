@@ -24,6 +24,9 @@
 //!   and never while a `RefCell` of the core is borrowed: user destructors
 //!   may spawn, kill or wake re-entrantly.
 //!
+//! The clock and timers are in `clock`, waiting by id in `waiters`, the
+//! `tasks()` snapshot in `snapshot`.
+//!
 //! This file does not know how a future is stored (see `task::raw`) nor how
 //! the OS poller works (see `reactor`).
 
@@ -39,13 +42,17 @@ use std::time::{Duration, Instant};
 
 use super::Stats;
 use super::registry::Registry;
+mod clock;
+mod snapshot;
+mod waiters;
+
 use super::shared::{Msg, Shared, TaskPtr};
 use crate::reactor::Reactor;
 use crate::task::raw::{
     self, COMPLETE, FINISHED, HANDLE, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
 };
-use crate::task::{Exit, Task, TaskId, TaskInfo, TaskState, Waiting};
-use crate::time::wheel::{TimerKey, Wheel};
+use crate::task::{Exit, Task, TaskId, Waiting};
+use crate::time::wheel::Wheel;
 
 /// Task polls between two looks at the reactor while tasks stay ready.
 pub(crate) const BUDGET: usize = 256;
@@ -409,133 +416,6 @@ impl Core {
         }
     }
 
-    // ---- waiting by id ----------------------------------------------------
-
-    /// Registers interest in the end of task `target`. `None` if there is no
-    /// such task (or it is the caller itself).
-    pub(crate) fn add_id_waiter(&self, target: TaskId, waker: &Waker) -> Option<u64> {
-        if self.current().map(|p| {
-            // SAFETY: the running task is alive.
-            unsafe { raw::header(p) }.id
-        }) == Some(target.id)
-        {
-            return None;
-        }
-        self.registry.borrow().get(target.id, target.slot)?;
-        let target = target.id;
-        let key = self.next_waiter.get() + 1;
-        self.next_waiter.set(key);
-        self.id_waiters
-            .borrow_mut()
-            .entry(target)
-            .or_default()
-            .push((key, waker.clone()));
-        Some(key)
-    }
-
-    /// The outcome for waiter `key`, if delivered; else refreshes its waker.
-    pub(crate) fn poll_id_waiter(&self, target: u64, key: u64, waker: &Waker) -> Option<Exit> {
-        if let Some(exit) = self.exits.borrow_mut().remove(&key) {
-            return Some(exit);
-        }
-        if let Some(list) = self.id_waiters.borrow_mut().get_mut(&target) {
-            if let Some((_, w)) = list.iter_mut().find(|(k, _)| *k == key) {
-                if !w.will_wake(waker) {
-                    *w = waker.clone();
-                }
-            }
-        }
-        None
-    }
-
-    /// Forgets waiter `key` (its future was dropped).
-    pub(crate) fn remove_id_waiter(&self, target: u64, key: u64) {
-        if self.exits.borrow_mut().remove(&key).is_some() {
-            return;
-        }
-        let removed = {
-            let mut map = self.id_waiters.borrow_mut();
-            let Some(list) = map.get_mut(&target) else {
-                return;
-            };
-            let removed = list
-                .iter()
-                .position(|(k, _)| *k == key)
-                .map(|i| list.swap_remove(i));
-            if list.is_empty() {
-                map.remove(&target);
-            }
-            removed
-        };
-        drop(removed); // the waker's drop may run user code: outside the borrow
-    }
-
-    // ---- time -------------------------------------------------------------
-
-    /// Milliseconds since this scheduler started, as of the last reading.
-    pub(crate) fn now_tick(&self) -> u64 {
-        self.now_tick.get()
-    }
-
-    /// The first tick at or after `t` (a deadline never fires early).
-    pub(crate) fn tick_at(&self, t: Instant) -> u64 {
-        let d = t.saturating_duration_since(self.origin);
-        let ms = d.as_millis();
-        let ms = if d.subsec_nanos() % 1_000_000 != 0 {
-            ms + 1
-        } else {
-            ms
-        };
-        u64::try_from(ms).unwrap_or(u64::MAX - 1).min(u64::MAX - 1)
-    }
-
-    /// The instant a tick stands for.
-    pub(crate) fn instant_of(&self, tick: u64) -> Instant {
-        self.origin
-            .checked_add(Duration::from_millis(tick))
-            .unwrap_or(self.origin + Duration::from_secs(86400 * 365 * 100))
-    }
-
-    fn update_clock(&self) -> Instant {
-        let now = Instant::now();
-        let ms = now.saturating_duration_since(self.origin).as_millis();
-        self.now_tick.set(u64::try_from(ms).unwrap_or(u64::MAX - 1));
-        now
-    }
-
-    pub(crate) fn timer_insert(&self, tick: u64, waker: Waker) -> TimerKey {
-        self.wheel.borrow_mut().insert(tick, waker)
-    }
-
-    pub(crate) fn timer_set_waker(&self, key: TimerKey, waker: &Waker) -> bool {
-        self.wheel.borrow_mut().set_waker(key, waker)
-    }
-
-    pub(crate) fn timer_cancel(&self, key: TimerKey) {
-        // Take the waker out under the borrow, drop it after (user code).
-        let mut wheel = self.wheel.borrow_mut();
-        wheel.cancel(key);
-    }
-
-    fn fire_timers(&self) {
-        let now = self.now_tick.get();
-        let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
-        self.wheel.borrow_mut().advance(now, |w| {
-            // Task wakers only queue their task: wake them right here
-            // instead of collecting a million of them. Foreign wakers may
-            // run any code (even touch timers): wake them after the borrow.
-            if crate::task::waker::is_task_waker(&w) {
-                w.wake();
-            } else {
-                fired.push(w);
-            }
-        });
-        for w in fired.drain(..) {
-            w.wake();
-        }
-        *self.fired.borrow_mut() = fired;
-    }
-
     // ---- the loop ---------------------------------------------------------
 
     /// One look at the outside world: I/O, timers, messages.
@@ -659,45 +539,5 @@ impl Core {
         drop(waiters);
         let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new());
         drop(wheel);
-    }
-
-    /// A snapshot of every live task, by id.
-    pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
-        let registry = self.registry.borrow();
-        let mut out: Vec<TaskInfo> = registry
-            .iter()
-            .map(|ptr| {
-                // SAFETY: the registry keeps it alive.
-                let h = unsafe { raw::header(ptr) };
-                let l = h.local.get();
-                let state = if l & RUNNING != 0 {
-                    TaskState::Running
-                } else if l & SCHEDULED != 0 {
-                    TaskState::Ready
-                } else {
-                    match h.waiting() {
-                        Waiting::Nothing => TaskState::Idle,
-                        Waiting::Sleep(tick) => TaskState::Sleeping {
-                            until: self.instant_of(tick),
-                        },
-                        Waiting::SleepForever => TaskState::SleepingForever,
-                        Waiting::Fd(fd, interest) => TaskState::Io { fd, interest },
-                        Waiting::Task(id) => TaskState::Joining(id),
-                    }
-                };
-                TaskInfo {
-                    id: TaskId::of(h),
-                    name: h.name().map(str::to_string),
-                    state,
-                    polls: u64::from(h.polls.get()),
-                    busy: self.options.measure_busy_time.then(|| {
-                        let slot = h.slot.load(Ordering::Relaxed) as usize;
-                        Duration::from_nanos(self.busy_ns.borrow().get(slot).copied().unwrap_or(0))
-                    }),
-                }
-            })
-            .collect();
-        out.sort_by_key(|i| i.id);
-        out
     }
 }

@@ -1,0 +1,51 @@
+//! `tasks()`: a snapshot of every live task of a scheduler (id, name,
+//! state, polls, busy time). Reads the registry; changes nothing.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::Core;
+use crate::task::raw::{self, RUNNING, SCHEDULED};
+use crate::task::{TaskId, TaskInfo, TaskState, Waiting};
+
+impl Core {
+    /// A snapshot of every live task, by id.
+    pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
+        let registry = self.registry.borrow();
+        let mut out: Vec<TaskInfo> = registry
+            .iter()
+            .map(|ptr| {
+                // SAFETY: the registry keeps it alive.
+                let h = unsafe { raw::header(ptr) };
+                let l = h.local.get();
+                let state = if l & RUNNING != 0 {
+                    TaskState::Running
+                } else if l & SCHEDULED != 0 {
+                    TaskState::Ready
+                } else {
+                    match h.waiting() {
+                        Waiting::Nothing => TaskState::Idle,
+                        Waiting::Sleep(tick) => TaskState::Sleeping {
+                            until: self.instant_of(tick),
+                        },
+                        Waiting::SleepForever => TaskState::SleepingForever,
+                        Waiting::Fd(fd, interest) => TaskState::Io { fd, interest },
+                        Waiting::Task(id) => TaskState::Joining(id),
+                    }
+                };
+                TaskInfo {
+                    id: TaskId::of(h),
+                    name: h.name().map(str::to_string),
+                    state,
+                    polls: u64::from(h.polls.get()),
+                    busy: self.options.measure_busy_time.then(|| {
+                        let slot = h.slot.load(Ordering::Relaxed) as usize;
+                        Duration::from_nanos(self.busy_ns.borrow().get(slot).copied().unwrap_or(0))
+                    }),
+                }
+            })
+            .collect();
+        out.sort_by_key(|i| i.id);
+        out
+    }
+}
