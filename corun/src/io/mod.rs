@@ -245,6 +245,23 @@ impl<T: AsFd> Async<T> {
         }
     }
 
+    /// Like [`read_with`](Async::read_with), but consults the cached
+    /// readiness before the first attempt: when the fd is known not to be
+    /// readable (a previous read drained it), it waits instead of making a
+    /// read that could only return `WouldBlock`. For stream reads, whose
+    /// readiness the caller keeps exact with [`Async::clear_readiness`].
+    pub(crate) fn read_when_ready<R, F>(&self, op: F) -> IoWith<'_, T, F>
+    where
+        F: FnMut(&T) -> io::Result<R>,
+    {
+        IoWith {
+            io: self,
+            op,
+            interest: Interest::Read,
+            wait: Some(self.reg.ready(Interest::Read)),
+        }
+    }
+
     /// Forgets the cached readiness of `interest` without an operation
     /// having returned `WouldBlock`: for a stream socket, a read that
     /// filled less than the buffer has drained the kernel queue, so the next

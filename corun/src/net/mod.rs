@@ -130,7 +130,7 @@ mod stream {
     where
         for<'b> &'b S: Read,
     {
-        io.read_with(move |mut s| {
+        io.read_when_ready(move |mut s| {
             let len = buf.len();
             let n = s.read(buf)?;
             if n > 0 && n < len {
