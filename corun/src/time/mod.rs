@@ -49,6 +49,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// It is `Send`, so it can live in futures given to
 /// [`Scheduler::spawn`](crate::Scheduler::spawn); it arms its timer on the
 /// scheduler that first polls it.
+///
+/// # Panics
+///
+/// When polled outside a corun scheduler thread (it needs that scheduler's
+/// timing wheel); creating or dropping it anywhere is fine.
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Sleep {
