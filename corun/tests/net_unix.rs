@@ -6,64 +6,16 @@
 //! removed; loops are bounded; each scenario runs under a watchdog. Must not
 //! reach into corun internals.
 
-use std::future::Future;
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard, mpsc};
-use std::time::Duration;
 
 use corun::net::{UnixDatagram, UnixListener, UnixStream};
 use futures_util::StreamExt;
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Held while this binary starts a child process, and by the tests that
-/// need a just-closed listener to be really gone: from fork to exec a child
-/// holds a copy of every fd of this process (close-on-exec ones included),
-/// and a listener kept open that way still accepts connections.
-static FORK_LOCK: Mutex<()> = Mutex::new(());
-
-fn fork_lock() -> MutexGuard<'static, ()> {
-    FORK_LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Starts this test binary again with `args` and `env` (under the fork
-/// lock, which `spawn` holds only until the child has exec'd) and waits.
-fn run_child(args: &[&str], env: (&str, &str)) -> std::process::Output {
-    use std::process::{Command, Stdio};
-    let child = {
-        let _no_listener_closing = fork_lock();
-        Command::new(std::env::current_exe().unwrap())
-            .args(args)
-            .env(env.0, env.1)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    child.wait_with_output().unwrap()
-}
-
-/// Runs `make()` in `corun::run` on its own thread; fails after 30 s.
-fn run<F, Fut>(make: F) -> Fut::Output
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future + 'static,
-    Fut::Output: Send + 'static,
-{
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-            || corun::run(make()),
-        )));
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("scenario hung (a lost wake-up?)"),
-    }
-}
+mod common;
+use common::{fork_lock, run, run_child};
 
 /// A fresh socket path for `name`, removed on drop.
 struct SockPath(PathBuf);

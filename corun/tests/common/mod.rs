@@ -141,3 +141,41 @@ pub fn until(what: &str, mut cond: impl FnMut() -> bool) {
         thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Held while a test binary starts a child process, and by the tests that
+/// need a just-closed listener to be really gone: from fork to exec a child
+/// holds a copy of every fd of this process (close-on-exec ones included),
+/// and a listener kept open that way still accepts connections.
+static FORK_LOCK: Mutex<()> = Mutex::new(());
+
+pub fn fork_lock() -> std::sync::MutexGuard<'static, ()> {
+    FORK_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts this test binary again with `args` and `env` (under the fork
+/// lock, which `spawn` holds only until the child has exec'd) and waits.
+pub fn run_child(args: &[&str], env: (&str, &str)) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let child = {
+        let _no_listener_closing = fork_lock();
+        Command::new(std::env::current_exe().unwrap())
+            .args(args)
+            .env(env.0, env.1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    child.wait_with_output().unwrap()
+}
+
+/// [`run_watched`] for files whose scenarios need no label.
+pub fn run<F, Fut>(make: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    run_watched("scenario", make)
+}
