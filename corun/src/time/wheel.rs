@@ -167,14 +167,19 @@ impl Wheel {
     }
 
     /// O(1) removal. Returns false (and does nothing) for a stale key. Drops the stored waker.
+    #[cfg(test)]
     pub(crate) fn cancel(&mut self, key: TimerKey) -> bool {
-        let Some(index) = self.live(key) else {
-            return false;
-        };
-        self.unlink(index);
         // The waker is dropped here, after the wheel is consistent again.
-        drop(self.release(index));
-        true
+        self.remove(key).is_some()
+    }
+
+    /// Like [`Wheel::cancel`], but hands the waker back so the caller can
+    /// drop it outside any borrow of the wheel (a waker's drop may run
+    /// arbitrary code). `None` for a stale key.
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<Option<Waker>> {
+        let index = self.live(key)?;
+        self.unlink(index);
+        Some(self.release(index))
     }
 
     /// A tick t such that no timer fires before t (exact for entries in the finest level; may

@@ -49,9 +49,10 @@ impl Core {
     }
 
     pub(crate) fn timer_cancel(&self, key: TimerKey) {
-        // Take the waker out under the borrow, drop it after (user code).
-        let mut wheel = self.wheel.borrow_mut();
-        wheel.cancel(key);
+        // Take the waker out under the borrow, drop it after: a foreign
+        // waker's drop may run user code that touches timers again.
+        let removed = self.wheel.borrow_mut().remove(key);
+        drop(removed);
     }
 
     pub(super) fn fire_timers(&self) {
