@@ -1,46 +1,120 @@
-//! The child side of one cell: raise the open-file limit, build the
-//! [`Work`], run it on the chosen peer, validate what only the driver can
-//! check (fileio bytes on disk), and print exactly one JSON line on stdout.
+//! The child side of one cell, shared by every per-runtime child binary
+//! (`src/bin/corun-bench-child-*.rs`): read the cell from the command line,
+//! raise the open-file limit, build the [`Work`], run it on the binary's
+//! peer, validate what only the driver can check (fileio bytes on disk), and
+//! print exactly one JSON line on stdout. The same binaries also serve as the
+//! `conns` client process (`conns-client ADDR N`).
 //!
-//! Nothing here chooses sizes or prints tables; this is the only code in a
-//! child process that writes to stdout.
+//! Nothing here chooses sizes or prints tables, and nothing here names a
+//! runtime: the child binary hands in its runners, so it links only its own
+//! peer. No clap and no serde either (the JSON line is written by hand), so
+//! the child carries none of the parent's harness. This is the only code in
+//! a child process that writes to stdout.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::common::{self, Outcome, Work};
-use crate::peers;
-use crate::plan::Runtime;
 
 /// Bytes per fileio write.
 pub const CHUNK: usize = 32 * 1024;
 
+/// Runs one workload on one runtime (a peer's `run`).
+pub type Runner = fn(&Work) -> Result<Outcome, String>;
+
+/// The whole `main` of a child binary. `runners` maps the runtime names this
+/// binary serves (as the parent spells them) to their runner.
+///
+/// Command lines: `<runtime> <kind> <n> <param>` runs one cell and prints its
+/// JSON line; `conns-client <addr> <n>` is the `conns` client process.
+pub fn main(runners: &[(&str, Runner)]) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.as_slice() {
+        [cmd, addr, n] if cmd == "conns-client" => match (addr.parse(), n.parse()) {
+            (Ok(addr), Ok(n)) => common::conns_client_main(addr, n),
+            _ => usage(),
+        },
+        [runtime, kind, n, param] => match (n.parse(), param.parse()) {
+            (Ok(n), Ok(param)) => {
+                let runner = runners.iter().find(|(name, _)| name == runtime);
+                run_cell(runner.map(|r| r.1), runtime, kind, n, param)
+            }
+            _ => usage(),
+        },
+        _ => usage(),
+    };
+    ExitCode::from(code as u8)
+}
+
+fn usage() -> i32 {
+    eprintln!(
+        "usage: <runtime> <kind> <n> <param> | conns-client <addr> <n> \
+         (started by corun-bench, not by hand)"
+    );
+    2
+}
+
 /// Runs one cell and prints its JSON line. Returns the process exit code.
-pub fn main(runtime: &str, kind: &str, n: u64, param: u64) -> i32 {
+fn run_cell(runner: Option<Runner>, runtime: &str, kind: &str, n: u64, param: u64) -> i32 {
     common::raise_nofile();
     let rss_start_kb = common::current_rss_kb();
-    let result = match Runtime::from_name(runtime) {
-        None => Err(format!("unknown runtime {runtime}")),
-        Some(rt) => build(kind, n, param).and_then(|work| run_checked(rt, work)),
+    let result = match runner {
+        None => Err(format!("this child binary does not run {runtime}")),
+        Some(run) => build(kind, n, param).and_then(|work| run_checked(run, work)),
     };
+    // Before the line is formatted: the peak is the workload's.
+    let peak_rss_kb = common::peak_rss_kb();
     let line = match result {
-        Ok(o) => json!({
-            "ok": true,
-            "secs": o.secs,
-            "extra": o.extra,
-            "rss_start_kb": rss_start_kb,
-            "peak_rss_kb": common::peak_rss_kb(),
-        }),
-        Err(reason) => json!({ "ok": false, "reason": reason }),
+        Ok(o) => {
+            let mut extra = String::new();
+            for (k, v) in &o.extra {
+                let sep = if extra.is_empty() { "" } else { "," };
+                let _ = write!(extra, "{sep}{}:{}", json_str(k), json_num(*v));
+            }
+            format!(
+                "{{\"ok\":true,\"secs\":{},\"extra\":{{{extra}}},\"rss_start_kb\":{rss_start_kb},\"peak_rss_kb\":{peak_rss_kb}}}",
+                json_num(o.secs),
+            )
+        }
+        Err(reason) => format!("{{\"ok\":false,\"reason\":{}}}", json_str(&reason)),
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
     0
+}
+
+/// A JSON number; non-finite values become `null`, which the parent rejects
+/// as a bad line instead of reading a made-up number.
+fn json_num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "null".into()
+    }
+}
+
+/// A JSON string literal.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn build(kind: &str, n: u64, param: u64) -> Result<Work, String> {
@@ -76,11 +150,11 @@ fn scratch_dir() -> PathBuf {
 }
 
 /// Runs the peer with panics turned into errors, plus driver-side checks.
-fn run_checked(rt: Runtime, work: Work) -> Result<Outcome, String> {
+fn run_checked(run: Runner, work: Work) -> Result<Outcome, String> {
     if let Work::FileIo { dir, .. } = &work {
         std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     }
-    let result = catch_unwind(AssertUnwindSafe(|| dispatch(rt, &work)))
+    let result = catch_unwind(AssertUnwindSafe(|| run(&work)))
         .unwrap_or_else(|p| Err(format!("panic: {}", panic_text(&*p))));
     if let Work::FileIo {
         tasks,
@@ -119,19 +193,5 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic".into()
-    }
-}
-
-fn dispatch(rt: Runtime, work: &Work) -> Result<Outcome, String> {
-    match rt {
-        Runtime::Thread => peers::thread::run(work),
-        Runtime::TokioCt => peers::tokio_rt::run(work, false),
-        Runtime::TokioMt => peers::tokio_rt::run(work, true),
-        Runtime::Smol => peers::smol_rt::run(work),
-        Runtime::May => peers::may_rt::run(work),
-        #[cfg(feature = "corun")]
-        Runtime::Corun => peers::corun_rt::run(work),
-        #[cfg(not(feature = "corun"))]
-        Runtime::Corun => Err("built without the `corun` cargo feature".into()),
     }
 }

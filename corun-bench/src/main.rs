@@ -1,38 +1,34 @@
 //! `corun-bench`: runs every workload on corun and its peers, each run in a
-//! fresh child process (this same binary, hidden `child` subcommand), and
+//! fresh child process (the runtime's own child binary, `src/bin/`), and
 //! prints one table per workload, JSON lines of raw runs and an SVG chart of
 //! the sleep scaling curve.
 //!
-//! This file holds the CLI and the parent-side orchestration (spawn child,
-//! read its one JSON line, enforce the wall-clock timeout, kill on expiry).
-//! It must not contain workload code (`peers/`), formatting (`report.rs`)
-//! or drawing (`chart.rs`).
+//! This file holds the CLI and the parent-side orchestration (which cells,
+//! how many runs, progress, folding). It must not contain workload code
+//! (`peers/`, `child.rs`), process handling (`launch.rs`), formatting
+//! (`report.rs`) or drawing (`chart.rs`).
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 mod chart;
-mod child;
-mod common;
-mod peers;
+mod launch;
 mod plan;
 mod report;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
+use corun_bench::common;
+use launch::Children;
 use plan::{Cell, Runtime, Workload};
-use report::{Outcome, Row, RunLine};
+use report::{Outcome, Row};
 
 /// Benchmarks corun against OS threads, tokio, smol and may.
 #[derive(Parser, Debug)]
-#[command(name = "corun-bench", version, args_conflicts_with_subcommands = true)]
+#[command(name = "corun-bench", version)]
 struct Cli {
-    #[command(subcommand)]
-    sub: Option<Sub>,
     /// Workloads to run (default: all).
     #[arg(value_enum)]
     workloads: Vec<Workload>,
@@ -54,44 +50,8 @@ struct Cli {
     chart: PathBuf,
 }
 
-#[derive(Subcommand, Debug)]
-enum Sub {
-    /// Runs one cell and prints one JSON line (internal).
-    #[command(hide = true)]
-    Child {
-        /// Runtime name.
-        runtime: String,
-        /// Child-side workload kind.
-        kind: String,
-        /// Operation count.
-        n: u64,
-        /// Second parameter (sleep ms, writes per file).
-        param: u64,
-    },
-    /// Opens N idle connections to ADDR for the conns workload (internal).
-    #[command(hide = true, name = "conns-client")]
-    ConnsClient {
-        /// Server address.
-        addr: SocketAddr,
-        /// Connections to open.
-        n: u64,
-    },
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.sub {
-        Some(Sub::Child {
-            runtime,
-            kind,
-            n,
-            param,
-        }) => ExitCode::from(child::main(&runtime, &kind, n, param) as u8),
-        Some(Sub::ConnsClient { addr, n }) => {
-            ExitCode::from(common::conns_client_main(addr, n) as u8)
-        }
-        None => parent(cli),
-    }
+    parent(Cli::parse())
 }
 
 /// Whether `wrk` can be started.
@@ -109,70 +69,6 @@ fn child_timeout(cell: &Cell, quick: bool) -> Duration {
     let base = if quick { 30 } else { 90 };
     let extra = if cell.kind == "httpd" { cell.n } else { 0 };
     Duration::from_secs(base + extra)
-}
-
-/// Runs one cell once in a fresh child process.
-fn run_child(cell: &Cell, timeout: Duration) -> Result<RunLine, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let mut child = Command::new(exe)
-        .args([
-            "child",
-            cell.runtime.name(),
-            cell.kind,
-            &cell.n.to_string(),
-            &cell.param.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn child: {e}"))?;
-    let out = child.stdout.take().ok_or("child stdout missing")?;
-    let err = child.stderr.take().ok_or("child stderr missing")?;
-    let out_reader = std::thread::spawn(move || {
-        let mut first_json = None;
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if first_json.is_none() && line.trim_start().starts_with('{') {
-                first_json = Some(line);
-            }
-        }
-        first_json
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = BufReader::new(err).take(1 << 20).read_to_string(&mut text);
-        text
-    });
-    let t0 = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) if t0.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("wait child: {e}")),
-        }
-    };
-    let json = out_reader.join().ok().flatten();
-    let stderr = err_reader.join().unwrap_or_default();
-    let Some(status) = status else {
-        return Err(format!("timeout after {} s", timeout.as_secs()));
-    };
-    match json {
-        Some(line) => serde_json::from_str::<RunLine>(&line)
-            .map_err(|e| format!("bad child output {line:?}: {e}")),
-        None => {
-            let last = stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            Err(format!("child {status}, no result; stderr: {last}"))
-        }
-    }
 }
 
 fn parent(cli: Cli) -> ExitCode {
@@ -205,6 +101,13 @@ fn parent(cli: Cli) -> ExitCode {
         eprintln!("no runtime to run");
         return ExitCode::FAILURE;
     }
+    let children = match Children::prepare(&runtimes) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runs = cli.runs.unwrap_or(if cli.quick { 1 } else { 3 }).max(1);
     let wrk = have_wrk();
     if !wrk && workloads.contains(&Workload::Httpd) {
@@ -245,7 +148,7 @@ fn parent(cli: Cli) -> ExitCode {
             let timeout = child_timeout(&cell, cli.quick);
             let mut results = Vec::new();
             for run in 1..=runs {
-                let r = run_child(&cell, timeout);
+                let r = children.run(&cell, timeout);
                 done += 1;
                 report::progress(done, total, &cell, run, runs, &r);
                 if let Err(e) = report::json_line(&mut sink, &cell, run, &r) {

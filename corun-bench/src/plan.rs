@@ -48,9 +48,15 @@ impl Runtime {
         }
     }
 
-    /// Parses [`Runtime::name`] back.
-    pub fn from_name(s: &str) -> Option<Runtime> {
-        Runtime::ALL.into_iter().find(|r| r.name() == s)
+    /// The child binary (next to the parent's) that runs it.
+    pub fn child_bin(self) -> &'static str {
+        match self {
+            Runtime::Corun => "corun-bench-child-corun",
+            Runtime::Thread => "corun-bench-child-thread",
+            Runtime::TokioCt | Runtime::TokioMt => "corun-bench-child-tokio",
+            Runtime::Smol => "corun-bench-child-smol",
+            Runtime::May => "corun-bench-child-may",
+        }
     }
 
     /// Whether this binary can run it (corun needs the `corun` feature).

@@ -11,8 +11,8 @@ use comfy_table::{Cell as TCell, CellAlignment, Table, presets::UTF8_FULL_CONDEN
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::child::CHUNK;
 use crate::plan::{Cell, Runtime, Workload};
+use corun_bench::child::CHUNK;
 
 /// One child's JSON line, as parsed by the parent.
 #[derive(Debug, Clone, Deserialize)]
@@ -135,7 +135,7 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
     let x = |k: &str| r.extra.get(k).copied().unwrap_or(0.0);
     match cell.kind {
         "urlfetch" => {
-            let cap = crate::common::somaxconn();
+            let cap = corun_bench::common::somaxconn();
             let mut s = format!("listen overflows {}", x("listen_overflows"));
             if cell.n > cap {
                 s.push_str(&format!(" (backlog capped by somaxconn={cap})"));

@@ -1,0 +1,17 @@
+//! The child side of `corun-bench`, as a library the per-runtime child
+//! binaries (`src/bin/corun-bench-child-*.rs`) link: the workload
+//! description and shared helpers ([`common`]), the child driver that runs
+//! one cell and prints its JSON line ([`child`]), and one module per runtime
+//! ([`peers`]).
+//!
+//! Each child binary references only its own peer module, so the linker
+//! leaves the other runtimes and the parent's harness (clap, tables, chart,
+//! serde) out of it: a child's baseline memory is that of a small program
+//! linking one runtime, as a user's program would. Nothing here parses the
+//! command line of the parent, formats tables or draws (`main.rs`,
+//! `report.rs`, `chart.rs`, `plan.rs` are the parent binary's).
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+pub mod child;
+pub mod common;
+pub mod peers;
