@@ -463,3 +463,131 @@ fn sync_and_direct_files_and_devices_use_the_pool() {
         fs::remove_file(&path).await.unwrap();
     });
 }
+
+/// The bytes of write `k` of writer `w`: sizes vary (some over 256 KiB, so
+/// they always go to the pool) and every byte says who wrote it when.
+fn chunk(w: usize, k: usize) -> Vec<u8> {
+    let len = match k % 7 {
+        0 => 300 * 1024,
+        1 => 1,
+        _ => 1000 + (k * 997 + w * 131) % 40_000,
+    };
+    (0..len).map(|i| (w * 31 + k * 7 + i) as u8).collect()
+}
+
+#[test]
+fn concurrent_writers_keep_order_whether_inline_or_on_another_thread() {
+    const WRITERS: usize = 12;
+    const WRITES: usize = 60;
+    let moved_before = fs::spread_writes();
+    corun::run(async {
+        let mut tasks = Vec::new();
+        for w in 0..WRITERS {
+            tasks.push(corun::spawn(async move {
+                let path = temp("spread");
+                let mut f = File::create(&path).await.unwrap();
+                let mut want = Vec::new();
+                for k in 0..WRITES {
+                    let c = chunk(w, k);
+                    if k % 3 == 0 {
+                        // `write` may take a prefix; the rest follows.
+                        let mut rest = &c[..];
+                        while !rest.is_empty() {
+                            let n = f.write(rest).await.unwrap();
+                            assert!(n > 0);
+                            rest = &rest[n..];
+                        }
+                    } else {
+                        f.write_all(&c).await.unwrap();
+                    }
+                    want.extend_from_slice(&c);
+                }
+                f.flush().await.unwrap();
+                drop(f);
+                let got = fs::read(&path).await.unwrap();
+                fs::remove_file(&path).await.unwrap();
+                assert_eq!(got.len(), want.len(), "writer {w}: length");
+                assert!(got == want, "writer {w}: bytes differ");
+            }));
+        }
+        for r in corun::join_all(tasks).await {
+            r.unwrap();
+        }
+    });
+    // With a spare core, writes of interleaved writers were spread over
+    // it: the mix above really had both kinds.
+    let spare = std::thread::available_parallelism().map_or(0, |n| n.get() - 1);
+    if spare > 0 && cfg!(target_os = "linux") {
+        assert!(fs::spread_writes() > moved_before);
+    }
+}
+
+#[test]
+fn spread_write_errors_reach_the_writer() {
+    // Files opened read-only: every write fails with EBADF, whether it ran
+    // inline or on another thread, and the next write fails the same way.
+    corun::run(async {
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            tasks.push(corun::spawn(async {
+                let path = temp("ro");
+                fs::write(&path, "x").await.unwrap();
+                let mut f = File::open(&path).await.unwrap();
+                for _ in 0..20 {
+                    let e = f.write_all(&[1u8; 4096]).await.unwrap_err();
+                    assert_eq!(e.raw_os_error(), Some(libc::EBADF));
+                }
+                drop(f);
+                assert_eq!(fs::read(&path).await.unwrap(), b"x");
+                fs::remove_file(&path).await.unwrap();
+            }));
+        }
+        for r in corun::join_all(tasks).await {
+            r.unwrap();
+        }
+    });
+}
+
+#[test]
+fn dropped_spread_writes_land_once_and_in_order() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    corun::run(async {
+        let a_path = temp("drop-a");
+        let b_path = temp("drop-b");
+        let mut a = File::create(&a_path).await.unwrap();
+        let mut b = File::create(&b_path).await.unwrap();
+        let mut want_b = Vec::new();
+        let mut landed_whole = 0;
+        for k in 0..50 {
+            // A write to another file just before makes B's write a
+            // candidate to run on another thread.
+            a.write_all(&chunk(0, k)).await.unwrap();
+            let c = chunk(1, k);
+            {
+                let mut fut = std::pin::pin!(b.write_all(&c));
+                let mut cx = Context::from_waker(Waker::noop());
+                // Polled once, then dropped: a write done inline is done;
+                // one that started elsewhere finishes on its own and the
+                // next operation settles it; one still waiting for B's
+                // previous write never starts.
+                let _ = fut.as_mut().poll(&mut cx);
+            }
+            b.flush().await.unwrap();
+            let len = b.seek(SeekFrom::End(0)).await.unwrap() as usize;
+            let landed = len - want_b.len();
+            assert!(landed <= c.len(), "chunk {k} landed more than once");
+            if landed == c.len() {
+                landed_whole += 1;
+            }
+            want_b.extend_from_slice(&c[..landed]);
+        }
+        // B's first write has nothing before it in flight: it lands.
+        assert!(landed_whole > 0);
+        b.flush().await.unwrap();
+        drop((a, b));
+        assert!(fs::read(&b_path).await.unwrap() == want_b);
+        fs::remove_file(&a_path).await.unwrap();
+        fs::remove_file(&b_path).await.unwrap();
+    });
+}

@@ -8,7 +8,9 @@
 //!
 //! The buffer moves into each job and back: a pool write copies the caller's
 //! bytes into it once, a pool read copies out of it once; inline reads and
-//! writes use the caller's slice directly. No other copies.
+//! writes use the caller's slice directly. A write that `spread` moves to
+//! the write lane copies into the ticket's buffer instead (and is still the
+//! one operation in flight). No other copies.
 //! `buf.data[buf.pos..]` is read-ahead: bytes the OS already returned but the
 //! reader has not taken (after a read whose future was dropped, or a read
 //! asking less than was read). Any non-read operation first seeks back over
@@ -19,9 +21,10 @@
 //! operation settles it first (read data is kept as read-ahead; an error of a
 //! write, `set_len` or sync is returned by that next operation).
 //!
-//! This file must not know how the pool works (only `pool::spawn`) nor how
-//! the inline policy decides (only `inline::Policy`), nor touch the
-//! scheduler or the reactor.
+//! This file must not know how the pool or the lane work (only their
+//! `submit` and `pool::job`) nor how the inline and spread policies decide
+//! (only `inline::Policy`, `spread::Writer`), nor touch the scheduler or
+//! the reactor.
 
 use std::fs::{Metadata, Permissions};
 use std::future::Future;
@@ -37,6 +40,7 @@ mod traits;
 
 use super::inline::Policy;
 use super::pool::{self, Pending};
+use super::{lane, spread};
 
 /// Largest single read or write job; bigger requests are split.
 pub(super) const MAX_CHUNK: usize = 2 * 1024 * 1024;
@@ -72,6 +76,8 @@ pub struct File {
     state: State,
     /// Which operations may run inline on the scheduler thread.
     inline: Policy,
+    /// Whether this file's writes move off the scheduler thread.
+    spread: spread::Writer,
 }
 
 /// The buffer that travels between the file and its jobs.
@@ -179,6 +185,7 @@ impl File {
             std: Arc::new(f),
             state: State::Idle(Buf::default()),
             inline,
+            spread: spread::Writer::default(),
         })
     }
 
@@ -192,15 +199,27 @@ impl File {
 
     /// Starts `job` on the pool with the buffer. Only call when idle.
     fn start(&mut self, job: impl FnOnce(&std::fs::File, &mut Buf) -> Op + Send + 'static) {
+        self.start_via(pool::submit, job);
+    }
+
+    /// Starts `job` with the buffer, handing it to `submit` (the pool's or
+    /// the write lane's). Only call when idle.
+    fn start_via(
+        &mut self,
+        submit: fn(pool::Job),
+        job: impl FnOnce(&std::fs::File, &mut Buf) -> Op + Send + 'static,
+    ) {
         let mut buf = match &mut self.state {
             State::Idle(buf) => std::mem::take(buf),
             State::Busy(_) => unreachable!("File::start while busy"),
         };
         let file = self.std.clone();
-        self.state = State::Busy(pool::spawn(move || {
+        let (job, pending) = pool::job(move || {
             let op = job(&file, &mut buf);
             (op, buf)
-        }));
+        });
+        submit(job);
+        self.state = State::Busy(pending);
     }
 
     /// Waits for the job in flight, if any, and returns its report.
@@ -210,6 +229,7 @@ impl File {
             State::Busy(p) => {
                 let (op, buf) = ready!(Pin::new(p).poll(cx));
                 self.state = State::Idle(buf);
+                self.spread.finished();
                 Poll::Ready(Some(op))
             }
         }
@@ -306,10 +326,22 @@ impl File {
             unreachable!("idle after poll_idle");
         };
         let ahead = buf.ahead();
-        if ahead == 0 {
-            if let Some(r) = self.inline.write(&self.std, src) {
-                return Poll::Ready(r);
-            }
+        // An inline-able write runs here unless `spread` moves it to the
+        // write lane, so another core does the copying into the page cache.
+        if ahead == 0 && self.inline.may_write(src.len()) {
+            let Some(mut ticket) = self.spread.offload() else {
+                return Poll::Ready(self.inline.write_now(&self.std, src));
+            };
+            // The caller's slice cannot leave this thread: copy it into
+            // the ticket's buffer, which the job owns (and recycles).
+            ticket.fill(src);
+            self.start_via(lane::submit, move |f, _| {
+                let r = (&*f).write_all(ticket.bytes());
+                // Frees the place before the task is woken.
+                drop(ticket);
+                Op::Write(r)
+            });
+            return Poll::Ready(Ok(src.len()));
         }
         let n = src.len().min(MAX_CHUNK);
         buf.data.clear();
@@ -619,6 +651,7 @@ impl From<std::fs::File> for File {
             std: Arc::new(f),
             state: State::Idle(Buf::default()),
             inline,
+            spread: spread::Writer::default(),
         }
     }
 }

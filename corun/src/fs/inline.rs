@@ -199,16 +199,22 @@ impl Policy {
         None
     }
 
-    /// Writes (a prefix of) non-empty `src` inline if the policy allows;
-    /// returns the bytes written. `None`: go to the pool.
-    pub(super) fn write(&mut self, f: &std::fs::File, src: &[u8]) -> Option<io::Result<usize>> {
-        if !self.enabled || src.len() > MAX_INLINE_WRITE {
-            return None;
+    /// Whether a write of `len` bytes may run inline; counts down the
+    /// writes still due to the pool after a slow one.
+    pub(super) fn may_write(&mut self, len: usize) -> bool {
+        if !self.enabled || len > MAX_INLINE_WRITE {
+            return false;
         }
         if self.pool_writes > 0 {
             self.pool_writes -= 1;
-            return None;
+            return false;
         }
+        true
+    }
+
+    /// Writes (a prefix of) non-empty `src` on this thread, timed; only
+    /// after [`Policy::may_write`] said yes.
+    pub(super) fn write_now(&mut self, f: &std::fs::File, src: &[u8]) -> io::Result<usize> {
         let t0 = Instant::now();
         let r = loop {
             match (&*f).write(src) {
@@ -227,7 +233,7 @@ impl Policy {
                 "corun::fs: slow inline file write; next writes of this file go to the blocking pool"
             );
         }
-        Some(r)
+        r
     }
 }
 
@@ -274,15 +280,16 @@ mod tests {
         let mut p = Policy::probe(&f);
         if p.pool_only() {
             // Not Linux: nothing runs inline.
-            assert!(p.write(&f, b"x").is_none());
+            assert!(!p.may_write(1));
         } else {
             p.pool_writes = 2;
-            assert!(p.write(&f, b"a").is_none());
-            assert!(p.write(&f, b"b").is_none());
-            assert_eq!(p.write(&f, b"c").unwrap().unwrap(), 1);
+            assert!(!p.may_write(1));
+            assert!(!p.may_write(1));
+            assert!(p.may_write(1));
+            assert_eq!(p.write_now(&f, b"c").unwrap(), 1);
             // Too big for inline, whatever the counter says.
-            let big = vec![0u8; MAX_INLINE_WRITE + 1];
-            assert!(p.write(&f, &big).is_none());
+            assert!(!p.may_write(MAX_INLINE_WRITE + 1));
+            assert!(p.may_write(MAX_INLINE_WRITE));
             assert_eq!(std::fs::read(&path).unwrap(), b"c");
         }
         std::fs::remove_file(&path).unwrap();

@@ -36,6 +36,18 @@
 //!   which it tries inline again. Bigger writes go to the pool. (Linux has
 //!   no non-blocking buffered write: `pwritev2(.., RWF_NOWAIT)` answers
 //!   `EOPNOTSUPP` on ext4.)
+//! * **Spreading writes over the cores**: inline, all the copying into the
+//!   page cache happens on the scheduler's core. When a thread writes
+//!   steadily (its previous such write was under 1 ms ago) and a spare core
+//!   has room (at most 2 such writes in flight per core beyond the first,
+//!   process-wide), an inline-able write is copied into a recycled buffer
+//!   and handed to the *write lane* — one thread per spare core — while the
+//!   task yields and the scheduler runs other tasks, whose writes go inline
+//!   or to the lane in turn. A file whose moved write came back before this
+//!   thread wrote anything else (a lone writer: moving bought nothing)
+//!   keeps its next 32 writes inline. On one core nothing moves.
+//!   [`File::write`] and [`File::write_all`] still complete only when the
+//!   OS has taken the bytes, errors included.
 //! * **Always the pool**: every read and write of a file opened with
 //!   `O_DIRECT`, `O_SYNC` or `O_DSYNC` (checked once at open with
 //!   `fcntl(F_GETFL)`; see [`OpenOptions::custom_flags`]) or of anything
@@ -66,7 +78,9 @@
 //! Inline reads and writes use the caller's slice directly: no copy. For
 //! the pool, a [`File`] owns a buffer that moves into each job and back: a
 //! pool write copies the caller's bytes into it once (the caller's slice
-//! cannot go to another thread); a pool read copies out of it once.
+//! cannot go to another thread); a pool read copies out of it once. A
+//! write moved to the write lane copies once too, into one of a few
+//! buffers shared by all files (so the copy stays in the cache).
 //! `read_to_end` into an empty vector and [`read`] copy nothing.
 //!
 //! ```
@@ -85,8 +99,10 @@
 
 mod file;
 mod inline;
+mod lane;
 mod options;
 mod pool;
+mod spread;
 
 use std::fs::{Metadata, Permissions};
 use std::io;
@@ -95,6 +111,8 @@ use std::path::{Path, PathBuf};
 pub use file::File;
 pub use options::OpenOptions;
 pub use pool::{blocking_threads, max_blocking_threads, set_max_blocking_threads, unblock};
+#[doc(hidden)]
+pub use spread::spread_writes;
 
 /// Runs `f` with an owned copy of `path` on the pool.
 async fn with_path<T, F>(path: &Path, f: F) -> io::Result<T>

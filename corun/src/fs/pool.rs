@@ -27,13 +27,14 @@ use std::thread;
 use std::time::Duration;
 
 /// How long a pool thread waits for work before it exits.
-const KEEP_ALIVE: Duration = Duration::from_secs(5);
+pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Default bound on pool threads.
 const DEFAULT_MAX: usize = 16;
 /// Environment variable that sets the bound at first use.
 const ENV_VAR: &str = "CORUN_BLOCKING_THREADS";
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A unit of work for a pool thread.
+pub(super) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// The bound on threads; 0 means "not decided yet" (read the env var).
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -58,7 +59,7 @@ struct State {
 /// Locks, ignoring poison: jobs run outside the lock and are caught, so a
 /// poisoned lock only means a panic in our own bookkeeping, which leaves the
 /// state consistent (every update is a single field write).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -126,7 +127,7 @@ fn pool() -> &'static Pool {
 }
 
 /// Queues `job`; starts a thread if no idle one will take it.
-fn submit(job: Job) {
+pub(super) fn submit(job: Job) {
     let pool = pool();
     let mut st = lock(&pool.state);
     st.queue.push_back(job);
@@ -214,11 +215,25 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let (job, pending) = job(f);
+    submit(job);
+    pending
+}
+
+/// Wraps `f` as a job that leaves its result (or panic) in a slot and
+/// wakes the task; the future resolves to that result. Whoever runs the
+/// job (the pool, or the write lane) must run it exactly once or drop it
+/// (the future then never resolves).
+pub(super) fn job<T, F>(f: F) -> (Job, Pending<T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let slot = Arc::new(Slot {
         state: Mutex::new(SlotState::Waiting(None)),
     });
     let theirs = slot.clone();
-    submit(Box::new(move || {
+    let job: Job = Box::new(move || {
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         let waker = {
             let mut st = lock(&theirs.state);
@@ -231,8 +246,8 @@ where
         if let Some(w) = waker {
             w.wake();
         }
-    }));
-    Pending { slot }
+    });
+    (job, Pending { slot })
 }
 
 impl<T> Future for Pending<T> {

@@ -1,0 +1,209 @@
+//! The write lane: a few OS threads, one per spare core, that run the
+//! buffered writes `spread.rs` moved off the scheduler thread.
+//!
+//! Why not the blocking pool: the pool starts a thread whenever a job
+//! finds no idle one, and its threads sleep as soon as the queue is empty.
+//! For writes that take microseconds that means more threads than cores,
+//! and a futex wake (plus the wake-up latency) per write. The lane instead
+//! has at most `available_parallelism() - 1` threads; a thread that finds
+//! the queue empty spins for [`SPIN`] before it sleeps, so a stream of
+//! writes from a busy scheduler keeps it running without syscalls.
+//!
+//! * Jobs start in FIFO order; each runs to completion (they are
+//!   [`pool::job`]s, which catch panics and wake their task).
+//! * Started lazily by the first job; a thread idle for
+//!   [`pool::KEEP_ALIVE`] exits.
+//! * If no lane thread can be started, the job goes to the blocking pool:
+//!   a job is never dropped unrun.
+//!
+//! This file runs jobs only: it must not decide which writes come here
+//! (`spread.rs` does), nor touch a `File`, the scheduler or the reactor.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::pool::{self, Job, lock};
+
+/// How long an idle lane thread polls for the next job before sleeping.
+pub(super) const SPIN: Duration = Duration::from_micros(50);
+
+struct Lane {
+    state: Mutex<State>,
+    /// Sleeping lane threads wait here.
+    work: Condvar,
+    /// Jobs queued, readable without the lock (for spinning threads).
+    queued: AtomicUsize,
+    /// Most threads: one per spare core.
+    max: usize,
+}
+
+struct State {
+    queue: VecDeque<Job>,
+    /// Lane threads alive: always `awake + sleeping`.
+    threads: usize,
+    /// Lane threads running a job, spinning, or about to look at the
+    /// queue: one of them takes a new job without being woken.
+    awake: usize,
+    /// Lane threads waiting on `work`.
+    sleeping: usize,
+    /// Notifies sent that no sleeper has taken in yet.
+    notified: usize,
+}
+
+fn lane(max: usize) -> &'static Lane {
+    static LANE: OnceLock<Lane> = OnceLock::new();
+    LANE.get_or_init(|| Lane {
+        state: Mutex::new(State {
+            queue: VecDeque::new(),
+            threads: 0,
+            awake: 0,
+            sleeping: 0,
+            notified: 0,
+        }),
+        work: Condvar::new(),
+        queued: AtomicUsize::new(0),
+        max: max.max(1),
+    })
+}
+
+/// Cores beyond the first (`available_parallelism() - 1`; 0 if unknown):
+/// the lane's bound on threads.
+pub(super) fn spare_cores() -> usize {
+    static SPARE: OnceLock<usize> = OnceLock::new();
+    *SPARE.get_or_init(|| {
+        std::thread::available_parallelism().map_or(0, |n| n.get().saturating_sub(1))
+    })
+}
+
+/// Queues `job` on the lane.
+pub(super) fn submit(job: Job) {
+    let lane = lane(spare_cores());
+    let mut st = lock(&lane.state);
+    st.queue.push_back(job);
+    lane.queued.fetch_add(1, Ordering::Release);
+    // Each awake (or notified) thread takes one queued job.
+    if st.queue.len() <= st.awake + st.notified {
+        return;
+    }
+    if st.sleeping > st.notified {
+        st.notified += 1;
+        drop(st);
+        lane.work.notify_one();
+        return;
+    }
+    if st.threads >= lane.max {
+        return; // every thread is busy; the job waits its turn
+    }
+    st.threads += 1;
+    st.awake += 1;
+    let spawned = thread::Builder::new()
+        .name("corun-fs-lane".into())
+        .spawn(move || worker(lane));
+    if spawned.is_err() {
+        st.threads -= 1;
+        st.awake -= 1;
+        if st.threads > 0 {
+            return; // a lane thread gets to it after its current job
+        }
+        // No lane thread at all: the blocking pool runs the job instead.
+        let job = st.queue.pop_back();
+        lane.queued.fetch_sub(1, Ordering::Release);
+        drop(st);
+        if let Some(job) = job {
+            tracing::debug!("corun::fs: cannot start a write-lane thread; using the blocking pool");
+            pool::submit(job);
+        }
+    }
+}
+
+fn worker(lane: &'static Lane) {
+    // This thread counts in `awake` except while it waits on the condvar.
+    let mut st = lock(&lane.state);
+    loop {
+        if let Some(job) = st.queue.pop_front() {
+            lane.queued.fetch_sub(1, Ordering::Release);
+            drop(st);
+            // Lane jobs catch their own panics; belt and braces.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            st = lock(&lane.state);
+            continue;
+        }
+        drop(st);
+        let t0 = Instant::now();
+        while lane.queued.load(Ordering::Acquire) == 0 && t0.elapsed() < SPIN {
+            std::hint::spin_loop();
+        }
+        st = lock(&lane.state);
+        if !st.queue.is_empty() {
+            continue;
+        }
+        st.awake -= 1;
+        st.sleeping += 1;
+        let (guard, timeout) = lane
+            .work
+            .wait_timeout(st, pool::KEEP_ALIVE)
+            .unwrap_or_else(|p| p.into_inner());
+        st = guard;
+        st.sleeping -= 1;
+        st.awake += 1;
+        st.notified = st.notified.saturating_sub(1);
+        if timeout.timed_out() && st.queue.is_empty() {
+            break;
+        }
+    }
+    st.awake -= 1;
+    st.threads -= 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn every_job_runs_once_on_at_most_the_spare_cores() {
+        const JOBS: usize = 500;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let names = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        let mut pending = Vec::new();
+        for i in 0..JOBS {
+            let (order, names) = (order.clone(), names.clone());
+            let (job, p) = pool::job(move || {
+                lock(&order).push(i);
+                let me = thread::current();
+                lock(&names).insert((me.id(), me.name().map(str::to_owned)));
+                i
+            });
+            submit(job);
+            pending.push(p);
+        }
+        let results = crate::run(async move {
+            let mut out = Vec::new();
+            for p in pending {
+                out.push(p.await);
+            }
+            out
+        });
+        assert_eq!(results, (0..JOBS).collect::<Vec<_>>());
+        let order = lock(&order).clone();
+        assert_eq!(order.len(), JOBS);
+        let names = lock(&names).clone();
+        // Never more threads than spare cores (at least one), and only
+        // lane threads (or the pool, if a lane thread could not start).
+        assert!(names.len() <= spare_cores().max(1));
+        for (_, name) in &names {
+            let name = name.as_deref().unwrap_or("");
+            assert!(
+                name == "corun-fs-lane" || name == "corun-blocking",
+                "{name}"
+            );
+        }
+        if names.len() == 1 {
+            // One thread runs jobs in the order they were queued.
+            assert_eq!(order, (0..JOBS).collect::<Vec<_>>());
+        }
+    }
+}
