@@ -7,9 +7,11 @@
 #      -Zsanitizer=address, in their own target dir (<target>/asan). If
 #      LeakSanitizer cannot run here (it stops threads with ptrace, which some
 #      sandboxes forbid), the run is repeated with detect_leaks=0 and the
-#      summary says so.
+#      summary says so. This build passes `--cfg corun_no_slab`, so every
+#      task cell is its own malloc and ASan sees a use-after-free of one
+#      (the slab would recycle the memory silently).
 #   2. valgrind memcheck: the same test binaries built normally (stable, dev
-#      profile, <target>/valgrind), each run with --test-threads=1 under
+#      profile, <target>/valgrind, task slab on), each run with --test-threads=1 under
 #      `valgrind --error-exitcode=1 --leak-check=full
 #      --errors-for-leak-kinds=definite --show-leak-kinds=definite`.
 #
@@ -77,7 +79,7 @@ asan_run() {
     local leaks="$1" log="$2"
     local symbolizer=""
     symbolizer="$(command -v llvm-symbolizer || true)"
-    RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes" \
+    RUSTFLAGS="-Zsanitizer=address -Cforce-frame-pointers=yes --cfg corun_no_slab" \
         RUSTDOCFLAGS="-Zsanitizer=address" \
         CARGO_TARGET_DIR="$target_base/asan" \
         ASAN_OPTIONS="detect_leaks=$leaks:abort_on_error=0:halt_on_error=1:symbolize=1" \

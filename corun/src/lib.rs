@@ -73,6 +73,7 @@ pub mod io;
 pub mod net;
 pub(crate) mod reactor;
 pub(crate) mod scheduler;
+pub(crate) mod segvec;
 pub mod sync;
 pub(crate) mod task;
 pub mod time;

@@ -169,3 +169,58 @@ fn spawn_and_kill_from_other_threads_race_with_completion_without_leaks() {
     assert_eq!(drops.dropped(), 2000, "a task's future was leaked");
     sched.shutdown().unwrap();
 }
+
+#[test]
+fn task_memory_freed_on_other_threads_is_reused_without_mixing_outputs() {
+    // Tasks spawned inside the scheduler live in its own task memory; their
+    // handles are awaited and dropped on std threads (the memory comes back
+    // from there) while the scheduler keeps spawning into reused cells.
+    let sched = Scheduler::start().unwrap();
+    let drops = Drops::new();
+    let rounds = 20u64;
+    let per_round = 300u64;
+    let threads: Vec<_> = (0..rounds)
+        .map(|round| {
+            let d = drops.clone();
+            let handles = sched
+                .block_on(async move {
+                    (0..per_round)
+                        .map(|i| {
+                            let g = d.guard();
+                            corun::spawn(async move {
+                                let _g = g;
+                                if i % 3 == 0 {
+                                    corun::yield_now().await;
+                                }
+                                // A payload big enough to catch a cell
+                                // handed out twice.
+                                vec![round * per_round + i; 4]
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap();
+            std::thread::spawn(move || {
+                let mut sum = 0;
+                for (i, h) in handles.into_iter().enumerate() {
+                    if i % 4 == 3 {
+                        drop(h); // detached: its memory comes back from whoever ends last
+                        continue;
+                    }
+                    let v = common::block_on(h).unwrap();
+                    assert_eq!(v, vec![round * per_round + i as u64; 4]);
+                    sum += v[0];
+                }
+                sum
+            })
+        })
+        .collect();
+    let sums: Vec<u64> = watchdog("remote frees", move || {
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert_eq!(sums.len() as u64, rounds);
+    common::until("every task ended", || sched.stats().unwrap().tasks == 0);
+    assert_eq!(drops.made() as u64, rounds * per_round);
+    assert_eq!(drops.dropped(), drops.made(), "a task's future was leaked");
+    sched.shutdown().unwrap();
+}

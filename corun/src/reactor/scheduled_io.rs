@@ -18,6 +18,7 @@ use std::os::unix::io::RawFd;
 use std::task::Waker;
 
 use super::readiness::Interest;
+use crate::segvec::SegVec;
 
 /// "No index" in slot and node links.
 pub(super) const NONE: u32 = u32::MAX;
@@ -114,11 +115,11 @@ impl FdIndex {
 /// All slots and waiter nodes of one reactor.
 #[derive(Default)]
 pub(super) struct Table {
-    slots: Vec<Slot>,
+    slots: SegVec<Slot>,
     free_slots: Vec<u32>,
     fds: FdIndex,
     live: usize,
-    nodes: Vec<Node>,
+    nodes: SegVec<Node>,
     free_node: Option<u32>,
 }
 

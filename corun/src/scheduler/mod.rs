@@ -321,8 +321,16 @@ impl Scheduler {
         if context::is_local(shared) {
             return Ok(context::with_core(|core| core.spawn(future, name)).expect("checked local"));
         }
-        // Allocated here, admitted by the scheduler thread.
-        let ptr = raw::allocate(future, self::core::global_id(), name, shared.clone(), 2);
+        // Allocated here (from the global allocator: the slab belongs to
+        // the scheduler thread), admitted by the scheduler thread.
+        let ptr = raw::allocate(
+            future,
+            self::core::global_id(),
+            name,
+            shared.clone(),
+            2,
+            false,
+        );
         match shared.push(Msg::Spawn(TaskPtr(ptr))) {
             Ok(()) => Ok(Task::from_raw(ptr)),
             Err(_) => {

@@ -11,6 +11,7 @@
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
+use crate::segvec::SegVec;
 use crate::task::raw::{self, Header};
 
 /// Marks "no slot" in a `TaskId` hint and the end of the free list.
@@ -44,7 +45,7 @@ impl Entry {
 }
 
 pub(crate) struct Registry {
-    entries: Vec<Entry>,
+    entries: SegVec<Entry>,
     free: u32,
     len: usize,
 }
@@ -52,7 +53,7 @@ pub(crate) struct Registry {
 impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
-            entries: Vec::new(),
+            entries: SegVec::new(),
             free: NO_SLOT,
             len: 0,
         }

@@ -19,6 +19,7 @@ use std::sync::{Mutex, MutexGuard, mpsc};
 use crate::reactor::Unparker;
 use crate::scheduler::Stats;
 use crate::task::raw::{self, Header, REMOTE_QUEUED};
+use crate::task::slab::Slab;
 use crate::task::{TaskId, TaskInfo};
 
 /// A task pointer that travels between threads inside a message.
@@ -57,6 +58,9 @@ pub(crate) struct Shared {
     has_msgs: AtomicBool,
     parked: AtomicBool,
     unparker: Unparker,
+    /// The memory of this scheduler's task cells (owner thread allocates;
+    /// any thread may give back).
+    pub(crate) slab: Slab,
 }
 
 impl Shared {
@@ -69,6 +73,7 @@ impl Shared {
             has_msgs: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             unparker,
+            slab: Slab::new(),
         }
     }
 

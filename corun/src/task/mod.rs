@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) mod handle;
 pub(crate) mod raw;
+pub(crate) mod slab;
 pub(crate) mod waker;
 
 pub use handle::Task;

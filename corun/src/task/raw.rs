@@ -34,9 +34,11 @@
 //! the registry reference is only released after the task is popped (see
 //! `scheduler::core`). The last reference frees the allocation.
 
+use std::alloc::Layout;
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
@@ -45,7 +47,7 @@ use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
 use std::task::{Context, Poll, Waker};
 
 use crate::scheduler::shared::Shared;
-use crate::task::{JoinError, Waiting};
+use crate::task::{JoinError, Waiting, slab};
 
 // ---- `local` flags: owner thread only ------------------------------------
 
@@ -123,7 +125,9 @@ pub(crate) struct Header {
     /// The task id; never reused.
     pub(crate) id: u64,
     /// The scheduler the task belongs to, for wakes from other threads.
-    pub(crate) owner: Arc<Shared>,
+    /// Taken out by hand when the cell is freed (`Typed::drop_cell`): it
+    /// may own the memory the cell lives in.
+    pub(crate) owner: ManuallyDrop<Arc<Shared>>,
     /// The name given at spawn (boxed twice to keep the header one word
     /// smaller: most tasks have no name).
     name: Option<Box<Box<str>>>,
@@ -169,41 +173,75 @@ struct TaskCell<F: Future> {
 
 /// Allocates a task cell for `future`. The new task has `refs` references
 /// (the caller decides who owns them) and the `HANDLE` flag set.
+///
+/// `on_owner_thread` says the caller runs on `owner`'s scheduler thread:
+/// then the cell comes from that scheduler's slab (see `task::slab`) when
+/// its size allows; otherwise, from the global allocator.
 pub(crate) fn allocate<F: Future + 'static>(
     future: F,
     id: u64,
     name: Option<Box<str>>,
     owner: Arc<Shared>,
     refs: u32,
+    on_owner_thread: bool,
 ) -> NonNull<Header> {
-    let cell = Box::new(TaskCell {
+    let block = match Typed::<F>::CLASS {
+        // SAFETY: the caller runs on the owner's thread (it says so), where
+        // allocating from its slab is allowed; the class fits the cell.
+        Some(class) if on_owner_thread => unsafe { owner.slab.alloc(class) },
+        _ => None,
+    };
+    let vtable = match block {
+        Some(_) => &Typed::<F>::VTABLE_SLAB,
+        None => &Typed::<F>::VTABLE,
+    };
+    let cell = TaskCell {
         header: Header {
             refs: AtomicU32::new(refs),
             remote: AtomicU8::new(HANDLE),
             local: Cell::new(0),
             polls: Cell::new(0),
-            vtable: &Typed::<F>::VTABLE,
+            vtable,
             id,
             slot: AtomicU32::new(crate::scheduler::registry::NO_SLOT),
-            owner,
+            owner: ManuallyDrop::new(owner),
             name: name.map(Box::new),
             join_waker: UnsafeCell::new(None),
             waiting: Cell::new(0),
         },
         stage: UnsafeCell::new(Stage::Pending(future)),
-    });
-    NonNull::from(Box::leak(cell)).cast()
+    };
+    match block {
+        Some(block) => {
+            let ptr = block.cast::<TaskCell<F>>();
+            // SAFETY: the block is fresh, at least as large as the cell and
+            // aligned for it (`class_of` checked the layout).
+            unsafe { ptr.as_ptr().write(cell) };
+            ptr.cast()
+        }
+        None => NonNull::from(Box::leak(Box::new(cell))).cast(),
+    }
 }
 
 struct Typed<F>(F);
 
 impl<F: Future + 'static> Typed<F> {
+    /// The slab size class of this cell, if the slab can hold it.
+    const CLASS: Option<usize> = slab::class_of(Layout::new::<TaskCell<F>>());
+
+    /// For cells from the global allocator.
     const VTABLE: Vtable = Vtable {
         poll: Self::poll,
         kill: Self::kill,
         read_output: Self::read_output,
         drop_stage: Self::drop_stage,
         dealloc: Self::dealloc,
+    };
+
+    /// For cells from the owner's slab.
+    const VTABLE_SLAB: Vtable = Vtable {
+        dealloc: Self::dealloc_slab,
+        ..Self::VTABLE
     };
 
     /// # Safety
@@ -306,13 +344,53 @@ impl<F: Future + 'static> Typed<F> {
         message
     }
 
+    /// Drops what the cell still holds except its owner reference, which
+    /// it hands back (the owner's slab may hold the cell's memory).
+    ///
+    /// # Safety
+    /// The last reference is gone; the cell is dropped in place and must
+    /// not be read again.
+    unsafe fn drop_cell(cell: *mut TaskCell<F>) -> Arc<Shared> {
+        // SAFETY: nobody else can reach the cell; the owner is taken once
+        // and the `ManuallyDrop` field is never dropped by the glue below.
+        let owner = unsafe { ManuallyDrop::take(&mut (*cell).header.owner) };
+        // The stage should be empty by now; drop whatever is left (name,
+        // join waker, stage) without letting a panic escape.
+        // SAFETY: as above; the memory itself is freed by the caller.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(cell) }));
+        owner
+    }
+
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the last reference is gone, so nobody else can reach the
-        // cell; it was created by `Box::new` in `allocate`.
-        let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
-        // The stage should be empty by now; drop whatever is left without
-        // letting a panic escape.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
+        let cell = ptr.cast::<TaskCell<F>>().as_ptr();
+        // SAFETY: the last reference is gone (the vtable contract).
+        let owner = unsafe { Self::drop_cell(cell) };
+        // SAFETY: the cell came from `Box::new` in `allocate` (this vtable
+        // is only used for such cells) and its contents were dropped above.
+        unsafe { std::alloc::dealloc(cell.cast(), Layout::new::<TaskCell<F>>()) };
+        drop(owner);
+    }
+
+    unsafe fn dealloc_slab(ptr: NonNull<Header>) {
+        let cell = ptr.cast::<TaskCell<F>>().as_ptr();
+        // SAFETY: the last reference is gone (the vtable contract).
+        let owner = unsafe { Self::drop_cell(cell) };
+        // This vtable is only used for cells of a known class.
+        let Some(class) = Self::CLASS else { return };
+        let block = ptr.cast::<u8>();
+        // SAFETY: the block came from `owner.slab.alloc(class)` and its
+        // contents are dropped; `owner` keeps the slab alive until after
+        // the block is back. The local list is used only on the owner's
+        // thread, and `drop_cell` has returned, so no slab call is on the
+        // stack of this thread.
+        unsafe {
+            if crate::scheduler::context::is_local(&owner) {
+                owner.slab.free_local(block, class);
+            } else {
+                owner.slab.free_remote(block, class);
+            }
+        }
+        drop(owner);
     }
 }
 

@@ -10,8 +10,8 @@
 //!
 //! # Layout
 //!
-//! * Entries live in one slab (`Vec<Entry>`) with an intrusive free list. An entry is 40
-//!   bytes: the waker (16), the deadline (8), `prev`/`next` links as `u32` indices (8), a
+//! * Entries live in one slab (a `SegVec<Entry>`: it grows without copying) with an
+//!   intrusive free list. An entry is 40 bytes: the waker (16), the deadline (8), `prev`/`next` links as `u32` indices (8), a
 //!   generation (4) and its list number (2). A [`TimerKey`] is `(index, generation)`; the
 //!   generation is bumped whenever an entry is freed, so keys of fired or cancelled timers
 //!   are detected as stale (it wraps after 2^32 reuses of one slot, which we accept).
@@ -37,6 +37,8 @@
 //! of the 40 MB slab, so unchecked indexing would not pay for its risk.
 
 use std::task::Waker;
+
+use crate::segvec::SegVec;
 
 /// Bits of a deadline consumed by one level.
 const SLOT_BITS: u32 = 6;
@@ -77,7 +79,7 @@ struct Entry {
 /// A hierarchical timing wheel of millisecond ticks (see the module docs).
 pub(crate) struct Wheel {
     /// The slab of entries, pending and vacant.
-    entries: Vec<Entry>,
+    entries: SegVec<Entry>,
     /// Head of the free list of vacant cells, or `NIL`.
     free: u32,
     /// Number of pending timers.
@@ -96,7 +98,7 @@ impl Wheel {
     /// Empty wheel, current tick 0. A tick is one millisecond; the caller converts Instants.
     pub(crate) fn new() -> Wheel {
         Wheel {
-            entries: Vec::new(),
+            entries: SegVec::new(),
             free: NIL,
             len: 0,
             now: 0,

@@ -211,7 +211,7 @@ impl Core {
     {
         let id = self.next_id();
         // Two references: the registry's and the handle's.
-        let ptr = raw::allocate(future, id, name, self.shared.clone(), 2);
+        let ptr = raw::allocate(future, id, name, self.shared.clone(), 2, true);
         self.admit(ptr);
         Task::from_raw(ptr)
     }
