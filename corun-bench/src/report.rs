@@ -143,6 +143,9 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             s
         }
         "httpd" => format!("p50 {:.2} ms, {} requests", x("p50_ms"), x("requests")),
+        "pingpong" if r.extra.contains_key("mpsc_ns") => {
+            format!("sync::local; sync::mpsc {:.0} ns", x("mpsc_ns"))
+        }
         "conns" => format!(
             "RSS {:.1} → {:.1} MiB",
             x("rss_before_kb") / 1024.0,

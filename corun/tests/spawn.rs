@@ -250,3 +250,61 @@ fn current_is_the_running_task_and_none_outside() {
     assert_eq!(sched.block_on(t).unwrap().unwrap(), Some(id));
     sched.shutdown().unwrap();
 }
+
+/// A task that yields in a loop must not keep I/O waiting: the scheduler
+/// keeps looking at the reactor between batches of polls (however large the
+/// batches grow while the reactor finds nothing).
+#[test]
+fn io_completes_while_another_task_yields_in_a_loop() {
+    use std::io::Write;
+    let spins = run_watched("yield vs io", || async {
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let a = corun::net::UnixStream::from_std(a).unwrap();
+        let done = Rc::new(std::cell::Cell::new(false));
+        let spinner = corun::spawn({
+            let done = done.clone();
+            async move {
+                let mut spins = 0u64;
+                while !done.get() && spins < 50_000_000 {
+                    corun::yield_now().await;
+                    spins += 1;
+                }
+                spins
+            }
+        });
+        // Let the spinner's batches grow before the data arrives.
+        for _ in 0..100_000 {
+            corun::yield_now().await;
+        }
+        b.write_all(b"x").unwrap();
+        let mut buf = [0u8; 1];
+        assert_eq!(a.read(&mut buf).await.unwrap(), 1);
+        done.set(true);
+        spinner.await.unwrap()
+    });
+    assert!(
+        spins < 50_000_000,
+        "the read waited for the spinner to give up"
+    );
+}
+
+/// `yield_now` polled by a combinator with its own waker wakes that waker
+/// (it cannot take the direct path back to the task's queue).
+#[test]
+fn yield_now_under_a_foreign_waker_wakes_that_waker() {
+    struct Count(AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    run_watched("foreign waker", || async {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(count.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut y = std::pin::pin!(corun::yield_now());
+        assert!(std::future::Future::poll(y.as_mut(), &mut cx).is_pending());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(std::future::Future::poll(y.as_mut(), &mut cx).is_ready());
+    });
+}

@@ -99,40 +99,56 @@ async fn yields(n: u64) -> Result<Outcome, String> {
     Ok(Outcome::secs(secs))
 }
 
-#[allow(unused_mut)] // whether recv takes &mut self is corun's choice
+/// One ping-pong run over a pair of capacity-1 channels made by `$chan`
+/// (`corun::sync::local::channel` or `corun::sync::mpsc::channel`, which
+/// share their method names); evaluates to `Result<f64 secs, String>`.
+macro_rules! pingpong_with {
+    ($chan:path, $n:expr) => {{
+        let n: u64 = $n;
+        let (ping_tx, mut ping_rx) = $chan(1);
+        let (pong_tx, mut pong_rx) = $chan(1);
+        let t0 = Instant::now();
+        let ponger = corun::spawn(async move {
+            let mut seen = 0u64;
+            while let Some(v) = ping_rx.recv().await {
+                if pong_tx.send(v + 1).await.is_err() {
+                    break;
+                }
+                seen += 1;
+            }
+            seen
+        });
+        let pinger = corun::spawn(async move {
+            let mut ok = 0u64;
+            for i in 0..n {
+                if ping_tx.send(i).await.is_err() {
+                    break;
+                }
+                match pong_rx.recv().await {
+                    Some(v) if v == i + 1 => ok += 1,
+                    _ => break,
+                }
+            }
+            ok
+        });
+        async {
+            let ok = pinger.await.map_err(join_err)?;
+            let seen = ponger.await.map_err(join_err)?;
+            let secs = t0.elapsed().as_secs_f64();
+            check("round trips", ok, n)?;
+            check("pongs", seen, n)?;
+            Ok::<f64, String>(secs)
+        }
+        .await
+    }};
+}
+
+/// Timed with corun's single-thread channel (`sync::local`), what tasks of
+/// one scheduler use; the thread-safe `sync::mpsc` figure goes in a note.
 async fn pingpong(n: u64) -> Result<Outcome, String> {
-    let (ping_tx, mut ping_rx) = corun::sync::mpsc::channel::<u64>(1);
-    let (pong_tx, mut pong_rx) = corun::sync::mpsc::channel::<u64>(1);
-    let t0 = Instant::now();
-    let ponger = corun::spawn(async move {
-        let mut seen = 0u64;
-        while let Some(v) = ping_rx.recv().await {
-            if pong_tx.send(v + 1).await.is_err() {
-                break;
-            }
-            seen += 1;
-        }
-        seen
-    });
-    let pinger = corun::spawn(async move {
-        let mut ok = 0u64;
-        for i in 0..n {
-            if ping_tx.send(i).await.is_err() {
-                break;
-            }
-            match pong_rx.recv().await {
-                Some(v) if v == i + 1 => ok += 1,
-                _ => break,
-            }
-        }
-        ok
-    });
-    let ok = pinger.await.map_err(join_err)?;
-    let seen = ponger.await.map_err(join_err)?;
-    let secs = t0.elapsed().as_secs_f64();
-    check("round trips", ok, n)?;
-    check("pongs", seen, n)?;
-    Ok(Outcome::secs(secs))
+    let secs = pingpong_with!(corun::sync::local::channel::<u64>, n)?;
+    let mpsc_secs = pingpong_with!(corun::sync::mpsc::channel::<u64>, n)?;
+    Ok(Outcome::secs(secs).with("mpsc_ns", mpsc_secs * 1e9 / n as f64))
 }
 
 async fn timers_cancel(n: u64) -> Result<Outcome, String> {
@@ -245,28 +261,40 @@ fn corun_listener(backlog: u64) -> Result<(TcpListener, SocketAddr), String> {
     Ok((l, addr))
 }
 
+/// The server (accept loop and one task per connection) runs on a second
+/// corun scheduler thread, the clients on this one: corun is thread-per-core
+/// and the machine has two cores, as tokio-mt has its two workers.
 async fn urlfetch(n: u64) -> Result<Outcome, String> {
-    let (l, addr) = corun_listener(n)?;
+    let std_l = common::listener(n).map_err(|e| format!("listen: {e}"))?;
+    let addr = std_l.local_addr().map_err(|e| e.to_string())?;
+    let server_sched = corun::Builder::new()
+        .thread_name("urlfetch-server")
+        .start()
+        .map_err(|e| format!("server scheduler: {e}"))?;
     let overflows0 = common::listen_overflows();
     let t0 = Instant::now();
-    let server = corun::spawn(async move {
-        let mut accepted = 0u64;
-        let mut errors = 0u64;
-        while accepted < n && errors < 10_000 {
-            match l.accept().await {
-                Ok((s, _)) => {
-                    accepted += 1;
-                    // Detached: the client sees EOF when this task is done.
-                    corun::spawn(serve_once(s)).detach();
-                }
-                Err(_) => {
-                    errors += 1;
-                    corun::sleep(Duration::from_millis(1)).await;
+    let server = server_sched
+        .spawn(async move {
+            // Registered with the server scheduler's reactor, on its thread.
+            let l = TcpListener::from_std(std_l).map_err(|e| format!("listen: {e}"))?;
+            let mut accepted = 0u64;
+            let mut errors = 0u64;
+            while accepted < n && errors < 10_000 {
+                match l.accept().await {
+                    Ok((s, _)) => {
+                        accepted += 1;
+                        // Detached: the client sees EOF when this task is done.
+                        corun::spawn(serve_once(s)).detach();
+                    }
+                    Err(_) => {
+                        errors += 1;
+                        corun::sleep(Duration::from_millis(1)).await;
+                    }
                 }
             }
-        }
-        accepted
-    });
+            Ok::<u64, String>(accepted)
+        })
+        .map_err(|e| format!("server spawn: {e:?}"))?;
     let clients: Vec<_> = (0..n).map(|_| corun::spawn(fetch(addr))).collect();
     let mut ok = 0u64;
     let mut first_err = None;
@@ -278,8 +306,9 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
             }
         }
     }
-    let accepted = server.await.map_err(join_err)?;
+    let accepted = server.await.map_err(join_err)??;
     let secs = t0.elapsed().as_secs_f64();
+    let _ = server_sched.shutdown();
     if let Some(e) = first_err {
         return Err(format!("{} of {n} fetches failed, first: {e}", n - ok));
     }

@@ -88,6 +88,13 @@ pub(crate) fn schedule_if_local(ptr: NonNull<Header>, h: &Header) -> bool {
     .unwrap_or(false)
 }
 
+/// Requeues the running task if `waker` is its own waker (see
+/// `Core::requeue_current`); false otherwise or outside a scheduler.
+#[inline]
+pub(crate) fn requeue_current(waker: &std::task::Waker) -> bool {
+    with_core(|core| core.requeue_current(waker)).unwrap_or(false)
+}
+
 /// Kills task `id` if `owner` is this thread's scheduler.
 pub(crate) fn kill_if_local(owner: &Arc<Shared>, id: crate::task::TaskId) -> Option<bool> {
     with_core(|core| ptr::eq(Arc::as_ptr(owner), core.shared_ptr()).then(|| core.kill(id)))

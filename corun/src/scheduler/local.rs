@@ -304,7 +304,11 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.0 = true;
-        cx.waker().wake_by_ref();
+        // Straight to the back of the ready queue when polled by its own
+        // task; through the waker when a combinator polls it.
+        if !context::requeue_current(cx.waker()) {
+            cx.waker().wake_by_ref();
+        }
         Poll::Pending
     }
 }

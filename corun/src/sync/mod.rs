@@ -11,6 +11,8 @@
 //!
 //! - [`mpsc`]: bounded and unbounded multi-producer, single-consumer channels
 //!   over a ring buffer.
+//! - [`local`]: the same channels for tasks of one scheduler (`!Send` ends,
+//!   no lock and no atomic instruction per message).
 //! - [`oneshot`]: a single value from one task to another.
 //! - [`Notify`] and [`Event`] (in `notify.rs`): wake-ups without data; `Event`
 //!   latches like Python's `threading.Event`.
@@ -21,7 +23,9 @@
 //! - State lives behind one `std::sync::Mutex` per object (no `.await` ever
 //!   happens while it is held). The uncontended path of every operation is
 //!   one lock/unlock.
-//! - Wakers are always called after the lock is released.
+//! - Wakers are called after the lock is released. The one exception is a
+//!   corun task waker, which only queues its task and runs no user code:
+//!   the channels wake their receiver's in place.
 //! - Waiters queue in a [`WaitQueue`] in FIFO order. A waiter that is granted
 //!   something (a channel slot, a permit, a notification) is removed from the
 //!   queue by the granter; a future finds out that it was granted by no
@@ -51,6 +55,7 @@
 //! });
 //! ```
 
+pub mod local;
 pub mod mpsc;
 mod notify;
 pub mod oneshot;

@@ -33,8 +33,13 @@ struct State<T> {
     cap: usize,
     /// Slots granted to popped sender waiters that have not pushed yet.
     reserved: usize,
-    /// The receiver's waker while it waits for a message.
+    /// The receiver's last waker. Kept after a wake (only `rx_waiting` is
+    /// cleared), so a receiver that waits again with the same task's waker
+    /// stores nothing and a sender wakes it without taking it: no waker
+    /// clone or drop, hence no reference-count atomics, per message.
     rx_waker: Option<Waker>,
+    /// True while the receiver waits for a message (its waker is due a wake).
+    rx_waiting: bool,
     /// Senders waiting for a slot, oldest first.
     send_waiters: WaitQueue,
     /// Set by `Receiver::close` or by dropping the receiver: sends fail.
@@ -74,6 +79,7 @@ fn new_shared<T>(cap: usize) -> Arc<Shared<T>> {
             cap,
             reserved: 0,
             rx_waker: None,
+            rx_waiting: false,
             send_waiters: WaitQueue::new(),
             closed: false,
         }),
@@ -135,10 +141,23 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, Receiver<T>) {
     )
 }
 
-/// Pushes `value` (room already checked) and returns the receiver's waker.
+/// Pushes `value` (room already checked) and wakes a waiting receiver: a
+/// corun task waker right here (it only queues its task and runs no user
+/// code, so holding the lock is harmless); any other waker is returned, a
+/// clone, for the caller to wake after unlocking.
 fn push<T>(st: &mut State<T>, value: T) -> Option<Waker> {
     st.buf.push_back(value);
-    st.rx_waker.take()
+    if !st.rx_waiting {
+        return None;
+    }
+    st.rx_waiting = false;
+    let w = st.rx_waker.as_ref()?;
+    if crate::task::waker::is_task_waker(w) {
+        w.wake_by_ref();
+        None
+    } else {
+        Some(w.clone())
+    }
 }
 
 fn add_sender<T>(shared: &Arc<Shared<T>>) -> Arc<Shared<T>> {
@@ -148,7 +167,11 @@ fn add_sender<T>(shared: &Arc<Shared<T>>) -> Arc<Shared<T>> {
 
 fn drop_sender<T>(shared: &Shared<T>) {
     if shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let waker = lock(&shared.state).rx_waker.take();
+        let waker = {
+            let mut st = lock(&shared.state);
+            st.rx_waiting = false;
+            st.rx_waker.take()
+        };
         if let Some(w) = waker {
             w.wake();
         }
@@ -472,18 +495,16 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(3)));
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.poll_inner(Some(cx.waker()), false)
+        self.poll_inner(Some(cx.waker()))
     }
 
-    /// Pops a message or registers `waker`; `clear` drops a stored waker on
-    /// the ready path (for a future that registered before).
-    fn poll_inner(&mut self, waker: Option<&Waker>, clear: bool) -> Poll<Option<T>> {
+    /// Pops a message or registers `waker` (then the receiver waits).
+    fn poll_inner(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         let mut st = lock(&self.shared.state);
         if let Some(v) = st.buf.pop_front() {
+            st.rx_waiting = false;
             let next = st.grant();
-            let old = if clear { st.rx_waker.take() } else { None };
             drop(st);
-            drop(old);
             if let Some(w) = next {
                 w.wake();
             }
@@ -494,6 +515,7 @@ impl<T> Receiver<T> {
         }
         if let Some(w) = waker {
             store_waker(&mut st.rx_waker, w);
+            st.rx_waiting = true;
         }
         Poll::Pending
     }
@@ -509,7 +531,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        match self.poll_inner(None, false) {
+        match self.poll_inner(None) {
             Poll::Ready(Some(v)) => Ok(v),
             Poll::Ready(None) => Err(TryRecvError::Disconnected),
             Poll::Pending => Err(TryRecvError::Empty),
@@ -572,9 +594,15 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.close();
-        // Run the messages' destructors outside the lock.
-        let left = std::mem::take(&mut lock(&self.shared.state).buf);
+        // Run the messages' destructors outside the lock; the last waker
+        // goes too (it may keep a finished task's memory alive).
+        let (left, waker) = {
+            let mut st = lock(&self.shared.state);
+            st.rx_waiting = false;
+            (std::mem::take(&mut st.buf), st.rx_waker.take())
+        };
         drop(left);
+        drop(waker);
     }
 }
 
@@ -616,8 +644,7 @@ impl<T> Future for RecvFuture<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
-        let clear = this.registered;
-        let r = this.rx.poll_inner(Some(cx.waker()), clear);
+        let r = this.rx.poll_inner(Some(cx.waker()));
         this.registered = r.is_pending();
         r
     }
@@ -626,8 +653,8 @@ impl<T> Future for RecvFuture<'_, T> {
 impl<T> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         if self.registered {
-            let old = lock(&self.rx.shared.state).rx_waker.take();
-            drop(old);
+            // Cancelled while waiting: no wake is due any more.
+            lock(&self.rx.shared.state).rx_waiting = false;
         }
     }
 }

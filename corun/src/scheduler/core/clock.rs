@@ -55,10 +55,12 @@ impl Core {
         drop(removed);
     }
 
-    pub(super) fn fire_timers(&self) {
+    pub(super) fn fire_timers(&self) -> bool {
         let now = self.now_tick.get();
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
+        let mut any = false;
         self.wheel.borrow_mut().advance(now, |w| {
+            any = true;
             // Task wakers only queue their task: wake them right here
             // instead of collecting a million of them. Foreign wakers may
             // run any code (even touch timers): wake them after the borrow.
@@ -72,5 +74,6 @@ impl Core {
             w.wake();
         }
         *self.fired.borrow_mut() = fired;
+        any
     }
 }

@@ -3,8 +3,12 @@
 //!
 //! # The loop
 //!
-//! 1. Poll up to [`BUDGET`] tasks from the ready queue, oldest first. A task
-//!    woken meanwhile (or that yields) goes to the back of the queue.
+//! 1. Poll up to a budget of tasks from the ready queue, oldest first. A
+//!    task woken meanwhile (or that yields) goes to the back of the queue.
+//!    The budget is [`BUDGET`]; while consecutive looks at the reactor find
+//!    nothing, it doubles up to [`MAX_BUDGET`] (a CPU-bound phase then pays
+//!    one `epoll_wait` per thousands of polls, not per 256), and it drops
+//!    back to [`BUDGET`] as soon as an event or a message arrives.
 //! 2. Poll the reactor: with a zero timeout if tasks are still ready or
 //!    messages wait, else blocking until the next timer deadline (or forever
 //!    if there is none) — an idle scheduler makes no syscall at all.
@@ -31,7 +35,7 @@
 //! the OS poller works (see `reactor`).
 
 use std::cell::{Cell, RefCell, UnsafeCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
@@ -42,7 +46,9 @@ use std::time::{Duration, Instant};
 
 use super::Stats;
 use super::registry::Registry;
+use ready::ReadyQueue;
 mod clock;
+mod ready;
 mod snapshot;
 mod waiters;
 
@@ -56,6 +62,8 @@ use crate::time::wheel::Wheel;
 
 /// Task polls between two looks at the reactor while tasks stay ready.
 pub(crate) const BUDGET: usize = 256;
+/// The largest budget reached while the reactor keeps finding nothing.
+pub(crate) const MAX_BUDGET: usize = 4096;
 
 /// Ids are handed to schedulers in blocks, so the hot spawn path touches no
 /// shared counter.
@@ -105,7 +113,7 @@ pub(crate) struct Core {
     /// An `UnsafeCell`, not a `RefCell`: it is touched once per wake and
     /// once per poll (the yield path), only through [`Core::ready_mut`],
     /// whose borrows never outlive a `push_back`/`pop_front`/`is_empty`.
-    ready: UnsafeCell<VecDeque<NonNull<Header>>>,
+    ready: UnsafeCell<ReadyQueue>,
     /// Every unfinished task by id, for kill, wait and snapshots.
     registry: RefCell<Registry>,
     /// Waiters by id (`wait`, `join_all`): target id -> (waiter key, waker).
@@ -137,7 +145,7 @@ impl Core {
             id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
             shared,
             options,
-            ready: UnsafeCell::new(VecDeque::with_capacity(256)),
+            ready: UnsafeCell::new(ReadyQueue::with_capacity(256)),
             registry: RefCell::new(Registry::new()),
             id_waiters: RefCell::default(),
             exits: RefCell::default(),
@@ -254,9 +262,27 @@ impl Core {
         self.ready_mut(|q| q.push_back(ptr));
     }
 
+    /// Requeues the task being polled if `waker` is its own task waker (the
+    /// common case of `yield_now`), skipping the waker's indirect call and
+    /// owner check. False when it is some other waker (a combinator's), which
+    /// the caller must then wake itself.
+    #[inline]
+    pub(crate) fn requeue_current(&self, waker: &Waker) -> bool {
+        match self.current.get() {
+            Some(ptr)
+                if std::ptr::eq(waker.data(), ptr.as_ptr().cast())
+                    && crate::task::waker::is_task_waker(waker) =>
+            {
+                self.schedule(ptr);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Runs `f` on the ready queue.
     #[inline]
-    fn ready_mut<R>(&self, f: impl FnOnce(&mut VecDeque<NonNull<Header>>) -> R) -> R {
+    fn ready_mut<R>(&self, f: impl FnOnce(&mut ReadyQueue) -> R) -> R {
         // SAFETY: `Core` is `!Sync` and used on its own thread only, and
         // every caller passes a closure that only pushes, pops or checks
         // emptiness (no user code, no re-entry into the core), so this
@@ -268,7 +294,7 @@ impl Core {
     fn run_ready(&self, budget: usize) -> usize {
         let mut n = 0;
         while n < budget {
-            let next = self.ready_mut(VecDeque::pop_front);
+            let next = self.ready_mut(ReadyQueue::pop_front);
             let Some(ptr) = next else { break };
             self.run_task(ptr);
             n += 1;
@@ -418,8 +444,9 @@ impl Core {
 
     // ---- the loop ---------------------------------------------------------
 
-    /// One look at the outside world: I/O, timers, messages.
-    fn turn(&self) {
+    /// One look at the outside world: I/O, timers, messages. Returns true
+    /// if it found anything (an I/O event, a fired timer or a message).
+    fn turn(&self) -> bool {
         let busy = !self.ready_mut(|q| q.is_empty()) || self.stop.get();
         let mut timeout = if busy {
             Some(Duration::ZERO)
@@ -439,23 +466,31 @@ impl Core {
                 s.parks += 1;
             }
         });
-        if let Err(e) = self.reactor.park(timeout) {
-            tracing::error!("poller failed: {e}");
-        }
+        let events = match self.reactor.park(timeout) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("poller failed: {e}");
+                1
+            }
+        };
         if may_block {
             self.shared.unparked();
         }
         self.update_clock();
-        self.fire_timers();
-        self.drain_messages();
+        let fired = self.fire_timers();
+        let msgs = self.drain_messages();
+        events > 0 || fired || msgs
     }
 
-    fn drain_messages(&self) {
+    /// Handles the messages other threads sent; true if there were any.
+    fn drain_messages(&self) -> bool {
         let mut msgs = Vec::new();
         self.shared.take_msgs(&mut msgs);
+        let any = !msgs.is_empty();
         for msg in msgs {
             self.handle(msg);
         }
+        any
     }
 
     fn handle(&self, msg: Msg) {
@@ -493,14 +528,20 @@ impl Core {
     /// Runs until `done()` or a stop request.
     pub(crate) fn run_until(&self, done: impl Fn() -> bool) {
         self.update_clock();
+        let mut budget = BUDGET;
         loop {
             self.drain_messages();
-            let polled = self.run_ready(BUDGET);
+            let polled = self.run_ready(budget);
             self.bump(|s| s.polls += polled as u64);
             if done() || self.stop.get() {
                 return;
             }
-            self.turn();
+            let found = self.turn();
+            budget = if found || polled < budget {
+                BUDGET
+            } else {
+                (budget * 2).min(MAX_BUDGET)
+            };
         }
     }
 
