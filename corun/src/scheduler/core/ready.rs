@@ -67,18 +67,23 @@ impl ReadyQueue {
         ptr
     }
 
-    /// Doubles the ring, moving the queued pointers to its front in order.
+    /// Doubles the full ring in place. `realloc` moves a large buffer by
+    /// remapping its pages (no copy, no new page faults for the queued
+    /// part); then the wrapped-around run `0..head` is moved behind the old
+    /// end so the queued pointers stay contiguous in ring order.
     #[cold]
     fn grow(&mut self) {
-        let len = self.len();
-        let mut bigger = vec![None; self.buf.len() * 2].into_boxed_slice();
-        let mask = self.buf.len() - 1;
-        for (i, slot) in bigger.iter_mut().take(len).enumerate() {
-            *slot = self.buf[self.head.wrapping_add(i) & mask];
-        }
-        self.buf = bigger;
-        self.head = 0;
-        self.tail = len;
+        let old = self.buf.len();
+        debug_assert_eq!(self.len(), old, "grow is only called when full");
+        let head = self.head & (old - 1);
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        v.resize(old * 2, None);
+        // Full ring: slots head..old, then 0..head, in ring order.
+        let (front, back) = v.split_at_mut(old);
+        back[..head].copy_from_slice(&front[..head]);
+        self.buf = v.into_boxed_slice();
+        self.head = head;
+        self.tail = head + old;
     }
 }
 
