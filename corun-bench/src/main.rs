@@ -139,32 +139,57 @@ fn parent(cli: Cli) -> ExitCode {
     let started = Instant::now();
     let mut done = 0;
     let mut rows: Vec<Row> = Vec::new();
-    for cell in cells {
-        let outcome = if let Some(why) = cell.na {
-            Outcome::NotApplicable(why)
-        } else if cell.kind == "httpd" && !wrk {
-            Outcome::Skip("install wrk (apt-get install wrk)".into())
-        } else {
-            let timeout = child_timeout(&cell, cli.quick);
-            let mut results = Vec::new();
-            for run in 1..=runs {
-                let r = children.run(&cell, timeout);
+    // The runtimes of one case take turns run by run (and each round starts
+    // with the next runtime), so a noisy minute on this shared machine, or
+    // the aftermath of the previous workload, hits every runtime alike
+    // instead of whichever happened to run its three runs then.
+    let mut rest = cells.as_slice();
+    while let Some(first) = rest.first() {
+        let len = rest
+            .iter()
+            .take_while(|c| c.workload == first.workload && c.case_index == first.case_index)
+            .count();
+        let (group, tail) = rest.split_at(len);
+        rest = tail;
+        let mut results: Vec<Vec<Result<report::RunLine, String>>> = vec![Vec::new(); len];
+        let mut live: Vec<bool> = group
+            .iter()
+            .map(|c| c.na.is_none() && (wrk || c.kind != "httpd"))
+            .collect();
+        for run in 1..=runs {
+            for k in 0..len {
+                let i = (k + run as usize - 1) % len;
+                if !live[i] {
+                    continue;
+                }
+                let cell = &group[i];
+                let r = children.run(cell, child_timeout(cell, cli.quick));
                 done += 1;
-                report::progress(done, total, &cell, run, runs, &r);
-                if let Err(e) = report::json_line(&mut sink, &cell, run, &r) {
+                report::progress(done, total, cell, run, runs, &r);
+                if let Err(e) = report::json_line(&mut sink, cell, run, &r) {
                     eprintln!("cannot write {}: {e}", cli.json.display());
                 }
-                let failed = !matches!(&r, Ok(l) if l.ok);
-                results.push(r);
-                if failed {
+                if !matches!(&r, Ok(l) if l.ok) {
                     // One failure fails the cell; skip its remaining runs.
                     done += (runs - run) as usize;
-                    break;
+                    live[i] = false;
                 }
+                results[i].push(r);
             }
-            report::fold(&cell, &results)
-        };
-        rows.push(Row { cell, outcome });
+        }
+        for (cell, results) in group.iter().zip(results) {
+            let outcome = if let Some(why) = cell.na {
+                Outcome::NotApplicable(why)
+            } else if cell.kind == "httpd" && !wrk {
+                Outcome::Skip("install wrk (apt-get install wrk)".into())
+            } else {
+                report::fold(cell, &results)
+            };
+            rows.push(Row {
+                cell: cell.clone(),
+                outcome,
+            });
+        }
     }
 
     let mut failed = 0;
