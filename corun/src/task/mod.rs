@@ -9,8 +9,10 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 pub(crate) mod handle;
+pub(crate) mod join;
 pub(crate) mod raw;
 pub(crate) mod slab;
+pub(crate) mod slim_waker;
 pub(crate) mod waker;
 
 pub use handle::Task;
@@ -343,4 +345,25 @@ impl fmt::Display for TaskInfo {
 /// Records what the current task waits for (no-op outside a task).
 pub(crate) fn set_waiting(w: Waiting) {
     crate::scheduler::context::with_current_task(|h| h.set_waiting(w));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_packs_and_unpacks() {
+        use crate::io::Interest;
+        for w in [
+            Waiting::Nothing,
+            Waiting::Sleep(123_456),
+            Waiting::SleepForever,
+            Waiting::Fd(7, Interest::Read),
+            Waiting::Fd(i32::MAX, Interest::Write),
+        ] {
+            assert_eq!(Waiting::unpack(w.pack()), w);
+        }
+        let id = crate::task::TaskId::from_u64(42);
+        assert_eq!(Waiting::unpack(Waiting::Task(id).pack()), Waiting::Task(id));
+    }
 }

@@ -8,11 +8,13 @@
 //! # Layout
 //!
 //! ```text
-//! Cell<F, T> (repr(C))
+//! TaskCell<F, N> (repr(C))
 //! +---------------------------------------------+
-//! | Header (72 bytes): refs, flags, id, ...      |  <- a `NonNull<Header>` points here
+//! | Header (56 bytes): refs, flags, id, ...      |  <- a `NonNull<Header>` points here
 //! +---------------------------------------------+
-//! | Stage<F, T>: Pending(F) | Done(Result) | Empty |
+//! | Stage: union { F, Result<T, JoinError> }     |  which one: `Header::stage`
+//! +---------------------------------------------+
+//! | trailer N: () or the name (Box<str>)         |  only named tasks pay for it
 //! +---------------------------------------------+
 //! ```
 //!
@@ -22,7 +24,7 @@
 //!   alive: only the owner scheduler's thread.
 //! * `refs`, `remote`: any thread, atomically.
 //! * `join_waker`: any thread, only while holding the [`JOIN_LOCK`] bit.
-//! * The stage after [`COMPLETE`] is set: the holder of the `Task` handle
+//! * The stage (and its tag `stage`) after [`COMPLETE`] is set: the holder of the `Task` handle
 //!   (the owner thread never writes it again).
 //!
 //! # Reference counting
@@ -44,9 +46,11 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::scheduler::shared::Shared;
+pub(crate) use crate::task::join::{register_join_waker, take_join_waker};
+use crate::task::slim_waker::SlimWaker;
 use crate::task::{JoinError, Waiting, slab};
 
 // ---- `local` flags: owner thread only ------------------------------------
@@ -90,7 +94,7 @@ pub(crate) enum PollOutcome {
     Panicked,
 }
 
-/// Type-erased operations of one `Cell<F, T>`.
+/// Type-erased operations of one `TaskCell<F, N>`.
 pub(crate) struct Vtable {
     /// Polls the future inside `catch_unwind`; stores the outcome when done.
     pub(crate) poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> PollOutcome,
@@ -104,7 +108,16 @@ pub(crate) struct Vtable {
     pub(crate) drop_stage: unsafe fn(NonNull<Header>) -> Option<String>,
     /// Frees the allocation. The stage must be `Empty`.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// The name in the cell's trailer, if it has one.
+    name: unsafe fn(&Header) -> Option<&str>,
 }
+
+/// `Header::stage`: the future is alive in the stage.
+const STAGE_PENDING: u8 = 0;
+/// `Header::stage`: the outcome is in the stage.
+const STAGE_DONE: u8 = 1;
+/// `Header::stage`: nothing is left in the stage.
+const STAGE_EMPTY: u8 = 2;
 
 /// The fixed-size front of every task allocation.
 #[repr(C)]
@@ -115,6 +128,9 @@ pub(crate) struct Header {
     pub(crate) remote: AtomicU8,
     /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`, `KILL_REQUESTED`.
     pub(crate) local: Cell<u8>,
+    /// What the stage union holds (`STAGE_*`). Same access rules as the
+    /// stage itself (see the module docs).
+    stage: UnsafeCell<u8>,
     /// How many times the future was polled (for `tasks()` snapshots).
     pub(crate) polls: Cell<u32>,
     /// Index in the owner's registry (`NO_SLOT` until admitted). Written
@@ -128,11 +144,9 @@ pub(crate) struct Header {
     /// Taken out by hand when the cell is freed (`Typed::drop_cell`): it
     /// may own the memory the cell lives in.
     pub(crate) owner: ManuallyDrop<Arc<Shared>>,
-    /// The name given at spawn (boxed twice to keep the header one word
-    /// smaller: most tasks have no name).
-    name: Option<Box<Box<str>>>,
-    /// Who awaits the `Task` handle. Guarded by `JOIN_LOCK`.
-    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    /// Who awaits the `Task` handle. Guarded by `JOIN_LOCK`. One word: a
+    /// task awaiting a task is stored as its pointer.
+    pub(super) join_waker: UnsafeCell<Option<SlimWaker>>,
     /// What the task last said it waits for (for `tasks()` snapshots),
     /// packed in one word (see [`Waiting::pack`]).
     waiting: Cell<u64>,
@@ -141,7 +155,12 @@ pub(crate) struct Header {
 impl Header {
     /// The name given at spawn.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref().map(|b| &**b)
+        // SAFETY: `self` is the header at the start of a live task cell
+        // (headers only exist inside cells), and the vtable belongs to that
+        // cell's type, so it reads the trailer of this very allocation. The
+        // name is written once at allocation and lives as long as the cell,
+        // which outlives the borrow of `self`.
+        unsafe { (self.vtable.name)(self) }
     }
 
     /// Records what the task waits for (owner thread).
@@ -155,20 +174,38 @@ impl Header {
     }
 }
 
-/// Where a task's future is in its life.
-enum Stage<F, T> {
-    /// Not finished; the future is alive.
-    Pending(F),
-    /// Finished; the outcome waits for the handle.
-    Done(Result<T, JoinError>),
-    /// Nothing left (output taken or dropped).
-    Empty,
+/// The future, then its outcome; which one is alive is `Header::stage`
+/// (a union rather than an enum: the tag lives in header padding, which
+/// keeps a small sleeping task one slab class smaller).
+#[repr(C)]
+union Stage<F, T> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<T, JoinError>>,
 }
 
+/// What a cell carries after its stage: nothing, or the task's name.
+trait Trailer: 'static {
+    fn name(&self) -> Option<&str>;
+}
+
+impl Trailer for () {
+    fn name(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Trailer for Box<str> {
+    fn name(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+/// One task allocation. Unnamed tasks (`N = ()`) pay nothing for names.
 #[repr(C)]
-struct TaskCell<F: Future> {
+struct TaskCell<F: Future, N> {
     header: Header,
     stage: UnsafeCell<Stage<F, F::Output>>,
+    trailer: N,
 }
 
 /// Allocates a task cell for `future`. The new task has `refs` references
@@ -185,35 +222,52 @@ pub(crate) fn allocate<F: Future + 'static>(
     refs: u32,
     on_owner_thread: bool,
 ) -> NonNull<Header> {
-    let block = match Typed::<F>::CLASS {
+    match name {
+        None => allocate_with(future, id, (), owner, refs, on_owner_thread),
+        Some(name) => allocate_with(future, id, name, owner, refs, on_owner_thread),
+    }
+}
+
+fn allocate_with<F: Future + 'static, N: Trailer>(
+    future: F,
+    id: u64,
+    trailer: N,
+    owner: Arc<Shared>,
+    refs: u32,
+    on_owner_thread: bool,
+) -> NonNull<Header> {
+    let block = match Typed::<F, N>::CLASS {
         // SAFETY: the caller runs on the owner's thread (it says so), where
         // allocating from its slab is allowed; the class fits the cell.
         Some(class) if on_owner_thread => unsafe { owner.slab.alloc(class) },
         _ => None,
     };
     let vtable = match block {
-        Some(_) => &Typed::<F>::VTABLE_SLAB,
-        None => &Typed::<F>::VTABLE,
+        Some(_) => &Typed::<F, N>::VTABLE_SLAB,
+        None => &Typed::<F, N>::VTABLE,
     };
     let cell = TaskCell {
         header: Header {
             refs: AtomicU32::new(refs),
             remote: AtomicU8::new(HANDLE),
             local: Cell::new(0),
+            stage: UnsafeCell::new(STAGE_PENDING),
             polls: Cell::new(0),
             vtable,
             id,
             slot: AtomicU32::new(crate::scheduler::registry::NO_SLOT),
             owner: ManuallyDrop::new(owner),
-            name: name.map(Box::new),
             join_waker: UnsafeCell::new(None),
             waiting: Cell::new(0),
         },
-        stage: UnsafeCell::new(Stage::Pending(future)),
+        stage: UnsafeCell::new(Stage {
+            future: ManuallyDrop::new(future),
+        }),
+        trailer,
     };
     match block {
         Some(block) => {
-            let ptr = block.cast::<TaskCell<F>>();
+            let ptr = block.cast::<TaskCell<F, N>>();
             // SAFETY: the block is fresh, at least as large as the cell and
             // aligned for it (`class_of` checked the layout).
             unsafe { ptr.as_ptr().write(cell) };
@@ -223,11 +277,11 @@ pub(crate) fn allocate<F: Future + 'static>(
     }
 }
 
-struct Typed<F>(F);
+struct Typed<F, N>(F, N);
 
-impl<F: Future + 'static> Typed<F> {
+impl<F: Future + 'static, N: Trailer> Typed<F, N> {
     /// The slab size class of this cell, if the slab can hold it.
-    const CLASS: Option<usize> = slab::class_of(Layout::new::<TaskCell<F>>());
+    const CLASS: Option<usize> = slab::class_of(Layout::new::<TaskCell<F, N>>());
 
     /// For cells from the global allocator.
     const VTABLE: Vtable = Vtable {
@@ -236,6 +290,7 @@ impl<F: Future + 'static> Typed<F> {
         read_output: Self::read_output,
         drop_stage: Self::drop_stage,
         dealloc: Self::dealloc,
+        name: Self::name,
     };
 
     /// For cells from the owner's slab.
@@ -244,85 +299,105 @@ impl<F: Future + 'static> Typed<F> {
         ..Self::VTABLE
     };
 
-    /// # Safety
-    /// `ptr` must point to a live `TaskCell<F>`, and the caller must be the
-    /// only one touching its stage (the owner thread before `COMPLETE`, or
-    /// the handle after it).
-    unsafe fn stage<'a>(ptr: NonNull<Header>) -> &'a mut Stage<F, F::Output> {
-        // SAFETY: the header is the first field of the repr(C) cell, so the
-        // cast recovers the cell; exclusivity is the caller's duty.
-        unsafe { &mut *ptr.cast::<TaskCell<F>>().as_ref().stage.get() }
-    }
-
-    /// Drops the stage in place, turning a panicking destructor into a
-    /// payload. The stage is left logically uninitialised: the caller must
-    /// write a new one.
+    /// The stage and its tag.
     ///
     /// # Safety
-    /// As for [`Self::stage`]; the caller writes the stage right after.
-    unsafe fn drop_in_place_caught(stage: &mut Stage<F, F::Output>) -> Option<Box<dyn Any + Send>> {
-        let p: *mut Stage<F, F::Output> = stage;
-        // SAFETY: `p` is valid and initialised; after this call the caller
-        // overwrites it with `ptr::write`, never reading the dropped value.
-        // Drop glue keeps dropping the remaining fields while unwinding, so
-        // a caught panic leaves nothing to drop twice.
-        catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(p) })).err()
+    /// `ptr` must point to a live `TaskCell<F, N>`, and the caller must be
+    /// the only one touching its stage (the owner thread before `COMPLETE`,
+    /// or the handle after it).
+    unsafe fn stage<'a>(ptr: NonNull<Header>) -> (&'a mut u8, &'a mut Stage<F, F::Output>) {
+        let cell = ptr.cast::<TaskCell<F, N>>().as_ptr();
+        // SAFETY: the header is the first field of the repr(C) cell, so the
+        // cast recovers the cell; exclusivity is the caller's duty. The two
+        // borrows cover disjoint fields.
+        unsafe { (&mut *(*cell).header.stage.get(), &mut *(*cell).stage.get()) }
+    }
+
+    /// Drops the future in place, turning a panicking destructor into a
+    /// payload. The stage is left logically uninitialised: the caller must
+    /// write the outcome or mark it empty.
+    ///
+    /// # Safety
+    /// As for [`Self::stage`]; the stage holds the live future.
+    unsafe fn drop_future_caught(stage: &mut Stage<F, F::Output>) -> Option<Box<dyn Any + Send>> {
+        // SAFETY: the future is the live field (the caller's duty); after
+        // this call it is never read again. Drop glue keeps dropping the
+        // remaining fields while unwinding, so a caught panic leaves nothing
+        // to drop twice.
+        catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut stage.future)
+        }))
+        .err()
     }
 
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> PollOutcome {
         // SAFETY: called by the owner thread while the task is not finished,
-        // so the stage is `Pending` and nobody else touches it.
-        let stage = unsafe { Self::stage(ptr) };
-        let Stage::Pending(future) = stage else {
+        // so nobody else touches the stage.
+        let (tag, stage) = unsafe { Self::stage(ptr) };
+        if *tag != STAGE_PENDING {
             return PollOutcome::Ready;
-        };
-        // SAFETY: the future lives in a heap cell that never moves until it
-        // is dropped in place, so pinning it is sound.
-        let future = unsafe { Pin::new_unchecked(future) };
+        }
+        // SAFETY: the tag says the future is alive. It lives in a heap cell
+        // that never moves until it is dropped in place, so pinning it is
+        // sound.
+        let future = unsafe { Pin::new_unchecked(&mut *stage.future) };
         let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
         let (outcome, done) = match result {
             Ok(Poll::Pending) => return PollOutcome::Pending,
             Ok(Poll::Ready(value)) => (PollOutcome::Ready, Ok(value)),
             Err(payload) => (PollOutcome::Panicked, Err(JoinError::Panicked(payload))),
         };
-        // SAFETY: the stage is ours (see above); it is rewritten just below.
-        let dropped = unsafe { Self::drop_in_place_caught(stage) };
+        // SAFETY: the future is alive and ours; the outcome replaces it.
+        let dropped = unsafe { Self::drop_future_caught(stage) };
         let (outcome, done) = match dropped {
             None => (outcome, done),
             // The future's destructor panicked: report that panic instead.
             Some(payload) => (PollOutcome::Panicked, Err(JoinError::Panicked(payload))),
         };
-        // SAFETY: the old stage was dropped in place above.
-        unsafe { ptr::write(stage, Stage::Done(done)) };
+        stage.output = ManuallyDrop::new(done);
+        *tag = STAGE_DONE;
         outcome
     }
 
     unsafe fn kill(ptr: NonNull<Header>) {
         // SAFETY: owner thread, task not finished: the stage is ours.
-        let stage = unsafe { Self::stage(ptr) };
-        if !matches!(stage, Stage::Pending(_)) {
+        let (tag, stage) = unsafe { Self::stage(ptr) };
+        if *tag != STAGE_PENDING {
             return;
         }
-        // SAFETY: rewritten right below.
-        let dropped = unsafe { Self::drop_in_place_caught(stage) };
+        // SAFETY: the tag says the future is alive; the outcome replaces it.
+        let dropped = unsafe { Self::drop_future_caught(stage) };
         let done = match dropped {
             None => Err(JoinError::Killed),
             Some(payload) => Err(JoinError::Panicked(payload)),
         };
-        // SAFETY: the old stage was dropped in place above.
-        unsafe { ptr::write(stage, Stage::Done(done)) };
+        stage.output = ManuallyDrop::new(done);
+        *tag = STAGE_DONE;
+    }
+
+    /// Moves the outcome out, leaving the stage empty (`Err(Killed)` if
+    /// there was none).
+    ///
+    /// # Safety
+    /// As for [`Self::stage`].
+    unsafe fn take_output(ptr: NonNull<Header>) -> Result<F::Output, JoinError> {
+        // SAFETY: exclusive access is the caller's duty.
+        let (tag, stage) = unsafe { Self::stage(ptr) };
+        if *tag != STAGE_DONE {
+            // Read twice (a handle polled after completion): report killed
+            // rather than panicking inside the runtime.
+            return Err(JoinError::Killed);
+        }
+        *tag = STAGE_EMPTY;
+        // SAFETY: the tag said the output is alive; it is now marked empty,
+        // so it is taken exactly once.
+        unsafe { ManuallyDrop::take(&mut stage.output) }
     }
 
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
         // SAFETY: only the handle calls this, after it saw `COMPLETE` with
         // acquire ordering; the owner thread no longer touches the stage.
-        let stage = unsafe { Self::stage(ptr) };
-        let out = match std::mem::replace(stage, Stage::Empty) {
-            Stage::Done(result) => result,
-            // Read twice (a handle polled after completion): report killed
-            // rather than panicking inside the runtime.
-            _ => Err(JoinError::Killed),
-        };
+        let out = unsafe { Self::take_output(ptr) };
         let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
         // SAFETY: the caller passes a valid, writable `Poll<Result<T, _>>`
         // whose old value it does not need dropped (it is `Pending`).
@@ -332,10 +407,18 @@ impl<F: Future + 'static> Typed<F> {
     unsafe fn drop_stage(ptr: NonNull<Header>) -> Option<String> {
         // SAFETY: the caller has exclusive access (owner before COMPLETE,
         // or whoever decided the output is unwanted after it).
-        let stage = unsafe { Self::stage(ptr) };
-        let old = std::mem::replace(stage, Stage::Empty);
+        let (tag, stage) = unsafe { Self::stage(ptr) };
+        if *tag == STAGE_PENDING {
+            *tag = STAGE_EMPTY;
+            // SAFETY: the future was alive; it is marked gone first, so a
+            // panic in its destructor cannot lead to a second drop.
+            let _ = unsafe { Self::drop_future_caught(stage) };
+            return None;
+        }
+        // SAFETY: as above.
+        let old = unsafe { Self::take_output(ptr) };
         let message = match &old {
-            Stage::Done(Err(JoinError::Panicked(payload))) => Some(panic_message(payload.as_ref())),
+            Err(JoinError::Panicked(payload)) => Some(panic_message(payload.as_ref())),
             _ => None,
         };
         // A panicking destructor of the output must not unwind into the
@@ -344,35 +427,49 @@ impl<F: Future + 'static> Typed<F> {
         message
     }
 
+    /// # Safety
+    /// `h` is the header of a live `TaskCell<F, N>`.
+    unsafe fn name(h: &Header) -> Option<&str> {
+        let cell = (h as *const Header).cast::<TaskCell<F, N>>();
+        // SAFETY: the header is the first field of the repr(C) cell (the
+        // caller's duty), so the cast recovers the cell; the trailer is
+        // written once at allocation and only dropped when the cell is
+        // freed, after every borrow of the header ends.
+        unsafe { (*cell).trailer.name() }
+    }
+
     /// Drops what the cell still holds except its owner reference, which
     /// it hands back (the owner's slab may hold the cell's memory).
     ///
     /// # Safety
     /// The last reference is gone; the cell is dropped in place and must
     /// not be read again.
-    unsafe fn drop_cell(cell: *mut TaskCell<F>) -> Arc<Shared> {
+    unsafe fn drop_cell(cell: *mut TaskCell<F, N>) -> Arc<Shared> {
         // SAFETY: nobody else can reach the cell; the owner is taken once
         // and the `ManuallyDrop` field is never dropped by the glue below.
         let owner = unsafe { ManuallyDrop::take(&mut (*cell).header.owner) };
-        // The stage should be empty by now; drop whatever is left (name,
-        // join waker, stage) without letting a panic escape.
+        // The stage should be empty by now; drop whatever is left.
+        // SAFETY: the last reference is gone: access is exclusive.
+        let _ = unsafe { Self::drop_stage(NonNull::new_unchecked(cell.cast())) };
+        // Then the name and the join waker (the union has no drop glue),
+        // without letting a panic escape.
         // SAFETY: as above; the memory itself is freed by the caller.
         let _ = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(cell) }));
         owner
     }
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        let cell = ptr.cast::<TaskCell<F>>().as_ptr();
+        let cell = ptr.cast::<TaskCell<F, N>>().as_ptr();
         // SAFETY: the last reference is gone (the vtable contract).
         let owner = unsafe { Self::drop_cell(cell) };
-        // SAFETY: the cell came from `Box::new` in `allocate` (this vtable
-        // is only used for such cells) and its contents were dropped above.
-        unsafe { std::alloc::dealloc(cell.cast(), Layout::new::<TaskCell<F>>()) };
+        // SAFETY: the cell came from `Box::new` in `allocate_with` (this
+        // vtable is only used for such cells) and its contents were dropped.
+        unsafe { std::alloc::dealloc(cell.cast(), Layout::new::<TaskCell<F, N>>()) };
         drop(owner);
     }
 
     unsafe fn dealloc_slab(ptr: NonNull<Header>) {
-        let cell = ptr.cast::<TaskCell<F>>().as_ptr();
+        let cell = ptr.cast::<TaskCell<F, N>>().as_ptr();
         // SAFETY: the last reference is gone (the vtable contract).
         let owner = unsafe { Self::drop_cell(cell) };
         // This vtable is only used for cells of a known class.
@@ -449,83 +546,34 @@ pub(crate) unsafe fn ref_dec(ptr: NonNull<Header>) {
     unsafe { (h.vtable.dealloc)(ptr) };
 }
 
-/// Stores `waker` as the join waker unless the task already completed.
-/// Returns true if the caller must read the output now.
-pub(crate) fn register_join_waker(h: &Header, waker: &Waker) -> bool {
-    if h.remote.load(Ordering::Acquire) & COMPLETE != 0 {
-        return true;
-    }
-    lock_join(h);
-    // SAFETY: `JOIN_LOCK` is held, so nobody else touches the slot.
-    let slot = unsafe { &mut *h.join_waker.get() };
-    match slot {
-        Some(old) if old.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
-    }
-    h.remote.fetch_or(JOIN_WAKER_SET, Ordering::Relaxed);
-    unlock_join(h);
-    // The owner may have completed between the first check and the store;
-    // it then found (and woke) the old waker or none. Look again.
-    h.remote.load(Ordering::Acquire) & COMPLETE != 0
-}
-
-/// Takes the join waker (owner thread, after setting `COMPLETE`; `prev` is
-/// the flag word from before that).
-pub(crate) fn take_join_waker(h: &Header, prev: u8) -> Option<Waker> {
-    if prev & JOIN_WAKER_SET == 0 {
-        // No waker was stored before COMPLETE; a handle registering now
-        // sees COMPLETE after its store and reads the output itself.
-        return None;
-    }
-    lock_join(h);
-    // SAFETY: `JOIN_LOCK` is held.
-    let waker = unsafe { (*h.join_waker.get()).take() };
-    unlock_join(h);
-    waker
-}
-
-fn lock_join(h: &Header) {
-    loop {
-        let prev = h.remote.fetch_or(JOIN_LOCK, Ordering::Acquire);
-        if prev & JOIN_LOCK == 0 {
-            return;
-        }
-        // The other side holds it for a few instructions only.
-        std::hint::spin_loop();
-    }
-}
-
-fn unlock_join(h: &Header) {
-    h.remote.fetch_and(!JOIN_LOCK, Ordering::Release);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A million sleeping tasks each carry one header: keep it at 72 bytes.
+    /// A million sleeping tasks each carry one header: keep it at 56 bytes.
     #[test]
     fn header_stays_small() {
         assert!(
-            std::mem::size_of::<Header>() <= 72,
+            std::mem::size_of::<Header>() <= 56,
             "{}",
             std::mem::size_of::<Header>()
         );
     }
 
+    /// The typical sleeping task (an `Rc` and a duration captured, a
+    /// `Sleep` pending) fits a 112-byte slab block: every 16 bytes more
+    /// cost 16 MB at a million tasks.
     #[test]
-    fn waiting_packs_and_unpacks() {
-        use crate::io::Interest;
-        for w in [
-            Waiting::Nothing,
-            Waiting::Sleep(123_456),
-            Waiting::SleepForever,
-            Waiting::Fd(7, Interest::Read),
-            Waiting::Fd(i32::MAX, Interest::Write),
-        ] {
-            assert_eq!(Waiting::unpack(w.pack()), w);
+    fn sleeping_task_cell_fits_112_bytes() {
+        fn cell_size<F: Future>(_: &F) -> usize {
+            std::mem::size_of::<TaskCell<F, ()>>()
         }
-        let id = crate::task::TaskId::from_u64(42);
-        assert_eq!(Waiting::unpack(Waiting::Task(id).pack()), Waiting::Task(id));
+        let c = std::rc::Rc::new(Cell::new(0u64));
+        let dur = std::time::Duration::from_secs(1);
+        let f = async move {
+            crate::sleep(dur).await;
+            c.set(c.get() + 1);
+        };
+        assert!(cell_size(&f) <= 112, "{}", cell_size(&f));
     }
 }

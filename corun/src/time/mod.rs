@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use crate::scheduler::context;
 use crate::task::{Waiting, set_waiting};
 
+mod deadline;
 pub(crate) mod wheel;
+
+use deadline::Deadline;
 
 /// Waits until `duration` has passed.
 ///
@@ -57,25 +60,23 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct Sleep {
-    /// `None`: never fires (the deadline does not fit in an `Instant`).
-    deadline: Option<Instant>,
-    timer: Option<Armed>,
-}
-
-/// A pending entry in a scheduler's wheel (kept small: a million sleeping
-/// tasks each carry one; the tick is recomputed from the deadline).
-#[derive(Debug)]
-struct Armed {
+    /// When it fires (never: `Duration::MAX`, or beyond ~292 years).
+    deadline: Deadline,
+    /// The pending wheel entry, valid while `sched` is not 0.
     key: wheel::TimerKey,
-    /// The scheduler whose wheel holds the entry.
+    /// The scheduler whose wheel holds `key`, or 0 when not armed
+    /// (scheduler numbers start at 1). Kept apart from `key` rather than in
+    /// an `Option` so that `Sleep` stays 24 bytes: a million sleeping tasks
+    /// each carry one.
     sched: u32,
 }
 
 impl Sleep {
     fn new(deadline: Option<Instant>) -> Sleep {
         Sleep {
-            deadline,
-            timer: None,
+            deadline: Deadline::new(deadline),
+            key: wheel::TimerKey::NONE,
+            sched: 0,
         }
     }
 
@@ -86,7 +87,7 @@ impl Sleep {
     /// assert!(s.deadline().is_none());
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.deadline.get()
     }
 
     /// Moves the deadline (keeps the timer entry if armed).
@@ -100,15 +101,22 @@ impl Sleep {
     /// });
     /// ```
     pub fn reset(mut self: Pin<&mut Self>, deadline: Instant) {
+        self.set_deadline(Some(deadline));
+    }
+
+    /// Cancels the timer (if armed) and sets a new deadline.
+    fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.cancel();
-        self.deadline = Some(deadline);
+        self.deadline = Deadline::new(deadline);
     }
 
     fn cancel(&mut self) {
-        if let Some(armed) = self.timer.take() {
+        let sched = std::mem::replace(&mut self.sched, 0);
+        if sched != 0 {
+            let key = self.key;
             context::with_core(|core| {
-                if core.id() == armed.sched {
-                    core.timer_cancel(armed.key);
+                if core.id() == sched {
+                    core.timer_cancel(key);
                 }
             });
         }
@@ -119,7 +127,7 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.deadline else {
+        let Some(deadline) = self.deadline.get() else {
             set_waiting(Waiting::SleepForever);
             return Poll::Pending;
         };
@@ -127,24 +135,22 @@ impl Future for Sleep {
         let ready = context::with_core(|core| {
             let sched = core.id();
             let tick = core.tick_at(deadline);
-            match this.timer.as_ref().map(|a| (a.key, a.sched)) {
-                Some((key, owner)) if owner == sched => {
-                    if core.now_tick() >= tick {
-                        return true;
-                    }
-                    if !core.timer_set_waker(key, cx.waker()) {
-                        // Fired, but the clock reading lags: re-arm.
-                        let key = core.timer_insert(tick, cx.waker().clone());
-                        this.timer = Some(Armed { key, sched });
-                    }
+            if this.sched == sched {
+                if core.now_tick() >= tick {
+                    return true;
                 }
-                _ => {
-                    if core.now_tick() >= tick || Instant::now() >= deadline {
-                        return true;
-                    }
-                    let key = core.timer_insert(tick, cx.waker().clone());
-                    this.timer = Some(Armed { key, sched });
+                if !core.timer_set_waker(this.key, cx.waker()) {
+                    // Fired, but the clock reading lags: re-arm.
+                    this.key = core.timer_insert(tick, cx.waker().clone());
                 }
+            } else {
+                if core.now_tick() >= tick || Instant::now() >= deadline {
+                    return true;
+                }
+                // Armed on another scheduler before (it moved): that
+                // entry fires there harmlessly; arm one here.
+                this.key = core.timer_insert(tick, cx.waker().clone());
+                this.sched = sched;
             }
             set_waiting(Waiting::Sleep(tick));
             false
@@ -289,7 +295,7 @@ impl Interval {
     /// });
     /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        let Some(at) = self.sleep.deadline else {
+        let Some(at) = self.sleep.deadline() else {
             return Poll::Pending;
         };
         if Pin::new(&mut self.sleep).poll(cx).is_pending() {
@@ -303,8 +309,7 @@ impl Interval {
                 next = now.checked_add(self.period);
             }
         }
-        self.sleep.cancel();
-        self.sleep.deadline = next;
+        self.sleep.set_deadline(next);
         Poll::Ready(at)
     }
 
@@ -329,11 +334,11 @@ impl futures_core::Stream for Interval {
 
 #[cfg(test)]
 mod tests {
-    /// Every sleeping task carries one `Sleep`: keep it at 32 bytes.
+    /// Every sleeping task carries one `Sleep`: keep it at 24 bytes.
     #[test]
     fn sleep_stays_small() {
         assert!(
-            std::mem::size_of::<super::Sleep>() <= 32,
+            std::mem::size_of::<super::Sleep>() <= 24,
             "{}",
             std::mem::size_of::<super::Sleep>()
         );

@@ -11,7 +11,7 @@
 //! # Layout
 //!
 //! * Entries live in one slab (a `SegVec<Entry>`: it grows without copying) with an
-//!   intrusive free list. An entry is 40 bytes: the waker (16), the deadline (8), `prev`/`next` links as `u32` indices (8), a
+//!   intrusive free list. An entry is 32 bytes: the waker (8, a [`SlimWaker`]), the deadline (8), `prev`/`next` links as `u32` indices (8), a
 //!   generation (4) and its list number (2). A [`TimerKey`] is `(index, generation)`; the
 //!   generation is bumped whenever an entry is freed, so keys of fired or cancelled timers
 //!   are detected as stale (it wraps after 2^32 reuses of one slot, which we accept).
@@ -34,11 +34,12 @@
 //!
 //! No `unsafe` here: indices are bounds-checked; 1 000 000 inserts plus cancels took
 //! 65-140 ms in release builds on the shared 2-core dev machine, dominated by cache misses
-//! of the 40 MB slab, so unchecked indexing would not pay for its risk.
+//! of the 32 MB slab, so unchecked indexing would not pay for its risk.
 
 use std::task::Waker;
 
 use crate::segvec::SegVec;
+use crate::task::slim_waker::SlimWaker;
 
 /// Bits of a deadline consumed by one level.
 const SLOT_BITS: u32 = 6;
@@ -60,10 +61,20 @@ pub(crate) struct TimerKey {
     generation: u32,
 }
 
+impl TimerKey {
+    /// A key that matches no entry (an unarmed `Sleep` holds it; it is never
+    /// looked up while unarmed).
+    pub(crate) const NONE: TimerKey = TimerKey {
+        index: NIL,
+        generation: 0,
+    };
+}
+
 /// One slab cell: a pending timer or a vacant cell on the free list.
 struct Entry {
-    /// `Some` while the timer is pending; `None` marks a vacant cell.
-    waker: Option<Waker>,
+    /// `Some` while the timer is pending; `None` marks a vacant cell. One
+    /// word: a task waker is kept as its task pointer.
+    waker: Option<SlimWaker>,
     /// Tick at which the timer fires.
     deadline: u64,
     /// Previous entry in the same list, or `NIL` if this is the head.
@@ -129,7 +140,7 @@ impl Wheel {
             let index = self.free;
             let entry = &mut self.entries[index as usize];
             self.free = entry.next;
-            entry.waker = Some(waker);
+            entry.waker = Some(SlimWaker::new(waker));
             entry.deadline = deadline;
             index
         } else {
@@ -138,7 +149,7 @@ impl Wheel {
                 .filter(|&i| i != NIL)
                 .expect("corun timer wheel: more than 2^32 - 2 timers");
             self.entries.push(Entry {
-                waker: Some(waker),
+                waker: Some(SlimWaker::new(waker)),
                 deadline,
                 prev: NIL,
                 next: NIL,
@@ -162,8 +173,8 @@ impl Wheel {
             return false;
         };
         let slot = &mut self.entries[index as usize].waker;
-        if !slot.as_ref().is_some_and(|old| waker.will_wake(old)) {
-            *slot = Some(waker.clone());
+        if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
+            *slot = Some(SlimWaker::new(waker.clone()));
         }
         true
     }
@@ -295,7 +306,7 @@ impl Wheel {
     /// returns its waker.
     fn release(&mut self, index: u32) -> Option<Waker> {
         let entry = &mut self.entries[index as usize];
-        let waker = entry.waker.take();
+        let waker = entry.waker.take().map(SlimWaker::into_waker);
         entry.generation = entry.generation.wrapping_add(1);
         entry.next = self.free;
         self.free = index;
@@ -368,7 +379,7 @@ mod tests {
 
     #[test]
     fn entry_is_compact() {
-        assert!(std::mem::size_of::<Entry>() <= 40);
+        assert!(std::mem::size_of::<Entry>() <= 32);
     }
 
     #[test]
