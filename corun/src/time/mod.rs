@@ -135,6 +135,12 @@ impl Future for Sleep {
         let ready = context::with_core(|core| {
             let sched = core.id();
             let tick = core.tick_at(deadline);
+            if tick > wheel::MAX_DEADLINE {
+                // Thousands of years away: the wheel cannot hold it, and it
+                // would never fire anyway.
+                set_waiting(Waiting::SleepForever);
+                return false;
+            }
             if this.sched == sched {
                 if core.now_tick() >= tick {
                     return true;
@@ -342,5 +348,29 @@ mod tests {
             "{}",
             std::mem::size_of::<super::Sleep>()
         );
+    }
+
+    /// Far deadlines: a century still sleeps on a timer; a millennium is
+    /// beyond the compact deadline and sleeps forever. Neither fires.
+    #[test]
+    fn far_deadlines_sleep_and_never_fire() {
+        use std::time::Duration;
+        const YEAR: u64 = 86_400 * 365;
+        crate::run(async {
+            let century = crate::spawn(crate::sleep(Duration::from_secs(100 * YEAR)));
+            let millennium = crate::spawn(crate::sleep(Duration::from_secs(1000 * YEAR)));
+            crate::yield_now().await;
+            let infos = crate::tasks();
+            let state = |id| infos.iter().find(|i| i.id == id).map(|i| i.state.clone());
+            assert!(matches!(
+                state(century.id()),
+                Some(crate::TaskState::Sleeping { .. })
+            ));
+            assert_eq!(
+                state(millennium.id()),
+                Some(crate::TaskState::SleepingForever)
+            );
+            assert!(!century.is_finished() && !millennium.is_finished());
+        });
     }
 }

@@ -11,13 +11,22 @@
 //! # Layout
 //!
 //! * Entries live in one slab (a `SegVec<Entry>`: it grows without copying) with an
-//!   intrusive free list. An entry is 32 bytes: the waker (8, a [`SlimWaker`]), the deadline (8), `prev`/`next` links as `u32` indices (8), a
-//!   generation (4) and its list number (2). A [`TimerKey`] is `(index, generation)`; the
-//!   generation is bumped whenever an entry is freed, so keys of fired or cancelled timers
-//!   are detected as stale (it wraps after 2^32 reuses of one slot, which we accept).
-//! * `LEVELS` = 11 levels of 64 slots; level `l` slot `s` covers `64^l` ticks. Eleven
-//!   levels of 6 bits cover all 64 bits of a `u64`, so there is no overflow list: a
-//!   deadline of `u64::MAX - 1` simply sits in level 10 and cascades down like any other.
+//!   intrusive free list. An entry is 24 bytes (a million sleeping tasks each hold one):
+//!   the waker (8, a [`SlimWaker`]), one word holding a 16-bit generation over the 48-bit
+//!   deadline, and `prev`/`next` links as `u32` indices. The list an entry is on is not
+//!   stored: the invariant below derives it from the deadline and `now`.
+//! * Deadlines are at most [`MAX_DEADLINE`] (2^48 - 1 ticks, about 8 900 years of
+//!   milliseconds); larger ones are clamped to it (the caller treats those as "never").
+//! * A [`TimerKey`] is the index plus a check word: the generation, bumped whenever an
+//!   entry is freed, and the low 16 bits of the deadline. A key of a fired or cancelled
+//!   timer is stale unless the slot was reused a multiple of 2^16 times *and* the new
+//!   deadline agrees in its low 16 bits. `Sleep` holds a stale key only for a timer that
+//!   fired, and arms new timers only at ticks after the current one, so such a collision
+//!   needs 65 536 reuses of one slot within one wake and a deadline a multiple of 65.536 s
+//!   away: accepted, like the wrap of a 32-bit generation before.
+//! * `LEVELS` = 8 levels of 64 slots; level `l` slot `s` covers `64^l` ticks. Eight
+//!   levels of 6 bits cover all 48 bits of a deadline, so there is no overflow list: a
+//!   deadline of `MAX_DEADLINE` simply sits in level 7 and cascades down like any other.
 //! * Each slot is the head of a doubly linked list (push at the front, O(1) unlink). One
 //!   extra list, `EXPIRED`, holds timers armed with a deadline that is already due.
 //! * One `u64` occupancy bitmap per level makes `next_expiration` a few `trailing_zeros`.
@@ -25,7 +34,11 @@
 //! # Invariant
 //!
 //! A pending entry with deadline `d > now` sits at the level of the highest 6-bit group in
-//! which `d` and `now` differ, in the slot given by `d`'s bits of that group. Time only
+//! which `d` and `now` differ, in the slot given by `d`'s bits of that group; one with
+//! `d <= now` sits on `EXPIRED`. This holds at all times, not only when the entry is
+//! linked: `now` never passes the start of an unprocessed slot, so it keeps `d`'s bits
+//! above that group and stays below `d` in that group. `unlink` relies on it to find the
+//! list head to update. Time only
 //! moves forward up to the start of the earliest occupied slot (where that slot is
 //! processed: its entries fire or move to lower levels), so every occupied slot of level
 //! `l` lies strictly after `now`'s own slot of level `l`, and a lower non-empty level always
@@ -45,20 +58,25 @@ use crate::task::slim_waker::SlimWaker;
 const SLOT_BITS: u32 = 6;
 /// Slots per level.
 const SLOTS: usize = 1 << SLOT_BITS;
-/// Levels; `LEVELS * SLOT_BITS >= 64`, so every `u64` deadline has a level.
-const LEVELS: usize = 11;
+/// Bits of a deadline; the top 16 bits of an entry's word are its generation.
+const DEADLINE_BITS: u32 = 48;
+/// The largest deadline; larger ones are clamped to it.
+pub(crate) const MAX_DEADLINE: u64 = (1 << DEADLINE_BITS) - 1;
+/// Levels; `LEVELS * SLOT_BITS >= DEADLINE_BITS`, so every deadline has a level.
+const LEVELS: usize = 8;
 /// List number of the list of timers that were already due when armed.
 const EXPIRED: u16 = (LEVELS * SLOTS) as u16;
 /// "No entry" in links and list heads.
 const NIL: u32 = u32::MAX;
 
-/// Handle to an inserted timer; stale keys (fired or cancelled) are detected via a generation.
+/// Handle to an inserted timer; stale keys (fired or cancelled) are detected via a check
+/// word (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerKey {
     /// Slab index of the entry.
     index: u32,
-    /// Generation of the entry when it was armed.
-    generation: u32,
+    /// The entry's generation (high half) and deadline's low 16 bits when it was armed.
+    check: u32,
 }
 
 impl TimerKey {
@@ -66,7 +84,7 @@ impl TimerKey {
     /// looked up while unarmed).
     pub(crate) const NONE: TimerKey = TimerKey {
         index: NIL,
-        generation: 0,
+        check: 0,
     };
 }
 
@@ -75,16 +93,23 @@ struct Entry {
     /// `Some` while the timer is pending; `None` marks a vacant cell. One
     /// word: a task waker is kept as its task pointer.
     waker: Option<SlimWaker>,
-    /// Tick at which the timer fires.
-    deadline: u64,
+    /// Generation (top 16 bits: bumped each time the cell is freed) over the tick at which
+    /// the timer fires (low [`DEADLINE_BITS`]).
+    word: u64,
     /// Previous entry in the same list, or `NIL` if this is the head.
     prev: u32,
     /// Next entry in the same list; for a vacant cell, the next vacant cell.
     next: u32,
-    /// Bumped each time the cell is freed; a key is valid only with the current value.
-    generation: u32,
-    /// Which list holds the entry: `level * SLOTS + slot`, or `EXPIRED`.
-    list: u16,
+}
+
+impl Entry {
+    fn deadline(&self) -> u64 {
+        self.word & MAX_DEADLINE
+    }
+
+    fn check(&self) -> u32 {
+        ((self.word >> DEADLINE_BITS) as u32) << 16 | (self.word & 0xFFFF) as u32
+    }
 }
 
 /// A hierarchical timing wheel of millisecond ticks (see the module docs).
@@ -131,17 +156,18 @@ impl Wheel {
     }
 
     /// Arms a timer firing at tick `deadline` (deadline <= now() fires on the next advance).
-    /// Any u64 works, including u64::MAX - 1 and values far beyond the wheel span.
+    /// A deadline above [`MAX_DEADLINE`] is clamped to it.
     ///
-    /// The slab is indexed by `u32`; 2^32 - 1 pending timers (160 GiB of entries) would
+    /// The slab is indexed by `u32`; 2^32 - 1 pending timers (96 GiB of entries) would
     /// exhaust memory long before the index, so that limit is a panic, not an error.
     pub(crate) fn insert(&mut self, deadline: u64, waker: Waker) -> TimerKey {
+        let deadline = deadline.min(MAX_DEADLINE);
         let index = if self.free != NIL {
             let index = self.free;
             let entry = &mut self.entries[index as usize];
             self.free = entry.next;
             entry.waker = Some(SlimWaker::new(waker));
-            entry.deadline = deadline;
+            entry.word = (entry.word & !MAX_DEADLINE) | deadline;
             index
         } else {
             let index = u32::try_from(self.entries.len())
@@ -150,11 +176,9 @@ impl Wheel {
                 .expect("corun timer wheel: more than 2^32 - 2 timers");
             self.entries.push(Entry {
                 waker: Some(SlimWaker::new(waker)),
-                deadline,
+                word: deadline,
                 prev: NIL,
                 next: NIL,
-                generation: 0,
-                list: 0,
             });
             index
         };
@@ -162,7 +186,7 @@ impl Wheel {
         self.link(index);
         TimerKey {
             index,
-            generation: self.entries[index as usize].generation,
+            check: self.entries[index as usize].check(),
         }
     }
 
@@ -191,7 +215,8 @@ impl Wheel {
     /// arbitrary code). `None` for a stale key.
     pub(crate) fn remove(&mut self, key: TimerKey) -> Option<Option<Waker>> {
         let index = self.live(key)?;
-        self.unlink(index);
+        let list = self.list_of(self.entries[index as usize].deadline());
+        self.unlink(index, list);
         Some(self.release(index))
     }
 
@@ -204,11 +229,14 @@ impl Wheel {
         self.next_slot().map(|(_, _, start)| start)
     }
 
-    /// Moves time to `now` (never backwards; smaller values are ignored), calling
-    /// `fire(waker)` for every timer with deadline <= now, exactly once each: first those
-    /// armed already due (in any order), then the others in deadline order. Each entry is unlinked and freed before its waker is handed to `fire`, so the
-    /// wheel is consistent at every call (and stays usable if `fire` panics).
+    /// Moves time to `now` (never backwards; smaller values are ignored; larger than
+    /// [`MAX_DEADLINE`] counts as `MAX_DEADLINE`), calling `fire(waker)` for every timer
+    /// with deadline <= now, exactly once each: first those armed already due (in any
+    /// order), then the others in deadline order. Each entry is unlinked and freed before
+    /// its waker is handed to `fire`, so the wheel is consistent at every call (and stays
+    /// usable if `fire` panics).
     pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(Waker)) {
+        let now = now.min(MAX_DEADLINE);
         while let Some(index) = self.pop_front(EXPIRED) {
             if let Some(waker) = self.release(index) {
                 fire(waker);
@@ -222,7 +250,7 @@ impl Wheel {
             self.now = start;
             let list = (level * SLOTS + slot) as u16;
             while let Some(index) = self.pop_front(list) {
-                if self.entries[index as usize].deadline <= start {
+                if self.entries[index as usize].deadline() <= start {
                     if let Some(waker) = self.release(index) {
                         fire(waker);
                     }
@@ -238,7 +266,7 @@ impl Wheel {
     /// Index of the pending entry `key` refers to, or `None` if the key is stale.
     fn live(&self, key: TimerKey) -> Option<u32> {
         let entry = self.entries.get(key.index as usize)?;
-        (entry.generation == key.generation && entry.waker.is_some()).then_some(key.index)
+        (entry.check() == key.check && entry.waker.is_some()).then_some(key.index)
     }
 
     /// The earliest occupied wheel slot as `(level, slot, start tick)`, ignoring `EXPIRED`.
@@ -248,35 +276,42 @@ impl Wheel {
         Some((level, slot, slot_start(self.now, level, slot)))
     }
 
-    /// Pushes the (unlinked) entry `index` onto the list its deadline belongs to now.
-    fn link(&mut self, index: u32) {
-        let deadline = self.entries[index as usize].deadline;
-        let list = if deadline <= self.now {
-            self.expired_min = self.expired_min.min(deadline);
+    /// The list a pending entry with this deadline is on (see the invariant).
+    fn list_of(&self, deadline: u64) -> u16 {
+        if deadline <= self.now {
             EXPIRED
         } else {
             let (level, slot) = level_and_slot(self.now, deadline);
-            self.occupied[level] |= 1 << slot;
             (level * SLOTS + slot) as u16
-        };
+        }
+    }
+
+    /// Pushes the (unlinked) entry `index` onto the list its deadline belongs to now.
+    fn link(&mut self, index: u32) {
+        let deadline = self.entries[index as usize].deadline();
+        let list = self.list_of(deadline);
+        if list == EXPIRED {
+            self.expired_min = self.expired_min.min(deadline);
+        } else {
+            let (level, slot) = (list as usize / SLOTS, list as usize % SLOTS);
+            self.occupied[level] |= 1 << slot;
+        }
         let head = self.heads[list as usize];
         if head != NIL {
             self.entries[head as usize].prev = index;
         }
         self.heads[list as usize] = index;
         let entry = &mut self.entries[index as usize];
-        entry.list = list;
         entry.prev = NIL;
         entry.next = head;
     }
 
-    /// Removes the pending entry `index` from its list, clearing the slot's occupancy bit
-    /// when the list becomes empty.
-    fn unlink(&mut self, index: u32) {
-        let Entry {
-            prev, next, list, ..
-        } = self.entries[index as usize];
+    /// Removes the pending entry `index` from `list` (the list it is on), clearing the
+    /// slot's occupancy bit when the list becomes empty.
+    fn unlink(&mut self, index: u32, list: u16) {
+        let Entry { prev, next, .. } = self.entries[index as usize];
         if prev == NIL {
+            debug_assert_eq!(self.heads[list as usize], index, "entry not on its list");
             self.heads[list as usize] = next;
             if next == NIL && list == EXPIRED {
                 self.expired_min = u64::MAX;
@@ -298,7 +333,7 @@ impl Wheel {
         if head == NIL {
             return None;
         }
-        self.unlink(head);
+        self.unlink(head, list);
         Some(head)
     }
 
@@ -307,7 +342,7 @@ impl Wheel {
     fn release(&mut self, index: u32) -> Option<Waker> {
         let entry = &mut self.entries[index as usize];
         let waker = entry.waker.take().map(SlimWaker::into_waker);
-        entry.generation = entry.generation.wrapping_add(1);
+        entry.word = entry.word.wrapping_add(1 << DEADLINE_BITS);
         entry.next = self.free;
         self.free = index;
         self.len -= 1;
@@ -379,7 +414,7 @@ mod tests {
 
     #[test]
     fn entry_is_compact() {
-        assert!(std::mem::size_of::<Entry>() <= 32);
+        assert!(std::mem::size_of::<Entry>() <= 24);
     }
 
     #[test]
@@ -509,24 +544,28 @@ mod tests {
 
     #[test]
     fn huge_deadlines_never_fire_early_and_do_not_overflow() {
+        const MAX: u64 = MAX_DEADLINE;
         let log = Arc::default();
         let mut w = Wheel::new();
-        w.insert(u64::MAX - 1, probe(1, &log).1);
-        w.insert(u64::MAX, probe(2, &log).1);
-        w.insert(1 << 63, probe(3, &log).1);
+        w.insert(MAX - 1, probe(1, &log).1);
+        w.insert(MAX, probe(2, &log).1);
+        w.insert(1 << 47, probe(3, &log).1);
         let mut now = 0;
-        for step in [1u64 << 36, 1 << 50, 1 << 62, (1 << 63) - 1] {
+        for step in [1u64 << 36, 1 << 42, 1 << 46, (1 << 47) - 1] {
             now = step;
             assert!(fire_ids(&mut w, now, &log).is_empty(), "early at {now}");
-            assert!(w.next_expiration().is_some_and(|t| t <= 1 << 63));
+            assert!(w.next_expiration().is_some_and(|t| t <= 1 << 47));
         }
         assert_eq!(fire_ids(&mut w, now + 1, &log), vec![3]);
-        assert!(fire_ids(&mut w, u64::MAX - 2, &log).is_empty());
-        assert_eq!(w.next_expiration(), Some(u64::MAX - 1));
-        assert_eq!(fire_ids(&mut w, u64::MAX - 1, &log), vec![1]);
-        assert_eq!(fire_ids(&mut w, u64::MAX, &log), vec![2]);
+        assert!(fire_ids(&mut w, MAX - 2, &log).is_empty());
+        assert_eq!(w.next_expiration(), Some(MAX - 1));
+        assert_eq!(fire_ids(&mut w, MAX - 1, &log), vec![1]);
+        assert_eq!(fire_ids(&mut w, MAX, &log), vec![2]);
+        // Beyond the range: clamped to the largest deadline, never wrapped.
         w.insert(u64::MAX, probe(4, &log).1);
+        assert_eq!(w.next_expiration(), Some(MAX));
         assert_eq!(fire_ids(&mut w, u64::MAX, &log), vec![4]);
+        assert_eq!(w.now(), MAX);
         assert_eq!(w.len(), 0);
     }
 
@@ -554,6 +593,8 @@ mod tests {
                         let span =
                             [2u64, 64, 5_000, 1 << 20, 1 << 40, u64::MAX][rng(&mut s) as usize % 6];
                         let d = now.saturating_add(rng(&mut s) % span).saturating_sub(1);
+                        // The wheel clamps; so does the model.
+                        let d = d.min(MAX_DEADLINE);
                         next_id += 1;
                         let key = w.insert(d, probe(next_id, &log).1);
                         model.insert((d, next_id), key);
@@ -567,7 +608,7 @@ mod tests {
                     }
                     _ => {
                         let span = [1u64, 64, 4096, 1 << 24, 1 << 45][rng(&mut s) as usize % 5];
-                        let target = now.saturating_add(rng(&mut s) % span);
+                        let target = now.saturating_add(rng(&mut s) % span).min(MAX_DEADLINE);
                         let fired = fire_ids(&mut w, target, &log);
                         let mut expected = Vec::new();
                         while let Some(entry) = model.first_entry() {
