@@ -479,7 +479,6 @@ fn chunk(w: usize, k: usize) -> Vec<u8> {
 fn concurrent_writers_keep_order_whether_inline_or_on_another_thread() {
     const WRITERS: usize = 12;
     const WRITES: usize = 60;
-    let moved_before = fs::spread_writes();
     corun::run(async {
         let mut tasks = Vec::new();
         for w in 0..WRITERS {
@@ -516,9 +515,8 @@ fn concurrent_writers_keep_order_whether_inline_or_on_another_thread() {
     });
     // Whether any write moved depends on timing (a write moves only while
     // the thread writes steadily, see `fs::spread`): under valgrind or on a
-    // loaded machine none may. The decision itself is unit-tested in
-    // `fs/spread.rs`; here only the counter's monotonicity is certain.
-    assert!(fs::spread_writes() >= moved_before);
+    // loaded machine none may, so that is not asserted here; the decision
+    // itself is unit-tested in `fs/spread.rs`.
 }
 
 #[test]
