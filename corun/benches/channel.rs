@@ -1,4 +1,5 @@
-//! Micro-benchmark: `corun::sync::mpsc::channel(1)` send/recv.
+//! Micro-benchmark: `corun::sync::mpsc::channel(1)` send/recv, and the
+//! single-thread `corun::sync::local::channel(1)` (`local_*` cases).
 //!
 //! * `ping_pong_round_trip`: two tasks bounce a value over two bounded
 //!   channels of capacity 1; one iteration is one round trip (two sends,
@@ -12,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use corun::sync::mpsc;
+use corun::sync::{local, mpsc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn ping_pong(iters: u64) -> Duration {
@@ -60,11 +61,37 @@ fn stream(iters: u64) -> Duration {
     })
 }
 
+fn local_ping_pong(iters: u64) -> Duration {
+    corun::run(async move {
+        let (to_peer, mut peer_rx) = local::channel::<u64>(1);
+        let (to_main, mut main_rx) = local::channel::<u64>(1);
+        let peer = corun::spawn(async move {
+            while let Some(v) = peer_rx.recv().await {
+                if to_main.send(v).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let start = Instant::now();
+        for i in 0..iters {
+            to_peer.send(i).await.expect("peer alive");
+            assert_eq!(main_rx.recv().await, Some(i));
+        }
+        let elapsed = start.elapsed();
+        drop(to_peer);
+        peer.await.expect("peer cannot fail");
+        elapsed
+    })
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("channel");
     group.throughput(Throughput::Elements(1));
     group.bench_function("ping_pong_round_trip", |b| b.iter_custom(ping_pong));
     group.bench_function("stream", |b| b.iter_custom(stream));
+    group.bench_function("local_ping_pong_round_trip", |b| {
+        b.iter_custom(local_ping_pong)
+    });
     group.finish();
 }
 
