@@ -84,7 +84,8 @@ impl Sleep {
         }
     }
 
-    /// When this sleep ends; `None` if never.
+    /// When this sleep ends; `None` if never (`Duration::MAX`, or any
+    /// deadline more than about 292 years away: such a sleep never fires).
     ///
     /// ```
     /// let s = corun::sleep(std::time::Duration::MAX);
