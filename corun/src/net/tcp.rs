@@ -293,7 +293,7 @@ impl TcpListener {
 }
 
 /// One `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC` (so registering the
-/// new socket needs no `fcntl`).
+/// new socket needs no `F_SETFL`, nor a separate `FD_CLOEXEC`).
 fn accept_raw(listener: &std::net::TcpListener) -> io::Result<(std::net::TcpStream, SocketAddr)> {
     let (sock, addr) = SockRef::from(listener).accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)?;
     let addr = addr

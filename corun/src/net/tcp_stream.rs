@@ -10,7 +10,7 @@ use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use super::{impl_async_io, no_address, stream};
@@ -374,37 +374,44 @@ impl TcpStream {
 }
 
 /// Connects to one address without blocking: `connect(2)` on a
-/// non-blocking socket, then a wait for writability and a look at
-/// `SO_ERROR`.
+/// non-blocking socket; if the handshake is not over when it returns (over
+/// loopback it usually is, though the call still says `EINPROGRESS`), a wait
+/// for writability and a look at `SO_ERROR`.
 async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
-    let started = match socket.connect(&SockAddr::from(addr)) {
+    let pending = match socket.connect(&SockAddr::from(addr)) {
         Ok(()) => false,
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => true,
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => !is_connected(&socket)?,
         Err(e) => return Err(e),
     };
     let io = Async::new(std::net::TcpStream::from(socket))?;
-    if started {
+    if pending {
         io.writable().await?;
         // Poll-style loop: `WouldBlock` (not connected yet, no error) makes
         // `write_with` clear the stale readiness and wait again.
         io.write_with(|s| match s.take_error()? {
             Some(e) => Err(e),
-            None => match s.peer_addr() {
-                Ok(_) => Ok(()),
-                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
-                Err(e) => Err(e),
-            },
+            None if is_connected(s)? => Ok(()),
+            None => Err(io::ErrorKind::WouldBlock.into()),
         })
         .await?;
     }
     Ok(TcpStream { io })
+}
+
+/// Whether a socket whose `connect(2)` is under way has finished the
+/// handshake: one `getpeername(2)`, `ENOTCONN` meaning not (yet, or it
+/// failed: `SO_ERROR` says which).
+fn is_connected(socket: impl AsFd) -> io::Result<bool> {
+    match SockRef::from(&socket).peer_addr() {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 impl_async_io!(TcpStream, s => &s.io);
