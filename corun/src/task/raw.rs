@@ -265,16 +265,20 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
         }),
         trailer,
     };
-    match block {
+    let ptr = match block {
         Some(block) => {
             let ptr = block.cast::<TaskCell<F, N>>();
             // SAFETY: the block is fresh, at least as large as the cell and
             // aligned for it (`class_of` checked the layout).
             unsafe { ptr.as_ptr().write(cell) };
-            ptr.cast()
+            ptr
         }
-        None => NonNull::from(Box::leak(Box::new(cell))).cast(),
-    }
+        None => NonNull::from(Box::leak(Box::new(cell))),
+    };
+    // `Header::name` reads the trailer from a `&Header`; it finds the whole
+    // cell again through this exposed provenance.
+    let _ = ptr.as_ptr().expose_provenance();
+    ptr.cast()
 }
 
 struct Typed<F, N>(F, N);
@@ -430,11 +434,16 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
     /// # Safety
     /// `h` is the header of a live `TaskCell<F, N>`.
     unsafe fn name(h: &Header) -> Option<&str> {
-        let cell = (h as *const Header).cast::<TaskCell<F, N>>();
+        // `h` may carry the provenance of the header alone; the trailer is
+        // reached through the cell pointer's provenance, which `allocate_with`
+        // exposed.
+        let addr = (h as *const Header).addr();
+        let cell = ptr::with_exposed_provenance::<TaskCell<F, N>>(addr);
         // SAFETY: the header is the first field of the repr(C) cell (the
-        // caller's duty), so the cast recovers the cell; the trailer is
-        // written once at allocation and only dropped when the cell is
-        // freed, after every borrow of the header ends.
+        // caller's duty), so its address is the cell's, whose pointer was
+        // exposed at allocation; the trailer is written once at allocation
+        // and only dropped when the cell is freed, after every borrow of the
+        // header ends.
         unsafe { (*cell).trailer.name() }
     }
 
