@@ -30,7 +30,12 @@ use deadline::Deadline;
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(Instant::now().checked_add(duration))
+    // A long sleep polled right away cannot be due yet: its first poll may
+    // trust the scheduler's clock reading (see `Sleep::check_clock`).
+    Sleep::new(
+        Instant::now().checked_add(duration),
+        duration < SURELY_AHEAD,
+    )
 }
 
 /// Waits until `deadline` (at once if it has passed).
@@ -44,12 +49,16 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// });
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(Some(deadline))
+    Sleep::new(Some(deadline), true)
 }
 
-/// A first poll reads the clock itself only for deadlines this close (in
-/// ticks) to the scheduler's last clock reading.
+/// A first poll reads the clock itself for deadlines this close (in ticks)
+/// to the scheduler's last clock reading, whatever `check_clock` says.
 const NEAR_TICKS: u64 = 2;
+
+/// `sleep(d)` for `d` at least this long skips the clock read on its
+/// first poll (unless the deadline is near the scheduler's reading).
+const SURELY_AHEAD: Duration = Duration::from_millis(10);
 
 /// A timer future; see [`sleep`]. Dropping it cancels the timer.
 ///
@@ -73,14 +82,19 @@ pub struct Sleep {
     /// an `Option` so that `Sleep` stays 24 bytes: a million sleeping tasks
     /// each carry one.
     sched: u32,
+    /// The deadline may already have passed when first polled (an explicit
+    /// instant, a short or reset sleep): that poll reads the clock rather
+    /// than trusting the scheduler's last reading. Fits in padding.
+    check_clock: bool,
 }
 
 impl Sleep {
-    fn new(deadline: Option<Instant>) -> Sleep {
+    fn new(deadline: Option<Instant>, check_clock: bool) -> Sleep {
         Sleep {
             deadline: Deadline::new(deadline),
             key: wheel::TimerKey::NONE,
             sched: 0,
+            check_clock,
         }
     }
 
@@ -113,6 +127,7 @@ impl Sleep {
     fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.cancel();
         self.deadline = Deadline::new(deadline);
+        self.check_clock = true;
     }
 
     fn cancel(&mut self) {
@@ -163,11 +178,14 @@ impl Future for Sleep {
                 }
             } else {
                 // The clock reading may lag; a fresh one (a syscall-free but
-                // measurable vDSO call, once per sleep) only when the deadline
-                // is within `NEAR_TICKS` of it. A later deadline that has
-                // passed anyway (the loop was busy) fires on the next turn.
+                // measurable vDSO call, once per sleep) only when the
+                // deadline may have passed already (`check_clock`) or is
+                // within `NEAR_TICKS` of the reading. Otherwise, should the
+                // deadline have passed anyway (the thread stalled between
+                // creating and polling a long sleep), it fires next turn.
                 let now = core.now_tick();
-                if now >= tick || (tick - now <= NEAR_TICKS && Instant::now() >= deadline) {
+                let fresh = this.check_clock || tick - now <= NEAR_TICKS;
+                if now >= tick || (fresh && Instant::now() >= deadline) {
                     return true;
                 }
                 // Armed on another scheduler before (it moved): that
@@ -388,6 +406,26 @@ mod tests {
                 Some(crate::TaskState::SleepingForever)
             );
             assert!(!century.is_finished() && !millennium.is_finished());
+        });
+    }
+
+    /// A sleep that is due when first polled is ready at once, even when
+    /// the scheduler read its clock long before (its first poll must not
+    /// trust that reading for short sleeps or explicit instants).
+    #[test]
+    fn due_sleeps_are_ready_at_once_with_a_stale_clock_reading() {
+        use std::task::{Context, Waker};
+        use std::time::{Duration, Instant};
+        crate::run(async {
+            let mut cx = Context::from_waker(Waker::noop());
+            // Blocks the scheduler thread: its clock reading is now at
+            // least 5 ms old.
+            std::thread::sleep(Duration::from_millis(5));
+            let mut zero = crate::sleep(Duration::ZERO);
+            assert!(std::pin::Pin::new(&mut zero).poll(&mut cx).is_ready());
+            std::thread::sleep(Duration::from_millis(5));
+            let mut now = crate::sleep_until(Instant::now());
+            assert!(std::pin::Pin::new(&mut now).poll(&mut cx).is_ready());
         });
     }
 }
