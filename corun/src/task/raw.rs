@@ -345,13 +345,36 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         // that never moves until it is dropped in place, so pinning it is
         // sound.
         let future = unsafe { Pin::new_unchecked(&mut *stage.future) };
-        let result = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-        let (outcome, done) = match result {
+        let done = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => return PollOutcome::Pending,
-            Ok(Poll::Ready(value)) => (PollOutcome::Ready, Ok(value)),
-            Err(payload) => (PollOutcome::Panicked, Err(JoinError::Panicked(payload))),
+            Ok(Poll::Ready(value)) => Ok(value),
+            Err(payload) => Err(JoinError::Panicked(payload)),
         };
-        // SAFETY: the future is alive and ours; the outcome replaces it.
+        // SAFETY: the future is still alive (it was just polled) and the
+        // stage is ours, as above.
+        unsafe { Self::complete(tag, stage, done) }
+    }
+
+    /// The end of a poll that finished the future: drops it (catching a
+    /// panicking destructor) and stores the outcome. Kept out of line so
+    /// the pending path of `poll`, taken on every yield and wait, stays a
+    /// small function with few registers to save.
+    ///
+    /// # Safety
+    /// As for [`Self::drop_future_caught`]: `stage` holds the live future
+    /// and the caller has exclusive access to it.
+    #[inline(never)]
+    unsafe fn complete(
+        tag: &mut u8,
+        stage: &mut Stage<F, F::Output>,
+        done: Result<F::Output, JoinError>,
+    ) -> PollOutcome {
+        let outcome = match done {
+            Ok(_) => PollOutcome::Ready,
+            Err(_) => PollOutcome::Panicked,
+        };
+        // SAFETY: the future is alive and ours (the caller's duty); the
+        // outcome replaces it.
         let dropped = unsafe { Self::drop_future_caught(stage) };
         let (outcome, done) = match dropped {
             None => (outcome, done),
