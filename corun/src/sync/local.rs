@@ -9,93 +9,34 @@
 //! common case (tasks of one scheduler talking to each other); use `mpsc`
 //! when an end must move to another thread.
 //!
-//! Wakers are called after the `RefCell` borrow ends, except corun's own
-//! task wakers, which only queue their task and are woken in place; the
-//! receiver's waker is kept between waits, so a receiver waiting again from
-//! the same task costs no waker clone. This file must NOT touch the
-//! scheduler: the only coupling is the `Waker`.
+//! The state machine itself is `chan.rs`, shared with `mpsc`; this file
+//! only wraps it in an `Rc<RefCell<..>>` with a plain sender count, and
+//! calls the wakers it hands back once the borrow has ended. It must NOT
+//! touch the scheduler: the only coupling is the `Waker`.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use super::chan::{Chan, RecvStep, SendStep, wake};
 use super::mpsc::{SendError, TryRecvError, TrySendError};
-use super::{WaitQueue, store_waker, wake_all};
+use super::wake_all;
 
-/// The channel state shared by both ends.
+/// The channel shared by both ends: the state of `chan.rs` and the number
+/// of live senders.
 struct State<T> {
-    /// The messages, oldest first.
-    buf: VecDeque<T>,
-    /// Maximum `buf.len() + reserved`; `usize::MAX` when unbounded.
-    cap: usize,
-    /// Slots granted to popped sender waiters that have not pushed yet.
-    reserved: usize,
-    /// The receiver's last waker (kept after a wake, see the module docs).
-    rx_waker: Option<Waker>,
-    /// True while the receiver waits for a message.
-    rx_waiting: bool,
-    /// Senders waiting for a slot, oldest first.
-    send_waiters: WaitQueue,
-    /// Set by `Receiver::close` or by dropping the receiver: sends fail.
-    closed: bool,
-    /// Live senders (bounded and unbounded).
+    chan: Chan<T>,
     senders: usize,
 }
 
 type Shared<T> = Rc<RefCell<State<T>>>;
 
-impl<T> State<T> {
-    fn has_room(&self) -> bool {
-        self.send_waiters.is_empty() && self.buf.len() + self.reserved < self.cap
-    }
-
-    /// Grants a freed slot to the oldest waiting sender; returns its waker.
-    fn grant(&mut self) -> Option<Waker> {
-        if self.closed || self.buf.len() + self.reserved >= self.cap {
-            return None;
-        }
-        let (_, waker) = self.send_waiters.pop_front()?;
-        self.reserved += 1;
-        waker
-    }
-
-    /// Pushes `value` and wakes a waiting receiver: a corun task waker in
-    /// place, any other one returned (cloned) for a wake after the borrow.
-    fn push(&mut self, value: T) -> Option<Waker> {
-        self.buf.push_back(value);
-        if !self.rx_waiting {
-            return None;
-        }
-        self.rx_waiting = false;
-        let w = self.rx_waker.as_ref()?;
-        if crate::task::waker::is_task_waker(w) {
-            w.wake_by_ref();
-            None
-        } else {
-            Some(w.clone())
-        }
-    }
-}
-
-fn wake(waker: Option<Waker>) {
-    if let Some(w) = waker {
-        w.wake();
-    }
-}
-
 fn new_shared<T>(cap: usize) -> Shared<T> {
     Rc::new(RefCell::new(State {
-        buf: VecDeque::with_capacity(cap.min(1024)),
-        cap,
-        reserved: 0,
-        rx_waker: None,
-        rx_waiting: false,
-        send_waiters: WaitQueue::new(),
-        closed: false,
+        chan: Chan::new(cap),
         senders: 1,
     }))
 }
@@ -163,8 +104,7 @@ fn drop_sender<T>(shared: &Shared<T>) {
         if st.senders > 0 {
             return;
         }
-        st.rx_waiting = false;
-        st.rx_waker.take()
+        st.chan.take_rx_waker()
     };
     wake(waker);
 }
@@ -217,23 +157,14 @@ impl<T> Sender<T> {
     /// assert!(matches!(tx.try_send(2), Err(TrySendError::Full(2))));
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let waker = {
-            let mut st = self.shared.borrow_mut();
-            if st.closed {
-                return Err(TrySendError::Closed(value));
-            }
-            if !st.has_room() {
-                return Err(TrySendError::Full(value));
-            }
-            st.push(value)
-        };
+        let waker = self.shared.borrow_mut().chan.try_send(value)?;
         wake(waker);
         Ok(())
     }
 
     /// True once the receiver is gone or closed.
     pub fn is_closed(&self) -> bool {
-        self.shared.borrow().closed
+        self.shared.borrow().chan.is_closed()
     }
 }
 
@@ -278,52 +209,25 @@ impl<T> Future for SendFuture<'_, T> {
         let Some(value) = this.value.take() else {
             return Poll::Pending; // polled after completion
         };
-        let mut st = this.shared.borrow_mut();
-        if st.closed {
-            if let Some(id) = this.id.take() {
-                if !st.send_waiters.remove(id) {
-                    st.reserved -= 1;
-                }
+        let step = (this.shared.borrow_mut().chan).poll_send(value, &mut this.id, cx.waker());
+        match step {
+            SendStep::Done(waker) => {
+                wake(waker);
+                Poll::Ready(Ok(()))
             }
-            return Poll::Ready(Err(SendError(value)));
-        }
-        let may_push = match this.id {
-            None => st.has_room(),
-            Some(id) if st.send_waiters.update(id, cx.waker()) => false,
-            Some(_) => {
-                // Granted: the slot counted in `reserved` is ours.
-                st.reserved -= 1;
-                this.id = None;
-                true
+            SendStep::Closed(value) => Poll::Ready(Err(SendError(value))),
+            SendStep::Wait(value) => {
+                this.value = Some(value);
+                Poll::Pending
             }
-        };
-        if may_push {
-            let waker = st.push(value);
-            drop(st);
-            wake(waker);
-            return Poll::Ready(Ok(()));
         }
-        if this.id.is_none() {
-            this.id = Some(st.send_waiters.push(Some(cx.waker())));
-        }
-        drop(st);
-        this.value = Some(value);
-        Poll::Pending
     }
 }
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         let Some(id) = self.id else { return };
-        let waker = {
-            let mut st = self.shared.borrow_mut();
-            if st.send_waiters.remove(id) {
-                return;
-            }
-            // Granted but never used: give the slot to the next waiter.
-            st.reserved -= 1;
-            st.grant()
-        };
+        let waker = self.shared.borrow_mut().chan.cancel_send(id);
         wake(waker);
     }
 }
@@ -347,20 +251,14 @@ impl<T> UnboundedSender<T> {
     /// assert_eq!(tx.send(2).unwrap_err().0, 2);
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        let waker = {
-            let mut st = self.shared.borrow_mut();
-            if st.closed {
-                return Err(SendError(value));
-            }
-            st.push(value)
-        };
+        let waker = self.shared.borrow_mut().chan.send_now(value)?;
         wake(waker);
         Ok(())
     }
 
     /// True once the receiver is gone or closed.
     pub fn is_closed(&self) -> bool {
-        self.shared.borrow().closed
+        self.shared.borrow().chan.is_closed()
     }
 }
 
@@ -417,29 +315,18 @@ impl<T> Receiver<T> {
     }
 
     fn poll_inner(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
-        let next = {
+        let step = {
             let mut st = self.shared.borrow_mut();
-            match st.buf.pop_front() {
-                Some(v) => {
-                    st.rx_waiting = false;
-                    Some((v, st.grant()))
-                }
-                None if st.closed || st.senders == 0 => return Poll::Ready(None),
-                None => {
-                    if let Some(w) = waker {
-                        store_waker(&mut st.rx_waker, w);
-                        st.rx_waiting = true;
-                    }
-                    None
-                }
-            }
+            let senders_gone = st.senders == 0;
+            st.chan.poll_recv(waker, senders_gone)
         };
-        match next {
-            Some((v, granted)) => {
+        match step {
+            RecvStep::Msg(v, granted) => {
                 wake(granted);
                 Poll::Ready(Some(v))
             }
-            None => Poll::Pending,
+            RecvStep::End => Poll::Ready(None),
+            RecvStep::Empty => Poll::Pending,
         }
     }
 
@@ -480,20 +367,13 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub fn close(&mut self) {
-        let wakers = {
-            let mut st = self.shared.borrow_mut();
-            if st.closed {
-                return;
-            }
-            st.closed = true;
-            st.send_waiters.take_wakers()
-        };
+        let wakers = self.shared.borrow_mut().chan.close();
         wake_all(wakers);
     }
 
     /// Number of buffered messages.
     pub fn len(&self) -> usize {
-        self.shared.borrow().buf.len()
+        self.shared.borrow().chan.len()
     }
 
     /// True if no message is buffered.
@@ -506,11 +386,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.close();
         // Message destructors and the last waker run after the borrow.
-        let (left, waker) = {
-            let mut st = self.shared.borrow_mut();
-            st.rx_waiting = false;
-            (std::mem::take(&mut st.buf), st.rx_waker.take())
-        };
+        let (left, waker) = self.shared.borrow_mut().chan.take_leftovers();
         drop(left);
         drop(waker);
     }
@@ -553,7 +429,7 @@ impl<T> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         if self.registered {
             // Cancelled while waiting: no wake is due any more.
-            self.rx.shared.borrow_mut().rx_waiting = false;
+            self.rx.shared.borrow_mut().chan.stop_waiting();
         }
     }
 }

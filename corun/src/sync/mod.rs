@@ -55,6 +55,7 @@
 //! });
 //! ```
 
+mod chan;
 pub mod local;
 pub mod mpsc;
 mod notify;

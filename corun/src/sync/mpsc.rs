@@ -1,12 +1,12 @@
 //! Multi-producer, single-consumer channels: [`channel`] (bounded) and
-//! [`unbounded_channel`].
+//! [`unbounded_channel`], usable across threads.
 //!
-//! Messages live in one ring buffer (`VecDeque`) allocated up front (up to
-//! 1024 slots, growing only past that), so sending allocates nothing. The
-//! receiver's waker lives in a single `Option<Waker>` slot; senders blocked
-//! on a full channel wait in a FIFO [`WaitQueue`]. A slot freed by `recv` is
-//! *granted* to the oldest waiting sender (counted in `reserved`), so a
-//! newcomer cannot overtake it. This file must NOT touch the scheduler.
+//! The channel state and its rules (ring buffer allocated up front, FIFO
+//! waiting senders that are granted freed slots, the receiver's waker kept
+//! between waits) live in `chan.rs`, shared with [`local`](super::local);
+//! here that state sits behind a `std::sync::Mutex`, and the number of
+//! senders is an atomic counter outside it. This file must NOT touch the
+//! scheduler.
 //!
 //! Closing: [`Receiver::close`] (or dropping the receiver) makes every send
 //! fail with the value handed back, while buffered values stay receivable;
@@ -16,8 +16,8 @@ mod error;
 
 pub use error::{SendError, TryRecvError, TrySendError};
 
-use super::{WaitQueue, lock, store_waker, wake_all};
-use std::collections::VecDeque;
+use super::chan::{Chan, RecvStep, SendStep, wake};
+use super::{lock, wake_all};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -25,48 +25,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-/// Everything behind the channel's lock.
-struct State<T> {
-    /// The messages, oldest first.
-    buf: VecDeque<T>,
-    /// Maximum `buf.len() + reserved`; `usize::MAX` when unbounded.
-    cap: usize,
-    /// Slots granted to popped sender waiters that have not pushed yet.
-    reserved: usize,
-    /// The receiver's last waker. Kept after a wake (only `rx_waiting` is
-    /// cleared), so a receiver that waits again with the same task's waker
-    /// stores nothing and a sender wakes it without taking it: no waker
-    /// clone or drop, hence no reference-count atomics, per message.
-    rx_waker: Option<Waker>,
-    /// True while the receiver waits for a message (its waker is due a wake).
-    rx_waiting: bool,
-    /// Senders waiting for a slot, oldest first.
-    send_waiters: WaitQueue,
-    /// Set by `Receiver::close` or by dropping the receiver: sends fail.
-    closed: bool,
-}
-
-impl<T> State<T> {
-    /// True if a sender that is not queued may push now.
-    fn has_room(&self) -> bool {
-        self.send_waiters.is_empty() && self.buf.len() + self.reserved < self.cap
-    }
-
-    /// Grants a freed slot to the oldest waiting sender, if any; returns the
-    /// waker to call after unlocking.
-    fn grant(&mut self) -> Option<Waker> {
-        if self.closed || self.buf.len() + self.reserved >= self.cap {
-            return None;
-        }
-        let (_, waker) = self.send_waiters.pop_front()?;
-        self.reserved += 1;
-        waker
-    }
-}
-
 /// The channel shared by both ends.
 struct Shared<T> {
-    state: Mutex<State<T>>,
+    state: Mutex<Chan<T>>,
     /// Live `Sender`s and `UnboundedSender`s. Changed outside the lock; the
     /// last sender to leave then locks to wake the receiver.
     senders: AtomicUsize,
@@ -74,15 +35,7 @@ struct Shared<T> {
 
 fn new_shared<T>(cap: usize) -> Arc<Shared<T>> {
     Arc::new(Shared {
-        state: Mutex::new(State {
-            buf: VecDeque::with_capacity(cap.min(1024)),
-            cap,
-            reserved: 0,
-            rx_waker: None,
-            rx_waiting: false,
-            send_waiters: WaitQueue::new(),
-            closed: false,
-        }),
+        state: Mutex::new(Chan::new(cap)),
         senders: AtomicUsize::new(1),
     })
 }
@@ -141,25 +94,6 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, Receiver<T>) {
     )
 }
 
-/// Pushes `value` (room already checked) and wakes a waiting receiver: a
-/// corun task waker right here (it only queues its task and runs no user
-/// code, so holding the lock is harmless); any other waker is returned, a
-/// clone, for the caller to wake after unlocking.
-fn push<T>(st: &mut State<T>, value: T) -> Option<Waker> {
-    st.buf.push_back(value);
-    if !st.rx_waiting {
-        return None;
-    }
-    st.rx_waiting = false;
-    let w = st.rx_waker.as_ref()?;
-    if crate::task::waker::is_task_waker(w) {
-        w.wake_by_ref();
-        None
-    } else {
-        Some(w.clone())
-    }
-}
-
 fn add_sender<T>(shared: &Arc<Shared<T>>) -> Arc<Shared<T>> {
     shared.senders.fetch_add(1, Ordering::Relaxed);
     shared.clone()
@@ -167,19 +101,13 @@ fn add_sender<T>(shared: &Arc<Shared<T>>) -> Arc<Shared<T>> {
 
 fn drop_sender<T>(shared: &Shared<T>) {
     if shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let waker = {
-            let mut st = lock(&shared.state);
-            st.rx_waiting = false;
-            st.rx_waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
+        let waker = lock(&shared.state).take_rx_waker();
+        wake(waker);
     }
 }
 
 fn is_closed<T>(shared: &Shared<T>) -> bool {
-    lock(&shared.state).closed
+    lock(&shared.state).is_closed()
 }
 
 /// The sending half of a bounded channel; clone it for more producers.
@@ -231,18 +159,8 @@ impl<T> Sender<T> {
     /// assert!(matches!(tx.try_send(2), Err(TrySendError::Full(2))));
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut st = lock(&self.shared.state);
-        if st.closed {
-            return Err(TrySendError::Closed(value));
-        }
-        if !st.has_room() {
-            return Err(TrySendError::Full(value));
-        }
-        let waker = push(&mut st, value);
-        drop(st);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        let waker = lock(&self.shared.state).try_send(value)?;
+        wake(waker);
         Ok(())
     }
 
@@ -314,59 +232,26 @@ impl<T> Future for SendFuture<'_, T> {
             // Polled after completion: nothing left to send.
             return Poll::Pending;
         };
-        let mut st = lock(&this.shared.state);
-        if st.closed {
-            if let Some(id) = this.id.take() {
-                if !st.send_waiters.remove(id) {
-                    st.reserved -= 1;
-                }
+        let step = lock(&this.shared.state).poll_send(value, &mut this.id, cx.waker());
+        match step {
+            SendStep::Done(waker) => {
+                wake(waker);
+                Poll::Ready(Ok(()))
             }
-            return Poll::Ready(Err(SendError(value)));
-        }
-        let may_push = match this.id {
-            None => st.has_room(),
-            Some(id) => {
-                if st.send_waiters.update(id, cx.waker()) {
-                    false
-                } else {
-                    // Granted: the slot counted in `reserved` is ours.
-                    st.reserved -= 1;
-                    this.id = None;
-                    true
-                }
+            SendStep::Closed(value) => Poll::Ready(Err(SendError(value))),
+            SendStep::Wait(value) => {
+                this.value = Some(value);
+                Poll::Pending
             }
-        };
-        if may_push {
-            let waker = push(&mut st, value);
-            drop(st);
-            if let Some(w) = waker {
-                w.wake();
-            }
-            return Poll::Ready(Ok(()));
         }
-        if this.id.is_none() {
-            this.id = Some(st.send_waiters.push(Some(cx.waker())));
-        }
-        drop(st);
-        this.value = Some(value);
-        Poll::Pending
     }
 }
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         let Some(id) = self.id else { return };
-        let mut st = lock(&self.shared.state);
-        if st.send_waiters.remove(id) {
-            return;
-        }
-        // Granted but never used: give the slot to the next waiter.
-        st.reserved -= 1;
-        let waker = st.grant();
-        drop(st);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        let waker = lock(&self.shared.state).cancel_send(id);
+        wake(waker);
     }
 }
 
@@ -396,15 +281,8 @@ impl<T> UnboundedSender<T> {
     /// assert_eq!(tx.send(2).unwrap_err().0, 2);
     /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        let mut st = lock(&self.shared.state);
-        if st.closed {
-            return Err(SendError(value));
-        }
-        let waker = push(&mut st, value);
-        drop(st);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        let waker = lock(&self.shared.state).send_now(value)?;
+        wake(waker);
         Ok(())
     }
 
@@ -501,23 +379,16 @@ impl<T> Receiver<T> {
     /// Pops a message or registers `waker` (then the receiver waits).
     fn poll_inner(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         let mut st = lock(&self.shared.state);
-        if let Some(v) = st.buf.pop_front() {
-            st.rx_waiting = false;
-            let next = st.grant();
-            drop(st);
-            if let Some(w) = next {
-                w.wake();
+        let senders_gone = self.shared.senders.load(Ordering::Acquire) == 0;
+        match st.poll_recv(waker, senders_gone) {
+            RecvStep::Msg(v, granted) => {
+                drop(st);
+                wake(granted);
+                Poll::Ready(Some(v))
             }
-            return Poll::Ready(Some(v));
+            RecvStep::End => Poll::Ready(None),
+            RecvStep::Empty => Poll::Pending,
         }
-        if st.closed || self.shared.senders.load(Ordering::Acquire) == 0 {
-            return Poll::Ready(None);
-        }
-        if let Some(w) = waker {
-            store_waker(&mut st.rx_waker, w);
-            st.rx_waiting = true;
-        }
-        Poll::Pending
     }
 
     /// Receives a message if one is buffered now.
@@ -555,13 +426,7 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub fn close(&mut self) {
-        let mut st = lock(&self.shared.state);
-        if st.closed {
-            return;
-        }
-        st.closed = true;
-        let wakers = st.send_waiters.take_wakers();
-        drop(st);
+        let wakers = lock(&self.shared.state).close();
         wake_all(wakers);
     }
 
@@ -575,7 +440,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        lock(&self.shared.state).buf.len()
+        lock(&self.shared.state).len()
     }
 
     /// True if no message is buffered.
@@ -596,11 +461,7 @@ impl<T> Drop for Receiver<T> {
         self.close();
         // Run the messages' destructors outside the lock; the last waker
         // goes too (it may keep a finished task's memory alive).
-        let (left, waker) = {
-            let mut st = lock(&self.shared.state);
-            st.rx_waiting = false;
-            (std::mem::take(&mut st.buf), st.rx_waker.take())
-        };
+        let (left, waker) = lock(&self.shared.state).take_leftovers();
         drop(left);
         drop(waker);
     }
@@ -654,7 +515,7 @@ impl<T> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         if self.registered {
             // Cancelled while waiting: no wake is due any more.
-            lock(&self.rx.shared.state).rx_waiting = false;
+            lock(&self.rx.shared.state).stop_waiting();
         }
     }
 }
