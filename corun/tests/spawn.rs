@@ -308,3 +308,33 @@ fn yield_now_under_a_foreign_waker_wakes_that_waker() {
         assert!(std::future::Future::poll(y.as_mut(), &mut cx).is_ready());
     });
 }
+
+/// Two tasks that keep yielding take turns strictly: a yield puts the task
+/// behind every other ready task, also when it is polled again without a
+/// trip through the queue while it is alone.
+#[test]
+fn yielding_tasks_take_turns() {
+    let order = run_watched("turns", || async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for name in ['a', 'b'] {
+            let log = log.clone();
+            tasks.push(corun::spawn(async move {
+                for _ in 0..5 {
+                    log.borrow_mut().push(name);
+                    corun::yield_now().await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Alone now: many yields in a row still complete.
+        for _ in 0..10_000 {
+            corun::yield_now().await;
+        }
+        let order: String = log.borrow().iter().collect();
+        order
+    });
+    assert_eq!(order, "ababababab");
+}

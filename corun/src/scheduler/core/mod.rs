@@ -122,6 +122,9 @@ pub(crate) struct Core {
     exits: RefCell<IdMap<Exit>>,
     next_waiter: Cell<u64>,
     current: Cell<Option<NonNull<Header>>>,
+    /// Set by `requeue_current`: the current task is `SCHEDULED` but not yet
+    /// in the queue; `run_task` resolves it when the poll returns.
+    requeued: Cell<bool>,
     reactor: Reactor,
     wheel: RefCell<Wheel>,
     /// Time in `poll` per registry slot, when measuring (reset at admit).
@@ -151,6 +154,7 @@ impl Core {
             exits: RefCell::default(),
             next_waiter: Cell::new(0),
             current: Cell::new(None),
+            requeued: Cell::new(false),
             reactor,
             wheel: RefCell::new(Wheel::new()),
             busy_ns: RefCell::default(),
@@ -266,6 +270,11 @@ impl Core {
     /// common case of `yield_now`), skipping the waker's indirect call and
     /// owner check. False when it is some other waker (a combinator's), which
     /// the caller must then wake itself.
+    ///
+    /// The task is marked `SCHEDULED` now but joins the back of the queue
+    /// only when its poll returns (see `run_task`): if nothing else is ready
+    /// then, it is polled again straight away, without the round trip
+    /// through the queue.
     #[inline]
     pub(crate) fn requeue_current(&self, waker: &Waker) -> bool {
         match self.current.get() {
@@ -273,7 +282,13 @@ impl Core {
                 if std::ptr::eq(waker.data(), ptr.as_ptr().cast())
                     && crate::task::waker::is_task_waker(waker) =>
             {
-                self.schedule(ptr);
+                // SAFETY: the task being polled is alive.
+                let h = unsafe { raw::header(ptr) };
+                let l = h.local.get();
+                if l & (SCHEDULED | FINISHED) == 0 {
+                    h.local.set(l | SCHEDULED);
+                    self.requeued.set(true);
+                }
                 true
             }
             _ => false,
@@ -293,16 +308,29 @@ impl Core {
     /// Polls up to `budget` ready tasks; returns how many were polled.
     fn run_ready(&self, budget: usize) -> usize {
         let mut n = 0;
+        let mut again = None;
         while n < budget {
-            let next = self.ready_mut(ReadyQueue::pop_front);
+            let next = again
+                .take()
+                .or_else(|| self.ready_mut(ReadyQueue::pop_front));
             let Some(ptr) = next else { break };
-            self.run_task(ptr);
+            if self.run_task(ptr) {
+                again = Some(ptr);
+            }
             n += 1;
+        }
+        if let Some(ptr) = again {
+            // Budget spent: the task that yielded waits in the queue.
+            self.ready_mut(|q| q.push_back(ptr));
         }
         n
     }
 
-    fn run_task(&self, ptr: NonNull<Header>) {
+    /// Polls one task. True if it yielded to its own queue slot
+    /// (`requeue_current`) while no other task was ready: the caller then
+    /// polls it again at once (it is `SCHEDULED` but not queued), which is
+    /// exactly what a trip through the empty queue would have done.
+    fn run_task(&self, ptr: NonNull<Header>) -> bool {
         // SAFETY: a task in the ready queue is kept alive by its registry
         // reference (released only after this pop if it has finished).
         let h = unsafe { raw::header(ptr) };
@@ -311,7 +339,7 @@ impl Core {
             h.local.set(l);
             // SAFETY: the queue held the registry's reference (see docs).
             unsafe { raw::ref_dec(ptr) };
-            return;
+            return false;
         }
         h.local.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
@@ -331,6 +359,15 @@ impl Core {
         self.current.set(None);
         let l = h.local.get() & !RUNNING;
         h.local.set(l);
+        if self.requeued.replace(false) {
+            let alone = self.ready_mut(|q| q.is_empty());
+            if alone && matches!(outcome, PollOutcome::Pending) && l & KILL_REQUESTED == 0 {
+                return true;
+            }
+            // Others are ready (or the task is ending): it takes its place
+            // at the back, where the rules below expect a SCHEDULED task.
+            self.ready_mut(|q| q.push_back(ptr));
+        }
         match outcome {
             PollOutcome::Pending if l & KILL_REQUESTED != 0 => {
                 self.registry.borrow_mut().remove(ptr);
@@ -355,6 +392,7 @@ impl Core {
                 self.finish(ptr, exit);
             }
         }
+        false
     }
 
     /// Kills task `id`. False if no such task is alive here.
