@@ -1,16 +1,17 @@
 //! Synchronisation between tasks: channels, notification and permits.
 //!
 //! Everything here is built on `std` only (plus `futures-core` for the
-//! `Stream` impl of [`mpsc::Receiver`]): plain [`std::sync::Mutex`]es and
-//! [`std::task::Waker`]s. This module must NOT touch the scheduler, the
-//! reactor or timers; the only coupling to the runtime is the `Waker` each
-//! future is polled with, so every type works across threads and across
-//! schedulers (and with any other executor).
+//! `Stream` impls of the channel receivers): plain [`std::sync::Mutex`]es
+//! (`RefCell`s for [`local`]) and [`std::task::Waker`]s. This module must
+//! NOT touch the scheduler, the reactor or timers; the only coupling to the
+//! runtime is the `Waker` each future is polled with, so every type works
+//! across schedulers (and with any other executor), and every type but
+//! [`local`]'s also across threads.
 //!
 //! # Layout
 //!
 //! - [`mpsc`]: bounded and unbounded multi-producer, single-consumer channels
-//!   over a ring buffer.
+//!   over a ring buffer (the state machine itself is in `chan.rs`).
 //! - [`local`]: the same channels for tasks of one scheduler (`!Send` ends,
 //!   no lock and no atomic instruction per message).
 //! - [`oneshot`]: a single value from one task to another.
@@ -20,9 +21,9 @@
 //!
 //! # Protocol shared by every waiting future
 //!
-//! - State lives behind one `std::sync::Mutex` per object (no `.await` ever
-//!   happens while it is held). The uncontended path of every operation is
-//!   one lock/unlock.
+//! - State lives behind one `std::sync::Mutex` per object (a `RefCell` in
+//!   [`local`]; no `.await` ever happens while it is held). The uncontended
+//!   path of every operation is one lock/unlock.
 //! - Wakers are called after the lock is released. The one exception is a
 //!   corun task waker, which only queues its task and runs no user code:
 //!   the channels wake their receiver's in place.
