@@ -27,7 +27,7 @@
 //! - Wakers are called after the lock is released. The one exception is a
 //!   corun task waker, which only queues its task and runs no user code:
 //!   the channels wake their receiver's in place.
-//! - Waiters queue in a [`WaitQueue`] in FIFO order. A waiter that is granted
+//! - Waiters queue in a `WaitQueue` in FIFO order. A waiter that is granted
 //!   something (a channel slot, a permit, a notification) is removed from the
 //!   queue by the granter; a future finds out that it was granted by no
 //!   longer being in the queue.
