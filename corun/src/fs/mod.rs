@@ -54,7 +54,7 @@
 //!   that is not a regular file (a FIFO, a device); `open`/`create`,
 //!   `sync_all`, `sync_data`, `metadata`, `set_len`, `seek`,
 //!   `set_permissions`, and every free function of this module ([`read`],
-//!   [`write`], [`metadata`], ...).
+//!   [`write()`], [`metadata`], ...).
 //!
 //! An inline operation completes without a yield, like a read from a
 //! socket that is already readable: the `.await` returns at once. A task

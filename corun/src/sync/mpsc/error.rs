@@ -32,7 +32,7 @@ impl<T> fmt::Display for SendError<T> {
 
 impl<T> std::error::Error for SendError<T> {}
 
-/// Why [`Sender::try_send`] failed; either way the value comes back.
+/// Why [`Sender::try_send`](super::Sender::try_send) failed; either way the value comes back.
 ///
 /// ```
 /// use corun::sync::mpsc::{self, TrySendError};
@@ -85,7 +85,7 @@ impl<T> fmt::Display for TrySendError<T> {
 
 impl<T> std::error::Error for TrySendError<T> {}
 
-/// Why [`Receiver::try_recv`] returned nothing.
+/// Why [`Receiver::try_recv`](super::Receiver::try_recv) returned nothing.
 ///
 /// ```
 /// use corun::sync::mpsc::{self, TryRecvError};
