@@ -16,28 +16,37 @@ use std::time::{Duration, Instant};
 use corun::sync::{local, mpsc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-fn ping_pong(iters: u64) -> Duration {
-    corun::run(async move {
-        let (to_peer, mut peer_rx) = mpsc::channel::<u64>(1);
-        let (to_main, mut main_rx) = mpsc::channel::<u64>(1);
-        let peer = corun::spawn(async move {
-            while let Some(v) = peer_rx.recv().await {
-                if to_main.send(v).await.is_err() {
-                    return;
+/// Defines a ping-pong function over channels made by `$chan` (`mpsc` and
+/// `local` share their method names but not their types).
+macro_rules! ping_pong_over {
+    ($name:ident, $chan:path) => {
+        fn $name(iters: u64) -> Duration {
+            corun::run(async move {
+                let (to_peer, mut peer_rx) = $chan(1);
+                let (to_main, mut main_rx) = $chan(1);
+                let peer = corun::spawn(async move {
+                    while let Some(v) = peer_rx.recv().await {
+                        if to_main.send(v).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                let start = Instant::now();
+                for i in 0..iters {
+                    to_peer.send(i).await.expect("peer alive");
+                    assert_eq!(main_rx.recv().await, Some(i));
                 }
-            }
-        });
-        let start = Instant::now();
-        for i in 0..iters {
-            to_peer.send(i).await.expect("peer alive");
-            assert_eq!(main_rx.recv().await, Some(i));
+                let elapsed = start.elapsed();
+                drop(to_peer);
+                peer.await.expect("peer cannot fail");
+                elapsed
+            })
         }
-        let elapsed = start.elapsed();
-        drop(to_peer);
-        peer.await.expect("peer cannot fail");
-        elapsed
-    })
+    };
 }
+
+ping_pong_over!(ping_pong, mpsc::channel::<u64>);
+ping_pong_over!(local_ping_pong, local::channel::<u64>);
 
 fn stream(iters: u64) -> Duration {
     corun::run(async move {
@@ -57,29 +66,6 @@ fn stream(iters: u64) -> Duration {
         let got = consumer.await.expect("consumer cannot fail");
         let elapsed = start.elapsed();
         assert_eq!(got, iters);
-        elapsed
-    })
-}
-
-fn local_ping_pong(iters: u64) -> Duration {
-    corun::run(async move {
-        let (to_peer, mut peer_rx) = local::channel::<u64>(1);
-        let (to_main, mut main_rx) = local::channel::<u64>(1);
-        let peer = corun::spawn(async move {
-            while let Some(v) = peer_rx.recv().await {
-                if to_main.send(v).await.is_err() {
-                    return;
-                }
-            }
-        });
-        let start = Instant::now();
-        for i in 0..iters {
-            to_peer.send(i).await.expect("peer alive");
-            assert_eq!(main_rx.recv().await, Some(i));
-        }
-        let elapsed = start.elapsed();
-        drop(to_peer);
-        peer.await.expect("peer cannot fail");
         elapsed
     })
 }

@@ -355,8 +355,8 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         unsafe { Self::complete(tag, stage, done) }
     }
 
-    /// The end of a poll that finished the future: drops it (catching a
-    /// panicking destructor) and stores the outcome. Kept out of line so
+    /// The end of a poll that finished the future, or of a kill: drops it
+    /// (catching a panicking destructor) and stores the outcome. Kept out of line so
     /// the pending path of `poll`, taken on every yield and wait, stays a
     /// small function with few registers to save.
     ///
@@ -392,14 +392,10 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         if *tag != STAGE_PENDING {
             return;
         }
-        // SAFETY: the tag says the future is alive; the outcome replaces it.
-        let dropped = unsafe { Self::drop_future_caught(stage) };
-        let done = match dropped {
-            None => Err(JoinError::Killed),
-            Some(payload) => Err(JoinError::Panicked(payload)),
-        };
-        stage.output = ManuallyDrop::new(done);
-        *tag = STAGE_DONE;
+        // SAFETY: the tag says the future is alive and the stage is ours.
+        // `complete` drops it and stores `Killed`, or the panic of its
+        // destructor if it panics.
+        unsafe { Self::complete(tag, stage, Err(JoinError::Killed)) };
     }
 
     /// Moves the outcome out, leaving the stage empty (`Err(Killed)` if
