@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -337,4 +337,40 @@ fn yielding_tasks_take_turns() {
         order
     });
     assert_eq!(order, "ababababab");
+}
+
+/// Counts its drops in a shared cell.
+struct DropCount(Rc<Cell<u32>>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+#[test]
+fn an_output_is_dropped_exactly_once_whoever_drops_it() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    corun::run(async move {
+        // Read by `.await`: the caller owns it, the cell never drops it.
+        let (a, b) = (d.clone(), d.clone());
+        let read = corun::spawn(async move { DropCount(a) }).await.unwrap();
+        assert_eq!(d.get(), 0);
+        drop(read);
+        assert_eq!(d.get(), 1);
+        // Never read: the handle drops it, once, when the handle goes.
+        let unread = corun::spawn(async move { DropCount(b) });
+        corun::yield_now().await;
+        assert!(unread.is_finished());
+        assert_eq!(d.get(), 1);
+        drop(unread);
+        assert_eq!(d.get(), 2);
+        // Detached before it ran: the scheduler drops it when it ends.
+        let c = d.clone();
+        corun::spawn(async move { DropCount(c) }).detach();
+        corun::yield_now().await;
+        assert_eq!(d.get(), 3);
+    });
+    assert_eq!(drops.get(), 3);
 }

@@ -163,7 +163,15 @@ impl<T> Future for Task<T> {
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         let h = self.header();
-        let prev = h.remote.fetch_and(!HANDLE, Ordering::AcqRel);
+        // Once `COMPLETE` is set the owner has read `HANDLE` for the last
+        // time (in the same atomic step), so a handle that sees it (the
+        // usual case after an `.await`) skips the read-modify-write.
+        let now = h.remote.load(Ordering::Acquire);
+        let prev = if now & COMPLETE != 0 {
+            now
+        } else {
+            h.remote.fetch_and(!HANDLE, Ordering::AcqRel)
+        };
         if prev & COMPLETE != 0 {
             // The owner saw the handle and left the outcome to us. Unread
             // outputs are dropped here (on the handle's thread: T is Send if

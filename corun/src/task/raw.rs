@@ -427,9 +427,28 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         unsafe { *dst = Poll::Ready(out) };
     }
 
+    /// Drops whatever the stage holds. Mostly called with an empty stage
+    /// (the handle took the output, then the handle's drop and the cell's
+    /// drop both come by), so that check is all that runs inline.
+    #[inline]
     unsafe fn drop_stage(ptr: NonNull<Header>) -> Option<String> {
         // SAFETY: the caller has exclusive access (owner before COMPLETE,
         // or whoever decided the output is unwanted after it).
+        let (tag, _) = unsafe { Self::stage(ptr) };
+        if *tag == STAGE_EMPTY {
+            return None;
+        }
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { Self::drop_stage_full(ptr) }
+    }
+
+    /// [`Self::drop_stage`] for a stage that holds something.
+    ///
+    /// # Safety
+    /// As for [`Self::stage`].
+    #[inline(never)]
+    unsafe fn drop_stage_full(ptr: NonNull<Header>) -> Option<String> {
+        // SAFETY: exclusive access is the caller's duty.
         let (tag, stage) = unsafe { Self::stage(ptr) };
         if *tag == STAGE_PENDING {
             *tag = STAGE_EMPTY;
@@ -479,10 +498,15 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         // The stage should be empty by now; drop whatever is left.
         // SAFETY: the last reference is gone: access is exclusive.
         let _ = unsafe { Self::drop_stage(NonNull::new_unchecked(cell.cast())) };
-        // Then the name and the join waker (the union has no drop glue),
-        // without letting a panic escape.
-        // SAFETY: as above; the memory itself is freed by the caller.
-        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(cell) }));
+        // Then the name and the join waker, the only parts with drop glue
+        // (the union has none, the owner was taken), without letting a
+        // panic escape. Usually there is neither: skip the unwind guard.
+        // SAFETY: access is exclusive, as above.
+        let no_waker = unsafe { (*(*cell).header.join_waker.get()).is_none() };
+        if !no_waker || std::mem::needs_drop::<N>() {
+            // SAFETY: as above; the memory itself is freed by the caller.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(cell) }));
+        }
         owner
     }
 
