@@ -51,7 +51,7 @@
 //! ```
 //!
 //! A task that panics never takes the scheduler down: its handle resolves to
-//! [`JoinError::Panicked`], and the panic is logged with the task's id and
+//! a [`JoinError`] holding the panic's payload, and the panic is logged with the task's id and
 //! name through `tracing` when nobody holds the handle.
 //!
 //! # Layout

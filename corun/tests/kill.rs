@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{Drops, run_watched, watchdog, yield_n};
-use corun::{Exit, JoinError, Scheduler, TaskId};
+use corun::{Exit, Scheduler, TaskId};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -110,7 +110,7 @@ fn kill_wakes_handle_and_id_waiters_at_once_with_killed() {
             by_wait.await.unwrap(),
             "wait(id) is true: the task existed and ended"
         );
-        assert!(matches!(by_handle.await.unwrap(), Err(JoinError::Killed)));
+        assert!(by_handle.await.unwrap().unwrap_err().is_killed());
     });
 }
 

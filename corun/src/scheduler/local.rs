@@ -62,8 +62,10 @@ where
     let mut main = main;
     match Pin::new(&mut main).poll(&mut Context::from_waker(waker)) {
         Poll::Ready(Ok(v)) => v,
-        Poll::Ready(Err(JoinError::Panicked(p))) => std::panic::resume_unwind(p),
-        Poll::Ready(Err(JoinError::Killed)) => panic!("corun::run: the main task was killed"),
+        Poll::Ready(Err(e)) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(_) => panic!("corun::run: the main task was killed"),
+        },
         Poll::Pending => panic!("corun::run: the scheduler stopped before the main task ended"),
     }
 }

@@ -430,7 +430,7 @@ impl Scheduler {
         let task = self.spawn(future)?;
         match blocking::block_on_thread(task) {
             Ok(v) => Ok(v),
-            Err(JoinError::Killed) if self.inner.shared.is_closed() => Err(Error::Shutdown),
+            Err(e) if e.is_killed() && self.inner.shared.is_closed() => Err(Error::Shutdown),
             Err(e) => Err(Error::Join(e)),
         }
     }

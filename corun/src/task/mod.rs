@@ -4,18 +4,19 @@
 //! [`waker`]; the handle in [`handle`]. Nothing here decides scheduling
 //! order: that is the scheduler's job.
 
-use std::any::Any;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 pub(crate) mod handle;
 pub(crate) mod join;
+mod join_error;
 pub(crate) mod raw;
 pub(crate) mod slab;
 pub(crate) mod slim_waker;
 pub(crate) mod waker;
 
 pub use handle::Task;
+pub use join_error::JoinError;
 
 /// The id of a task: unique for the life of the process, never reused.
 ///
@@ -93,76 +94,6 @@ impl fmt::Display for TaskId {
         write!(f, "#{}", self.id)
     }
 }
-
-/// Why awaiting a [`Task`] gave no output.
-///
-/// ```
-/// corun::run(async {
-///     let t = corun::spawn(async { panic!("boom") });
-///     match t.await {
-///         Err(corun::JoinError::Panicked(p)) => {
-///             assert_eq!(*p.downcast_ref::<&str>().unwrap(), "boom")
-///         }
-///         other => panic!("unexpected {other:?}"),
-///     }
-/// });
-/// ```
-pub enum JoinError {
-    /// The task was killed (explicitly, or by a scheduler shutdown) before it
-    /// finished.
-    Killed,
-    /// The task panicked; this is the payload given to `panic!`.
-    Panicked(Box<dyn Any + Send + 'static>),
-}
-
-impl JoinError {
-    /// True if the task was killed.
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let t = corun::spawn(corun::sleep(std::time::Duration::from_secs(60)));
-    ///     t.kill();
-    ///     assert!(t.await.unwrap_err().is_killed());
-    /// });
-    /// ```
-    pub fn is_killed(&self) -> bool {
-        matches!(self, JoinError::Killed)
-    }
-
-    /// True if the task panicked.
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let t = corun::spawn(async { panic!("x") });
-    ///     assert!(t.await.unwrap_err().is_panic());
-    /// });
-    /// ```
-    pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
-    }
-}
-
-impl fmt::Debug for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Killed => f.write_str("Killed"),
-            JoinError::Panicked(p) => write!(f, "Panicked({:?})", raw::panic_message(p.as_ref())),
-        }
-    }
-}
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Killed => f.write_str("task was killed"),
-            JoinError::Panicked(p) => {
-                write!(f, "task panicked: {}", raw::panic_message(p.as_ref()))
-            }
-        }
-    }
-}
-
-impl std::error::Error for JoinError {}
 
 /// How a task ended, as reported by [`Scheduler::join_all`](crate::Scheduler::join_all)
 /// and [`wait_exit`](crate::wait_exit).

@@ -348,7 +348,7 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         let done = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => return PollOutcome::Pending,
             Ok(Poll::Ready(value)) => Ok(value),
-            Err(payload) => Err(JoinError::Panicked(payload)),
+            Err(payload) => Err(JoinError::panicked(payload)),
         };
         // SAFETY: the future is still alive (it was just polled) and the
         // stage is ours, as above.
@@ -379,7 +379,7 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         let (outcome, done) = match dropped {
             None => (outcome, done),
             // The future's destructor panicked: report that panic instead.
-            Some(payload) => (PollOutcome::Panicked, Err(JoinError::Panicked(payload))),
+            Some(payload) => (PollOutcome::Panicked, Err(JoinError::panicked(payload))),
         };
         stage.output = ManuallyDrop::new(done);
         *tag = STAGE_DONE;
@@ -395,7 +395,7 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         // SAFETY: the tag says the future is alive and the stage is ours.
         // `complete` drops it and stores `Killed`, or the panic of its
         // destructor if it panics.
-        unsafe { Self::complete(tag, stage, Err(JoinError::Killed)) };
+        unsafe { Self::complete(tag, stage, Err(JoinError::killed())) };
     }
 
     /// Moves the outcome out, leaving the stage empty (`Err(Killed)` if
@@ -409,7 +409,7 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         if *tag != STAGE_DONE {
             // Read twice (a handle polled after completion): report killed
             // rather than panicking inside the runtime.
-            return Err(JoinError::Killed);
+            return Err(JoinError::killed());
         }
         *tag = STAGE_EMPTY;
         // SAFETY: the tag said the output is alive; it is now marked empty,
@@ -460,8 +460,8 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         // SAFETY: as above.
         let old = unsafe { Self::take_output(ptr) };
         let message = match &old {
-            Err(JoinError::Panicked(payload)) => Some(panic_message(payload.as_ref())),
-            _ => None,
+            Err(e) => e.panic_payload().map(panic_message),
+            Ok(_) => None,
         };
         // A panicking destructor of the output must not unwind into the
         // scheduler.
@@ -627,5 +627,20 @@ mod tests {
             c.set(c.get() + 1);
         };
         assert!(cell_size(&f) <= 112, "{}", cell_size(&f));
+    }
+
+    /// A task returning a word: header plus `Result<u64, JoinError>` (two
+    /// words, `JoinError` being one), 72 bytes; the slab's 8-byte grain
+    /// serves exactly that.
+    #[test]
+    fn value_task_cell_is_72_bytes_and_its_slab_block_too() {
+        fn layout<F: Future>(_: &F) -> Layout {
+            Layout::new::<TaskCell<F, ()>>()
+        }
+        let l = layout(&async { 1u64 });
+        assert_eq!(l.size(), 72);
+        if let Some(class) = slab::class_of(l) {
+            assert_eq!((class + 1) * slab::GRAIN, 72);
+        }
     }
 }

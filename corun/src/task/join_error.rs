@@ -1,0 +1,192 @@
+//! `JoinError`: why awaiting a task gave no output (killed, or panicked
+//! with a payload).
+//!
+//! It is one pointer wide, so `Result<T, JoinError>` costs `T` plus one
+//! word, and `Result<(), JoinError>` a single word: joining a million tasks
+//! keeps a million of these (`join_all`'s results), and every task cell
+//! holds one next to its output. A panic payload is boxed once more (a thin
+//! pointer to the `Box<dyn Any>`); "killed" is a dangling sentinel that no
+//! allocation can have, so null stays free for `Result`'s niche.
+//!
+//! This file only defines the error type; it never touches tasks.
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use super::raw;
+
+/// A panic payload as `catch_unwind` returns it.
+type Payload = Box<dyn Any + Send + 'static>;
+
+/// Why awaiting a [`Task`](crate::Task) gave no output: the task was
+/// killed, or it panicked (and here is its payload).
+///
+/// ```
+/// corun::run(async {
+///     let t = corun::spawn(async { panic!("boom") });
+///     let err = t.await.unwrap_err();
+///     assert!(err.is_panic());
+///     let payload = err.try_into_panic().unwrap();
+///     assert_eq!(*payload.downcast_ref::<&str>().unwrap(), "boom");
+/// });
+/// ```
+pub struct JoinError {
+    /// The boxed payload, or [`KILLED`](JoinError::KILLED_SENTINEL).
+    repr: NonNull<Payload>,
+    /// Owns a `Payload` (so: `Send`, not `Sync`, drops it).
+    _owns: PhantomData<Payload>,
+}
+
+// SAFETY: a `JoinError` owns at most one `Box<dyn Any + Send>`, which is
+// `Send`; moving the error moves that box.
+unsafe impl Send for JoinError {}
+
+impl JoinError {
+    /// The sentinel standing for "killed": dangling (aligned, non-null),
+    /// an address no `Box<Payload>` allocation can have.
+    const KILLED_SENTINEL: NonNull<Payload> = NonNull::dangling();
+
+    /// The task was killed (explicitly, or by a scheduler shutdown).
+    pub(crate) fn killed() -> JoinError {
+        JoinError {
+            repr: Self::KILLED_SENTINEL,
+            _owns: PhantomData,
+        }
+    }
+
+    /// The task panicked with `payload`.
+    pub(crate) fn panicked(payload: Payload) -> JoinError {
+        JoinError {
+            repr: NonNull::from(Box::leak(Box::new(payload))),
+            _owns: PhantomData,
+        }
+    }
+
+    /// True if the task was killed (explicitly, or by a scheduler shutdown)
+    /// before it finished.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(corun::sleep(std::time::Duration::from_secs(60)));
+    ///     t.kill();
+    ///     assert!(t.await.unwrap_err().is_killed());
+    /// });
+    /// ```
+    pub fn is_killed(&self) -> bool {
+        self.repr == Self::KILLED_SENTINEL
+    }
+
+    /// True if the task panicked.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(async { panic!("x") });
+    ///     assert!(t.await.unwrap_err().is_panic());
+    /// });
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        !self.is_killed()
+    }
+
+    /// The payload given to `panic!`, if the task panicked.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(async { std::panic::panic_any(7u32) });
+    ///     let err = t.await.unwrap_err();
+    ///     assert_eq!(err.panic_payload().unwrap().downcast_ref::<u32>(), Some(&7));
+    /// });
+    /// ```
+    pub fn panic_payload(&self) -> Option<&(dyn Any + Send + 'static)> {
+        if self.is_killed() {
+            return None;
+        }
+        // SAFETY: not the sentinel, so `repr` came from `Box::leak` in
+        // `panicked` and is owned by `self`, which this borrow outlives.
+        Some(unsafe { self.repr.as_ref() }.as_ref())
+    }
+
+    /// The payload given to `panic!` (to re-raise it with
+    /// `std::panic::resume_unwind`, say), or the error itself back if the
+    /// task was killed.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let t = corun::spawn(async { panic!("boom") });
+    ///     let payload = t.await.unwrap_err().try_into_panic().unwrap();
+    ///     assert_eq!(*payload.downcast_ref::<&str>().unwrap(), "boom");
+    /// });
+    /// ```
+    pub fn try_into_panic(self) -> Result<Payload, JoinError> {
+        if self.is_killed() {
+            return Err(self);
+        }
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: not the sentinel, so `repr` came from `Box::leak` in
+        // `panicked`; `self` is not dropped (ManuallyDrop), so the box is
+        // taken back exactly once.
+        Ok(*unsafe { Box::from_raw(this.repr.as_ptr()) })
+    }
+}
+
+impl Drop for JoinError {
+    fn drop(&mut self) {
+        if !self.is_killed() {
+            // SAFETY: not the sentinel: the box from `panicked`, owned by
+            // `self` and freed only here.
+            drop(unsafe { Box::from_raw(self.repr.as_ptr()) });
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.panic_payload() {
+            None => f.write_str("Killed"),
+            Some(p) => write!(f, "Panicked({:?})", raw::panic_message(p)),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.panic_payload() {
+            None => f.write_str("task was killed"),
+            Some(p) => write!(f, "task panicked: {}", raw::panic_message(p)),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_word_and_results_stay_small() {
+        assert_eq!(size_of::<JoinError>(), 8);
+        assert_eq!(size_of::<Result<(), JoinError>>(), 8);
+        assert_eq!(size_of::<Result<u64, JoinError>>(), 16);
+    }
+
+    #[test]
+    fn killed_and_panicked_read_back() {
+        let k = JoinError::killed();
+        assert!(k.is_killed() && !k.is_panic());
+        assert!(k.panic_payload().is_none());
+        assert_eq!(format!("{k:?} / {k}"), "Killed / task was killed");
+        assert!(k.try_into_panic().unwrap_err().is_killed());
+
+        let p = JoinError::panicked(Box::new(String::from("oops")));
+        assert!(p.is_panic() && !p.is_killed());
+        assert_eq!(format!("{p}"), "task panicked: oops");
+        let payload = p.try_into_panic().unwrap();
+        assert_eq!(payload.downcast_ref::<String>().unwrap(), "oops");
+        // Dropped without being taken: the payload is freed (valgrind/ASan
+        // check this).
+        drop(JoinError::panicked(Box::new(vec![1u8; 64])));
+    }
+}
