@@ -374,3 +374,30 @@ fn an_output_is_dropped_exactly_once_whoever_drops_it() {
     });
     assert_eq!(drops.get(), 3);
 }
+
+/// Cells too big for the scheduler's slab come from the global allocator
+/// and keep their scheduler in a word of their own; cross-thread wakes and
+/// kills find it there just as they find a slab cell's.
+#[test]
+fn tasks_too_big_for_the_slab_take_wakes_and_kills_from_other_threads() {
+    run_watched("big tasks across threads", || async {
+        let big = [7u8; 4096];
+        let (tx, rx) = oneshot::channel::<u32>();
+        let woken = corun::spawn(async move { rx.await.unwrap() + u32::from(big[4095]) });
+        let sleeper = corun::spawn(async move {
+            corun::sleep(Duration::from_secs(3600)).await;
+            big[0]
+        });
+        let small = corun::spawn(async { corun::sleep(Duration::from_secs(3600)).await });
+        let other = std::thread::spawn(move || {
+            tx.send(5).unwrap();
+            (sleeper.kill(), small.kill(), sleeper, small)
+        });
+        assert_eq!(woken.await.unwrap(), 12);
+        // The kills were sent as messages; the handles come back to await.
+        let (a, b, sleeper, small) = other.join().unwrap();
+        assert!(a && b);
+        assert!(sleeper.await.unwrap_err().is_killed());
+        assert!(small.await.unwrap_err().is_killed());
+    });
+}

@@ -7,7 +7,6 @@
 
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
-use std::sync::Arc;
 
 use super::core::Core;
 use super::shared::Shared;
@@ -69,8 +68,8 @@ pub(crate) fn with_current_task(f: impl FnOnce(&Header)) {
 
 /// True if `owner` is the scheduler of this thread.
 #[inline]
-pub(crate) fn is_local(owner: &Arc<Shared>) -> bool {
-    with_core(|core| ptr::eq(Arc::as_ptr(owner), core.shared_ptr())).unwrap_or(false)
+pub(crate) fn is_local(owner: *const Shared) -> bool {
+    with_core(|core| ptr::eq(owner, core.shared_ptr())).unwrap_or(false)
 }
 
 /// Schedules `ptr` on this thread's ready queue if it belongs here; false if
@@ -78,7 +77,7 @@ pub(crate) fn is_local(owner: &Arc<Shared>) -> bool {
 #[inline]
 pub(crate) fn schedule_if_local(ptr: NonNull<Header>, h: &Header) -> bool {
     with_core(|core| {
-        if ptr::eq(Arc::as_ptr(&h.owner), core.shared_ptr()) {
+        if ptr::eq(h.owner_ptr(), core.shared_ptr()) {
             core.schedule(ptr);
             true
         } else {
@@ -96,7 +95,6 @@ pub(crate) fn requeue_current(waker: &std::task::Waker) -> bool {
 }
 
 /// Kills task `id` if `owner` is this thread's scheduler.
-pub(crate) fn kill_if_local(owner: &Arc<Shared>, id: crate::task::TaskId) -> Option<bool> {
-    with_core(|core| ptr::eq(Arc::as_ptr(owner), core.shared_ptr()).then(|| core.kill(id)))
-        .flatten()
+pub(crate) fn kill_if_local(owner: *const Shared, id: crate::task::TaskId) -> Option<bool> {
+    with_core(|core| ptr::eq(owner, core.shared_ptr()).then(|| core.kill(id))).flatten()
 }

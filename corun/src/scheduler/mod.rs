@@ -221,7 +221,7 @@ struct Inner {
 impl Inner {
     fn stop(&self) {
         let _ = self.shared.push(Msg::Shutdown);
-        if context::is_local(&self.shared) {
+        if context::is_local(Arc::as_ptr(&self.shared)) {
             // On our own thread: the loop stops after this task; nobody can
             // join the thread from inside it.
             context::with_core(|c| c.request_stop());
@@ -318,7 +318,7 @@ impl Scheduler {
         F::Output: Send + 'static,
     {
         let shared = &self.inner.shared;
-        if context::is_local(shared) {
+        if context::is_local(Arc::as_ptr(shared)) {
             return Ok(context::with_core(|core| core.spawn(future, name)).expect("checked local"));
         }
         // Allocated here (from the global allocator: the slab belongs to
@@ -360,7 +360,7 @@ impl Scheduler {
     /// ```
     pub fn kill(&self, id: TaskId) -> bool {
         let shared = &self.inner.shared;
-        if let Some(killed) = context::kill_if_local(shared, id) {
+        if let Some(killed) = context::kill_if_local(Arc::as_ptr(shared), id) {
             return killed;
         }
         let (tx, rx) = mpsc::channel();
@@ -424,7 +424,7 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        if context::is_local(&self.inner.shared) {
+        if context::is_local(Arc::as_ptr(&self.inner.shared)) {
             return Err(Error::OnSchedulerThread);
         }
         let task = self.spawn(future)?;

@@ -116,13 +116,13 @@ impl<T> Task<T> {
     /// ```
     pub fn kill(&self) -> bool {
         let h = self.header();
-        if let Some(killed) = context::kill_if_local(&h.owner, TaskId::of(h)) {
+        if let Some(killed) = context::kill_if_local(h.owner_ptr(), TaskId::of(h)) {
             return killed;
         }
         if self.is_finished() {
             return false;
         }
-        h.owner.kill_remote(TaskId::of(h));
+        h.owner().kill_remote(TaskId::of(h));
         true
     }
 

@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 pub(crate) mod handle;
+pub(crate) mod header;
 pub(crate) mod join;
 mod join_error;
 pub(crate) mod raw;

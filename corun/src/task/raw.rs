@@ -10,7 +10,7 @@
 //! ```text
 //! TaskCell<F, N> (repr(C))
 //! +---------------------------------------------+
-//! | Header (56 bytes): refs, flags, id, ...      |  <- a `NonNull<Header>` points here
+//! | Header (48 bytes): refs, flags, id, ...      |  <- a `NonNull<Header>` points here
 //! +---------------------------------------------+
 //! | Stage: union { F, Result<T, JoinError> }     |  which one: `Header::stage`
 //! +---------------------------------------------+
@@ -45,44 +45,17 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicU8, AtomicU32};
 use std::task::{Context, Poll};
 
+pub(crate) use super::header::{
+    COMPLETE, FINISHED, HANDLE, Header, JOIN_LOCK, JOIN_WAKER_SET, KILL_REQUESTED, REMOTE_QUEUED,
+    RUNNING, SCHEDULED, header, ref_dec, ref_inc,
+};
+use super::header::{STAGE_DONE, STAGE_EMPTY, STAGE_PENDING};
 use crate::scheduler::shared::Shared;
 pub(crate) use crate::task::join::{register_join_waker, take_join_waker};
-use crate::task::slim_waker::SlimWaker;
-use crate::task::{JoinError, Waiting, slab};
-
-// ---- `local` flags: owner thread only ------------------------------------
-
-/// The task is in its scheduler's local ready queue. Set by a local wake,
-/// cleared when the scheduler pops the task.
-pub(crate) const SCHEDULED: u8 = 1 << 0;
-/// The scheduler is inside this task's `poll` right now.
-pub(crate) const RUNNING: u8 = 1 << 1;
-/// The future has been dropped (completed, panicked or killed). Wakes are
-/// ignored from now on.
-pub(crate) const FINISHED: u8 = 1 << 2;
-/// `kill` was called while the task was running (it killed itself, or a
-/// future it polls did): the future is dropped as soon as `poll` returns.
-pub(crate) const KILL_REQUESTED: u8 = 1 << 3;
-
-// ---- `remote` flags: any thread, atomic ----------------------------------
-
-/// A `Wake` message for this task sits in the injection queue; further
-/// cross-thread wakes need not send another.
-pub(crate) const REMOTE_QUEUED: u8 = 1 << 0;
-/// The outcome (output, `Killed` or `Panicked`) is in the stage. Set with
-/// release ordering by the owner thread, read with acquire by the handle.
-pub(crate) const COMPLETE: u8 = 1 << 1;
-/// Spin bit guarding `join_waker`; held only for a store or a take.
-pub(crate) const JOIN_LOCK: u8 = 1 << 2;
-/// A `Task` handle exists. When it is gone at completion, the owner thread
-/// drops the output itself (and logs a panic, since nobody will see it).
-pub(crate) const HANDLE: u8 = 1 << 3;
-/// A join waker was stored (set under `JOIN_LOCK`). Lets completion skip
-/// the lock when nobody awaited the handle before the task ended.
-pub(crate) const JOIN_WAKER_SET: u8 = 1 << 4;
+use crate::task::{JoinError, slab};
 
 /// What a poll of the future ended with.
 pub(crate) enum PollOutcome {
@@ -109,69 +82,11 @@ pub(crate) struct Vtable {
     /// Frees the allocation. The stage must be `Empty`.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// The name in the cell's trailer, if it has one.
-    name: unsafe fn(&Header) -> Option<&str>,
-}
-
-/// `Header::stage`: the future is alive in the stage.
-const STAGE_PENDING: u8 = 0;
-/// `Header::stage`: the outcome is in the stage.
-const STAGE_DONE: u8 = 1;
-/// `Header::stage`: nothing is left in the stage.
-const STAGE_EMPTY: u8 = 2;
-
-/// The fixed-size front of every task allocation.
-#[repr(C)]
-pub(crate) struct Header {
-    /// Reference count (see the module docs).
-    pub(crate) refs: AtomicU32,
-    /// Cross-thread flags: `REMOTE_QUEUED`, `COMPLETE`, `JOIN_LOCK`, `HANDLE`.
-    pub(crate) remote: AtomicU8,
-    /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`, `KILL_REQUESTED`.
-    pub(crate) local: Cell<u8>,
-    /// What the stage union holds (`STAGE_*`). Same access rules as the
-    /// stage itself (see the module docs).
-    stage: UnsafeCell<u8>,
-    /// How many times the future was polled (for `tasks()` snapshots).
-    pub(crate) polls: Cell<u32>,
-    /// Index in the owner's registry (`NO_SLOT` until admitted). Written
-    /// once by the owner thread; read by handles for kill-by-id hints.
-    pub(crate) slot: AtomicU32,
-    /// Operations on the typed cell.
-    pub(crate) vtable: &'static Vtable,
-    /// The task id; never reused.
-    pub(crate) id: u64,
-    /// The scheduler the task belongs to, for wakes from other threads.
-    /// Taken out by hand when the cell is freed (`Typed::drop_cell`): it
-    /// may own the memory the cell lives in.
-    pub(crate) owner: ManuallyDrop<Arc<Shared>>,
-    /// Who awaits the `Task` handle. Guarded by `JOIN_LOCK`. One word: a
-    /// task awaiting a task is stored as its pointer.
-    pub(super) join_waker: UnsafeCell<Option<SlimWaker>>,
-    /// What the task last said it waits for (for `tasks()` snapshots),
-    /// packed in one word (see [`Waiting::pack`]).
-    waiting: Cell<u64>,
-}
-
-impl Header {
-    /// The name given at spawn.
-    pub(crate) fn name(&self) -> Option<&str> {
-        // SAFETY: `self` is the header at the start of a live task cell
-        // (headers only exist inside cells), and the vtable belongs to that
-        // cell's type, so it reads the trailer of this very allocation. The
-        // name is written once at allocation and lives as long as the cell,
-        // which outlives the borrow of `self`.
-        unsafe { (self.vtable.name)(self) }
-    }
-
-    /// Records what the task waits for (owner thread).
-    pub(crate) fn set_waiting(&self, w: Waiting) {
-        self.waiting.set(w.pack());
-    }
-
-    /// What the task last said it waits for (owner thread).
-    pub(crate) fn waiting(&self) -> Waiting {
-        Waiting::unpack(self.waiting.get())
-    }
+    pub(super) name: unsafe fn(&Header) -> Option<&str>,
+    /// The cell is a block of its owner's slab (else it is [`Boxed`]).
+    pub(super) slab: bool,
+    /// The owner stored before a [`Boxed`] cell (unused for slab cells).
+    pub(super) boxed_owner: unsafe fn(&Header) -> *const Shared,
 }
 
 /// The future, then its outcome; which one is alive is `Header::stage`
@@ -208,6 +123,15 @@ struct TaskCell<F: Future, N> {
     trailer: N,
 }
 
+/// A cell from the global allocator (spawned from another thread, too big
+/// for the slab, or the slab could not grow), with its owner in front: a
+/// slab cell needs no such word (see [`Header::owner_ptr`]).
+#[repr(C)]
+struct Boxed<C> {
+    owner: *const Shared,
+    cell: C,
+}
+
 /// Allocates a task cell for `future`. The new task has `refs` references
 /// (the caller decides who owns them) and the `HANDLE` flag set.
 ///
@@ -236,10 +160,14 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
     refs: u32,
     on_owner_thread: bool,
 ) -> NonNull<Header> {
+    // The cell's strong count of its owner, given back in `drop_cell`.
+    let owner = Arc::into_raw(owner);
     let block = match Typed::<F, N>::CLASS {
         // SAFETY: the caller runs on the owner's thread (it says so), where
-        // allocating from its slab is allowed; the class fits the cell.
-        Some(class) if on_owner_thread => unsafe { owner.slab.alloc(class) },
+        // allocating from its slab is allowed; the class fits the cell; the
+        // tag is always the slab's own scheduler. The count just taken
+        // keeps the owner alive.
+        Some(class) if on_owner_thread => unsafe { (*owner).slab.alloc(class, owner.cast()) },
         _ => None,
     };
     let vtable = match block {
@@ -256,7 +184,6 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
             vtable,
             id,
             slot: AtomicU32::new(crate::scheduler::registry::NO_SLOT),
-            owner: ManuallyDrop::new(owner),
             join_waker: UnsafeCell::new(None),
             waiting: Cell::new(0),
         },
@@ -273,10 +200,16 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
             unsafe { ptr.as_ptr().write(cell) };
             ptr
         }
-        None => NonNull::from(Box::leak(Box::new(cell))),
+        None => {
+            let boxed = Box::into_raw(Box::new(Boxed { owner, cell }));
+            // SAFETY: a field of the allocation just made; projecting from
+            // the raw pointer keeps the whole allocation's provenance.
+            unsafe { NonNull::new_unchecked(ptr::addr_of_mut!((*boxed).cell)) }
+        }
     };
-    // `Header::name` reads the trailer from a `&Header`; it finds the whole
-    // cell again through this exposed provenance.
+    // `Header::name` and `boxed_owner` read the trailer and the owner word
+    // from a `&Header`; they find the whole allocation again through this
+    // exposed provenance.
     let _ = ptr.as_ptr().expose_provenance();
     ptr.cast()
 }
@@ -295,13 +228,32 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         drop_stage: Self::drop_stage,
         dealloc: Self::dealloc,
         name: Self::name,
+        slab: false,
+        boxed_owner: Self::boxed_owner,
     };
 
     /// For cells from the owner's slab.
     const VTABLE_SLAB: Vtable = Vtable {
         dealloc: Self::dealloc_slab,
+        slab: true,
         ..Self::VTABLE
     };
+
+    /// Where the [`Boxed`] wrapper of the cell of `h` starts.
+    fn boxed_of(h: *const Header) -> *mut Boxed<TaskCell<F, N>> {
+        let addr = h.addr() - std::mem::offset_of!(Boxed<TaskCell<F, N>>, cell);
+        // The allocation's provenance was exposed in `allocate_with`.
+        ptr::with_exposed_provenance_mut(addr)
+    }
+
+    /// # Safety
+    /// `h` is the header of a live boxed `TaskCell<F, N>`.
+    unsafe fn boxed_owner(h: &Header) -> *const Shared {
+        // SAFETY: the cell is boxed (the caller's duty), so a `Boxed`
+        // starts that far before its header, and its owner word is written
+        // once at allocation.
+        unsafe { (*Self::boxed_of(h)).owner }
+    }
 
     /// The stage and its tag.
     ///
@@ -492,14 +444,14 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
     /// The last reference is gone; the cell is dropped in place and must
     /// not be read again.
     unsafe fn drop_cell(cell: *mut TaskCell<F, N>) -> Arc<Shared> {
-        // SAFETY: nobody else can reach the cell; the owner is taken once
-        // and the `ManuallyDrop` field is never dropped by the glue below.
-        let owner = unsafe { ManuallyDrop::take(&mut (*cell).header.owner) };
+        // SAFETY: nobody else can reach the cell; its strong count of the
+        // owner (taken in `allocate_with`) is given back exactly once, here.
+        let owner = unsafe { Arc::from_raw((*cell).header.owner_ptr()) };
         // The stage should be empty by now; drop whatever is left.
         // SAFETY: the last reference is gone: access is exclusive.
         let _ = unsafe { Self::drop_stage(NonNull::new_unchecked(cell.cast())) };
         // Then the name and the join waker, the only parts with drop glue
-        // (the union has none, the owner was taken), without letting a
+        // (the union has none, the owner is not a field), without letting a
         // panic escape. Usually there is neither: skip the unwind guard.
         // SAFETY: access is exclusive, as above.
         let no_waker = unsafe { (*(*cell).header.join_waker.get()).is_none() };
@@ -514,9 +466,11 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         let cell = ptr.cast::<TaskCell<F, N>>().as_ptr();
         // SAFETY: the last reference is gone (the vtable contract).
         let owner = unsafe { Self::drop_cell(cell) };
-        // SAFETY: the cell came from `Box::new` in `allocate_with` (this
-        // vtable is only used for such cells) and its contents were dropped.
-        unsafe { std::alloc::dealloc(cell.cast(), Layout::new::<TaskCell<F, N>>()) };
+        let boxed = Self::boxed_of(ptr.as_ptr());
+        // SAFETY: the cell came from the `Box<Boxed<..>>` of `allocate_with`
+        // (this vtable is only used for such cells); its contents were
+        // dropped and the owner word needs no drop.
+        unsafe { std::alloc::dealloc(boxed.cast(), Layout::new::<Boxed<TaskCell<F, N>>>()) };
         drop(owner);
     }
 
@@ -533,7 +487,7 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         // thread, and `drop_cell` has returned, so no slab call is on the
         // stack of this thread.
         unsafe {
-            if crate::scheduler::context::is_local(&owner) {
+            if crate::scheduler::context::is_local(Arc::as_ptr(&owner)) {
                 owner.slab.free_local(block, class);
             } else {
                 owner.slab.free_remote(block, class);
@@ -554,67 +508,13 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Borrowed access to a header.
-///
-/// # Safety
-/// `ptr` must point to a live task (the caller holds a reference, directly
-/// or through the registry).
-#[inline]
-pub(crate) unsafe fn header<'a>(ptr: NonNull<Header>) -> &'a Header {
-    // SAFETY: guaranteed by the caller.
-    unsafe { ptr.as_ref() }
-}
-
-/// Adds a reference.
-///
-/// # Safety
-/// `ptr` must point to a live task on which the caller holds a reference.
-#[inline]
-pub(crate) unsafe fn ref_inc(ptr: NonNull<Header>) {
-    // SAFETY: the caller holds a reference, so the header is alive.
-    let old = unsafe { header(ptr) }.refs.fetch_add(1, Ordering::Relaxed);
-    if old > i32::MAX as u32 {
-        // Overflowing the count would lead to a use-after-free; like `Arc`,
-        // stop the process instead.
-        std::process::abort();
-    }
-}
-
-/// Drops a reference, freeing the task when it was the last.
-///
-/// # Safety
-/// The caller must own the reference it gives up.
-#[inline]
-pub(crate) unsafe fn ref_dec(ptr: NonNull<Header>) {
-    // SAFETY: the caller still owns a reference, so the header is alive.
-    let h = unsafe { header(ptr) };
-    if h.refs.fetch_sub(1, Ordering::Release) != 1 {
-        return;
-    }
-    // Pair with the release decrements of other threads so their last uses
-    // of the cell happen before it is freed.
-    fence(Ordering::Acquire);
-    // SAFETY: that was the last reference.
-    unsafe { (h.vtable.dealloc)(ptr) };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A million sleeping tasks each carry one header: keep it at 56 bytes.
-    #[test]
-    fn header_stays_small() {
-        assert!(
-            std::mem::size_of::<Header>() <= 56,
-            "{}",
-            std::mem::size_of::<Header>()
-        );
-    }
-
     /// The typical sleeping task (an `Rc` and a duration captured, a
-    /// `Sleep` pending) fits a 112-byte slab block: every 16 bytes more
-    /// cost 16 MB at a million tasks.
+    /// `Sleep` pending) fits a 104-byte slab block: every 8 bytes more
+    /// cost 8 MB at a million tasks.
     #[test]
     fn sleeping_task_cell_fits_112_bytes() {
         fn cell_size<F: Future>(_: &F) -> usize {
@@ -626,21 +526,21 @@ mod tests {
             crate::sleep(dur).await;
             c.set(c.get() + 1);
         };
-        assert!(cell_size(&f) <= 112, "{}", cell_size(&f));
+        assert!(cell_size(&f) <= 104, "{}", cell_size(&f));
     }
 
     /// A task returning a word: header plus `Result<u64, JoinError>` (two
-    /// words, `JoinError` being one), 72 bytes; the slab's 8-byte grain
+    /// words, `JoinError` being one), 64 bytes; the slab's 8-byte grain
     /// serves exactly that.
     #[test]
-    fn value_task_cell_is_72_bytes_and_its_slab_block_too() {
+    fn value_task_cell_is_64_bytes_and_its_slab_block_too() {
         fn layout<F: Future>(_: &F) -> Layout {
             Layout::new::<TaskCell<F, ()>>()
         }
         let l = layout(&async { 1u64 });
-        assert_eq!(l.size(), 72);
+        assert_eq!(l.size(), 64);
         if let Some(class) = slab::class_of(l) {
-            assert_eq!((class + 1) * slab::GRAIN, 72);
+            assert_eq!((class + 1) * slab::GRAIN, 64);
         }
     }
 }

@@ -36,11 +36,13 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Block sizes are multiples of this, and blocks are aligned to it. Eight,
 /// the alignment of a task header: a cell wastes at most 7 bytes to
-/// rounding (16 cost a spawned `async { 1u64 }` 8 bytes of its 72).
+/// rounding (16 would cost a spawned `async { 1u64 }` 8 bytes on its 72).
 pub(crate) const GRAIN: usize = 8;
 /// The largest block the slab serves.
 pub(crate) const MAX_BLOCK: usize = 1024;
 const CLASSES: usize = MAX_BLOCK / GRAIN;
+/// Bytes at the start of each chunk holding its tag (one grain).
+const TAG_SIZE: usize = GRAIN;
 /// Chunk size and alignment: one huge page.
 const CHUNK: usize = 2 << 20;
 /// From this many chunks on (32 MiB), new chunks are offered to the kernel
@@ -104,13 +106,17 @@ impl Slab {
     }
 
     /// A block of `class` (uninitialised), or `None` if the OS refused a new
-    /// chunk (the caller then uses the global allocator).
+    /// chunk (the caller then uses the global allocator). `tag` is written
+    /// at the start of a chunk the call maps; [`chunk_tag`] reads it back
+    /// from any block of the chunk. (The task cells pass their scheduler,
+    /// which saves each cell a word.)
     ///
     /// # Safety
     /// Owner thread only, not re-entered (it runs no foreign code), and
-    /// `class < CLASSES` (from [`class_of`]).
+    /// `class < CLASSES` (from [`class_of`]); every call passes the same
+    /// `tag`.
     #[inline]
-    pub(crate) unsafe fn alloc(&self, class: usize) -> Option<NonNull<u8>> {
+    pub(crate) unsafe fn alloc(&self, class: usize, tag: *const ()) -> Option<NonNull<u8>> {
         // SAFETY: owner thread, no other reference to `local` is live.
         let l = unsafe { &mut *self.local.get() };
         let head = l.free[class];
@@ -134,9 +140,12 @@ impl Slab {
         if l.end - l.bump < size {
             let chunk = new_chunk(l.chunks.len() >= HUGE_AFTER)?;
             l.chunks.push(chunk);
+            // SAFETY: the chunk is fresh, writable, CHUNK-aligned and much
+            // larger than the tag; blocks start after it.
+            unsafe { chunk.as_ptr().cast::<*const ()>().write(tag) };
             // The tail of the old chunk (< MAX_BLOCK bytes) is left unused.
-            l.bump = chunk.as_ptr() as usize;
-            l.end = l.bump + CHUNK;
+            l.bump = chunk.as_ptr() as usize + TAG_SIZE;
+            l.end = chunk.as_ptr() as usize + CHUNK;
         }
         let block = l.bump as *mut u8;
         l.bump += size;
@@ -200,6 +209,25 @@ impl Drop for Slab {
     }
 }
 
+/// The tag given to [`Slab::alloc`] when it mapped the chunk holding
+/// `block`.
+///
+/// # Safety
+/// `block` lies in a chunk of a live slab (a block it handed out and not
+/// yet freed, or any address inside such a block).
+#[inline]
+pub(crate) unsafe fn chunk_tag(block: *const u8) -> *const () {
+    let base = block.addr() & !(CHUNK - 1);
+    // Chunk pointers are made from integers (see `new_chunk`), so their
+    // provenance is exposed; the block's own provenance may not cover the
+    // chunk's first bytes.
+    let head = ptr::with_exposed_provenance::<*const ()>(base);
+    // SAFETY: the chunk is mapped while its slab lives (the caller's duty),
+    // is CHUNK-aligned, and its first word was written by `alloc` before
+    // any block of it was handed out.
+    unsafe { head.read() }
+}
+
 /// Maps a `CHUNK`-aligned chunk of `CHUNK` bytes (lazily committed by the
 /// kernel); `huge` asks for transparent huge pages.
 fn new_chunk(huge: bool) -> Option<NonNull<u8>> {
@@ -246,6 +274,9 @@ fn new_chunk(huge: bool) -> Option<NonNull<u8>> {
 mod tests {
     use super::*;
 
+    /// The chunk tag the tests pass.
+    const TAG: *const () = 0x5a5a_5a58 as *const ();
+
     #[test]
     fn classes_round_up_to_the_grain() {
         let l = |size, align| Layout::from_size_align(size, align).unwrap();
@@ -265,17 +296,17 @@ mod tests {
         let slab = Slab::new();
         // SAFETY: this thread owns the slab; blocks are freed once.
         unsafe {
-            let a = slab.alloc(3).unwrap();
-            let b = slab.alloc(3).unwrap();
+            let a = slab.alloc(3, TAG).unwrap();
+            let b = slab.alloc(3, TAG).unwrap();
             assert_eq!(a.as_ptr() as usize % GRAIN, 0);
             assert_eq!(b.as_ptr() as usize - a.as_ptr() as usize, block_size(3));
             slab.free_local(a, 3);
             slab.free_local(b, 3);
-            assert_eq!(slab.alloc(3), Some(b));
-            assert_eq!(slab.alloc(3), Some(a));
+            assert_eq!(slab.alloc(3, TAG), Some(b));
+            assert_eq!(slab.alloc(3, TAG), Some(a));
             // Another class never gets these back.
             slab.free_local(a, 3);
-            assert_ne!(slab.alloc(4), Some(a));
+            assert_ne!(slab.alloc(4, TAG), Some(a));
         }
     }
 
@@ -287,7 +318,7 @@ mod tests {
         let slab = std::sync::Arc::new(Slab::new());
         // SAFETY: this thread owns the slab.
         let blocks: Vec<Block> = (0..1000)
-            .map(|_| Block(unsafe { slab.alloc(0) }.unwrap()))
+            .map(|_| Block(unsafe { slab.alloc(0, TAG) }.unwrap()))
             .collect();
         let mut sent: Vec<usize> = blocks.iter().map(|b| b.0.as_ptr() as usize).collect();
         let halves: Vec<Vec<Block>> = {
@@ -312,7 +343,7 @@ mod tests {
         }
         // SAFETY: owner thread again.
         let mut back: Vec<usize> = (0..1000)
-            .map(|_| unsafe { slab.alloc(0) }.unwrap().as_ptr() as usize)
+            .map(|_| unsafe { slab.alloc(0, TAG) }.unwrap().as_ptr() as usize)
             .collect();
         sent.sort_unstable();
         back.sort_unstable();
@@ -322,15 +353,18 @@ mod tests {
     #[test]
     fn chunks_are_added_when_one_is_full() {
         let slab = Slab::new();
-        let per_chunk = CHUNK / MAX_BLOCK;
+        // The chunk's first grain holds its tag.
+        let per_chunk = (CHUNK - TAG_SIZE) / MAX_BLOCK;
         // SAFETY: owner thread; blocks are leaked into the slab, which
-        // unmaps them on drop.
+        // unmaps them on drop; `chunk_tag` reads inside live blocks.
         unsafe {
             for _ in 0..per_chunk {
-                slab.alloc(CLASSES - 1).unwrap();
+                let b = slab.alloc(CLASSES - 1, TAG).unwrap();
+                assert_eq!(chunk_tag(b.as_ptr().add(MAX_BLOCK - 1)), TAG);
             }
             assert_eq!(slab.chunks(), 1);
-            slab.alloc(CLASSES - 1).unwrap();
+            let b = slab.alloc(CLASSES - 1, TAG).unwrap();
+            assert_eq!(chunk_tag(b.as_ptr()), TAG);
         }
         assert_eq!(slab.chunks(), 2);
     }

@@ -58,7 +58,7 @@ unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: the waker holds or borrows a reference: the header is alive.
     let h = unsafe { raw::header(ptr) };
     if !context::schedule_if_local(ptr, h) {
-        h.owner.wake_remote(ptr);
+        h.owner().wake_remote(ptr);
     }
 }
 

@@ -1,0 +1,193 @@
+//! The task header: the fixed front of every task cell, its flags, and
+//! the reference count.
+//!
+//! What lives here: the [`Header`] layout and who may touch which field
+//! (see `raw`'s module docs), the `local`/`remote` flag bits, the stage tag
+//! values, finding a task's scheduler from its header, and `ref_inc` /
+//! `ref_dec`. What must not: the typed parts of a cell (future, output,
+//! trailer), allocation and the vtable's functions (`raw`), and anything
+//! about queues or scheduling.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
+
+use super::raw::Vtable;
+use super::slim_waker::SlimWaker;
+use super::{Waiting, slab};
+use crate::scheduler::shared::Shared;
+
+// ---- `local` flags: owner thread only ------------------------------------
+
+/// The task is in its scheduler's local ready queue. Set by a local wake,
+/// cleared when the scheduler pops the task.
+pub(crate) const SCHEDULED: u8 = 1 << 0;
+/// The scheduler is inside this task's `poll` right now.
+pub(crate) const RUNNING: u8 = 1 << 1;
+/// The future has been dropped (completed, panicked or killed). Wakes are
+/// ignored from now on.
+pub(crate) const FINISHED: u8 = 1 << 2;
+/// `kill` was called while the task was running (it killed itself, or a
+/// future it polls did): the future is dropped as soon as `poll` returns.
+pub(crate) const KILL_REQUESTED: u8 = 1 << 3;
+
+// ---- `remote` flags: any thread, atomic ----------------------------------
+
+/// A `Wake` message for this task sits in the injection queue; further
+/// cross-thread wakes need not send another.
+pub(crate) const REMOTE_QUEUED: u8 = 1 << 0;
+/// The outcome (output, `Killed` or `Panicked`) is in the stage. Set with
+/// release ordering by the owner thread, read with acquire by the handle.
+pub(crate) const COMPLETE: u8 = 1 << 1;
+/// Spin bit guarding `join_waker`; held only for a store or a take.
+pub(crate) const JOIN_LOCK: u8 = 1 << 2;
+/// A `Task` handle exists. When it is gone at completion, the owner thread
+/// drops the output itself (and logs a panic, since nobody will see it).
+pub(crate) const HANDLE: u8 = 1 << 3;
+/// A join waker was stored (set under `JOIN_LOCK`). Lets completion skip
+/// the lock when nobody awaited the handle before the task ended.
+pub(crate) const JOIN_WAKER_SET: u8 = 1 << 4;
+
+/// `Header::stage`: the future is alive in the stage.
+pub(super) const STAGE_PENDING: u8 = 0;
+/// `Header::stage`: the outcome is in the stage.
+pub(super) const STAGE_DONE: u8 = 1;
+/// `Header::stage`: nothing is left in the stage.
+pub(super) const STAGE_EMPTY: u8 = 2;
+
+/// The fixed-size front of every task allocation.
+#[repr(C)]
+pub(crate) struct Header {
+    /// Reference count (see the module docs).
+    pub(crate) refs: AtomicU32,
+    /// Cross-thread flags: `REMOTE_QUEUED`, `COMPLETE`, `JOIN_LOCK`, `HANDLE`.
+    pub(crate) remote: AtomicU8,
+    /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`, `KILL_REQUESTED`.
+    pub(crate) local: Cell<u8>,
+    /// What the stage union holds (`STAGE_*`). Same access rules as the
+    /// stage itself (see the module docs).
+    pub(super) stage: UnsafeCell<u8>,
+    /// How many times the future was polled (for `tasks()` snapshots).
+    pub(crate) polls: Cell<u32>,
+    /// Index in the owner's registry (`NO_SLOT` until admitted). Written
+    /// once by the owner thread; read by handles for kill-by-id hints.
+    pub(crate) slot: AtomicU32,
+    /// Operations on the typed cell.
+    pub(crate) vtable: &'static Vtable,
+    /// The task id; never reused.
+    pub(crate) id: u64,
+    /// Who awaits the `Task` handle. Guarded by `JOIN_LOCK`. One word: a
+    /// task awaiting a task is stored as its pointer.
+    pub(in crate::task) join_waker: UnsafeCell<Option<SlimWaker>>,
+    /// What the task last said it waits for (for `tasks()` snapshots),
+    /// packed in one word (see [`Waiting::pack`]).
+    pub(super) waiting: Cell<u64>,
+}
+
+impl Header {
+    /// The scheduler the task belongs to (for wakes from other threads and
+    /// "is it ours" checks). The cell owns one strong count of it, given
+    /// back when the cell is freed (`Typed::drop_cell`). It is not a header
+    /// field: a slab cell finds it at the start of its slab chunk, a boxed
+    /// cell in the word before the cell (see [`Boxed`]).
+    #[inline]
+    pub(crate) fn owner_ptr(&self) -> *const Shared {
+        let me: *const Header = self;
+        if self.vtable.slab {
+            // SAFETY: a slab vtable means the cell is a block of its owner's
+            // slab, which lives as long as the cell's count of the owner;
+            // the owner was the tag of every chunk of that slab.
+            unsafe { slab::chunk_tag(me.cast()) }.cast()
+        } else {
+            // SAFETY: the vtable belongs to this boxed cell's type.
+            unsafe { (self.vtable.boxed_owner)(self) }
+        }
+    }
+
+    /// [`Header::owner_ptr`] as a reference.
+    #[inline]
+    pub(crate) fn owner(&self) -> &Shared {
+        // SAFETY: the cell holds a strong count of its owner until it is
+        // freed, which is after every borrow of its header ends.
+        unsafe { &*self.owner_ptr() }
+    }
+
+    /// The name given at spawn.
+    pub(crate) fn name(&self) -> Option<&str> {
+        // SAFETY: `self` is the header at the start of a live task cell
+        // (headers only exist inside cells), and the vtable belongs to that
+        // cell's type, so it reads the trailer of this very allocation. The
+        // name is written once at allocation and lives as long as the cell,
+        // which outlives the borrow of `self`.
+        unsafe { (self.vtable.name)(self) }
+    }
+
+    /// Records what the task waits for (owner thread).
+    pub(crate) fn set_waiting(&self, w: Waiting) {
+        self.waiting.set(w.pack());
+    }
+
+    /// What the task last said it waits for (owner thread).
+    pub(crate) fn waiting(&self) -> Waiting {
+        Waiting::unpack(self.waiting.get())
+    }
+}
+
+/// Borrowed access to a header.
+///
+/// # Safety
+/// `ptr` must point to a live task (the caller holds a reference, directly
+/// or through the registry).
+#[inline]
+pub(crate) unsafe fn header<'a>(ptr: NonNull<Header>) -> &'a Header {
+    // SAFETY: guaranteed by the caller.
+    unsafe { ptr.as_ref() }
+}
+
+/// Adds a reference.
+///
+/// # Safety
+/// `ptr` must point to a live task on which the caller holds a reference.
+#[inline]
+pub(crate) unsafe fn ref_inc(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference, so the header is alive.
+    let old = unsafe { header(ptr) }.refs.fetch_add(1, Ordering::Relaxed);
+    if old > i32::MAX as u32 {
+        // Overflowing the count would lead to a use-after-free; like `Arc`,
+        // stop the process instead.
+        std::process::abort();
+    }
+}
+
+/// Drops a reference, freeing the task when it was the last.
+///
+/// # Safety
+/// The caller must own the reference it gives up.
+#[inline]
+pub(crate) unsafe fn ref_dec(ptr: NonNull<Header>) {
+    // SAFETY: the caller still owns a reference, so the header is alive.
+    let h = unsafe { header(ptr) };
+    if h.refs.fetch_sub(1, Ordering::Release) != 1 {
+        return;
+    }
+    // Pair with the release decrements of other threads so their last uses
+    // of the cell happen before it is freed.
+    fence(Ordering::Acquire);
+    // SAFETY: that was the last reference.
+    unsafe { (h.vtable.dealloc)(ptr) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A million sleeping tasks each carry one header: keep it at 48 bytes.
+    #[test]
+    fn header_stays_small() {
+        assert!(
+            std::mem::size_of::<Header>() <= 48,
+            "{}",
+            std::mem::size_of::<Header>()
+        );
+    }
+}
