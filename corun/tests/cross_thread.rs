@@ -224,3 +224,66 @@ fn task_memory_freed_on_other_threads_is_reused_without_mixing_outputs() {
     assert_eq!(drops.dropped(), drops.made(), "a task's future was leaked");
     sched.shutdown().unwrap();
 }
+
+/// Task cells from a scheduler's own memory can outlive the scheduler:
+/// handles and wakers held by other threads at shutdown are dropped (and
+/// woken) there afterwards, concurrently, while the scheduler's state goes
+/// away only with the last of them. Under valgrind (scripts/sanitize.sh)
+/// any touch of freed scheduler memory shows up as an error.
+#[test]
+fn task_cells_held_by_other_threads_outlive_their_scheduler() {
+    use std::future::poll_fn;
+    use std::task::{Poll, Waker};
+
+    watchdog("cells outlive their scheduler", || {
+        for round in 0..10 {
+            let sched = Scheduler::start().unwrap();
+            let (tx, rx) = std::sync::mpsc::channel::<Waker>();
+            // Spawned by a task, so the cells come from the scheduler's
+            // slab; each hands its waker out and waits forever.
+            let handles = sched
+                .block_on(async move {
+                    (0..300)
+                        .map(|_| {
+                            let tx = tx.clone();
+                            corun::spawn(async move {
+                                let mut sent = false;
+                                poll_fn(|cx| {
+                                    if !sent {
+                                        sent = tx.send(cx.waker().clone()).is_ok();
+                                    }
+                                    Poll::<()>::Pending
+                                })
+                                .await
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap();
+            let wakers: Vec<Waker> = rx.iter().take(300).collect();
+            let (a, b) = wakers.split_at(150);
+            let (a, b) = (a.to_vec(), b.to_vec());
+            drop(wakers);
+            sched.shutdown().unwrap();
+            drop(sched);
+            // Two threads let go at once: one wakes (the scheduler is
+            // gone) and drops, the other drops handles and wakers.
+            let t1 = std::thread::spawn(move || {
+                for w in a {
+                    w.wake();
+                }
+            });
+            let t2 = std::thread::spawn(move || {
+                for (i, h) in handles.into_iter().enumerate() {
+                    if i % 2 == round % 2 {
+                        assert!(h.is_finished());
+                    }
+                    drop(h);
+                }
+                drop(b);
+            });
+            t1.join().unwrap();
+            t2.join().unwrap();
+        }
+    });
+}

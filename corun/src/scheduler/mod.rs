@@ -323,14 +323,7 @@ impl Scheduler {
         }
         // Allocated here (from the global allocator: the slab belongs to
         // the scheduler thread), admitted by the scheduler thread.
-        let ptr = raw::allocate(
-            future,
-            self::core::global_id(),
-            name,
-            shared.clone(),
-            2,
-            false,
-        );
+        let ptr = raw::allocate(future, self::core::global_id(), name, shared, 2, false);
         match shared.push(Msg::Spawn(TaskPtr(ptr))) {
             Ok(()) => Ok(Task::from_raw(ptr)),
             Err(_) => {

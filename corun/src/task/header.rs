@@ -86,10 +86,10 @@ pub(crate) struct Header {
 
 impl Header {
     /// The scheduler the task belongs to (for wakes from other threads and
-    /// "is it ours" checks). The cell owns one strong count of it, given
-    /// back when the cell is freed (`Typed::drop_cell`). It is not a header
-    /// field: a slab cell finds it at the start of its slab chunk, a boxed
-    /// cell in the word before the cell (see [`Boxed`]).
+    /// "is it ours" checks). It is not a header field: a slab cell finds it
+    /// at the start of its slab chunk (and the slab's accounting keeps it
+    /// alive, see `task::slab`), a boxed cell in the word before the cell,
+    /// which owns one strong count of it (see `raw::Boxed`).
     #[inline]
     pub(crate) fn owner_ptr(&self) -> *const Shared {
         let me: *const Header = self;
@@ -107,8 +107,9 @@ impl Header {
     /// [`Header::owner_ptr`] as a reference.
     #[inline]
     pub(crate) fn owner(&self) -> &Shared {
-        // SAFETY: the cell holds a strong count of its owner until it is
-        // freed, which is after every borrow of its header ends.
+        // SAFETY: the owner outlives the cell (the cell's count, or its
+        // slab's accounting), and the cell outlives every borrow of its
+        // header.
         unsafe { &*self.owner_ptr() }
     }
 

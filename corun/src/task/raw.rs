@@ -142,7 +142,7 @@ pub(crate) fn allocate<F: Future + 'static>(
     future: F,
     id: u64,
     name: Option<Box<str>>,
-    owner: Arc<Shared>,
+    owner: &Arc<Shared>,
     refs: u32,
     on_owner_thread: bool,
 ) -> NonNull<Header> {
@@ -156,18 +156,19 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
     future: F,
     id: u64,
     trailer: N,
-    owner: Arc<Shared>,
+    owner: &Arc<Shared>,
     refs: u32,
     on_owner_thread: bool,
 ) -> NonNull<Header> {
-    // The cell's strong count of its owner, given back in `drop_cell`.
-    let owner = Arc::into_raw(owner);
     let block = match Typed::<F, N>::CLASS {
         // SAFETY: the caller runs on the owner's thread (it says so), where
         // allocating from its slab is allowed; the class fits the cell; the
-        // tag is always the slab's own scheduler. The count just taken
-        // keeps the owner alive.
-        Some(class) if on_owner_thread => unsafe { (*owner).slab.alloc(class, owner.cast()) },
+        // tag is always the slab's own scheduler. A slab cell holds no
+        // count of its owner: the slab's own accounting keeps the owner
+        // alive while the cell is (see `task::slab`).
+        Some(class) if on_owner_thread => unsafe {
+            owner.slab.alloc(class, Arc::as_ptr(owner).cast())
+        },
         _ => None,
     };
     let vtable = match block {
@@ -201,6 +202,9 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
             ptr
         }
         None => {
+            // A boxed cell holds a strong count of its owner, given back in
+            // `dealloc`.
+            let owner = Arc::into_raw(owner.clone());
             let boxed = Box::into_raw(Box::new(Boxed { owner, cell }));
             // SAFETY: a field of the allocation just made; projecting from
             // the raw pointer keeps the whole allocation's provenance.
@@ -437,16 +441,13 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         unsafe { (*cell).trailer.name() }
     }
 
-    /// Drops what the cell still holds except its owner reference, which
-    /// it hands back (the owner's slab may hold the cell's memory).
+    /// Drops what the cell still holds; the memory itself and the owner's
+    /// accounting are left to the caller.
     ///
     /// # Safety
     /// The last reference is gone; the cell is dropped in place and must
     /// not be read again.
-    unsafe fn drop_cell(cell: *mut TaskCell<F, N>) -> Arc<Shared> {
-        // SAFETY: nobody else can reach the cell; its strong count of the
-        // owner (taken in `allocate_with`) is given back exactly once, here.
-        let owner = unsafe { Arc::from_raw((*cell).header.owner_ptr()) };
+    unsafe fn drop_cell(cell: *mut TaskCell<F, N>) {
         // The stage should be empty by now; drop whatever is left.
         // SAFETY: the last reference is gone: access is exclusive.
         let _ = unsafe { Self::drop_stage(NonNull::new_unchecked(cell.cast())) };
@@ -459,41 +460,51 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
             // SAFETY: as above; the memory itself is freed by the caller.
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(cell) }));
         }
-        owner
     }
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
         let cell = ptr.cast::<TaskCell<F, N>>().as_ptr();
-        // SAFETY: the last reference is gone (the vtable contract).
-        let owner = unsafe { Self::drop_cell(cell) };
+        // SAFETY: the last reference is gone (the vtable contract), so the
+        // cell is still intact; its owner word is read before anything is
+        // dropped.
+        let owner = unsafe { (*cell).header.owner_ptr() };
+        // SAFETY: as above.
+        unsafe { Self::drop_cell(cell) };
         let boxed = Self::boxed_of(ptr.as_ptr());
         // SAFETY: the cell came from the `Box<Boxed<..>>` of `allocate_with`
         // (this vtable is only used for such cells); its contents were
         // dropped and the owner word needs no drop.
         unsafe { std::alloc::dealloc(boxed.cast(), Layout::new::<Boxed<TaskCell<F, N>>>()) };
-        drop(owner);
+        // SAFETY: the strong count taken for this cell in `allocate_with`,
+        // given back once.
+        drop(unsafe { Arc::from_raw(owner) });
     }
 
     unsafe fn dealloc_slab(ptr: NonNull<Header>) {
         let cell = ptr.cast::<TaskCell<F, N>>().as_ptr();
-        // SAFETY: the last reference is gone (the vtable contract).
-        let owner = unsafe { Self::drop_cell(cell) };
+        // SAFETY: the last reference is gone (the vtable contract); the
+        // owner is found before the cell is dropped.
+        let owner = unsafe { (*cell).header.owner_ptr() };
+        // SAFETY: as above. The owner stays alive meanwhile: this block is
+        // still counted as out by its slab.
+        unsafe { Self::drop_cell(cell) };
         // This vtable is only used for cells of a known class.
         let Some(class) = Self::CLASS else { return };
         let block = ptr.cast::<u8>();
         // SAFETY: the block came from `owner.slab.alloc(class)` and its
-        // contents are dropped; `owner` keeps the slab alive until after
-        // the block is back. The local list is used only on the owner's
-        // thread, and `drop_cell` has returned, so no slab call is on the
-        // stack of this thread.
+        // contents are dropped. The local list is used only on the owner's
+        // thread while its scheduler runs there (`is_local`), and
+        // `drop_cell` has returned, so no slab call is on this thread's
+        // stack. After the last block of an orphaned slab, the slab is not
+        // touched again; the count its scheduler left behind is given back.
         unsafe {
-            if crate::scheduler::context::is_local(Arc::as_ptr(&owner)) {
-                owner.slab.free_local(block, class);
-            } else {
-                owner.slab.free_remote(block, class);
+            let slab = &(*owner).slab;
+            if crate::scheduler::context::is_local(owner) {
+                slab.free_local(block, class);
+            } else if slab.free_remote(block, class) {
+                Arc::decrement_strong_count(owner);
             }
         }
-        drop(owner);
     }
 }
 

@@ -19,8 +19,16 @@
 //!   class, which the owner takes over whole when its own list runs dry.
 //! * Chunks are returned to the OS only when the slab drops, which happens
 //!   when the scheduler's shared state drops, which happens after the last
-//!   task cell (each holds a reference to it) is gone. A scheduler that once
-//!   held a million tasks keeps their memory for reuse while it lives.
+//!   task cell is gone. A scheduler that once held a million tasks keeps
+//!   their memory for reuse while it lives.
+//! * Slab cells hold no count of that shared state each (two atomic
+//!   operations per task saved); the slab counts its live blocks instead.
+//!   The owner thread counts without atomics; a block freed on another
+//!   thread is counted off in [`Slab::outstanding`]. When the scheduler
+//!   goes away it calls [`Slab::orphan`], which folds its count into
+//!   `outstanding`; while blocks are still out, the scheduler leaves one
+//!   count of its shared state behind, and the [`Slab::free_remote`] that
+//!   frees the last block reports it, so its caller gives that count back.
 //!
 //! Building with `RUSTFLAGS="--cfg corun_no_slab"` sends every cell to the
 //! global allocator, so AddressSanitizer and valgrind see each one (the
@@ -32,7 +40,7 @@
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
 
 /// Block sizes are multiples of this, and blocks are aligned to it. Eight,
 /// the alignment of a task header: a cell wastes at most 7 bytes to
@@ -76,6 +84,8 @@ struct Local {
     bump: usize,
     end: usize,
     chunks: Vec<NonNull<u8>>,
+    /// Blocks handed out minus blocks given back by `free_local`.
+    live: usize,
 }
 
 /// One scheduler's task memory.
@@ -83,6 +93,9 @@ pub(crate) struct Slab {
     local: UnsafeCell<Local>,
     /// Blocks freed on other threads, one lock-free stack per class.
     remote: [AtomicPtr<FreeBlock>; CLASSES],
+    /// Before [`Slab::orphan`]: minus the blocks given back by
+    /// `free_remote`. After: the blocks still out.
+    outstanding: AtomicIsize,
 }
 
 // SAFETY: `local` is only touched by the owner thread (the contracts of
@@ -100,8 +113,10 @@ impl Slab {
                 bump: 0,
                 end: 0,
                 chunks: Vec::new(),
+                live: 0,
             }),
             remote: [const { AtomicPtr::new(ptr::null_mut()) }; CLASSES],
+            outstanding: AtomicIsize::new(0),
         }
     }
 
@@ -123,6 +138,7 @@ impl Slab {
         if !head.is_null() {
             // SAFETY: blocks on the free list are ours and hold a link.
             l.free[class] = unsafe { (*head).next };
+            l.live += 1;
             return NonNull::new(head.cast());
         }
         // A plain load first: the swap (a locked instruction) only when
@@ -133,6 +149,7 @@ impl Slab {
                 // SAFETY: the acquire swap pairs with the release pushes, so
                 // the links written by other threads are visible.
                 l.free[class] = unsafe { (*taken).next };
+                l.live += 1;
                 return NonNull::new(taken.cast());
             }
         }
@@ -149,6 +166,7 @@ impl Slab {
         }
         let block = l.bump as *mut u8;
         l.bump += size;
+        l.live += 1;
         NonNull::new(block)
     }
 
@@ -169,14 +187,20 @@ impl Slab {
             })
         };
         l.free[class] = b;
+        l.live -= 1;
     }
 
-    /// Gives back a block from any thread.
+    /// Gives back a block from any thread (and from the owner thread once
+    /// its scheduler is gone). True if this was the last block out after
+    /// [`Slab::orphan`]: the caller must then give back the count of the
+    /// shared state that the scheduler left behind. Nothing of the slab may
+    /// be touched after that.
     ///
     /// # Safety
     /// `block` came from `alloc(class)` of this slab and nobody uses it any
     /// more.
-    pub(crate) unsafe fn free_remote(&self, block: NonNull<u8>, class: usize) {
+    #[must_use = "the last block out must release the scheduler's state"]
+    pub(crate) unsafe fn free_remote(&self, block: NonNull<u8>, class: usize) -> bool {
         let b = block.as_ptr().cast::<FreeBlock>();
         let stack = &self.remote[class];
         let mut head = stack.load(Ordering::Relaxed);
@@ -184,10 +208,29 @@ impl Slab {
             // SAFETY: the block is ours until the push below publishes it.
             unsafe { b.write(FreeBlock { next: head }) };
             match stack.compare_exchange_weak(head, b, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => return,
+                Ok(_) => break,
                 Err(now) => head = now,
             }
         }
+        // Before `orphan` the count is at most 0 and never reaches 1, so
+        // only a free after it can be the one that brings it from 1 to 0.
+        self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// The owner's scheduler is going away: from now on every block comes
+    /// back through [`Slab::free_remote`]. True if no block is out (then
+    /// no `free_remote` will report a last block); false if some are, and
+    /// the last `free_remote` will report it.
+    ///
+    /// # Safety
+    /// Owner thread, called once, after which the owner thread never calls
+    /// `alloc` or `free_local` again.
+    pub(crate) unsafe fn orphan(&self) -> bool {
+        // SAFETY: owner thread, no other reference to `local` is live.
+        let live = unsafe { (*self.local.get()).live } as isize;
+        // The blocks allocated but not freed locally, minus those already
+        // freed remotely: the blocks still out.
+        self.outstanding.fetch_add(live, Ordering::AcqRel) + live == 0
     }
 
     /// How many chunks the slab holds (for tests).
@@ -202,8 +245,8 @@ impl Drop for Slab {
     fn drop(&mut self) {
         for chunk in self.local.get_mut().chunks.drain(..) {
             // SAFETY: each chunk was mapped by `new_chunk` with this size and
-            // no block in it is in use (every task cell holds the shared
-            // state that owns this slab, so none is alive now).
+            // no block in it is in use (the shared state that owns this slab
+            // outlives every block, see the module docs).
             unsafe { libc::munmap(chunk.as_ptr().cast(), CHUNK) };
         }
     }
@@ -333,7 +376,7 @@ mod tests {
                     for b in half {
                         // SAFETY: each block was allocated from `slab` with
                         // class 0 and is given back once.
-                        unsafe { slab.free_remote(b.0, 0) };
+                        let _ = unsafe { slab.free_remote(b.0, 0) };
                     }
                 })
             })
@@ -367,5 +410,34 @@ mod tests {
             assert_eq!(chunk_tag(b.as_ptr()), TAG);
         }
         assert_eq!(slab.chunks(), 2);
+    }
+
+    #[test]
+    fn the_last_block_out_after_orphan_is_reported_once() {
+        let slab = std::sync::Arc::new(Slab::new());
+        // SAFETY: this thread owns the slab until `orphan`; every block is
+        // freed once.
+        unsafe {
+            let a = slab.alloc(2, TAG).unwrap();
+            let b = slab.alloc(2, TAG).unwrap();
+            let c = slab.alloc(2, TAG).unwrap();
+            slab.free_local(a, 2);
+            // Freed elsewhere before the owner goes: not the last one.
+            let s2 = slab.clone();
+            let bb = b.as_ptr() as usize;
+            let early =
+                std::thread::spawn(move || s2.free_remote(NonNull::new(bb as *mut u8).unwrap(), 2));
+            assert!(!early.join().unwrap());
+            // One block (c) is still out.
+            assert!(!slab.orphan());
+            assert!(slab.free_remote(c, 2), "the last block out reports it");
+        }
+        let empty = Slab::new();
+        // SAFETY: as above.
+        unsafe {
+            let a = empty.alloc(0, TAG).unwrap();
+            empty.free_local(a, 0);
+            assert!(empty.orphan(), "nothing out: nobody will report");
+        }
     }
 }

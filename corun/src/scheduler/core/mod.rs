@@ -138,6 +138,32 @@ pub(crate) struct Core {
     closing: Cell<bool>,
     stop: Cell<bool>,
     stats: Cell<Stats>,
+    /// Declared last, so dropped last: hands the slab's remaining task
+    /// cells over to their own accounting once every other part of the core
+    /// (queues, timers, waiters) has let go of its tasks.
+    _cells: CellsGuard,
+}
+
+/// The scheduler's side of the task slab's lifetime protocol (see
+/// `task::slab`): slab cells hold no count of the shared state, so when
+/// the core goes, one count is left behind for them if any cell is still
+/// out (held by a handle or waker elsewhere); the last one freed gives it
+/// back.
+struct CellsGuard(Arc<Shared>);
+
+impl Drop for CellsGuard {
+    fn drop(&mut self) {
+        let left = Arc::into_raw(self.0.clone());
+        // SAFETY: this runs once, on the scheduler's thread (a core is
+        // made, run and dropped there), as the core's last part, when the
+        // core is no longer the thread's current scheduler: nothing
+        // allocates from or frees into the slab's local lists again.
+        if unsafe { self.0.slab.orphan() } {
+            // No cell is out: nobody will give the count back, so drop it.
+            // SAFETY: the count made just above.
+            drop(unsafe { Arc::from_raw(left) });
+        }
+    }
 }
 
 impl Core {
@@ -146,7 +172,7 @@ impl Core {
         let shared = Arc::new(Shared::new(reactor.unparker()));
         Ok(Core {
             id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
-            shared,
+            shared: shared.clone(),
             options,
             ready: UnsafeCell::new(ReadyQueue::with_capacity(256)),
             registry: RefCell::new(Registry::new()),
@@ -165,6 +191,7 @@ impl Core {
             closing: Cell::new(false),
             stop: Cell::new(false),
             stats: Cell::new(Stats::default()),
+            _cells: CellsGuard(shared),
         })
     }
 
@@ -223,7 +250,7 @@ impl Core {
     {
         let id = self.next_id();
         // Two references: the registry's and the handle's.
-        let ptr = raw::allocate(future, id, name, self.shared.clone(), 2, true);
+        let ptr = raw::allocate(future, id, name, &self.shared, 2, true);
         self.admit(ptr);
         Task::from_raw(ptr)
     }
