@@ -18,6 +18,12 @@
 //! +---------------------------------------------+
 //! ```
 //!
+//! The header is in `header.rs`. A cell from the global allocator has one
+//! more word in front of it, its scheduler ([`Boxed`]); a slab cell finds
+//! its scheduler at the start of its slab chunk instead
+//! ([`Header::owner_ptr`]), which keeps a million sleeping tasks a word
+//! smaller each.
+//!
 //! # Who may touch what
 //!
 //! * `local`, `polls`, `waiting` and the stage while the future is
