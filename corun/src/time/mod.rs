@@ -66,26 +66,48 @@ const SURELY_AHEAD: Duration = Duration::from_millis(10);
 /// [`Scheduler::spawn`](crate::Scheduler::spawn); it arms its timer on the
 /// scheduler that first polls it.
 ///
+/// A `Sleep` is 20 bytes, 4-byte aligned: a million sleeping tasks each
+/// carry one, and 8-byte alignment would round it up to 24 and a typical
+/// sleeping task's cell from 96 to 104 bytes.
+///
 /// # Panics
 ///
 /// When polled outside a corun scheduler thread (it needs that scheduler's
 /// timing wheel); creating or dropping it anywhere is fine.
 #[must_use = "futures do nothing unless awaited"]
-#[derive(Debug)]
+#[repr(C, packed(4))]
 pub struct Sleep {
     /// When it fires (never: `Duration::MAX`, or beyond ~292 years).
     deadline: Deadline,
-    /// The pending wheel entry, valid while `sched` is not 0.
+    /// The pending wheel entry, valid while [`Sleep::sched`] is not 0.
     key: wheel::TimerKey,
-    /// The scheduler whose wheel holds `key`, or 0 when not armed
-    /// (scheduler numbers start at 1). Kept apart from `key` rather than in
-    /// an `Option` so that `Sleep` stays 24 bytes: a million sleeping tasks
-    /// each carry one.
-    sched: u32,
-    /// The deadline may already have passed when first polled (an explicit
-    /// instant, a short or reset sleep): that poll reads the clock rather
-    /// than trusting the scheduler's last reading. Fits in padding.
-    check_clock: bool,
+    /// [`SCHED_MASK`] bits: the scheduler whose wheel holds `key`, or 0
+    /// when not armed (scheduler numbers start at 1). [`CHECK_CLOCK`]: the
+    /// deadline may already have passed when first polled (an explicit
+    /// instant, a short or reset sleep), so that poll reads the clock
+    /// rather than trusting the scheduler's last reading. One word for
+    /// both keeps `Sleep` at 20 bytes.
+    state: u32,
+}
+
+/// `Sleep::state`: the scheduler-number bits.
+const SCHED_MASK: u32 = u32::MAX >> 1;
+/// `Sleep::state`: the check-the-clock bit.
+const CHECK_CLOCK: u32 = !SCHED_MASK;
+
+/// A scheduler's number as a `Sleep` records it (numbers are unique
+/// among the schedulers of the process until 2^31 have been created).
+fn sched_number(core_id: u32) -> u32 {
+    core_id & SCHED_MASK
+}
+
+impl std::fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline())
+            .field("armed", &(self.sched() != 0))
+            .finish()
+    }
 }
 
 impl Sleep {
@@ -93,9 +115,22 @@ impl Sleep {
         Sleep {
             deadline: Deadline::new(deadline),
             key: wheel::TimerKey::NONE,
-            sched: 0,
-            check_clock,
+            state: if check_clock { CHECK_CLOCK } else { 0 },
         }
+    }
+
+    /// The scheduler whose wheel holds the entry, or 0 when not armed.
+    fn sched(&self) -> u32 {
+        self.state & SCHED_MASK
+    }
+
+    fn set_sched(&mut self, sched: u32) {
+        self.state = (self.state & CHECK_CLOCK) | sched_number(sched);
+    }
+
+    /// See [`CHECK_CLOCK`].
+    fn check_clock(&self) -> bool {
+        self.state & CHECK_CLOCK != 0
     }
 
     /// When this sleep ends; `None` if never (`Duration::MAX`, or any
@@ -127,15 +162,16 @@ impl Sleep {
     fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.cancel();
         self.deadline = Deadline::new(deadline);
-        self.check_clock = true;
+        self.state |= CHECK_CLOCK;
     }
 
     fn cancel(&mut self) {
-        let sched = std::mem::replace(&mut self.sched, 0);
+        let sched = self.sched();
         if sched != 0 {
+            self.set_sched(0);
             let key = self.key;
             context::with_core(|core| {
-                if core.id() == sched {
+                if sched_number(core.id()) == sched {
                     core.timer_cancel(key);
                 }
             });
@@ -153,7 +189,7 @@ impl Future for Sleep {
         };
         let this = &mut *self;
         let ready = context::with_core(|core| {
-            let sched = core.id();
+            let sched = sched_number(core.id());
             let tick = core.tick_at(deadline);
             if tick > wheel::MAX_DEADLINE {
                 // Thousands of years away: the wheel cannot hold it, and it
@@ -161,7 +197,7 @@ impl Future for Sleep {
                 set_waiting(Waiting::SleepForever);
                 return false;
             }
-            if this.sched == sched {
+            if this.sched() == sched {
                 if core.now_tick() >= tick {
                     // The scheduler fires every due timer right after it
                     // reads the clock, so this entry is gone already:
@@ -169,7 +205,7 @@ impl Future for Sleep {
                     // timers, that lookup is a cache miss per sleep). Should
                     // the wheel lag (the very first turn of a loop), the
                     // entry fires on the next turn as a harmless extra wake.
-                    this.sched = 0;
+                    this.set_sched(0);
                     return true;
                 }
                 if !core.timer_set_waker(this.key, cx.waker()) {
@@ -184,14 +220,14 @@ impl Future for Sleep {
                 // deadline have passed anyway (the thread stalled between
                 // creating and polling a long sleep), it fires next turn.
                 let now = core.now_tick();
-                let fresh = this.check_clock || tick - now <= NEAR_TICKS;
+                let fresh = this.check_clock() || tick - now <= NEAR_TICKS;
                 if now >= tick || (fresh && Instant::now() >= deadline) {
                     return true;
                 }
                 // Armed on another scheduler before (it moved): that
                 // entry fires there harmlessly; arm one here.
                 this.key = core.timer_insert(tick, cx.waker().clone());
-                this.sched = sched;
+                this.set_sched(sched);
             }
             set_waiting(Waiting::Sleep(tick));
             false
@@ -375,14 +411,32 @@ impl futures_core::Stream for Interval {
 
 #[cfg(test)]
 mod tests {
-    /// Every sleeping task carries one `Sleep`: keep it at 24 bytes.
+    use super::*;
+
+    /// Every sleeping task carries one: 20 bytes, 4-byte aligned.
     #[test]
     fn sleep_stays_small() {
-        assert!(
-            std::mem::size_of::<super::Sleep>() <= 24,
-            "{}",
-            std::mem::size_of::<super::Sleep>()
-        );
+        assert_eq!(std::mem::size_of::<Sleep>(), 20);
+        assert_eq!(std::mem::align_of::<Sleep>(), 4);
+    }
+
+    /// The scheduler number and the clock flag share a word without
+    /// disturbing each other.
+    #[test]
+    fn sched_and_check_clock_share_a_word() {
+        let mut s = sleep_until(Instant::now());
+        assert!(s.check_clock() && s.sched() == 0);
+        s.set_sched(u32::MAX);
+        assert_eq!(s.sched(), SCHED_MASK);
+        assert!(s.check_clock());
+        s.set_sched(0);
+        assert!(s.check_clock() && s.sched() == 0);
+        let mut t = sleep(Duration::from_secs(60));
+        assert!(!t.check_clock());
+        t.set_sched(7);
+        assert_eq!((t.sched(), t.check_clock()), (7, false));
+        // Disarmed again: dropping must not look for a wheel entry.
+        t.set_sched(0);
     }
 
     /// Far deadlines: a century still sleeps on a timer; a millennium is
