@@ -1,9 +1,10 @@
 //! Time: [`sleep`], [`sleep_until`], [`timeout`] and [`interval`].
 //!
 //! All of them rest on [`Sleep`], which arms one entry in the scheduler's
-//! timing wheel (`wheel`, millisecond resolution, O(1) insert and cancel)
-//! and removes it when dropped. Deadlines use the monotonic clock and never
-//! fire early; any duration works, `Duration::MAX` included (it never
+//! timing wheel (`wheel`, ticks of 2^17 ns ≈ 131 µs, O(1) insert and
+//! cancel) and removes it when dropped. Deadlines use the monotonic clock and
+//! never fire early; they fire within about a tick after the deadline (the
+//! scheduler parks until the exact instant a tick starts); any duration works, `Duration::MAX` included (it never
 //! fires). This module does not touch the reactor or the ready queue.
 
 use std::future::Future;
@@ -52,9 +53,9 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(Some(deadline), true)
 }
 
-/// A first poll reads the clock itself for deadlines this close (in ticks)
-/// to the scheduler's last clock reading, whatever `check_clock` says.
-const NEAR_TICKS: u64 = 2;
+/// A first poll reads the clock itself for deadlines this close (in ticks:
+/// 2 ms) to the scheduler's last clock reading, whatever `check_clock` says.
+const NEAR_TICKS: u64 = 2_000_000 / crate::scheduler::core::TICK_NS;
 
 /// `sleep(d)` for `d` at least this long skips the clock read on its
 /// first poll (unless the deadline is near the scheduler's reading).
@@ -156,8 +157,8 @@ impl Future for Sleep {
             let sched = core.id();
             let tick = core.tick_at(deadline);
             if tick > wheel::MAX_DEADLINE {
-                // Thousands of years away: the wheel cannot hold it, and it
-                // would never fire anyway.
+                // Over a thousand years away: the wheel cannot hold it, and
+                // it would never fire anyway.
                 set_waiting(Waiting::SleepForever);
                 return false;
             }
@@ -284,7 +285,7 @@ impl<F: Future> Future for Timeout<F> {
 
 /// Ticks every `period`; the first tick is immediate. Ticks missed because
 /// the task was busy are skipped, not bunched. A zero period is raised to
-/// one millisecond (the timer resolution) rather than spinning.
+/// one millisecond rather than spinning.
 ///
 /// ```
 /// use std::time::Duration;
