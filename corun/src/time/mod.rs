@@ -19,6 +19,8 @@ mod deadline;
 pub(crate) mod wheel;
 
 use deadline::Deadline;
+/// The instant scheduler clocks count their ticks from (that of deadlines).
+pub(crate) use deadline::base as clock_base;
 
 /// Waits until `duration` has passed.
 ///
@@ -148,17 +150,19 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.deadline.get() else {
+        let Some(nanos) = self.deadline.nanos() else {
             set_waiting(Waiting::SleepForever);
             return Poll::Pending;
         };
         let this = &mut *self;
         let ready = context::with_core(|core| {
             let sched = core.id();
-            let tick = core.tick_at(deadline);
+            // The scheduler's clock counts from the deadlines' base: no
+            // `Instant` arithmetic on this path, polled twice per sleep.
+            let tick = core.tick_of_nanos(nanos);
             if tick > wheel::MAX_DEADLINE {
-                // Over a thousand years away: the wheel cannot hold it, and
-                // it would never fire anyway.
+                // Beyond what the wheel holds (not reachable with today's
+                // ~292-year deadlines and 2^17 ns ticks): never fires.
                 set_waiting(Waiting::SleepForever);
                 return false;
             }
@@ -185,8 +189,10 @@ impl Future for Sleep {
                 // deadline have passed anyway (the thread stalled between
                 // creating and polling a long sleep), it fires next turn.
                 let now = core.now_tick();
-                let fresh = this.check_clock || tick - now <= NEAR_TICKS;
-                if now >= tick || (fresh && Instant::now() >= deadline) {
+                let fresh = this.check_clock || tick.saturating_sub(now) <= NEAR_TICKS;
+                if now >= tick
+                    || (fresh && this.deadline.get().is_some_and(|d| Instant::now() >= d))
+                {
                     return true;
                 }
                 // Armed on another scheduler before (it moved): that
@@ -407,6 +413,24 @@ mod tests {
                 Some(crate::TaskState::SleepingForever)
             );
             assert!(!century.is_finished() && !millennium.is_finished());
+        });
+    }
+
+    /// A long sleep created, then first polled only after the scheduler's
+    /// clock reading has passed its deadline, is ready at once (no overflow
+    /// in the "is it near" check).
+    #[test]
+    fn long_sleep_first_polled_after_its_deadline_is_ready() {
+        use std::task::{Context, Waker};
+        use std::time::Duration;
+        crate::run(async {
+            let mut s = crate::sleep(Duration::from_millis(10));
+            // Blocks the thread past the deadline, then lets the scheduler
+            // read its clock (a short sleep parks: one loop turn).
+            std::thread::sleep(Duration::from_millis(12));
+            crate::sleep(Duration::from_millis(1)).await;
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(std::pin::Pin::new(&mut s).poll(&mut cx).is_ready());
         });
     }
 

@@ -1,5 +1,5 @@
-//! The scheduler's clock (ticks of [`TICK_NS`] nanoseconds since it
-//! started, read once per loop turn) and its timing wheel. Futures of
+//! The scheduler's clock (ticks of [`TICK_NS`] nanoseconds since the
+//! process-wide time base of `time::deadline`, read once per loop turn) and its timing wheel. Futures of
 //! `crate::time` arm and cancel entries through these methods; firing
 //! happens here, once per turn. This file converts instants to ticks and
 //! back; it does not know how the wheel stores entries (`time::wheel`) nor
@@ -20,18 +20,16 @@ use crate::time::wheel::TimerKey;
 pub(crate) const TICK_NS: u64 = 1 << 17;
 
 impl Core {
-    /// Ticks since this scheduler started, as of the last clock reading.
+    /// Ticks since the time base, as of the last clock reading.
     pub(crate) fn now_tick(&self) -> u64 {
         self.now_tick.get()
     }
 
-    /// The first tick at or after `t` (a deadline never fires early).
-    pub(crate) fn tick_at(&self, t: Instant) -> u64 {
-        let ns = t.saturating_duration_since(self.origin).as_nanos();
-        let ticks = ns.div_ceil(u128::from(TICK_NS));
-        u64::try_from(ticks)
-            .unwrap_or(u64::MAX - 1)
-            .min(u64::MAX - 1)
+    /// The first tick at or after the instant `nanos` nanoseconds after the
+    /// time base (a deadline never fires early); 0 for instants before it.
+    pub(crate) fn tick_of_nanos(&self, nanos: i64) -> u64 {
+        // `origin` is the time base itself (see `Core::new`).
+        u64::try_from(nanos).map_or(0, |ns| ns.div_ceil(TICK_NS))
     }
 
     /// The instant a tick stands for (its start).

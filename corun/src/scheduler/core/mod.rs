@@ -161,7 +161,9 @@ impl Core {
             wheel: RefCell::new(Wheel::new()),
             busy_ns: RefCell::default(),
             fired: RefCell::default(),
-            origin: Instant::now(),
+            // Ticks count from the deadlines' base, so that `Sleep` turns
+            // a deadline into a tick without `Instant` arithmetic.
+            origin: crate::time::clock_base(),
             now_tick: Cell::new(0),
             ids: Cell::new((0, 0)),
             closing: Cell::new(false),
