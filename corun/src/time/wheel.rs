@@ -110,8 +110,13 @@ impl Entry {
     }
 
     fn check(&self) -> u32 {
-        ((self.word >> DEADLINE_BITS) as u32) << 16 | (self.word & 0xFFFF) as u32
+        check_of(self.word)
     }
+}
+
+/// The check word of a key (see the module docs) for an entry's word.
+fn check_of(word: u64) -> u32 {
+    ((word >> DEADLINE_BITS) as u32) << 16 | (word & 0xFFFF) as u32
 }
 
 /// A hierarchical timing wheel of ticks (see the module docs).
@@ -164,31 +169,39 @@ impl Wheel {
     /// exhaust memory long before the index, so that limit is a panic, not an error.
     pub(crate) fn insert(&mut self, deadline: u64, waker: Waker) -> TimerKey {
         let deadline = deadline.min(MAX_DEADLINE);
-        let index = if self.free != NIL {
+        // The entry is filled in and put at the front of its list in one
+        // visit (one slab lookup for it, one for the old head): at a million
+        // timers, each lookup of a cold entry is a cache miss.
+        let list = self.list_of(deadline);
+        let head = self.heads[list as usize];
+        let waker = Some(SlimWaker::new(waker));
+        let (index, word) = if self.free != NIL {
             let index = self.free;
             let entry = &mut self.entries[index as usize];
             self.free = entry.next;
-            entry.waker = Some(SlimWaker::new(waker));
+            entry.waker = waker;
             entry.word = (entry.word & !MAX_DEADLINE) | deadline;
-            index
+            entry.prev = NIL;
+            entry.next = head;
+            (index, entry.word)
         } else {
             let index = u32::try_from(self.entries.len())
                 .ok()
                 .filter(|&i| i != NIL)
                 .expect("corun timer wheel: more than 2^32 - 2 timers");
             self.entries.push(Entry {
-                waker: Some(SlimWaker::new(waker)),
+                waker,
                 word: deadline,
                 prev: NIL,
-                next: NIL,
+                next: head,
             });
-            index
+            (index, deadline)
         };
         self.len += 1;
-        self.link(index);
+        self.push_head(list, index, head, deadline);
         TimerKey {
             index,
-            check: self.entries[index as usize].check(),
+            check: check_of(word),
         }
     }
 
@@ -239,7 +252,7 @@ impl Wheel {
     /// usable if `fire` panics).
     pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(Waker)) {
         let now = now.min(MAX_DEADLINE);
-        while let Some(index) = self.pop_front(EXPIRED) {
+        while let Some((index, _)) = self.pop_front(EXPIRED) {
             if let Some(waker) = self.release(index) {
                 fire(waker);
             }
@@ -251,14 +264,14 @@ impl Wheel {
             // Never past an unprocessed slot: `start` is the earliest occupied one.
             self.now = start;
             let list = (level * SLOTS + slot) as u16;
-            while let Some(index) = self.pop_front(list) {
-                if self.entries[index as usize].deadline() <= start {
+            while let Some((index, deadline)) = self.pop_front(list) {
+                if deadline <= start {
                     if let Some(waker) = self.release(index) {
                         fire(waker);
                     }
                 } else {
                     // Later within this coarse slot: its level is now lower.
-                    self.link(index);
+                    self.link(index, deadline);
                 }
             }
         }
@@ -288,24 +301,31 @@ impl Wheel {
         }
     }
 
-    /// Pushes the (unlinked) entry `index` onto the list its deadline belongs to now.
-    fn link(&mut self, index: u32) {
-        let deadline = self.entries[index as usize].deadline();
+    /// Pushes the (unlinked) entry `index`, whose deadline is `deadline`, onto the list
+    /// that deadline belongs to now.
+    fn link(&mut self, index: u32, deadline: u64) {
         let list = self.list_of(deadline);
+        let head = self.heads[list as usize];
+        let entry = &mut self.entries[index as usize];
+        entry.prev = NIL;
+        entry.next = head;
+        self.push_head(list, index, head, deadline);
+    }
+
+    /// Second half of a push at the front of `list`: entry `index` (deadline `deadline`)
+    /// already links to `head`, the list's head until now; makes it the head and marks
+    /// the list non-empty.
+    fn push_head(&mut self, list: u16, index: u32, head: u32, deadline: u64) {
+        if head != NIL {
+            self.entries[head as usize].prev = index;
+        }
+        self.heads[list as usize] = index;
         if list == EXPIRED {
             self.expired_min = self.expired_min.min(deadline);
         } else {
             let (level, slot) = (list as usize / SLOTS, list as usize % SLOTS);
             self.occupied[level] |= 1 << slot;
         }
-        let head = self.heads[list as usize];
-        if head != NIL {
-            self.entries[head as usize].prev = index;
-        }
-        self.heads[list as usize] = index;
-        let entry = &mut self.entries[index as usize];
-        entry.prev = NIL;
-        entry.next = head;
     }
 
     /// Removes the pending entry `index` from `list` (the list it is on), clearing the
@@ -329,14 +349,26 @@ impl Wheel {
         }
     }
 
-    /// Unlinks and returns the first entry of `list`, if any.
-    fn pop_front(&mut self, list: u16) -> Option<u32> {
+    /// Unlinks the first entry of `list`, if any, and returns it with its deadline (read
+    /// in the same visit as its link).
+    fn pop_front(&mut self, list: u16) -> Option<(u32, u64)> {
         let head = self.heads[list as usize];
         if head == NIL {
             return None;
         }
-        self.unlink(head, list);
-        Some(head)
+        let entry = &self.entries[head as usize];
+        let (next, deadline) = (entry.next, entry.deadline());
+        debug_assert_eq!(entry.prev, NIL, "the head has no predecessor");
+        self.heads[list as usize] = next;
+        if next != NIL {
+            self.entries[next as usize].prev = NIL;
+        } else if list == EXPIRED {
+            self.expired_min = u64::MAX;
+        } else {
+            let (level, slot) = (list as usize / SLOTS, list as usize % SLOTS);
+            self.occupied[level] &= !(1 << slot);
+        }
+        Some((head, deadline))
     }
 
     /// Frees the unlinked entry `index`: bumps its generation, puts it on the free list and
