@@ -2,10 +2,11 @@
 //!
 //! All of them rest on [`Sleep`], which arms one entry in the scheduler's
 //! timing wheel (`wheel`, ticks of 2^17 ns ≈ 131 µs, O(1) insert and
-//! cancel) and removes it when dropped. Deadlines use the monotonic clock and
-//! never fire early; they fire within about a tick after the deadline (the
-//! scheduler parks until the exact instant a tick starts); any duration works, `Duration::MAX` included (it never
-//! fires). This module does not touch the reactor or the ready queue.
+//! cancel) and removes it when dropped. Deadlines use the monotonic clock
+//! and never fire early; they fire within about a tick after the deadline
+//! (the scheduler parks until the exact instant a tick starts). Any duration
+//! works, `Duration::MAX` included (it never fires). This module does not
+//! touch the reactor or the ready queue.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,8 +1,10 @@
 //! The hierarchical timing wheel behind every corun timer.
 //!
 //! What lives here: a single-threaded (`&mut self`) structure that maps deadlines in
-//! ticks (the caller's unit: `scheduler::core::clock` uses ticks of 2^17 ns) to [`Waker`]s with O(1) insert and cancel, and an `advance` that fires every
-//! due timer in deadline order at a cost independent of how many ticks went by.
+//! ticks (the caller's unit: `scheduler::core::clock` uses ticks of 2^17 ns) to
+//! [`Waker`]s with O(1) insert and cancel, and an `advance` that fires every due timer
+//! in deadline order at a cost independent of how many ticks went by. Its tests are in
+//! `wheel/tests.rs`.
 //!
 //! What must NOT be here: clocks and `Instant` conversion (the caller turns instants into
 //! ticks), the scheduler's ready queue, the reactor, and anything thread-safe. The wheel

@@ -1,9 +1,9 @@
 //! The scheduler's clock (ticks of [`TICK_NS`] nanoseconds since the
-//! process-wide time base of `time::deadline`, read once per loop turn) and its timing wheel. Futures of
-//! `crate::time` arm and cancel entries through these methods; firing
-//! happens here, once per turn. This file converts instants to ticks and
-//! back; it does not know how the wheel stores entries (`time::wheel`) nor
-//! how a park waits (`reactor`).
+//! process-wide time base of `time::deadline`, read once per loop turn) and
+//! its timing wheel. Futures of `crate::time` arm and cancel entries through
+//! these methods; firing happens here, once per turn. This file converts
+//! instants to ticks and back; it does not know how the wheel stores entries
+//! (`time::wheel`) nor how a park waits (`reactor`).
 
 use std::task::Waker;
 use std::time::{Duration, Instant};
