@@ -211,8 +211,9 @@ impl Reactor {
     /// Blocks until I/O events, `timeout` (`None` = forever,
     /// `Some(Duration::ZERO)` = just poll) or an unpark; then wakes the
     /// waiters of every registration that became ready. Returns the number of
-    /// I/O events dispatched (the unpark itself is not counted). A signal
-    /// interrupting the wait returns `Ok(0)`.
+    /// I/O events dispatched (neither the unpark nor the alarm of
+    /// `park_until` is counted). A signal interrupting the wait returns
+    /// `Ok(0)`.
     pub(crate) fn park(&self, timeout: Option<Duration>) -> io::Result<usize> {
         self.drain_remote();
         let mut wake = mem::take(&mut *self.wake_buf.borrow_mut());
