@@ -150,6 +150,22 @@ fn sleep_never_returns_before_its_deadline() {
                 assert!(start.elapsed() >= d, "sleep({d:?}) returned early");
             }
         }
+        // Below and around the timer tick (about 131 µs), and sleeps long
+        // enough that their first poll trusts the scheduler's clock reading.
+        for ns in [
+            1u64, 50_000, 131_071, 131_073, 262_145, 10_000_001, 12_070_000,
+        ] {
+            let d = Duration::from_nanos(ns);
+            let start = Instant::now();
+            corun::sleep(d).await;
+            assert!(start.elapsed() >= d, "sleep({d:?}) returned early");
+            let at = Instant::now() + d;
+            corun::sleep_until(at).await;
+            assert!(
+                Instant::now() >= at,
+                "sleep_until(now + {d:?}) returned early"
+            );
+        }
         let tasks: Vec<_> = (1..=20u64)
             .map(|ms| {
                 corun::spawn(async move {

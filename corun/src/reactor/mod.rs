@@ -33,7 +33,10 @@
 //!   40-byte `Registration` inside the task).
 //! - `Reactor::park` blocks in `epoll_wait` until an event, the timeout, or
 //!   an `Unparker::unpark` from any thread (a `mio::Waker` on a reserved
-//!   token).
+//!   token). `Reactor::park_until` blocks until an exact instant instead: it
+//!   arms a timerfd (`alarm`, another reserved token) and waits without a
+//!   timeout, since `epoll_wait`'s own timeout is whole milliseconds and
+//!   subject to timer slack.
 //!
 //! The reactor is `!Send` and used through `&self` with interior mutability;
 //! the scheduler owns it and exposes it through a thread-local
@@ -45,6 +48,7 @@
 //! only coupling is `std::task::Waker` (plus a snapshot hint via
 //! `crate::task::set_waiting`).
 
+mod alarm;
 mod readiness;
 mod registration;
 mod scheduled_io;
@@ -59,8 +63,9 @@ use std::os::unix::io::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use alarm::Alarm;
 use mio::unix::SourceFd;
 use mio::{Events, Poll, Token};
 
@@ -74,6 +79,10 @@ pub(crate) use scheduled_io::WaiterKey;
 /// Token of the cross-thread waker; never a valid slot token (slot indices
 /// stay below `u32::MAX`).
 const UNPARK_TOKEN: Token = Token(usize::MAX);
+
+/// Token of the alarm (timerfd); never a valid slot token either (slot
+/// indices stay below `u32::MAX - 1`).
+const ALARM_TOKEN: Token = Token(usize::MAX - 1);
 
 /// How many events one `epoll_wait` returns at most; the rest stay queued in
 /// the kernel for the next park.
@@ -97,6 +106,9 @@ pub(crate) struct Reactor {
     wake_buf: RefCell<Vec<Waker>>,
     /// Cross-thread wake-up of `park`.
     unparker: Unparker,
+    /// Ends `park_until` at its instant; `None` if no timerfd could be made
+    /// (`park_until` then falls back to a rounded-up timeout).
+    alarm: Option<Alarm>,
     /// State shared with registrations dropped on other threads.
     remote: Arc<Remote>,
     /// The reactor stays on the thread that made it.
@@ -160,6 +172,7 @@ impl Reactor {
     pub(crate) fn new() -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), UNPARK_TOKEN)?;
+        let alarm = Alarm::new(poll.registry(), ALARM_TOKEN).ok();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         Ok(Reactor {
             id,
@@ -168,6 +181,7 @@ impl Reactor {
             table: RefCell::new(Table::default()),
             wake_buf: RefCell::new(Vec::new()),
             unparker: Unparker(Arc::new(waker)),
+            alarm,
             remote: Arc::new(Remote {
                 id,
                 has_pending: AtomicBool::new(false),
@@ -197,8 +211,9 @@ impl Reactor {
     /// Blocks until I/O events, `timeout` (`None` = forever,
     /// `Some(Duration::ZERO)` = just poll) or an unpark; then wakes the
     /// waiters of every registration that became ready. Returns the number of
-    /// I/O events dispatched (the unpark itself is not counted). A signal
-    /// interrupting the wait returns `Ok(0)`.
+    /// I/O events dispatched (neither the unpark nor the alarm of
+    /// `park_until` is counted). A signal interrupting the wait returns
+    /// `Ok(0)`.
     pub(crate) fn park(&self, timeout: Option<Duration>) -> io::Result<usize> {
         self.drain_remote();
         let mut wake = mem::take(&mut *self.wake_buf.borrow_mut());
@@ -214,6 +229,12 @@ impl Reactor {
             let mut table = self.table.borrow_mut();
             for event in events.iter() {
                 if event.token() == UNPARK_TOKEN {
+                    continue;
+                }
+                if event.token() == ALARM_TOKEN {
+                    if let Some(alarm) = &self.alarm {
+                        alarm.fired();
+                    }
                     continue;
                 }
                 dispatched += 1;
@@ -232,6 +253,21 @@ impl Reactor {
         }
         *self.wake_buf.borrow_mut() = wake;
         Ok(dispatched)
+    }
+
+    /// Like [`Reactor::park`], blocking until the instant `at` at the latest
+    /// (returns at once if it has passed). The wait ends at `at` to within
+    /// the kernel's wake-up latency, never before it, unless an event or an
+    /// unpark comes first.
+    pub(crate) fn park_until(&self, at: Instant) -> io::Result<usize> {
+        match &self.alarm {
+            Some(alarm) if alarm.set(at).is_ok() => self.park(None),
+            _ => {
+                // No timerfd: the poller's timeout, rounded up (mio rounds
+                // a sub-millisecond rest up to a whole millisecond).
+                self.park(Some(at.saturating_duration_since(Instant::now())))
+            }
+        }
     }
 
     /// Registers `fd` for read and write readiness, or shares its existing

@@ -149,7 +149,7 @@ impl Table {
             None => {
                 let idx = u32::try_from(self.slots.len())
                     .ok()
-                    .filter(|&i| i < NONE)
+                    .filter(|&i| i < NONE - 1) // `NONE - 1` is the alarm's token
                     .ok_or_else(|| io::Error::other("reactor slab full"))?;
                 self.slots.push(Slot {
                     fd,

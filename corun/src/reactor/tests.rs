@@ -468,3 +468,67 @@ fn registration_is_send_and_unparker_is_send_sync_clone() {
     send::<Registration>();
     send_sync_clone::<super::Unparker>();
 }
+
+/// A watchdog that unparks `r` after a long while, so that a park the
+/// alarm failed to end makes the test fail (the alarm still armed) rather
+/// than hang.
+fn watchdog(r: &Reactor) -> std::thread::JoinHandle<()> {
+    let unparker = r.unparker();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(10));
+        unparker.unpark();
+    })
+}
+
+#[test]
+fn park_until_never_returns_before_its_instant() {
+    use std::time::Instant;
+    let r = Reactor::new().unwrap();
+    assert!(r.alarm.is_some(), "timerfd available on Linux");
+    let _dog = watchdog(&r);
+    for ahead in [0, 1, 150_000, 1_000_000, 2_300_000] {
+        let at = Instant::now() + Duration::from_nanos(ahead);
+        assert_eq!(r.park_until(at).unwrap(), 0);
+        assert!(Instant::now() >= at, "woke before the instant ({ahead} ns)");
+        assert_eq!(
+            r.alarm.as_ref().unwrap().armed(),
+            None,
+            "the alarm ended it"
+        );
+    }
+}
+
+#[test]
+fn park_until_rearms_for_the_same_instant_after_it_fired() {
+    use std::time::Instant;
+    let r = Reactor::new().unwrap();
+    let _dog = watchdog(&r);
+    let at = Instant::now();
+    r.park_until(at).unwrap();
+    // Same instant, already past: the alarm must go off again at once.
+    r.park_until(at).unwrap();
+    assert_eq!(
+        r.alarm.as_ref().unwrap().armed(),
+        None,
+        "the alarm ended it"
+    );
+    // An instant from before the reactor existed counts as past too.
+    let long_ago = Instant::now().checked_sub(Duration::from_secs(1));
+    if let Some(then) = long_ago {
+        r.park_until(then).unwrap();
+        assert_eq!(r.alarm.as_ref().unwrap().armed(), None);
+    }
+}
+
+#[test]
+fn park_until_keeps_the_alarm_armed_across_an_unpark() {
+    use std::time::Instant;
+    let r = Reactor::new().unwrap();
+    let at = Instant::now() + Duration::from_secs(3600);
+    r.unparker().unpark();
+    assert_eq!(r.park_until(at).unwrap(), 0);
+    assert_eq!(r.alarm.as_ref().unwrap().armed(), Some(at));
+    // Still armed for an hour ahead: a plain poll reports nothing.
+    assert_eq!(r.park(Some(Duration::ZERO)).unwrap(), 0);
+    assert_eq!(r.alarm.as_ref().unwrap().armed(), Some(at));
+}

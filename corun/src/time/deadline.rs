@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 /// "Never fires".
 const NEVER: i64 = i64::MAX;
 
-/// The instant all deadlines count from.
-fn base() -> Instant {
+/// The instant all deadlines count from; schedulers count their clock
+/// ticks from it too (`scheduler::core::clock`), so a deadline converts to a
+/// tick with integer arithmetic only.
+pub(crate) fn base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
     *BASE.get_or_init(Instant::now)
 }
@@ -45,6 +47,11 @@ impl Deadline {
             let n = base.duration_since(at).as_nanos();
             Deadline(-(i64::try_from(n).unwrap_or(i64::MAX)))
         }
+    }
+
+    /// Nanoseconds from [`base`] (negative: before it), or `None` for never.
+    pub(crate) fn nanos(self) -> Option<i64> {
+        (self.0 != NEVER).then_some(self.0)
     }
 
     /// The instant, or `None` for never.

@@ -1,10 +1,12 @@
 //! Time: [`sleep`], [`sleep_until`], [`timeout`] and [`interval`].
 //!
 //! All of them rest on [`Sleep`], which arms one entry in the scheduler's
-//! timing wheel (`wheel`, millisecond resolution, O(1) insert and cancel)
-//! and removes it when dropped. Deadlines use the monotonic clock and never
-//! fire early; any duration works, `Duration::MAX` included (it never
-//! fires). This module does not touch the reactor or the ready queue.
+//! timing wheel (`wheel`, ticks of 2^17 ns ≈ 131 µs, O(1) insert and
+//! cancel) and removes it when dropped. Deadlines use the monotonic clock
+//! and never fire early; they fire within about a tick after the deadline
+//! (the scheduler parks until the exact instant a tick starts). Any duration
+//! works, `Duration::MAX` included (it never fires). This module does not
+//! touch the reactor or the ready queue.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +20,8 @@ mod deadline;
 pub(crate) mod wheel;
 
 use deadline::Deadline;
+/// The instant scheduler clocks count their ticks from (that of deadlines).
+pub(crate) use deadline::base as clock_base;
 
 /// Waits until `duration` has passed.
 ///
@@ -52,9 +56,9 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(Some(deadline), true)
 }
 
-/// A first poll reads the clock itself for deadlines this close (in ticks)
-/// to the scheduler's last clock reading, whatever `check_clock` says.
-const NEAR_TICKS: u64 = 2;
+/// A first poll reads the clock itself for deadlines this close (in ticks:
+/// 2 ms) to the scheduler's last clock reading, whatever `check_clock` says.
+const NEAR_TICKS: u64 = 2_000_000 / crate::scheduler::core::TICK_NS;
 
 /// `sleep(d)` for `d` at least this long skips the clock read on its
 /// first poll (unless the deadline is near the scheduler's reading).
@@ -183,17 +187,19 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.deadline.get() else {
+        let Some(nanos) = self.deadline.nanos() else {
             set_waiting(Waiting::SleepForever);
             return Poll::Pending;
         };
         let this = &mut *self;
         let ready = context::with_core(|core| {
             let sched = sched_number(core.id());
-            let tick = core.tick_at(deadline);
+            // The scheduler's clock counts from the deadlines' base: no
+            // `Instant` arithmetic on this path, polled twice per sleep.
+            let tick = core.tick_of_nanos(nanos);
             if tick > wheel::MAX_DEADLINE {
-                // Thousands of years away: the wheel cannot hold it, and it
-                // would never fire anyway.
+                // Beyond what the wheel holds (not reachable with today's
+                // ~292-year deadlines and 2^17 ns ticks): never fires.
                 set_waiting(Waiting::SleepForever);
                 return false;
             }
@@ -220,8 +226,10 @@ impl Future for Sleep {
                 // deadline have passed anyway (the thread stalled between
                 // creating and polling a long sleep), it fires next turn.
                 let now = core.now_tick();
-                let fresh = this.check_clock() || tick - now <= NEAR_TICKS;
-                if now >= tick || (fresh && Instant::now() >= deadline) {
+                let fresh = this.check_clock() || tick.saturating_sub(now) <= NEAR_TICKS;
+                if now >= tick
+                    || (fresh && this.deadline.get().is_some_and(|d| Instant::now() >= d))
+                {
                     return true;
                 }
                 // Armed on another scheduler before (it moved): that
@@ -320,7 +328,7 @@ impl<F: Future> Future for Timeout<F> {
 
 /// Ticks every `period`; the first tick is immediate. Ticks missed because
 /// the task was busy are skipped, not bunched. A zero period is raised to
-/// one millisecond (the timer resolution) rather than spinning.
+/// one millisecond rather than spinning.
 ///
 /// ```
 /// use std::time::Duration;
@@ -460,6 +468,24 @@ mod tests {
                 Some(crate::TaskState::SleepingForever)
             );
             assert!(!century.is_finished() && !millennium.is_finished());
+        });
+    }
+
+    /// A long sleep created, then first polled only after the scheduler's
+    /// clock reading has passed its deadline, is ready at once (no overflow
+    /// in the "is it near" check).
+    #[test]
+    fn long_sleep_first_polled_after_its_deadline_is_ready() {
+        use std::task::{Context, Waker};
+        use std::time::Duration;
+        crate::run(async {
+            let mut s = crate::sleep(Duration::from_millis(10));
+            // Blocks the thread past the deadline, then lets the scheduler
+            // read its clock (a short sleep parks: one loop turn).
+            std::thread::sleep(Duration::from_millis(12));
+            crate::sleep(Duration::from_millis(1)).await;
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(std::pin::Pin::new(&mut s).poll(&mut cx).is_ready());
         });
     }
 

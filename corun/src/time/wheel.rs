@@ -1,8 +1,10 @@
 //! The hierarchical timing wheel behind every corun timer.
 //!
-//! What lives here: a single-threaded (`&mut self`) structure that maps millisecond
-//! deadlines to [`Waker`]s with O(1) insert and cancel, and an `advance` that fires every
-//! due timer in deadline order at a cost independent of how many ticks went by.
+//! What lives here: a single-threaded (`&mut self`) structure that maps deadlines in
+//! ticks (the caller's unit: `scheduler::core::clock` uses ticks of 2^17 ns) to
+//! [`Waker`]s with O(1) insert and cancel, and an `advance` that fires every due timer
+//! in deadline order at a cost independent of how many ticks went by. Its tests are in
+//! `wheel/tests.rs`.
 //!
 //! What must NOT be here: clocks and `Instant` conversion (the caller turns instants into
 //! ticks), the scheduler's ready queue, the reactor, and anything thread-safe. The wheel
@@ -15,25 +17,27 @@
 //!   the waker (8, a [`SlimWaker`]), one word holding a 16-bit generation over the 48-bit
 //!   deadline, and `prev`/`next` links as `u32` indices. The list an entry is on is not
 //!   stored: the invariant below derives it from the deadline and `now`.
-//! * Deadlines are at most [`MAX_DEADLINE`] (2^48 - 1 ticks, about 8 900 years of
-//!   milliseconds); larger ones are clamped to it (the caller treats those as "never").
+//! * Deadlines are at most [`MAX_DEADLINE`] (2^48 - 1 ticks, about 1 170 years of
+//!   2^17 ns ticks); larger ones are clamped to it (the caller treats those as "never").
 //! * A [`TimerKey`] is the index plus a check word: the generation, bumped whenever an
 //!   entry is freed, and the low 16 bits of the deadline. A key of a fired or cancelled
 //!   timer is stale unless the slot was reused a multiple of 2^16 times *and* the new
 //!   deadline agrees in its low 16 bits. `Sleep` holds a stale key only for a timer that
 //!   fired, and arms new timers only at ticks after the current one, so such a collision
-//!   needs 65 536 reuses of one slot within one wake and a deadline a multiple of 65.536 s
-//!   away: accepted, like the wrap of a 32-bit generation before.
-//! * `LEVELS` = 8 levels of 64 slots; level `l` slot `s` covers `64^l` ticks. Eight
-//!   levels of 6 bits cover all 48 bits of a deadline, so there is no overflow list: a
-//!   deadline of `MAX_DEADLINE` simply sits in level 7 and cascades down like any other.
+//!   needs 65 536 reuses of one slot within one wake and a deadline a multiple of 2^16
+//!   ticks (8.6 s) away: accepted, like the wrap of a 32-bit generation before.
+//! * `LEVELS` = 7 levels of 128 slots; a slot of level `l` covers `128^l` ticks. Seven
+//!   levels of 7 bits cover all 48 bits of a deadline, so there is no overflow list: a
+//!   deadline of `MAX_DEADLINE` simply sits in level 6 and cascades down like any other.
+//!   With 2^17 ns ticks, level 1 spans 2^14 ticks (2.1 s): a one-second sleep is moved
+//!   down once before it fires, as with millisecond ticks and 64 slots.
 //! * Each slot is the head of a doubly linked list (push at the front, O(1) unlink). One
 //!   extra list, `EXPIRED`, holds timers armed with a deadline that is already due.
-//! * One `u64` occupancy bitmap per level makes `next_expiration` a few `trailing_zeros`.
+//! * One `u128` occupancy bitmap per level makes `next_expiration` a few `trailing_zeros`.
 //!
 //! # Invariant
 //!
-//! A pending entry with deadline `d > now` sits at the level of the highest 6-bit group in
+//! A pending entry with deadline `d > now` sits at the level of the highest 7-bit group in
 //! which `d` and `now` differ, in the slot given by `d`'s bits of that group; one with
 //! `d <= now` sits on `EXPIRED`. This holds at all times, not only when the entry is
 //! linked: `now` never passes the start of an unprocessed slot, so it keeps `d`'s bits
@@ -55,7 +59,7 @@ use crate::segvec::SegVec;
 use crate::task::slim_waker::SlimWaker;
 
 /// Bits of a deadline consumed by one level.
-const SLOT_BITS: u32 = 6;
+const SLOT_BITS: u32 = 7;
 /// Slots per level.
 const SLOTS: usize = 1 << SLOT_BITS;
 /// Bits of a deadline; the top 16 bits of an entry's word are its generation.
@@ -63,7 +67,7 @@ const DEADLINE_BITS: u32 = 48;
 /// The largest deadline; larger ones are clamped to it.
 pub(crate) const MAX_DEADLINE: u64 = (1 << DEADLINE_BITS) - 1;
 /// Levels; `LEVELS * SLOT_BITS >= DEADLINE_BITS`, so every deadline has a level.
-const LEVELS: usize = 8;
+const LEVELS: usize = 7;
 /// List number of the list of timers that were already due when armed.
 const EXPIRED: u16 = (LEVELS * SLOTS) as u16;
 /// "No entry" in links and list heads.
@@ -108,11 +112,16 @@ impl Entry {
     }
 
     fn check(&self) -> u32 {
-        ((self.word >> DEADLINE_BITS) as u32) << 16 | (self.word & 0xFFFF) as u32
+        check_of(self.word)
     }
 }
 
-/// A hierarchical timing wheel of millisecond ticks (see the module docs).
+/// The check word of a key (see the module docs) for an entry's word.
+fn check_of(word: u64) -> u32 {
+    ((word >> DEADLINE_BITS) as u32) << 16 | (word & 0xFFFF) as u32
+}
+
+/// A hierarchical timing wheel of ticks (see the module docs).
 pub(crate) struct Wheel {
     /// The slab of entries, pending and vacant.
     entries: SegVec<Entry>,
@@ -125,13 +134,13 @@ pub(crate) struct Wheel {
     /// List heads: `LEVELS * SLOTS` slots, then the `EXPIRED` list.
     heads: Box<[u32; LEVELS * SLOTS + 1]>,
     /// Per level, bit `s` is set iff slot `s` is non-empty.
-    occupied: [u64; LEVELS],
+    occupied: [u128; LEVELS],
     /// Lower bound of the deadlines on the `EXPIRED` list (`u64::MAX` when it is empty).
     expired_min: u64,
 }
 
 impl Wheel {
-    /// Empty wheel, current tick 0. A tick is one millisecond; the caller converts Instants.
+    /// Empty wheel, current tick 0. The caller converts instants to ticks.
     pub(crate) fn new() -> Wheel {
         Wheel {
             entries: SegVec::new(),
@@ -162,31 +171,39 @@ impl Wheel {
     /// exhaust memory long before the index, so that limit is a panic, not an error.
     pub(crate) fn insert(&mut self, deadline: u64, waker: Waker) -> TimerKey {
         let deadline = deadline.min(MAX_DEADLINE);
-        let index = if self.free != NIL {
+        // The entry is filled in and put at the front of its list in one
+        // visit (one slab lookup for it, one for the old head): at a million
+        // timers, each lookup of a cold entry is a cache miss.
+        let list = self.list_of(deadline);
+        let head = self.heads[list as usize];
+        let waker = Some(SlimWaker::new(waker));
+        let (index, word) = if self.free != NIL {
             let index = self.free;
             let entry = &mut self.entries[index as usize];
             self.free = entry.next;
-            entry.waker = Some(SlimWaker::new(waker));
+            entry.waker = waker;
             entry.word = (entry.word & !MAX_DEADLINE) | deadline;
-            index
+            entry.prev = NIL;
+            entry.next = head;
+            (index, entry.word)
         } else {
             let index = u32::try_from(self.entries.len())
                 .ok()
                 .filter(|&i| i != NIL)
                 .expect("corun timer wheel: more than 2^32 - 2 timers");
             self.entries.push(Entry {
-                waker: Some(SlimWaker::new(waker)),
+                waker,
                 word: deadline,
                 prev: NIL,
-                next: NIL,
+                next: head,
             });
-            index
+            (index, deadline)
         };
         self.len += 1;
-        self.link(index);
+        self.push_head(list, index, head, deadline);
         TimerKey {
             index,
-            check: self.entries[index as usize].check(),
+            check: check_of(word),
         }
     }
 
@@ -237,7 +254,7 @@ impl Wheel {
     /// usable if `fire` panics).
     pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(Waker)) {
         let now = now.min(MAX_DEADLINE);
-        while let Some(index) = self.pop_front(EXPIRED) {
+        while let Some((index, _)) = self.pop_front(EXPIRED) {
             if let Some(waker) = self.release(index) {
                 fire(waker);
             }
@@ -249,14 +266,14 @@ impl Wheel {
             // Never past an unprocessed slot: `start` is the earliest occupied one.
             self.now = start;
             let list = (level * SLOTS + slot) as u16;
-            while let Some(index) = self.pop_front(list) {
-                if self.entries[index as usize].deadline() <= start {
+            while let Some((index, deadline)) = self.pop_front(list) {
+                if deadline <= start {
                     if let Some(waker) = self.release(index) {
                         fire(waker);
                     }
                 } else {
                     // Later within this coarse slot: its level is now lower.
-                    self.link(index);
+                    self.link(index, deadline);
                 }
             }
         }
@@ -286,24 +303,31 @@ impl Wheel {
         }
     }
 
-    /// Pushes the (unlinked) entry `index` onto the list its deadline belongs to now.
-    fn link(&mut self, index: u32) {
-        let deadline = self.entries[index as usize].deadline();
+    /// Pushes the (unlinked) entry `index`, whose deadline is `deadline`, onto the list
+    /// that deadline belongs to now.
+    fn link(&mut self, index: u32, deadline: u64) {
         let list = self.list_of(deadline);
+        let head = self.heads[list as usize];
+        let entry = &mut self.entries[index as usize];
+        entry.prev = NIL;
+        entry.next = head;
+        self.push_head(list, index, head, deadline);
+    }
+
+    /// Second half of a push at the front of `list`: entry `index` (deadline `deadline`)
+    /// already links to `head`, the list's head until now; makes it the head and marks
+    /// the list non-empty.
+    fn push_head(&mut self, list: u16, index: u32, head: u32, deadline: u64) {
+        if head != NIL {
+            self.entries[head as usize].prev = index;
+        }
+        self.heads[list as usize] = index;
         if list == EXPIRED {
             self.expired_min = self.expired_min.min(deadline);
         } else {
             let (level, slot) = (list as usize / SLOTS, list as usize % SLOTS);
             self.occupied[level] |= 1 << slot;
         }
-        let head = self.heads[list as usize];
-        if head != NIL {
-            self.entries[head as usize].prev = index;
-        }
-        self.heads[list as usize] = index;
-        let entry = &mut self.entries[index as usize];
-        entry.prev = NIL;
-        entry.next = head;
     }
 
     /// Removes the pending entry `index` from `list` (the list it is on), clearing the
@@ -327,14 +351,26 @@ impl Wheel {
         }
     }
 
-    /// Unlinks and returns the first entry of `list`, if any.
-    fn pop_front(&mut self, list: u16) -> Option<u32> {
+    /// Unlinks the first entry of `list`, if any, and returns it with its deadline (read
+    /// in the same visit as its link).
+    fn pop_front(&mut self, list: u16) -> Option<(u32, u64)> {
         let head = self.heads[list as usize];
         if head == NIL {
             return None;
         }
-        self.unlink(head, list);
-        Some(head)
+        let entry = &self.entries[head as usize];
+        let (next, deadline) = (entry.next, entry.deadline());
+        debug_assert_eq!(entry.prev, NIL, "the head has no predecessor");
+        self.heads[list as usize] = next;
+        if next != NIL {
+            self.entries[next as usize].prev = NIL;
+        } else if list == EXPIRED {
+            self.expired_min = u64::MAX;
+        } else {
+            let (level, slot) = (list as usize / SLOTS, list as usize % SLOTS);
+            self.occupied[level] &= !(1 << slot);
+        }
+        Some((head, deadline))
     }
 
     /// Frees the unlinked entry `index`: bumps its generation, puts it on the free list and
@@ -350,7 +386,7 @@ impl Wheel {
     }
 }
 
-/// Level and slot of a deadline `deadline > now`: the highest 6-bit group in which the two
+/// Level and slot of a deadline `deadline > now`: the highest 7-bit group in which the two
 /// differ, and the deadline's bits in that group.
 fn level_and_slot(now: u64, deadline: u64) -> (usize, usize) {
     let masked = (now ^ deadline) | (SLOTS as u64 - 1);
@@ -373,288 +409,4 @@ fn slot_start(now: u64, level: usize, slot: usize) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-    use std::task::Wake;
-
-    /// A waker that counts its wakes and logs its id into a shared log.
-    struct Probe {
-        id: u64,
-        wakes: AtomicUsize,
-        log: Arc<Mutex<Vec<u64>>>,
-    }
-
-    impl Wake for Probe {
-        fn wake(self: Arc<Self>) {
-            self.wake_by_ref();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.wakes.fetch_add(1, Ordering::SeqCst);
-            self.log.lock().unwrap().push(self.id);
-        }
-    }
-
-    fn probe(id: u64, log: &Arc<Mutex<Vec<u64>>>) -> (Arc<Probe>, Waker) {
-        let p = Arc::new(Probe {
-            id,
-            wakes: AtomicUsize::new(0),
-            log: log.clone(),
-        });
-        (p.clone(), Waker::from(p))
-    }
-
-    /// Advances and returns the ids fired, in firing order.
-    fn fire_ids(w: &mut Wheel, now: u64, log: &Arc<Mutex<Vec<u64>>>) -> Vec<u64> {
-        w.advance(now, Waker::wake);
-        std::mem::take(&mut *log.lock().unwrap())
-    }
-
-    #[test]
-    fn entry_is_compact() {
-        assert!(std::mem::size_of::<Entry>() <= 24);
-    }
-
-    #[test]
-    fn fires_exactly_at_level_boundaries_in_order() {
-        let log = Arc::default();
-        let mut w = Wheel::new();
-        let deadlines = [
-            1u64,
-            62,
-            63,
-            64,
-            65,
-            4095,
-            4096,
-            4097,
-            262_143,
-            262_144,
-            1 << 24,
-            (1 << 30) + 7,
-        ];
-        for &d in deadlines.iter().rev() {
-            w.insert(d, probe(d, &log).1);
-        }
-        for &d in &deadlines {
-            assert_eq!(
-                fire_ids(&mut w, d - 1, &log),
-                Vec::<u64>::new(),
-                "early at {d}"
-            );
-            assert_eq!(w.next_expiration().map(|t| t <= d), Some(true));
-            assert_eq!(fire_ids(&mut w, d, &log), vec![d], "exact at {d}");
-        }
-        assert_eq!(w.len(), 0);
-        assert_eq!(w.next_expiration(), None);
-    }
-
-    #[test]
-    fn big_jump_fires_everything_in_deadline_order() {
-        let log = Arc::default();
-        let mut w = Wheel::new();
-        let deadlines = [5u64, 70, 4100, 1 << 20, 1 << 39, 999_999_999_999];
-        for &d in deadlines.iter().rev() {
-            w.insert(d, probe(d, &log).1);
-        }
-        w.insert(2_000_000_000_000, probe(0, &log).1);
-        assert_eq!(fire_ids(&mut w, 1_000_000_000_000, &log), deadlines);
-        assert_eq!(w.now(), 1_000_000_000_000);
-        assert_eq!(w.len(), 1);
-        assert_eq!(fire_ids(&mut w, 2_000_000_000_000, &log), vec![0]);
-    }
-
-    #[test]
-    fn many_equal_deadlines_all_fire_once() {
-        let log = Arc::default();
-        let mut w = Wheel::new();
-        let probes: Vec<_> = (0..10_000)
-            .map(|i| {
-                let (p, waker) = probe(i, &log);
-                w.insert(777, waker);
-                p
-            })
-            .collect();
-        assert_eq!(fire_ids(&mut w, 776, &log).len(), 0);
-        assert_eq!(fire_ids(&mut w, 777, &log).len(), 10_000);
-        assert_eq!(fire_ids(&mut w, 1_000_000, &log).len(), 0);
-        assert!(probes.iter().all(|p| p.wakes.load(Ordering::SeqCst) == 1));
-    }
-
-    #[test]
-    fn due_deadline_fires_on_next_advance_even_without_time_passing() {
-        let log = Arc::default();
-        let mut w = Wheel::new();
-        w.advance(100, |_| unreachable!());
-        w.insert(0, probe(1, &log).1);
-        w.insert(100, probe(2, &log).1);
-        assert_eq!(w.next_expiration(), Some(0), "the earliest due deadline");
-        let mut fired = fire_ids(&mut w, 50, &log);
-        fired.sort_unstable();
-        assert_eq!(fired, vec![1, 2]);
-        assert_eq!(w.now(), 100, "time never goes backwards");
-    }
-
-    #[test]
-    fn cancel_before_fire_drops_waker_and_never_fires() {
-        let log = Arc::default();
-        let mut w = Wheel::new();
-        let (p, waker) = probe(1, &log);
-        let key = w.insert(64, waker);
-        let other = w.insert(64, probe(2, &log).1);
-        assert_eq!(Arc::strong_count(&p), 2);
-        assert!(w.cancel(key));
-        assert_eq!(Arc::strong_count(&p), 1, "cancel drops the waker");
-        assert!(!w.cancel(key), "double cancel is stale");
-        assert_eq!(w.len(), 1);
-        assert_eq!(fire_ids(&mut w, 64, &log), vec![2]);
-        assert!(!w.cancel(other), "cancel after fire is stale");
-        assert_eq!(p.wakes.load(Ordering::SeqCst), 0);
-    }
-
-    #[test]
-    fn stale_key_does_not_touch_reused_cell() {
-        let log = Arc::default();
-        let mut w = Wheel::new();
-        let old = w.insert(10, probe(1, &log).1);
-        assert!(w.cancel(old));
-        let new = w.insert(20, probe(2, &log).1);
-        assert_ne!(old, new);
-        assert!(!w.cancel(old));
-        assert!(!w.set_waker(old, &probe(3, &log).1));
-        assert_eq!(fire_ids(&mut w, 20, &log), vec![2]);
-    }
-
-    #[test]
-    fn set_waker_replaces_pending_waker_only() {
-        let log = Arc::default();
-        let mut w = Wheel::new();
-        let (first, waker) = probe(1, &log);
-        let key = w.insert(5, waker.clone());
-        assert!(w.set_waker(key, &waker));
-        assert_eq!(Arc::strong_count(&first), 3, "will_wake: no replacement");
-        let (_, second) = probe(2, &log);
-        assert!(w.set_waker(key, &second));
-        assert_eq!(Arc::strong_count(&first), 2, "old waker dropped");
-        assert_eq!(fire_ids(&mut w, 5, &log), vec![2]);
-        assert!(!w.set_waker(key, &second), "stale after fire");
-    }
-
-    #[test]
-    fn huge_deadlines_never_fire_early_and_do_not_overflow() {
-        const MAX: u64 = MAX_DEADLINE;
-        let log = Arc::default();
-        let mut w = Wheel::new();
-        w.insert(MAX - 1, probe(1, &log).1);
-        w.insert(MAX, probe(2, &log).1);
-        w.insert(1 << 47, probe(3, &log).1);
-        let mut now = 0;
-        for step in [1u64 << 36, 1 << 42, 1 << 46, (1 << 47) - 1] {
-            now = step;
-            assert!(fire_ids(&mut w, now, &log).is_empty(), "early at {now}");
-            assert!(w.next_expiration().is_some_and(|t| t <= 1 << 47));
-        }
-        assert_eq!(fire_ids(&mut w, now + 1, &log), vec![3]);
-        assert!(fire_ids(&mut w, MAX - 2, &log).is_empty());
-        assert_eq!(w.next_expiration(), Some(MAX - 1));
-        assert_eq!(fire_ids(&mut w, MAX - 1, &log), vec![1]);
-        assert_eq!(fire_ids(&mut w, MAX, &log), vec![2]);
-        // Beyond the range: clamped to the largest deadline, never wrapped.
-        w.insert(u64::MAX, probe(4, &log).1);
-        assert_eq!(w.next_expiration(), Some(MAX));
-        assert_eq!(fire_ids(&mut w, u64::MAX, &log), vec![4]);
-        assert_eq!(w.now(), MAX);
-        assert_eq!(w.len(), 0);
-    }
-
-    /// xorshift64: deterministic, no extra crates.
-    fn rng(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
-
-    #[test]
-    fn randomized_against_btreemap_model() {
-        let log: Arc<Mutex<Vec<u64>>> = Arc::default();
-        for seed in 1..=20u64 {
-            let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let mut w = Wheel::new();
-            // (deadline, id) -> key
-            let mut model: BTreeMap<(u64, u64), TimerKey> = BTreeMap::new();
-            let mut next_id = 0u64;
-            for _ in 0..3_000 {
-                let now = w.now();
-                match rng(&mut s) % 10 {
-                    0..=4 => {
-                        let span =
-                            [2u64, 64, 5_000, 1 << 20, 1 << 40, u64::MAX][rng(&mut s) as usize % 6];
-                        let d = now.saturating_add(rng(&mut s) % span).saturating_sub(1);
-                        // The wheel clamps; so does the model.
-                        let d = d.min(MAX_DEADLINE);
-                        next_id += 1;
-                        let key = w.insert(d, probe(next_id, &log).1);
-                        model.insert((d, next_id), key);
-                    }
-                    5 | 6 if !model.is_empty() => {
-                        let nth = rng(&mut s) as usize % model.len();
-                        let k = *model.keys().nth(nth).unwrap();
-                        let key = model.remove(&k).unwrap();
-                        assert!(w.cancel(key));
-                        assert!(!w.cancel(key));
-                    }
-                    _ => {
-                        let span = [1u64, 64, 4096, 1 << 24, 1 << 45][rng(&mut s) as usize % 5];
-                        let target = now.saturating_add(rng(&mut s) % span).min(MAX_DEADLINE);
-                        let fired = fire_ids(&mut w, target, &log);
-                        let mut expected = Vec::new();
-                        while let Some(entry) = model.first_entry() {
-                            if entry.key().0 > target {
-                                break;
-                            }
-                            expected.push(entry.remove_entry().0);
-                        }
-                        let mut got = fired.clone();
-                        let mut want: Vec<u64> = expected.iter().map(|&(_, id)| id).collect();
-                        got.sort_unstable();
-                        want.sort_unstable();
-                        assert_eq!(got, want, "seed {seed}: fired set at {target}");
-                        // Timers armed already due come first (any order), then the rest in
-                        // deadline order (ties in any order).
-                        let deadline = |id: u64| expected.iter().find(|x| x.1 == id).unwrap().0;
-                        let order: Vec<u64> =
-                            fired.iter().map(|&id| deadline(id).max(now)).collect();
-                        assert!(order.windows(2).all(|p| p[0] <= p[1]), "seed {seed}: order");
-                    }
-                }
-                assert_eq!(w.len(), model.len());
-                match (w.next_expiration(), model.keys().next()) {
-                    (None, None) => {}
-                    (Some(t), Some(&(d, _))) => assert!(t <= d, "seed {seed}: {t} > {d}"),
-                    (got, want) => panic!("seed {seed}: next_expiration {got:?}, model {want:?}"),
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn million_inserts_then_cancels() {
-        let log = Arc::default();
-        let (p, waker) = probe(0, &log);
-        let mut w = Wheel::new();
-        let mut s = 0x2545_F491_4F6C_DD1D;
-        let keys: Vec<_> = (0..1_000_000)
-            .map(|_| w.insert(rng(&mut s) % 86_400_000, waker.clone()))
-            .collect();
-        assert_eq!(w.len(), 1_000_000);
-        let cancelled = keys.iter().filter(|&&k| w.cancel(k)).count();
-        assert_eq!(cancelled, 1_000_000);
-        assert_eq!(w.len(), 0);
-        assert_eq!(w.next_expiration(), None);
-        assert_eq!(Arc::strong_count(&p), 2, "every stored waker dropped");
-        w.advance(u64::MAX, |_| unreachable!());
-    }
-}
+mod tests;

@@ -1,6 +1,9 @@
-//! The scheduler's clock (milliseconds since it started, read once per
-//! loop turn) and its timing wheel. Futures of `crate::time` arm and cancel
-//! entries through these methods; firing happens here, once per turn.
+//! The scheduler's clock (ticks of [`TICK_NS`] nanoseconds since the
+//! process-wide time base of `time::deadline`, read once per loop turn) and
+//! its timing wheel. Futures of `crate::time` arm and cancel entries through
+//! these methods; firing happens here, once per turn. This file converts
+//! instants to ticks and back; it does not know how the wheel stores entries
+//! (`time::wheel`) nor how a park waits (`reactor`).
 
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -8,35 +11,45 @@ use std::time::{Duration, Instant};
 use super::Core;
 use crate::time::wheel::TimerKey;
 
+/// Length of a timer tick: 2^17 ns (about 131 µs). A deadline is rounded
+/// up to a tick, so timers fire at most one tick late (plus the wake-up
+/// latency of the park, which ends at the tick's exact instant). A power of
+/// two keeps the conversions to shifts; 2^17 ns with 128-slot wheel levels
+/// keeps a one-second sleep in the wheel's second level, so it is moved
+/// (cascaded) once before it fires, like with millisecond ticks.
+pub(crate) const TICK_NS: u64 = 1 << 17;
+
 impl Core {
-    /// Milliseconds since this scheduler started, as of the last reading.
+    /// Ticks since the time base, as of the last clock reading.
     pub(crate) fn now_tick(&self) -> u64 {
         self.now_tick.get()
     }
 
-    /// The first tick at or after `t` (a deadline never fires early).
-    pub(crate) fn tick_at(&self, t: Instant) -> u64 {
-        let d = t.saturating_duration_since(self.origin);
-        let ms = d.as_millis();
-        let ms = if d.subsec_nanos() % 1_000_000 != 0 {
-            ms + 1
-        } else {
-            ms
-        };
-        u64::try_from(ms).unwrap_or(u64::MAX - 1).min(u64::MAX - 1)
+    /// The first tick at or after the instant `nanos` nanoseconds after the
+    /// time base (a deadline never fires early); 0 for instants before it.
+    pub(crate) fn tick_of_nanos(&self, nanos: i64) -> u64 {
+        // `origin` is the time base itself (see `Core::new`).
+        u64::try_from(nanos).map_or(0, |ns| ns.div_ceil(TICK_NS))
     }
 
-    /// The instant a tick stands for.
+    /// The instant a tick stands for (its start).
     pub(crate) fn instant_of(&self, tick: u64) -> Instant {
+        let ns = u128::from(tick) * u128::from(TICK_NS);
+        let d = Duration::new(
+            u64::try_from(ns / 1_000_000_000).unwrap_or(u64::MAX),
+            (ns % 1_000_000_000) as u32,
+        );
         self.origin
-            .checked_add(Duration::from_millis(tick))
+            .checked_add(d)
             .unwrap_or(self.origin + Duration::from_secs(86400 * 365 * 100))
     }
 
     pub(super) fn update_clock(&self) -> Instant {
         let now = Instant::now();
-        let ms = now.saturating_duration_since(self.origin).as_millis();
-        self.now_tick.set(u64::try_from(ms).unwrap_or(u64::MAX - 1));
+        let ns = now.saturating_duration_since(self.origin).as_nanos();
+        let ticks = ns / u128::from(TICK_NS);
+        self.now_tick
+            .set(u64::try_from(ticks).unwrap_or(u64::MAX - 1));
         now
     }
 

@@ -10,8 +10,9 @@
 //!    one `epoll_wait` per thousands of polls, not per 256), and it drops
 //!    back to [`BUDGET`] as soon as an event or a message arrives.
 //! 2. Poll the reactor: with a zero timeout if tasks are still ready or
-//!    messages wait, else blocking until the next timer deadline (or forever
-//!    if there is none) — an idle scheduler makes no syscall at all.
+//!    messages wait, else blocking until the instant the next timer tick
+//!    starts (`Reactor::park_until`, exact to the nanosecond), or forever if
+//!    no timer is pending — an idle scheduler makes no syscall at all.
 //! 3. Fire expired timers.
 //! 4. Take the messages other threads sent (spawns, wakes, kills, queries).
 //!
@@ -49,6 +50,7 @@ use super::registry::Registry;
 use ready::ReadyQueue;
 mod clock;
 mod ready;
+pub(crate) use clock::TICK_NS;
 mod snapshot;
 mod waiters;
 
@@ -132,7 +134,7 @@ pub(crate) struct Core {
     /// Scratch space for fired timer wakers (woken after the wheel borrow).
     fired: RefCell<Vec<Waker>>,
     origin: Instant,
-    /// Milliseconds since `origin` at the last clock reading.
+    /// Ticks (`TICK_NS`) since `origin` at the last clock reading.
     now_tick: Cell<u64>,
     ids: Cell<(u64, u64)>,
     closing: Cell<bool>,
@@ -185,7 +187,9 @@ impl Core {
             wheel: RefCell::new(Wheel::new()),
             busy_ns: RefCell::default(),
             fired: RefCell::default(),
-            origin: Instant::now(),
+            // Ticks count from the deadlines' base, so that `Sleep` turns
+            // a deadline into a tick without `Instant` arithmetic.
+            origin: crate::time::clock_base(),
             now_tick: Cell::new(0),
             ids: Cell::new((0, 0)),
             closing: Cell::new(false),
@@ -513,25 +517,34 @@ impl Core {
     /// if it found anything (an I/O event, a fired timer or a message).
     fn turn(&self) -> bool {
         let busy = !self.ready_mut(|q| q.is_empty()) || self.stop.get();
-        let mut timeout = if busy {
-            Some(Duration::ZERO)
+        // `None`: only poll; `Some(None)`: block with no timer pending;
+        // `Some(Some(t))`: block until the start of tick `t`. A tick the
+        // last clock reading already reached is due: only poll.
+        let mut wait = if busy {
+            None
         } else {
-            self.wheel.borrow().next_expiration().map(|tick| {
-                self.instant_of(tick)
-                    .saturating_duration_since(Instant::now())
-            })
+            match self.wheel.borrow().next_expiration() {
+                None => Some(None),
+                Some(tick) if tick <= self.now_tick() => None,
+                Some(tick) => Some(Some(tick)),
+            }
         };
-        let may_block = timeout != Some(Duration::ZERO);
+        let may_block = wait.is_some();
         if may_block && !self.shared.prepare_park() {
-            timeout = Some(Duration::ZERO);
+            wait = None;
         }
         self.bump(|s| {
             s.turns += 1;
-            if timeout != Some(Duration::ZERO) {
+            if wait.is_some() {
                 s.parks += 1;
             }
         });
-        let events = match self.reactor.park(timeout) {
+        let parked = match wait {
+            None => self.reactor.park(Some(Duration::ZERO)),
+            Some(None) => self.reactor.park(None),
+            Some(Some(tick)) => self.reactor.park_until(self.instant_of(tick)),
+        };
+        let events = match parked {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!("poller failed: {e}");
