@@ -1,13 +1,24 @@
-//! The write lane: a few OS threads, one per spare core, that run the
-//! buffered writes `spread.rs` moved off the scheduler thread.
+//! The write lane: a few OS threads, one per core, that run the buffered
+//! writes `spread.rs` moved off the scheduler thread.
 //!
 //! Why not the blocking pool: the pool starts a thread whenever a job
 //! finds no idle one, and its threads sleep as soon as the queue is empty.
 //! For writes that take microseconds that means more threads than cores,
 //! and a futex wake (plus the wake-up latency) per write. The lane instead
-//! has at most `available_parallelism() - 1` threads; a thread that finds
-//! the queue empty spins for [`SPIN`] before it sleeps, so a stream of
-//! writes from a busy scheduler keeps it running without syscalls.
+//! has at most [`threads`] threads; a thread that finds the queue empty
+//! polls it [`SPIN_ROUNDS`] times (a few microseconds, no syscall and no
+//! clock read) before it sleeps, so a stream of writes from a busy
+//! scheduler keeps it running without syscalls, while a dry spell does not
+//! burn a core that the scheduler thread or a pool thread may be waiting
+//! for (on a shared machine the kernel often puts the lane on the
+//! scheduler's core).
+//!
+//! Why one thread per core, not per core beyond the scheduler's: the
+//! kernel places threads, not corun. On a busy machine a single lane
+//! thread was measured sharing the scheduler thread's core while another
+//! process held the second one, so moved writes bought nothing; with a
+//! lane thread per core the kernel can put a writer on every core it gives
+//! this process. An idle lane thread sleeps, so a spare one costs nothing.
 //!
 //! * Jobs start in FIFO order; each runs to completion (they are
 //!   [`pool::job`]s, which catch panics and wake their task).
@@ -23,12 +34,12 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use super::pool::{self, Job, lock};
 
-/// How long an idle lane thread polls for the next job before sleeping.
-pub(super) const SPIN: Duration = Duration::from_micros(50);
+/// How many times an idle lane thread looks at the queue (with a spin-loop
+/// hint between looks) before it sleeps: a few microseconds.
+pub(super) const SPIN_ROUNDS: u32 = 512;
 
 struct Lane {
     state: Mutex<State>,
@@ -36,7 +47,7 @@ struct Lane {
     work: Condvar,
     /// Jobs queued, readable without the lock (for spinning threads).
     queued: AtomicUsize,
-    /// Most threads: one per spare core.
+    /// Most threads: one per core.
     max: usize,
 }
 
@@ -69,18 +80,23 @@ fn lane(max: usize) -> &'static Lane {
     })
 }
 
-/// Cores beyond the first (`available_parallelism() - 1`; 0 if unknown):
-/// the lane's bound on threads.
-pub(super) fn spare_cores() -> usize {
-    static SPARE: OnceLock<usize> = OnceLock::new();
-    *SPARE.get_or_init(|| {
-        std::thread::available_parallelism().map_or(0, |n| n.get().saturating_sub(1))
-    })
+/// The lane's bound on threads: one per core (`available_parallelism()`),
+/// or 0 on a single core (or if unknown), where moving a write could only
+/// add a round trip.
+pub(super) fn threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS
+        .get_or_init(|| threads_for(std::thread::available_parallelism().map_or(1, |n| n.get())))
+}
+
+/// The bound on lane threads for a machine with `cores` cores.
+pub(super) fn threads_for(cores: usize) -> usize {
+    if cores < 2 { 0 } else { cores }
 }
 
 /// Queues `job` on the lane.
 pub(super) fn submit(job: Job) {
-    let lane = lane(spare_cores());
+    let lane = lane(threads());
     let mut st = lock(&lane.state);
     st.queue.push_back(job);
     lane.queued.fetch_add(1, Ordering::Release);
@@ -132,8 +148,10 @@ fn worker(lane: &'static Lane) {
             continue;
         }
         drop(st);
-        let t0 = Instant::now();
-        while lane.queued.load(Ordering::Acquire) == 0 && t0.elapsed() < SPIN {
+        for _ in 0..SPIN_ROUNDS {
+            if lane.queued.load(Ordering::Acquire) != 0 {
+                break;
+            }
             std::hint::spin_loop();
         }
         st = lock(&lane.state);
@@ -164,6 +182,14 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
+    fn one_thread_per_core_and_none_on_one_core() {
+        assert_eq!(threads_for(0), 0);
+        assert_eq!(threads_for(1), 0);
+        assert_eq!(threads_for(2), 2);
+        assert_eq!(threads_for(8), 8);
+    }
+
+    #[test]
     fn every_job_runs_once_on_at_most_the_spare_cores() {
         const JOBS: usize = 500;
         let order = Arc::new(Mutex::new(Vec::new()));
@@ -191,9 +217,9 @@ mod tests {
         let order = lock(&order).clone();
         assert_eq!(order.len(), JOBS);
         let names = lock(&names).clone();
-        // Never more threads than spare cores (at least one), and only
-        // lane threads (or the pool, if a lane thread could not start).
-        assert!(names.len() <= spare_cores().max(1));
+        // Never more threads than cores (at least one), and only lane
+        // threads (or the pool, if a lane thread could not start).
+        assert!(names.len() <= threads().max(1));
         for (_, name) in &names {
             let name = name.as_deref().unwrap_or("");
             assert!(
