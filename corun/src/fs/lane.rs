@@ -5,13 +5,17 @@
 //! finds no idle one, and its threads sleep as soon as the queue is empty.
 //! For writes that take microseconds that means more threads than cores,
 //! and a futex wake (plus the wake-up latency) per write. The lane instead
-//! has at most [`threads`] threads; a thread that finds the queue empty
-//! polls it [`SPIN_ROUNDS`] times (a few microseconds, no syscall and no
-//! clock read) before it sleeps, so a stream of writes from a busy
-//! scheduler keeps it running without syscalls, while a dry spell does not
-//! burn a core that the scheduler thread or a pool thread may be waiting
-//! for (on a shared machine the kernel often puts the lane on the
-//! scheduler's core).
+//! has at most [`threads`] threads, and a thread that finishes a job takes
+//! the next queued one without a wake-up, so while the scheduler keeps a
+//! job queued (see `spread.rs`) a lane thread runs without syscalls.
+//!
+//! A lane thread that finds the queue empty sleeps at once; it does not
+//! spin. Spinning was measured to cost more than the wake-ups it saves: on
+//! a shared machine the kernel often runs the lane on the scheduler
+//! thread's core, where every spin delays the very thread that would queue
+//! the next job (fileio benchmark, 2 cores: corun÷threads fell steadily
+//! as the spin grew, from about 1.0 without one to about 0.6 with the
+//! longest tried).
 //!
 //! Why one thread per core, not per core beyond the scheduler's: the
 //! kernel places threads, not corun. On a busy machine a single lane
@@ -31,22 +35,15 @@
 //! (`spread.rs` does), nor touch a `File`, the scheduler or the reactor.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread;
 
 use super::pool::{self, Job, lock};
 
-/// How many times an idle lane thread looks at the queue (with a spin-loop
-/// hint between looks) before it sleeps: a few microseconds.
-pub(super) const SPIN_ROUNDS: u32 = 512;
-
 struct Lane {
     state: Mutex<State>,
     /// Sleeping lane threads wait here.
     work: Condvar,
-    /// Jobs queued, readable without the lock (for spinning threads).
-    queued: AtomicUsize,
     /// Most threads: one per core.
     max: usize,
 }
@@ -55,8 +52,8 @@ struct State {
     queue: VecDeque<Job>,
     /// Lane threads alive: always `awake + sleeping`.
     threads: usize,
-    /// Lane threads running a job, spinning, or about to look at the
-    /// queue: one of them takes a new job without being woken.
+    /// Lane threads running a job or about to look at the queue: one of
+    /// them takes a new job without being woken.
     awake: usize,
     /// Lane threads waiting on `work`.
     sleeping: usize,
@@ -75,7 +72,6 @@ fn lane(max: usize) -> &'static Lane {
             notified: 0,
         }),
         work: Condvar::new(),
-        queued: AtomicUsize::new(0),
         max: max.max(1),
     })
 }
@@ -99,7 +95,6 @@ pub(super) fn submit(job: Job) {
     let lane = lane(threads());
     let mut st = lock(&lane.state);
     st.queue.push_back(job);
-    lane.queued.fetch_add(1, Ordering::Release);
     // Each awake (or notified) thread takes one queued job.
     if st.queue.len() <= st.awake + st.notified {
         return;
@@ -126,7 +121,6 @@ pub(super) fn submit(job: Job) {
         }
         // No lane thread at all: the blocking pool runs the job instead.
         let job = st.queue.pop_back();
-        lane.queued.fetch_sub(1, Ordering::Release);
         drop(st);
         if let Some(job) = job {
             tracing::debug!("corun::fs: cannot start a write-lane thread; using the blocking pool");
@@ -140,22 +134,10 @@ fn worker(lane: &'static Lane) {
     let mut st = lock(&lane.state);
     loop {
         if let Some(job) = st.queue.pop_front() {
-            lane.queued.fetch_sub(1, Ordering::Release);
             drop(st);
             // Lane jobs catch their own panics; belt and braces.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
             st = lock(&lane.state);
-            continue;
-        }
-        drop(st);
-        for _ in 0..SPIN_ROUNDS {
-            if lane.queued.load(Ordering::Acquire) != 0 {
-                break;
-            }
-            std::hint::spin_loop();
-        }
-        st = lock(&lane.state);
-        if !st.queue.is_empty() {
             continue;
         }
         st.awake -= 1;
