@@ -1,13 +1,28 @@
-//! The write lane: a few OS threads, one per spare core, that run the
-//! buffered writes `spread.rs` moved off the scheduler thread.
+//! The write lane: a few OS threads, one per core, that run the buffered
+//! writes `spread.rs` moved off the scheduler thread.
 //!
 //! Why not the blocking pool: the pool starts a thread whenever a job
 //! finds no idle one, and its threads sleep as soon as the queue is empty.
 //! For writes that take microseconds that means more threads than cores,
 //! and a futex wake (plus the wake-up latency) per write. The lane instead
-//! has at most `available_parallelism() - 1` threads; a thread that finds
-//! the queue empty spins for [`SPIN`] before it sleeps, so a stream of
-//! writes from a busy scheduler keeps it running without syscalls.
+//! has at most [`threads`] threads, and a thread that finishes a job takes
+//! the next queued one without a wake-up, so while the scheduler keeps a
+//! job queued (see `spread.rs`) a lane thread runs without syscalls.
+//!
+//! A lane thread that finds the queue empty sleeps at once; it does not
+//! spin. Spinning was measured to cost more than the wake-ups it saves: on
+//! a shared machine the kernel often runs the lane on the scheduler
+//! thread's core, where every spin delays the very thread that would queue
+//! the next job (fileio benchmark, 2 cores: corun÷threads fell steadily
+//! as the spin grew, from about 1.0 without one to about 0.6 with the
+//! longest tried).
+//!
+//! Why one thread per core, not per core beyond the scheduler's: the
+//! kernel places threads, not corun. On a busy machine a single lane
+//! thread was measured sharing the scheduler thread's core while another
+//! process held the second one, so moved writes bought nothing; with a
+//! lane thread per core the kernel can put a writer on every core it gives
+//! this process. An idle lane thread sleeps, so a spare one costs nothing.
 //!
 //! * Jobs start in FIFO order; each runs to completion (they are
 //!   [`pool::job`]s, which catch panics and wake their task).
@@ -20,23 +35,16 @@
 //! (`spread.rs` does), nor touch a `File`, the scheduler or the reactor.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use super::pool::{self, Job, lock};
-
-/// How long an idle lane thread polls for the next job before sleeping.
-pub(super) const SPIN: Duration = Duration::from_micros(50);
 
 struct Lane {
     state: Mutex<State>,
     /// Sleeping lane threads wait here.
     work: Condvar,
-    /// Jobs queued, readable without the lock (for spinning threads).
-    queued: AtomicUsize,
-    /// Most threads: one per spare core.
+    /// Most threads: one per core.
     max: usize,
 }
 
@@ -44,8 +52,8 @@ struct State {
     queue: VecDeque<Job>,
     /// Lane threads alive: always `awake + sleeping`.
     threads: usize,
-    /// Lane threads running a job, spinning, or about to look at the
-    /// queue: one of them takes a new job without being woken.
+    /// Lane threads running a job or about to look at the queue: one of
+    /// them takes a new job without being woken.
     awake: usize,
     /// Lane threads waiting on `work`.
     sleeping: usize,
@@ -64,26 +72,29 @@ fn lane(max: usize) -> &'static Lane {
             notified: 0,
         }),
         work: Condvar::new(),
-        queued: AtomicUsize::new(0),
         max: max.max(1),
     })
 }
 
-/// Cores beyond the first (`available_parallelism() - 1`; 0 if unknown):
-/// the lane's bound on threads.
-pub(super) fn spare_cores() -> usize {
-    static SPARE: OnceLock<usize> = OnceLock::new();
-    *SPARE.get_or_init(|| {
-        std::thread::available_parallelism().map_or(0, |n| n.get().saturating_sub(1))
-    })
+/// The lane's bound on threads: one per core (`available_parallelism()`),
+/// or 0 on a single core (or if unknown), where moving a write could only
+/// add a round trip.
+pub(super) fn threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS
+        .get_or_init(|| threads_for(std::thread::available_parallelism().map_or(1, |n| n.get())))
+}
+
+/// The bound on lane threads for a machine with `cores` cores.
+pub(super) fn threads_for(cores: usize) -> usize {
+    if cores < 2 { 0 } else { cores }
 }
 
 /// Queues `job` on the lane.
 pub(super) fn submit(job: Job) {
-    let lane = lane(spare_cores());
+    let lane = lane(threads());
     let mut st = lock(&lane.state);
     st.queue.push_back(job);
-    lane.queued.fetch_add(1, Ordering::Release);
     // Each awake (or notified) thread takes one queued job.
     if st.queue.len() <= st.awake + st.notified {
         return;
@@ -110,7 +121,6 @@ pub(super) fn submit(job: Job) {
         }
         // No lane thread at all: the blocking pool runs the job instead.
         let job = st.queue.pop_back();
-        lane.queued.fetch_sub(1, Ordering::Release);
         drop(st);
         if let Some(job) = job {
             tracing::debug!("corun::fs: cannot start a write-lane thread; using the blocking pool");
@@ -124,20 +134,10 @@ fn worker(lane: &'static Lane) {
     let mut st = lock(&lane.state);
     loop {
         if let Some(job) = st.queue.pop_front() {
-            lane.queued.fetch_sub(1, Ordering::Release);
             drop(st);
             // Lane jobs catch their own panics; belt and braces.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
             st = lock(&lane.state);
-            continue;
-        }
-        drop(st);
-        let t0 = Instant::now();
-        while lane.queued.load(Ordering::Acquire) == 0 && t0.elapsed() < SPIN {
-            std::hint::spin_loop();
-        }
-        st = lock(&lane.state);
-        if !st.queue.is_empty() {
             continue;
         }
         st.awake -= 1;
@@ -162,6 +162,14 @@ fn worker(lane: &'static Lane) {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn one_thread_per_core_and_none_on_one_core() {
+        assert_eq!(threads_for(0), 0);
+        assert_eq!(threads_for(1), 0);
+        assert_eq!(threads_for(2), 2);
+        assert_eq!(threads_for(8), 8);
+    }
 
     #[test]
     fn every_job_runs_once_on_at_most_the_spare_cores() {
@@ -191,9 +199,9 @@ mod tests {
         let order = lock(&order).clone();
         assert_eq!(order.len(), JOBS);
         let names = lock(&names).clone();
-        // Never more threads than spare cores (at least one), and only
-        // lane threads (or the pool, if a lane thread could not start).
-        assert!(names.len() <= spare_cores().max(1));
+        // Never more threads than cores (at least one), and only lane
+        // threads (or the pool, if a lane thread could not start).
+        assert!(names.len() <= threads().max(1));
         for (_, name) in &names {
             let name = name.as_deref().unwrap_or("");
             assert!(

@@ -38,11 +38,11 @@
 //!   `EOPNOTSUPP` on ext4.)
 //! * **Spreading writes over the cores**: inline, all the copying into the
 //!   page cache happens on the scheduler's core. When a thread writes
-//!   steadily (its previous such write was under 1 ms ago) and a spare core
-//!   has room (at most 2 such writes in flight per core beyond the first,
+//!   steadily (its previous such write was under 1 ms ago) and the lane
+//!   has room (at most 2 such writes in flight per lane thread,
 //!   process-wide), an inline-able write is copied into a recycled buffer
-//!   and handed to the *write lane* — one thread per spare core — while the
-//!   task yields and the scheduler runs other tasks, whose writes go inline
+//!   and handed to the *write lane* — one thread per core, sleeping when
+//!   idle — while the task yields and the scheduler runs other tasks, whose writes go inline
 //!   or to the lane in turn. A file whose moved write came back before this
 //!   thread wrote anything else (a lone writer: moving bought nothing)
 //!   keeps its next 32 writes inline. On one core nothing moves.

@@ -4,15 +4,15 @@
 //! copying into the page cache, allocating blocks — and inline all of it is
 //! spent on the scheduler thread, so many tasks writing files keep one core
 //! busy while the others idle. This module decides, per inline-able write,
-//! whether to hand it to the write lane (`lane.rs`, one thread per spare
-//! core) instead, so the scheduler thread and lane threads copy in
+//! whether to hand it to the write lane (`lane.rs`, one thread per core)
+//! instead, so the scheduler thread and lane threads copy in
 //! parallel. Handing a write over only pays when the scheduler has other
 //! work meanwhile; for a lone writer it only adds a round trip between
 //! threads. So a write moves only when:
 //!
-//! * **a spare core has room**: fewer than [`limit`] moved writes are in
-//!   flight in the whole process ([`PER_SPARE_CORE`] per core beyond the
-//!   first, `available_parallelism() - 1`; on one core nothing moves);
+//! * **the lane has room**: fewer than [`limit`] moved writes are in
+//!   flight in the whole process ([`PER_LANE`] per lane thread; on one
+//!   core there is no lane and nothing moves);
 //! * **this thread is writing steadily**: its previous inline-able write
 //!   was less than [`WINDOW`] ago (a lone write stays inline);
 //! * **moving paid last time for this file**: when a moved write
@@ -37,9 +37,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Moved writes in flight per spare core: two, so a lane thread finds its
+/// Moved writes in flight per lane thread: two, so a lane thread finds its
 /// next write queued when it finishes one.
-pub(super) const PER_SPARE_CORE: usize = 2;
+pub(super) const PER_LANE: usize = 2;
 /// A write this soon after the thread's previous one is part of a stream.
 pub(super) const WINDOW: Duration = Duration::from_millis(1);
 /// Writes of a file kept inline after a moved one bought nothing.
@@ -75,12 +75,12 @@ pub(super) struct Writer {
 /// How many writes may be moved at once.
 pub(super) fn limit() -> usize {
     static LIMIT: OnceLock<usize> = OnceLock::new();
-    *LIMIT.get_or_init(|| limit_for(super::lane::spare_cores()))
+    *LIMIT.get_or_init(|| limit_for(super::lane::threads()))
 }
 
-/// The bound for a machine with `spare` cores beyond the first.
-pub(super) fn limit_for(spare: usize) -> usize {
-    spare * PER_SPARE_CORE
+/// The bound for a lane of `lanes` threads.
+pub(super) fn limit_for(lanes: usize) -> usize {
+    lanes * PER_LANE
 }
 
 /// One moved write in flight, with the buffer holding its bytes; dropping
@@ -129,8 +129,8 @@ fn take(count: &'static AtomicUsize, limit: usize) -> Option<Ticket> {
 /// file would not: a hundred files writing 32 KiB each spread the copies
 /// over 3 MiB).
 static SPARE_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-/// Most buffers kept: one per place and a few more.
-const MAX_SPARE_BUFFERS: usize = 8;
+/// Buffers kept beyond one per place.
+const EXTRA_SPARE_BUFFERS: usize = 2;
 
 fn reuse() -> Vec<u8> {
     let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
@@ -143,7 +143,7 @@ fn recycle(mut data: Vec<u8>) {
     }
     data.clear();
     let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
-    if spare.len() < MAX_SPARE_BUFFERS {
+    if spare.len() < limit() + EXTRA_SPARE_BUFFERS {
         spare.push(data);
     }
 }
@@ -235,9 +235,9 @@ mod tests {
 
     #[test]
     fn one_core_never_moves() {
-        assert_eq!(limit_for(0), 0);
-        assert_eq!(limit_for(1), PER_SPARE_CORE);
-        assert_eq!(limit_for(4), 4 * PER_SPARE_CORE);
+        assert_eq!(limit_for(super::super::lane::threads_for(1)), 0);
+        assert_eq!(limit_for(1), PER_LANE);
+        assert_eq!(limit_for(4), 4 * PER_LANE);
     }
 
     #[test]
