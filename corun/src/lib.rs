@@ -51,8 +51,8 @@
 //! ```
 //!
 //! A task that panics never takes the scheduler down: its handle resolves to
-//! a [`JoinError`] holding the panic's payload, and the panic is logged with the task's id and
-//! name through `tracing` when nobody holds the handle.
+//! a [`JoinError`] holding the panic's payload, and the panic is logged with
+//! the task's id and name through `tracing` when nobody holds the handle.
 //!
 //! # Layout
 //!
