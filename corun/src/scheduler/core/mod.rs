@@ -29,8 +29,9 @@
 //!   and never while a `RefCell` of the core is borrowed: user destructors
 //!   may spawn, kill or wake re-entrantly.
 //!
-//! The clock and timers are in `clock`, waiting by id in `waiters`, the
-//! `tasks()` snapshot in `snapshot`.
+//! The clock and timers are in `clock`, how tasks end (completion, kill,
+//! shutdown) in `ending`, waiting by id in `waiters`, the `tasks()` snapshot
+//! in `snapshot`.
 //!
 //! This file does not know how a future is stored (see `task::raw`) nor how
 //! the OS poller works (see `reactor`).
@@ -49,6 +50,7 @@ use super::Stats;
 use super::registry::Registry;
 use ready::ReadyQueue;
 mod clock;
+mod ending;
 mod ready;
 pub(crate) use clock::TICK_NS;
 mod snapshot;
@@ -56,9 +58,7 @@ mod waiters;
 
 use super::shared::{Msg, Shared, TaskPtr};
 use crate::reactor::Reactor;
-use crate::task::raw::{
-    self, COMPLETE, FINISHED, HANDLE, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
-};
+use crate::task::raw::{self, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED};
 use crate::task::{Exit, Task, TaskId, Waiting};
 use crate::time::wheel::Wheel;
 
@@ -426,91 +426,6 @@ impl Core {
         false
     }
 
-    /// Kills task `id`. False if no such task is alive here.
-    pub(crate) fn kill(&self, id: TaskId) -> bool {
-        let found = self.registry.borrow().get(id.id, id.slot);
-        let Some(ptr) = found else { return false };
-        // SAFETY: the registry keeps it alive.
-        let h = unsafe { raw::header(ptr) };
-        let l = h.local.get();
-        if l & RUNNING != 0 {
-            // It is on the stack right now (killing itself): end it when its
-            // poll returns.
-            h.local.set(l | KILL_REQUESTED);
-            return true;
-        }
-        self.registry.borrow_mut().remove(ptr);
-        self.kill_removed(ptr);
-        true
-    }
-
-    /// Drops the future of a task just removed from the registry.
-    fn kill_removed(&self, ptr: NonNull<Header>) {
-        // SAFETY: the caller took over the registry reference.
-        let h = unsafe { raw::header(ptr) };
-        h.local.set(h.local.get() | FINISHED);
-        // User destructors run here; no core borrow is held.
-        // SAFETY: owner thread, task not complete.
-        unsafe { (h.vtable.kill)(ptr) };
-        self.finish(ptr, Exit::Killed);
-    }
-
-    /// Publishes the outcome, wakes whoever waits, releases the registry
-    /// reference. The task is already out of the registry and `FINISHED`.
-    fn finish(&self, ptr: NonNull<Header>, exit: Exit) {
-        // SAFETY: we hold the registry reference until the end.
-        let h = unsafe { raw::header(ptr) };
-        let prev = h.remote.fetch_or(COMPLETE, Ordering::AcqRel);
-        let mut panic_msg = None;
-        if prev & HANDLE == 0 {
-            // Nobody will read the outcome: drop it here, on this thread.
-            // SAFETY: no handle exists, so the stage is ours.
-            panic_msg = unsafe { (h.vtable.drop_stage)(ptr) };
-        } else if let Some(w) = raw::take_join_waker(h, prev) {
-            w.wake();
-        }
-        match exit {
-            Exit::Completed => {
-                self.bump(|s| s.completed += 1);
-                tracing::trace!(task.id = h.id, task.name = h.name(), "complete");
-            }
-            Exit::Killed => {
-                self.bump(|s| s.killed += 1);
-                tracing::debug!(task.id = h.id, task.name = h.name(), "killed");
-            }
-            _ => {
-                self.bump(|s| s.panicked += 1);
-                match &panic_msg {
-                    Some(msg) => tracing::error!(
-                        task.id = h.id,
-                        task.name = h.name(),
-                        "detached task panicked: {msg}"
-                    ),
-                    None => tracing::warn!(task.id = h.id, task.name = h.name(), "task panicked"),
-                }
-            }
-        }
-        let waiters = if self.id_waiters.borrow().is_empty() {
-            None
-        } else {
-            self.id_waiters.borrow_mut().remove(&h.id)
-        };
-        if let Some(waiters) = waiters {
-            let mut exits = self.exits.borrow_mut();
-            for (key, _) in &waiters {
-                exits.insert(*key, exit);
-            }
-            drop(exits);
-            for (_, w) in waiters {
-                w.wake();
-            }
-        }
-        if h.local.get() & SCHEDULED == 0 {
-            // SAFETY: the registry reference, no longer needed.
-            unsafe { raw::ref_dec(ptr) };
-        }
-    }
-
     // ---- the loop ---------------------------------------------------------
 
     /// One look at the outside world: I/O, timers, messages. Returns true
@@ -621,42 +536,5 @@ impl Core {
                 (budget * 2).min(MAX_BUDGET)
             };
         }
-    }
-
-    /// Kills every task (their destructors run here, on this thread),
-    /// refuses new messages and frees what the queues still hold.
-    pub(crate) fn shutdown(&self) {
-        self.closing.set(true);
-        for msg in self.shared.close() {
-            match msg {
-                Msg::Shutdown => {}
-                other => self.handle(other),
-            }
-        }
-        loop {
-            let ids: Vec<TaskId> = self
-                .registry
-                .borrow()
-                .iter()
-                .map(|p| {
-                    // SAFETY: registered tasks are alive.
-                    TaskId::of(unsafe { raw::header(p) })
-                })
-                .collect();
-            if ids.is_empty() {
-                break;
-            }
-            for id in ids {
-                self.kill(id);
-            }
-        }
-        // Only finished tasks are left in the queue; popping releases them.
-        while self.run_ready(usize::MAX) > 0 {}
-        // Timers and waiters hold wakers; drop them while this core is still
-        // the current one (their drops may reach back into it).
-        let waiters = std::mem::take(&mut *self.id_waiters.borrow_mut());
-        drop(waiters);
-        let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new());
-        drop(wheel);
     }
 }
