@@ -431,33 +431,41 @@ impl Core {
     /// One look at the outside world: I/O, timers, messages. Returns true
     /// if it found anything (an I/O event, a fired timer or a message).
     fn turn(&self) -> bool {
+        /// How this turn waits for the outside world.
+        enum Wait {
+            /// Only poll: tasks are ready, or a timer is already due.
+            Poll,
+            /// Block until an event or an unpark: no timer is pending.
+            Forever,
+            /// Block until the start of this tick at the latest.
+            Until(u64),
+        }
         let busy = !self.ready_mut(|q| q.is_empty()) || self.stop.get();
-        // `None`: only poll; `Some(None)`: block with no timer pending;
-        // `Some(Some(t))`: block until the start of tick `t`. A tick the
-        // last clock reading already reached is due: only poll.
         let mut wait = if busy {
-            None
+            Wait::Poll
         } else {
             match self.wheel.borrow().next_expiration() {
-                None => Some(None),
-                Some(tick) if tick <= self.now_tick() => None,
-                Some(tick) => Some(Some(tick)),
+                None => Wait::Forever,
+                // The last clock reading already reached it: it is due.
+                Some(tick) if tick <= self.now_tick() => Wait::Poll,
+                Some(tick) => Wait::Until(tick),
             }
         };
-        let may_block = wait.is_some();
+        let may_block = !matches!(wait, Wait::Poll);
         if may_block && !self.shared.prepare_park() {
-            wait = None;
+            wait = Wait::Poll;
         }
+        let blocks = !matches!(wait, Wait::Poll);
         self.bump(|s| {
             s.turns += 1;
-            if wait.is_some() {
+            if blocks {
                 s.parks += 1;
             }
         });
         let parked = match wait {
-            None => self.reactor.park(Some(Duration::ZERO)),
-            Some(None) => self.reactor.park(None),
-            Some(Some(tick)) => self.reactor.park_until(self.instant_of(tick)),
+            Wait::Poll => self.reactor.park(Some(Duration::ZERO)),
+            Wait::Forever => self.reactor.park(None),
+            Wait::Until(tick) => self.reactor.park_until(self.instant_of(tick)),
         };
         let events = match parked {
             Ok(n) => n,
