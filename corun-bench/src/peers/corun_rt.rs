@@ -203,10 +203,14 @@ async fn fileio(
     for i in 0..tasks {
         let path = dir.join(format!("f{i}"));
         handles.push(corun::spawn(async move {
-            let buf = vec![0xA5u8; chunk];
+            // Owned writes: a write that moves to another core takes the
+            // buffer along instead of a copy (`File::write_all_owned`).
+            let mut buf = vec![0xA5u8; chunk];
             let mut f = corun::fs::File::create(&path).await?;
             for _ in 0..writes {
-                f.write_all(&buf).await?;
+                let (r, back) = f.write_all_owned(buf).await;
+                r?;
+                buf = back;
             }
             std::io::Result::Ok(())
         }));

@@ -23,7 +23,7 @@
 //!
 //! This file must not know how the pool or the lane work (only their
 //! `submit` and `pool::job`) nor how the inline and spread policies decide
-//! (only `inline::Policy`, `spread::Writer`), nor touch the scheduler or
+//! (only `inline::Policy`, `spread::offload`), nor touch the scheduler or
 //! the reactor.
 
 use std::fs::{Metadata, Permissions};
@@ -36,6 +36,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+mod owned;
 mod traits;
 
 use super::inline::Policy;
@@ -76,8 +77,6 @@ pub struct File {
     state: State,
     /// Which operations may run inline on the scheduler thread.
     inline: Policy,
-    /// Whether this file's writes move off the scheduler thread.
-    spread: spread::Writer,
 }
 
 /// The buffer that travels between the file and its jobs.
@@ -114,6 +113,8 @@ enum Op {
     ReadToEnd(io::Result<usize>, Vec<u8>),
     /// A write of the whole buffer.
     Write(io::Result<()>),
+    /// A write of a caller's vector, which comes back (`write_all_owned`).
+    WriteVec(io::Result<()>, Vec<u8>),
     /// A seek: the new position.
     Seek(io::Result<u64>),
     /// set_len, sync_all, sync_data, set_permissions.
@@ -185,7 +186,6 @@ impl File {
             std: Arc::new(f),
             state: State::Idle(Buf::default()),
             inline,
-            spread: spread::Writer::default(),
         })
     }
 
@@ -229,7 +229,6 @@ impl File {
             State::Busy(p) => {
                 let (op, buf) = ready!(Pin::new(p).poll(cx));
                 self.state = State::Idle(buf);
-                self.spread.finished();
                 Poll::Ready(Some(op))
             }
         }
@@ -249,7 +248,7 @@ impl File {
                 }
                 r.map(drop)
             }
-            Op::Write(r) | Op::Unit(r) => r,
+            Op::Write(r) | Op::Unit(r) | Op::WriteVec(r, _) => r,
             Op::Seek(r) => r.map(drop),
             Op::Meta(_) => Ok(()),
         }
@@ -329,7 +328,7 @@ impl File {
         // An inline-able write runs here unless `spread` moves it to the
         // write lane, so another core does the copying into the page cache.
         if ahead == 0 && self.inline.may_write(src.len()) {
-            let Some(mut ticket) = self.spread.offload() else {
+            let Some(mut ticket) = spread::offload() else {
                 return Poll::Ready(self.inline.write_now(&self.std, src));
             };
             // The caller's slice cannot leave this thread: copy it into
@@ -651,7 +650,6 @@ impl From<std::fs::File> for File {
             std: Arc::new(f),
             state: State::Idle(Buf::default()),
             inline,
-            spread: spread::Writer::default(),
         }
     }
 }

@@ -37,15 +37,15 @@
 //!   no non-blocking buffered write: `pwritev2(.., RWF_NOWAIT)` answers
 //!   `EOPNOTSUPP` on ext4.)
 //! * **Spreading writes over the cores**: inline, all the copying into the
-//!   page cache happens on the scheduler's core. When a thread writes
-//!   steadily (its previous such write was under 1 ms ago) and the lane
+//!   page cache happens on the scheduler's core. When the scheduler has
+//!   other work queued (other tasks ready, or wakes waiting) and the lane
 //!   has room (at most 2 such writes in flight per lane thread,
 //!   process-wide), an inline-able write is copied into a recycled buffer
-//!   and handed to the *write lane* — one thread per core, sleeping when
-//!   idle — while the task yields and the scheduler runs other tasks, whose writes go inline
-//!   or to the lane in turn. A file whose moved write came back before this
-//!   thread wrote anything else (a lone writer: moving bought nothing)
-//!   keeps its next 32 writes inline. On one core nothing moves.
+//!   and handed to the *write lane* — one thread per core beyond the
+//!   first, sleeping when idle — while the task yields and the scheduler
+//!   runs the other tasks, whose writes go inline or to the lane in turn.
+//!   A lone writer (nothing else ready) always writes inline. On one core
+//!   nothing moves.
 //!   [`File::write`] and [`File::write_all`] still complete only when the
 //!   OS has taken the bytes, errors included.
 //! * **Always the pool**: every read and write of a file opened with
@@ -81,6 +81,8 @@
 //! cannot go to another thread); a pool read copies out of it once. A
 //! write moved to the write lane copies once too, into one of a few
 //! buffers shared by all files (so the copy stays in the cache).
+//! [`File::write_all_owned`] takes a `Vec` by value instead: it goes to the
+//! lane or the pool itself and comes back, so no write copies.
 //! `read_to_end` into an empty vector and [`read`] copy nothing.
 //!
 //! ```
@@ -95,7 +97,8 @@
 //! ```
 //!
 //! This module (and its files) must not touch the scheduler, the reactor or
-//! task internals: its only link to them is the `Waker`.
+//! task internals: its links to them are the `Waker` and one question
+//! `spread` asks the scheduler (is other work queued?).
 
 mod file;
 mod inline;

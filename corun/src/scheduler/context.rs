@@ -94,6 +94,13 @@ pub(crate) fn requeue_current(waker: &std::task::Waker) -> bool {
     with_core(|core| core.requeue_current(waker)).unwrap_or(false)
 }
 
+/// True if this thread's scheduler has other work queued: tasks ready
+/// besides the one being polled, or messages from other threads (often
+/// wakes). False off a scheduler thread.
+pub(crate) fn others_ready() -> bool {
+    with_core(|core| core.others_ready()).unwrap_or(false)
+}
+
 /// Kills task `id` if `owner` is this thread's scheduler.
 pub(crate) fn kill_if_local(owner: *const Shared, id: crate::task::TaskId) -> Option<bool> {
     with_core(|core| ptr::eq(owner, core.shared_ptr()).then(|| core.kill(id))).flatten()

@@ -336,6 +336,11 @@ impl Core {
         f(unsafe { &mut *self.ready.get() })
     }
 
+    /// Tasks ready besides the running one, or messages waiting.
+    pub(crate) fn others_ready(&self) -> bool {
+        !self.ready_mut(|q| q.is_empty()) || self.shared.has_msgs()
+    }
+
     /// Polls up to `budget` ready tasks; returns how many were polled.
     fn run_ready(&self, budget: usize) -> usize {
         let mut n = 0;

@@ -1,0 +1,229 @@
+//! When buffered file writes move off the scheduler thread (`fs::spread`):
+//! exactly when the scheduler has other work queued; and owned writes
+//! (`File::write_all_owned`) on every path (inline, moved, pool). Its own
+//! test binary, because the count of moved writes and the lane's places
+//! are process-wide: tests run one at a time here (a lock), so none takes
+//! another's places.
+//!
+//! Must not time anything: every assertion follows from what is queued.
+
+use std::cell::Cell;
+use std::io::SeekFrom;
+use std::rc::Rc;
+use std::sync::Mutex;
+
+use corun::fs::{self, File, OpenOptions};
+
+/// Held by each test: one test at a time moves writes.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn temp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("corun-spread-{}-{name}", std::process::id()))
+}
+
+/// A task that keeps yielding until `stop`, so the scheduler always has
+/// other work queued.
+struct Spinner {
+    stop: Rc<Cell<bool>>,
+    task: corun::Task<()>,
+}
+
+impl Spinner {
+    async fn start() -> Spinner {
+        let stop = Rc::new(Cell::new(false));
+        let task = corun::spawn({
+            let stop = stop.clone();
+            async move {
+                while !stop.get() {
+                    corun::yield_now().await;
+                }
+            }
+        });
+        corun::yield_now().await; // it is running now
+        Spinner { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.set(true);
+        self.task.await.unwrap();
+    }
+}
+
+/// Whether this machine has a write lane at all (one core: nothing moves).
+fn has_lane() -> bool {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) > 1
+}
+
+#[test]
+fn a_lone_writer_stays_inline_and_a_busy_scheduler_moves_writes() {
+    const WRITES: usize = 20;
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    corun::run(async {
+        let path = temp("lone-then-busy");
+        let mut f = File::create(&path).await.unwrap();
+        let chunk = vec![7u8; 32 * 1024];
+
+        // Nothing else is ready: every write runs inline.
+        let before = fs::spread_writes();
+        for _ in 0..WRITES {
+            f.write_all(&chunk).await.unwrap();
+        }
+        assert_eq!(fs::spread_writes(), before, "a lone writer moved a write");
+
+        // A task that keeps yielding is always ready while the writer
+        // writes: each write finds other work and a free place (the
+        // previous moved write finished before `write_all` returned).
+        let spinner = Spinner::start().await;
+        let before = fs::spread_writes();
+        for _ in 0..WRITES {
+            f.write_all(&chunk).await.unwrap();
+        }
+        let moved = fs::spread_writes() - before;
+        spinner.stop().await;
+        if has_lane() {
+            assert_eq!(
+                moved, WRITES as u64,
+                "writes beside a ready task stay inline"
+            );
+        } else {
+            assert_eq!(moved, 0);
+        }
+
+        drop(f);
+        let data = fs::read(&path).await.unwrap();
+        assert_eq!(data.len(), 2 * WRITES * chunk.len());
+        assert!(data.iter().all(|&b| b == 7));
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+/// Distinct bytes per write, so a misplaced or doubled write shows.
+fn pattern(k: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (k * 37 + i % 251) as u8).collect()
+}
+
+#[test]
+fn owned_writes_land_in_order_and_give_their_buffer_back() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    corun::run(async {
+        let path = temp("owned");
+        let mut f = File::create(&path).await.unwrap();
+        let mut want = Vec::new();
+        // Lone (inline), beside a ready task (moved where there is a lane),
+        // then too big to go inline (pool); borrowed writes in between.
+        let spinner = Spinner::start().await;
+        let mut spinner = Some(spinner);
+        for k in 0..30 {
+            if k == 10 {
+                spinner.take().unwrap().stop().await;
+            }
+            let len = if k >= 20 { 300 * 1024 } else { 32 * 1024 };
+            let buf = pattern(k, len);
+            let moved_before = fs::spread_writes();
+            let ptr = buf.as_ptr();
+            let (r, back) = f.write_all_owned(buf).await;
+            r.unwrap();
+            // The very same allocation comes back, untouched.
+            assert_eq!(back.as_ptr(), ptr);
+            assert!(back == pattern(k, len));
+            if k < 10 && has_lane() {
+                assert_eq!(
+                    fs::spread_writes(),
+                    moved_before + 1,
+                    "write {k} did not move"
+                );
+            } else {
+                assert_eq!(fs::spread_writes(), moved_before, "write {k} moved");
+            }
+            want.extend_from_slice(&back);
+            let small = pattern(k + 100, 100);
+            f.write_all(&small).await.unwrap();
+            want.extend_from_slice(&small);
+        }
+        // An empty buffer is a no-op that still gives it back.
+        let (r, back) = f.write_all_owned(Vec::with_capacity(8)).await;
+        r.unwrap();
+        assert_eq!(back.capacity(), 8);
+        drop(f);
+        assert!(fs::read(&path).await.unwrap() == want);
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn owned_write_errors_return_the_buffer() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    corun::run(async {
+        let path = temp("owned-ro");
+        fs::write(&path, "x").await.unwrap();
+        let mut f = File::open(&path).await.unwrap(); // read-only
+        let spinner = Spinner::start().await;
+        for len in [10, 32 * 1024, 300 * 1024] {
+            let (r, back) = f.write_all_owned(vec![1; len]).await;
+            assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBADF));
+            assert_eq!(back.len(), len);
+        }
+        spinner.stop().await;
+        drop(f);
+        assert_eq!(fs::read(&path).await.unwrap(), b"x");
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
+fn owned_write_after_a_partial_read_lands_at_the_read_position() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // With O_SYNC every operation goes through the pool, whose reads read
+    // ahead: the owned write must seek back over that first.
+    for sync in [false, true] {
+        corun::run(async move {
+            let path = temp("owned-seek");
+            fs::write(&path, "0123456789").await.unwrap();
+            let mut o = OpenOptions::new();
+            o.read(true).write(true);
+            if sync {
+                o.custom_flags(libc::O_SYNC);
+            }
+            let mut f = o.open(&path).await.unwrap();
+            let mut two = [0u8; 2];
+            f.read(&mut two).await.unwrap();
+            let (r, back) = f.write_all_owned(b"ab".to_vec()).await;
+            r.unwrap();
+            assert_eq!(back, b"ab");
+            assert_eq!(f.seek(SeekFrom::Current(0)).await.unwrap(), 4);
+            drop(f);
+            assert_eq!(fs::read_to_string(&path).await.unwrap(), "01ab456789");
+            fs::remove_file(&path).await.unwrap();
+        });
+    }
+}
+
+#[test]
+fn a_dropped_owned_write_lands_once_and_the_next_operation_settles_it() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    corun::run(async {
+        let path = temp("owned-drop");
+        let mut f = File::create(&path).await.unwrap();
+        let spinner = Spinner::start().await;
+        let mut want = Vec::new();
+        for k in 0..20 {
+            let buf = pattern(k, 32 * 1024);
+            {
+                let mut fut = std::pin::pin!(f.write_all_owned(buf.clone()));
+                let mut cx = Context::from_waker(Waker::noop());
+                // Polled once, then dropped: done inline, or still running
+                // on another thread (it finishes there).
+                let _ = fut.as_mut().poll(&mut cx);
+            }
+            f.flush().await.unwrap();
+            want.extend_from_slice(&buf);
+            assert_eq!(f.seek(SeekFrom::End(0)).await.unwrap() as usize, want.len());
+        }
+        spinner.stop().await;
+        drop(f);
+        assert!(fs::read(&path).await.unwrap() == want);
+        fs::remove_file(&path).await.unwrap();
+    });
+}
