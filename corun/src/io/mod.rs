@@ -108,6 +108,18 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
+        Async::from_nonblocking(io)
+    }
+
+    /// Registers `io`, which its creator already made non-blocking
+    /// (`SOCK_NONBLOCK`, `accept4`), without [`Async::new`]'s `fcntl` check.
+    /// Only for objects corun itself created that way: a blocking fd here
+    /// would block the scheduler thread (debug builds assert it).
+    pub(crate) fn from_nonblocking(io: T) -> io::Result<Async<T>> {
+        debug_assert!(
+            is_nonblocking(io.as_fd()),
+            "Async::from_nonblocking given a blocking fd"
+        );
         let reg = register(io.as_fd().as_raw_fd())?;
         Ok(Async { reg, io: Some(io) })
     }
@@ -450,4 +462,13 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `O_NONBLOCK` is set on `fd` (false if `F_GETFL` fails); for the
+/// debug check of [`Async::from_nonblocking`].
+fn is_nonblocking(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: fcntl with F_GETFL on a borrowed (hence open) fd has no
+    // memory-safety preconditions.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_NONBLOCK != 0
 }
