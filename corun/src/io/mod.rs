@@ -93,6 +93,24 @@ pub struct Async<T: AsFd> {
     // Declared before `io`: the registration must go before the fd closes.
     reg: Registration,
     io: Option<T>,
+    /// `T` closes its fd when dropped (set only by corun's own constructors,
+    /// for std socket types): dropping the `Async` then releases the
+    /// registration without `EPOLL_CTL_DEL`, the close removing the epoll
+    /// entry. A user's `T` may not own its fd (`&TcpStream`, `BorrowedFd`),
+    /// so `Async::new` keeps the DEL. (Free: fits the padding after an
+    /// fd-sized `T`.)
+    closes_fd: bool,
+}
+
+impl<T: AsFd> Drop for Async<T> {
+    fn drop(&mut self) {
+        // `io` is `None` after `into_inner`: the fd lives on, so the
+        // registration's own drop deregisters it.
+        if self.closes_fd && self.io.is_some() {
+            self.reg.release_closing();
+        }
+        // Then `reg` drops (inert if released above) and `io` closes the fd.
+    }
 }
 
 impl<T: AsFd> Async<T> {
@@ -108,11 +126,20 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
-        Async::from_nonblocking(io)
+        Async::registered(io, false)
+    }
+
+    /// Like [`Async::new`], for an object that closes its fd when dropped
+    /// (std sockets handed to a `from_std`): dropping the `Async` then makes
+    /// no `EPOLL_CTL_DEL`.
+    pub(crate) fn new_owned(io: T) -> io::Result<Async<T>> {
+        set_nonblocking(io.as_fd())?;
+        Async::registered(io, true)
     }
 
     /// Registers `io`, which its creator already made non-blocking
-    /// (`SOCK_NONBLOCK`, `accept4`), without [`Async::new`]'s `fcntl` check.
+    /// (`SOCK_NONBLOCK`, `accept4`), without [`Async::new`]'s `fcntl` check;
+    /// `io` must close its fd when dropped, as [`Async::new_owned`]'s does.
     /// Only for objects corun itself created that way: a blocking fd here
     /// would block the scheduler thread (debug builds assert it).
     pub(crate) fn from_nonblocking(io: T) -> io::Result<Async<T>> {
@@ -120,8 +147,16 @@ impl<T: AsFd> Async<T> {
             is_nonblocking(io.as_fd()),
             "Async::from_nonblocking given a blocking fd"
         );
+        Async::registered(io, true)
+    }
+
+    fn registered(io: T, closes_fd: bool) -> io::Result<Async<T>> {
         let reg = register(io.as_fd().as_raw_fd())?;
-        Ok(Async { reg, io: Some(io) })
+        Ok(Async {
+            reg,
+            io: Some(io),
+            closes_fd,
+        })
     }
 
     /// The inner object.

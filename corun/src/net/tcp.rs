@@ -213,7 +213,7 @@ impl TcpListener {
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
-            io: Async::new(listener)?,
+            io: Async::new_owned(listener)?,
         })
     }
 

@@ -102,7 +102,7 @@ impl TcpStream {
     /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: Async::new(stream)?,
+            io: Async::new_owned(stream)?,
         })
     }
 

@@ -68,7 +68,7 @@ impl UdpSocket {
     /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            io: Async::new(socket)?,
+            io: Async::new_owned(socket)?,
         })
     }
 

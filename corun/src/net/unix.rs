@@ -76,7 +76,7 @@ impl UnixListener {
     /// ```
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
-            io: Async::new(listener)?,
+            io: Async::new_owned(listener)?,
         })
     }
 
@@ -278,7 +278,7 @@ impl UnixStream {
     /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: Async::new(stream)?,
+            io: Async::new_owned(stream)?,
         })
     }
 

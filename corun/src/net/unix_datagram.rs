@@ -91,7 +91,7 @@ impl UnixDatagram {
     /// ```
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
-            io: Async::new(socket)?,
+            io: Async::new_owned(socket)?,
         })
     }
 

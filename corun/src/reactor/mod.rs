@@ -10,6 +10,20 @@
 //!   the fd. A registration of an fd that was closed and reused behind the
 //!   reactor's back (without dropping the registration first) is a caller bug
 //!   that the reactor cannot detect.
+//! - Exception: a release marked *closing* (`Registration::release_closing`,
+//!   used by a dropped `Async` whose object closes its fd right after, on
+//!   this thread or queued from another) frees the slot without the DEL: the
+//!   kernel drops an epoll entry when the last fd of its open file goes. If a
+//!   dup (or a forked child between fork and exec) keeps the file open, the
+//!   entry outlives the close with its old token; its events are ignored
+//!   because the token's generation no longer matches the slot's (a slot is
+//!   retired rather than reused once its generation wraps), and if the same
+//!   file comes back under the same fd number and is registered again,
+//!   `EPOLL_CTL_ADD` fails with `EEXIST` and `register` takes the entry over
+//!   with `EPOLL_CTL_MOD`. Releases that are not closing (`Async::into_inner`,
+//!   `io::readable`'s temporary registrations, user objects that may not own
+//!   their fd) keep the DEL; so does every release on targets whose tokens
+//!   cannot carry the generation (32-bit).
 //! - Readiness is cached per slot: a wait on an fd already known ready returns
 //!   at once without a syscall. After an operation returns `WouldBlock`, the
 //!   caller clears that direction (`clear_readiness`); no event can slip in
@@ -54,6 +68,8 @@ mod registration;
 mod scheduled_io;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_closing;
 
 use std::cell::RefCell;
 use std::io;
@@ -136,6 +152,10 @@ pub(crate) struct Release {
     idx: u32,
     generation: u32,
     own: [WaiterKey; 2],
+    /// The owner closes the fd right after this release (a dropped
+    /// `Async` whose object owns its fd): the close removes the epoll
+    /// entry, so the release makes no `EPOLL_CTL_DEL`.
+    closing: bool,
 }
 
 impl Remote {
@@ -284,11 +304,24 @@ impl Reactor {
             return Ok(Registration::new(self.remote.clone(), idx, generation));
         }
         let (idx, generation) = table.insert(fd)?;
-        let added = self.poll.borrow().registry().register(
-            &mut SourceFd(&fd),
-            make_token(idx, generation),
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        );
+        let token = make_token(idx, generation);
+        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+        let poll = self.poll.borrow();
+        let added = match poll
+            .registry()
+            .register(&mut SourceFd(&fd), token, interest)
+        {
+            // The (open file, fd number) pair is still in epoll under an old
+            // token: its last registration was released without a DEL because
+            // the fd was closing, but a dup kept the file open and the number
+            // now names that file again. Take the entry over with our token.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                poll.registry()
+                    .reregister(&mut SourceFd(&fd), token, interest)
+            }
+            other => other,
+        };
+        drop(poll);
         match added {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
@@ -323,7 +356,11 @@ impl Reactor {
             }
         }
         if let Some((fd, polled)) = table.release(release.idx, release.generation, &mut leftovers) {
-            if polled {
+            // A closing fd leaves epoll with its close. Only where tokens
+            // carry the generation: elsewhere an entry surviving the close
+            // (dup) could hand stale events to the slot's next user.
+            let closing = release.closing && TOKEN_GEN_MASK == u32::MAX;
+            if polled && !closing {
                 // Fails harmlessly (EBADF/ENOENT) if the fd was already closed,
                 // which removed it from epoll anyway.
                 let _ = self.poll.borrow().registry().deregister(&mut SourceFd(&fd));

@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
+use super::scheduled_io::NONE;
 use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey};
 
 /// One user's hold on an fd's registration; all `Registration`s of one fd
 /// share one epoll registration and one readiness cache. Dropping the last
-/// one deregisters the fd — drop it *before* closing the fd.
+/// one deregisters the fd — drop it *before* closing the fd, or release it
+/// with [`Registration::release_closing`] just before closing it.
 ///
 /// `Send` so that I/O objects can live inside spawned futures, but only usable
 /// on the thread of the reactor that made it: elsewhere every method returns
@@ -147,8 +149,30 @@ impl Registration {
     }
 }
 
-impl Drop for Registration {
-    fn drop(&mut self) {
+impl Registration {
+    /// Releases this registration now, for an owner that closes the fd
+    /// right after (and does nothing else with it): if it was the fd's last
+    /// registration, the slot is freed without `EPOLL_CTL_DEL`, since the
+    /// close removes the epoll entry (or, if a dup keeps the file open, the
+    /// entry lingers with a token whose generation no new user of the slot
+    /// has; see `Reactor::register` for its reuse). Afterwards the
+    /// registration is inert: its methods report a stale registration and
+    /// its drop does nothing.
+    pub(crate) fn release_closing(&mut self) {
+        self.release(true);
+    }
+
+    /// Slot index and generation (tests of slot reuse).
+    #[cfg(test)]
+    pub(super) fn slot(&self) -> (u32, u32) {
+        (self.idx, self.generation)
+    }
+
+    /// Gives the slot reference and waiter nodes back, once.
+    fn release(&mut self, closing: bool) {
+        if self.idx == NONE {
+            return;
+        }
         let release = Release {
             idx: self.idx,
             generation: self.generation,
@@ -156,12 +180,23 @@ impl Drop for Registration {
                 .own
                 .each_ref()
                 .map(|k| WaiterKey::from_bits(k.load(Ordering::Relaxed))),
+            closing,
         };
+        self.idx = NONE;
         match self.with_own(|r| r.release(release)) {
             // Leftover wakers are dropped here, outside every borrow.
             Ok(leftovers) => drop(leftovers),
+            // Another thread: queued; the fd may be closed (and its number
+            // reused) before the reactor gets to it, which is why a closing
+            // release makes no DEL on that path either.
             Err(_) => self.remote.push(release),
         }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.release(false);
     }
 }
 

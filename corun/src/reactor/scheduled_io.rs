@@ -199,7 +199,13 @@ impl Table {
             self.take_list(idx, dir, out);
         }
         self.fds.set(fd, NONE);
-        self.free_slots.push(idx);
+        // A slot whose generation wrapped is retired (24 bytes kept per
+        // 2^32 uses): were it reused, events still carrying one of its old
+        // tokens (an epoll entry that outlived its fd's close through a dup)
+        // would match the new user and set sticky closed/error bits on it.
+        if self.slots[idx as usize].generation != 0 {
+            self.free_slots.push(idx);
+        }
         self.live -= 1;
         Some((fd, polled))
     }
@@ -335,6 +341,12 @@ impl Table {
                 self.take_list(idx, interest.index(), out);
             }
         }
+    }
+
+    /// Sets the generation of slot `idx` (tests of generation wrap-around).
+    #[cfg(test)]
+    pub(super) fn set_generation(&mut self, idx: u32, generation: u32) {
+        self.slots[idx as usize].generation = generation;
     }
 
     /// Number of queued waiters (tests of cleanup).
