@@ -1,5 +1,7 @@
 //! Waiting for file descriptors: [`readable`], [`writable`], and the
-//! [`Async`] wrapper that registers an I/O object once for its whole life.
+//! [`Async`] wrapper that registers an I/O object once for its whole life
+//! (with the reactor at once; with epoll only at its first wait, so an
+//! object whose operations never block costs no `epoll_ctl`).
 //!
 //! These are thin layers over the reactor (`crate::reactor`): readiness is
 //! cached per fd, so a wait on an fd already known to be ready returns at
@@ -28,6 +30,12 @@ fn outside() -> io::Error {
 
 fn register(fd: RawFd) -> io::Result<Registration> {
     context::with_reactor(|r| r.register(fd)).ok_or_else(outside)?
+}
+
+/// A registration of `fd` that enters epoll at its first wait (see
+/// `Reactor::register_lazy`); still bound to this thread's reactor.
+fn register_lazy(fd: RawFd, guess: Readiness) -> io::Result<Registration> {
+    context::with_reactor(|r| r.register_lazy(fd, guess.bits())).ok_or_else(outside)?
 }
 
 /// Waits until `fd` is readable (or hung up, or in error: the next read
@@ -115,7 +123,10 @@ impl<T: AsFd> Drop for Async<T> {
 
 impl<T: AsFd> Async<T> {
     /// Puts `io` in non-blocking mode and registers it with the current
-    /// scheduler's reactor. Must be called on a scheduler thread.
+    /// scheduler's reactor. Must be called on a scheduler thread; the object
+    /// stays bound to that thread. The fd enters epoll only at its first
+    /// wait (an error epoll gives, such as running out of
+    /// `max_user_watches`, is reported by that wait).
     ///
     /// ```
     /// use std::net::TcpListener;
@@ -126,7 +137,7 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
-        Async::registered(io, false)
+        Async::registered(io, false, Readiness::default())
     }
 
     /// Like [`Async::new`], for an object that closes its fd when dropped
@@ -134,7 +145,7 @@ impl<T: AsFd> Async<T> {
     /// no `EPOLL_CTL_DEL`.
     pub(crate) fn new_owned(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
-        Async::registered(io, true)
+        Async::registered(io, true, Readiness::default())
     }
 
     /// Registers `io`, which its creator already made non-blocking
@@ -147,11 +158,26 @@ impl<T: AsFd> Async<T> {
             is_nonblocking(io.as_fd()),
             "Async::from_nonblocking given a blocking fd"
         );
-        Async::registered(io, true)
+        Async::registered(io, true, Readiness::default())
     }
 
-    fn registered(io: T, closes_fd: bool) -> io::Result<Async<T>> {
-        let reg = register(io.as_fd().as_raw_fd())?;
+    /// [`Async::from_nonblocking`] for a stream socket fresh from `accept4`
+    /// with `SOCK_NONBLOCK`: its peer has usually sent its first bytes
+    /// already, so the first [`read_when_ready`](Async::read_when_ready) is
+    /// tried at once (a server that reads the request and answers without
+    /// ever blocking puts the socket in epoll not at all).
+    pub(crate) fn from_accepted(io: T) -> io::Result<Async<T>> {
+        debug_assert!(
+            is_nonblocking(io.as_fd()),
+            "Async::from_accepted given a blocking fd"
+        );
+        Async::registered(io, true, Readiness::READABLE)
+    }
+
+    /// Registers `io` with this thread's reactor; epoll hears of it at its
+    /// first wait. `guess`: see `Reactor::register_lazy`.
+    fn registered(io: T, closes_fd: bool, guess: Readiness) -> io::Result<Async<T>> {
+        let reg = register_lazy(io.as_fd().as_raw_fd(), guess)?;
         Ok(Async {
             reg,
             io: Some(io),
@@ -295,8 +321,11 @@ impl<T: AsFd> Async<T> {
     /// Like [`read_with`](Async::read_with), but consults the cached
     /// readiness before the first attempt: when the fd is known not to be
     /// readable (a previous read drained it), it waits instead of making a
-    /// read that could only return `WouldBlock`. For stream reads, whose
-    /// readiness the caller keeps exact with [`Async::clear_readiness`].
+    /// read that could only return `WouldBlock`. So does it while the fd
+    /// has never been waited on (it is not in epoll yet, so nothing is
+    /// known), unless its creator guessed it readable
+    /// ([`Async::from_accepted`]). For stream reads, whose readiness the
+    /// caller keeps exact with [`Async::clear_readiness`].
     pub(crate) fn read_when_ready<R, F>(&self, op: F) -> IoWith<'_, T, F>
     where
         F: FnMut(&T) -> io::Result<R>,
@@ -305,7 +334,7 @@ impl<T: AsFd> Async<T> {
             io: self,
             op,
             interest: Interest::Read,
-            wait: Some(self.reg.ready(Interest::Read)),
+            wait: Some(self.reg.ready_or_guess(Interest::Read)),
         }
     }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use super::scheduled_io::NONE;
-use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey};
+use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey, make_token};
 
 /// One user's hold on an fd's registration; all `Registration`s of one fd
 /// share one epoll registration and one readiness cache. Dropping the last
@@ -78,7 +78,7 @@ impl Registration {
     ) -> Poll<io::Result<Readiness>> {
         let cell = &self.own[interest.index()];
         let mut key = WaiterKey::from_bits(cell.load(Ordering::Relaxed));
-        let result = self.poll_wait(cx.waker(), interest, &mut key);
+        let result = self.poll_wait(cx.waker(), interest, &mut key, false);
         cell.store(key.to_bits(), Ordering::Relaxed);
         result
     }
@@ -104,16 +104,31 @@ impl Registration {
             reg: self,
             interest,
             waiter: None,
+            guess: false,
+        }
+    }
+
+    /// Like [`Registration::ready`], for a check made before an operation:
+    /// while the fd is not in epoll yet, a creator's guess that satisfies
+    /// `interest` (see `Reactor::register_lazy`) resolves it at once, so the
+    /// operation is tried without any epoll syscall.
+    pub(crate) fn ready_or_guess(&self, interest: Interest) -> Ready<'_> {
+        Ready {
+            guess: true,
+            ..self.ready(interest)
         }
     }
 
     /// Shared body of `poll_ready` and `Ready::poll`: `key` is the caller's
-    /// waiter node (`WaiterKey::NONE` if none yet).
+    /// waiter node (`WaiterKey::NONE` if none yet). A slot not in epoll yet
+    /// is added now (its first wait: Pending, the next park reports the fd's
+    /// state), unless `guess` and the creator's guess satisfies `interest`.
     fn poll_wait(
         &self,
         waker: &Waker,
         interest: Interest,
         key: &mut WaiterKey,
+        guess: bool,
     ) -> Poll<io::Result<Readiness>> {
         let mut fd = -1;
         let outcome = self.with_own(|r| {
@@ -122,6 +137,12 @@ impl Registration {
                 return (Poll::Ready(Err(stale())), None);
             };
             fd = slot.fd;
+            let guessed = guess && slot.readiness & interest.mask() != 0;
+            if !guessed {
+                if let Err(e) = r.add_to_epoll(slot, make_token(self.idx, self.generation)) {
+                    return (Poll::Ready(Err(e)), None);
+                }
+            }
             let bits = slot.readiness;
             if bits & interest.mask() != 0 {
                 let old = mem::replace(key, WaiterKey::NONE);
@@ -239,6 +260,8 @@ pub(crate) struct Ready<'a> {
     reg: &'a Registration,
     interest: Interest,
     waiter: Option<WaiterKey>,
+    /// Made by `ready_or_guess`.
+    guess: bool,
 }
 
 impl Future for Ready<'_> {
@@ -247,7 +270,9 @@ impl Future for Ready<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let mut key = this.waiter.unwrap_or(WaiterKey::NONE);
-        let result = this.reg.poll_wait(cx.waker(), this.interest, &mut key);
+        let result = this
+            .reg
+            .poll_wait(cx.waker(), this.interest, &mut key, this.guess);
         this.waiter = (key != WaiterKey::NONE).then_some(key);
         result
     }
