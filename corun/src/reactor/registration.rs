@@ -176,7 +176,7 @@ impl Registration {
     /// registration, the slot is freed without `EPOLL_CTL_DEL`, since the
     /// close removes the epoll entry (or, if a dup keeps the file open, the
     /// entry lingers with a token whose generation no new user of the slot
-    /// has; see `Reactor::register` for its reuse). Afterwards the
+    /// has; see `Reactor::add_to_epoll` for its reuse). Afterwards the
     /// registration is inert: its methods report a stale registration and
     /// its drop does nothing.
     pub(crate) fn release_closing(&mut self) {
