@@ -1,6 +1,7 @@
 //! fd readiness: many waiters per fd in both directions, hang-up, the
 //! readiness value returned, regular files, invalid and closed fds, and
-//! `Async<T>` over Unix socket pairs and TCP on 127.0.0.1.
+//! `Async<T>` over Unix socket pairs, TCP on 127.0.0.1 and a regular file,
+//! and its binding to the scheduler thread that made it.
 //!
 //! Tests only; must not reach into corun internals.
 
@@ -276,5 +277,37 @@ fn async_read_with_and_write_with_over_tcp_on_localhost() {
         }
         assert_eq!(got, b"nuroc");
         assert_eq!(server.await.unwrap(), 5);
+    });
+}
+
+#[test]
+fn async_needs_a_scheduler_thread_and_stays_bound_to_it() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    assert!(Async::new(a).is_err(), "no scheduler on this thread");
+    run_watched("bound to its thread", || async {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let a = Async::new(a).unwrap();
+        let a = std::thread::spawn(move || {
+            use futures_util::FutureExt;
+            let res = a.readable().now_or_never();
+            assert!(matches!(res, Some(Err(_))), "a wait elsewhere: {res:?}");
+            a
+        })
+        .join()
+        .unwrap();
+        b.write_all(b"x").unwrap();
+        assert!(a.readable().await.unwrap().is_readable());
+    });
+}
+
+#[test]
+fn async_over_a_regular_file_is_ready_at_once() {
+    run_watched("async regular file", || async {
+        let path = std::env::temp_dir().join(format!("corun-io-async-{}", std::process::id()));
+        let f = Async::new(std::fs::File::create(&path).unwrap()).unwrap();
+        assert!(f.readable().await.unwrap().is_readable());
+        assert!(f.writable().await.unwrap().is_writable());
+        drop(f);
+        std::fs::remove_file(path).unwrap();
     });
 }

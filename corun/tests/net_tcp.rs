@@ -1,6 +1,7 @@
 //! TCP: accept (many, as a stream, EMFILE), connect (refused, timeout),
 //! end of stream, reset, half-close, hang-up readiness, many readers of one
-//! socket, split halves in two tasks, peek, nodelay, `futures-io` traits.
+//! socket, split halves in two tasks, peek, nodelay, `futures-io` traits, a
+//! dup outliving its dropped stream.
 //!
 //! Tests only; every server binds 127.0.0.1 port 0, every loop is bounded,
 //! and every scenario runs under a watchdog that turns a hang into a failure.
@@ -532,4 +533,30 @@ fn an_idle_stream_is_small_and_owns_no_buffer() {
         "size_of::<TcpStream>() = {}",
         std::mem::size_of::<TcpStream>()
     );
+}
+
+#[test]
+fn a_dup_outliving_its_dropped_stream_works_and_new_streams_are_unaffected() {
+    run(|| async {
+        use std::os::fd::AsFd;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (c, s) = pair(&l).await;
+        let dup = c.as_fd().try_clone_to_owned().unwrap();
+        // The close keeps the file open (the dup): its epoll entry lingers.
+        drop(c);
+        s.write_all(b"old").await.unwrap();
+        // New connections (reusing the freed reactor slot) are not disturbed
+        // by the lingering entry's events.
+        let (c2, s2) = pair(&l).await;
+        s2.write_all(b"new").await.unwrap();
+        let mut buf = [0; 3];
+        c2.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"new");
+        // The dup, wrapped again, reads what was sent to the first stream.
+        let again = TcpStream::from_std(std::net::TcpStream::from(dup)).unwrap();
+        again.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"old");
+        drop(s);
+        assert_eq!(again.read(&mut buf).await.unwrap(), 0);
+    });
 }

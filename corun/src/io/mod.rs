@@ -1,5 +1,7 @@
 //! Waiting for file descriptors: [`readable`], [`writable`], and the
-//! [`Async`] wrapper that registers an I/O object once for its whole life.
+//! [`Async`] wrapper that registers an I/O object once for its whole life
+//! (with the reactor at once; with epoll only at its first wait, so an
+//! object whose operations never block costs no `epoll_ctl`).
 //!
 //! These are thin layers over the reactor (`crate::reactor`): readiness is
 //! cached per fd, so a wait on an fd already known to be ready returns at
@@ -28,6 +30,12 @@ fn outside() -> io::Error {
 
 fn register(fd: RawFd) -> io::Result<Registration> {
     context::with_reactor(|r| r.register(fd)).ok_or_else(outside)?
+}
+
+/// A registration of `fd` that enters epoll at its first wait (see
+/// `Reactor::register_lazy`); still bound to this thread's reactor.
+fn register_lazy(fd: RawFd, guess: Readiness) -> io::Result<Registration> {
+    context::with_reactor(|r| r.register_lazy(fd, guess.bits())).ok_or_else(outside)?
 }
 
 /// Waits until `fd` is readable (or hung up, or in error: the next read
@@ -93,11 +101,32 @@ pub struct Async<T: AsFd> {
     // Declared before `io`: the registration must go before the fd closes.
     reg: Registration,
     io: Option<T>,
+    /// `T` closes its fd when dropped (set only by corun's own constructors,
+    /// for std socket types): dropping the `Async` then releases the
+    /// registration without `EPOLL_CTL_DEL`, the close removing the epoll
+    /// entry. A user's `T` may not own its fd (`&TcpStream`, `BorrowedFd`),
+    /// so `Async::new` keeps the DEL. (Free: fits the padding after an
+    /// fd-sized `T`.)
+    closes_fd: bool,
+}
+
+impl<T: AsFd> Drop for Async<T> {
+    fn drop(&mut self) {
+        // `io` is `None` after `into_inner`: the fd lives on, so the
+        // registration's own drop deregisters it.
+        if self.closes_fd && self.io.is_some() {
+            self.reg.release_closing();
+        }
+        // Then `reg` drops (inert if released above) and `io` closes the fd.
+    }
 }
 
 impl<T: AsFd> Async<T> {
     /// Puts `io` in non-blocking mode and registers it with the current
-    /// scheduler's reactor. Must be called on a scheduler thread.
+    /// scheduler's reactor. Must be called on a scheduler thread; the object
+    /// stays bound to that thread. The fd enters epoll only at its first
+    /// wait (an error epoll gives, such as running out of
+    /// `max_user_watches`, is reported by that wait).
     ///
     /// ```
     /// use std::net::TcpListener;
@@ -108,8 +137,52 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
-        let reg = register(io.as_fd().as_raw_fd())?;
-        Ok(Async { reg, io: Some(io) })
+        Async::registered(io, false, Readiness::default())
+    }
+
+    /// Like [`Async::new`], for an object that closes its fd when dropped
+    /// (std sockets handed to a `from_std`): dropping the `Async` then makes
+    /// no `EPOLL_CTL_DEL`.
+    pub(crate) fn new_owned(io: T) -> io::Result<Async<T>> {
+        set_nonblocking(io.as_fd())?;
+        Async::registered(io, true, Readiness::default())
+    }
+
+    /// Registers `io`, which its creator already made non-blocking
+    /// (`SOCK_NONBLOCK`, `accept4`), without [`Async::new`]'s `fcntl` check;
+    /// `io` must close its fd when dropped, as [`Async::new_owned`]'s does.
+    /// Only for objects corun itself created that way: a blocking fd here
+    /// would block the scheduler thread (debug builds assert it).
+    pub(crate) fn from_nonblocking(io: T) -> io::Result<Async<T>> {
+        debug_assert!(
+            is_nonblocking(io.as_fd()),
+            "Async::from_nonblocking given a blocking fd"
+        );
+        Async::registered(io, true, Readiness::default())
+    }
+
+    /// [`Async::from_nonblocking`] for a stream socket fresh from `accept4`
+    /// with `SOCK_NONBLOCK`: its peer has usually sent its first bytes
+    /// already, so the first [`read_when_ready`](Async::read_when_ready) is
+    /// tried at once (a server that reads the request and answers without
+    /// ever blocking puts the socket in epoll not at all).
+    pub(crate) fn from_accepted(io: T) -> io::Result<Async<T>> {
+        debug_assert!(
+            is_nonblocking(io.as_fd()),
+            "Async::from_accepted given a blocking fd"
+        );
+        Async::registered(io, true, Readiness::READABLE)
+    }
+
+    /// Registers `io` with this thread's reactor; epoll hears of it at its
+    /// first wait. `guess`: see `Reactor::register_lazy`.
+    fn registered(io: T, closes_fd: bool, guess: Readiness) -> io::Result<Async<T>> {
+        let reg = register_lazy(io.as_fd().as_raw_fd(), guess)?;
+        Ok(Async {
+            reg,
+            io: Some(io),
+            closes_fd,
+        })
     }
 
     /// The inner object.
@@ -248,8 +321,11 @@ impl<T: AsFd> Async<T> {
     /// Like [`read_with`](Async::read_with), but consults the cached
     /// readiness before the first attempt: when the fd is known not to be
     /// readable (a previous read drained it), it waits instead of making a
-    /// read that could only return `WouldBlock`. For stream reads, whose
-    /// readiness the caller keeps exact with [`Async::clear_readiness`].
+    /// read that could only return `WouldBlock`. So does it while the fd
+    /// has never been waited on (it is not in epoll yet, so nothing is
+    /// known), unless its creator guessed it readable
+    /// ([`Async::from_accepted`]). For stream reads, whose readiness the
+    /// caller keeps exact with [`Async::clear_readiness`].
     pub(crate) fn read_when_ready<R, F>(&self, op: F) -> IoWith<'_, T, F>
     where
         F: FnMut(&T) -> io::Result<R>,
@@ -258,7 +334,7 @@ impl<T: AsFd> Async<T> {
             io: self,
             op,
             interest: Interest::Read,
-            wait: Some(self.reg.ready(Interest::Read)),
+            wait: Some(self.reg.ready_or_guess(Interest::Read)),
         }
     }
 
@@ -450,4 +526,13 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `O_NONBLOCK` is set on `fd` (false if `F_GETFL` fails); for the
+/// debug check of [`Async::from_nonblocking`].
+fn is_nonblocking(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: fcntl with F_GETFL on a borrowed (hence open) fd has no
+    // memory-safety preconditions.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_NONBLOCK != 0
 }

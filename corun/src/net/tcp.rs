@@ -139,7 +139,8 @@ impl TcpListenerBuilder {
     pub fn bind<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpListener> {
         let listener = each_addr(addr, |a| self.bind_one(a))?;
         Ok(TcpListener {
-            io: Async::new(listener)?,
+            // `bind_one` made the socket with `SOCK_NONBLOCK`.
+            io: Async::from_nonblocking(listener)?,
         })
     }
 
@@ -212,7 +213,7 @@ impl TcpListener {
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
-            io: Async::new(listener)?,
+            io: Async::new_owned(listener)?,
         })
     }
 

@@ -102,7 +102,7 @@ impl TcpStream {
     /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: Async::new(stream)?,
+            io: Async::new_owned(stream)?,
         })
     }
 
@@ -388,7 +388,8 @@ async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => !is_connected(&socket)?,
         Err(e) => return Err(e),
     };
-    let io = Async::new(std::net::TcpStream::from(socket))?;
+    // Made with `SOCK_NONBLOCK`: no `fcntl` needed.
+    let io = Async::from_nonblocking(std::net::TcpStream::from(socket))?;
     if pending {
         io.writable().await?;
         // Poll-style loop: `WouldBlock` (not connected yet, no error) makes
@@ -428,7 +429,10 @@ impl AsFd for TcpStream {
     }
 }
 
-/// Crate-internal: a stream from an accepted, already non-blocking socket.
+/// Crate-internal: a stream from a socket accepted with `SOCK_NONBLOCK`
+/// (registered without an `fcntl`; its first read is tried before any wait).
 pub(super) fn from_accepted(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-    TcpStream::from_std(stream)
+    Ok(TcpStream {
+        io: Async::from_accepted(stream)?,
+    })
 }

@@ -8,6 +8,8 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
 use super::{each_addr, no_address};
 use crate::io::{Async, Readiness};
 
@@ -40,8 +42,19 @@ impl UdpSocket {
     /// });
     /// ```
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        let socket = each_addr(addr, std::net::UdpSocket::bind)?;
-        UdpSocket::from_std(socket)
+        let socket = each_addr(addr, |a| {
+            // Made with `SOCK_NONBLOCK`, so registered without `fcntl`.
+            let s = Socket::new(
+                Domain::for_address(a),
+                Type::DGRAM.nonblocking(),
+                Some(Protocol::UDP),
+            )?;
+            s.bind(&SockAddr::from(a))?;
+            Ok(std::net::UdpSocket::from(s))
+        })?;
+        Ok(UdpSocket {
+            io: Async::from_nonblocking(socket)?,
+        })
     }
 
     /// Wraps a bound std socket (made non-blocking and registered).
@@ -55,7 +68,7 @@ impl UdpSocket {
     /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            io: Async::new(socket)?,
+            io: Async::new_owned(socket)?,
         })
     }
 

@@ -76,7 +76,7 @@ impl UnixListener {
     /// ```
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         Ok(UnixListener {
-            io: Async::new(listener)?,
+            io: Async::new_owned(listener)?,
         })
     }
 
@@ -236,7 +236,8 @@ impl UnixStream {
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => true,
             Err(e) => return Err(e),
         };
-        let io = Async::new(std::os::unix::net::UnixStream::from(socket))?;
+        // Made with `SOCK_NONBLOCK`: no `fcntl` needed.
+        let io = Async::from_nonblocking(std::os::unix::net::UnixStream::from(socket))?;
         if started {
             io.writable().await?;
             if let Some(e) = io.get_ref().take_error()? {
@@ -256,8 +257,14 @@ impl UnixStream {
     /// });
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = std::os::unix::net::UnixStream::pair()?;
-        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+        // `socketpair(2)` with `SOCK_NONBLOCK`: registered without `fcntl`.
+        let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+        let wrap = |s: Socket| -> io::Result<UnixStream> {
+            Ok(UnixStream {
+                io: Async::from_nonblocking(s.into())?,
+            })
+        };
+        Ok((wrap(a)?, wrap(b)?))
     }
 
     /// Wraps a connected std socket (made non-blocking and registered).
@@ -271,7 +278,7 @@ impl UnixStream {
     /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: Async::new(stream)?,
+            io: Async::new_owned(stream)?,
         })
     }
 

@@ -10,6 +10,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
+use socket2::{Domain, Socket, Type};
+
 use super::unix::impl_fd;
 use crate::io::Async;
 
@@ -69,8 +71,14 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
-        let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
-        Ok((UnixDatagram::from_std(a)?, UnixDatagram::from_std(b)?))
+        // `socketpair(2)` with `SOCK_NONBLOCK`: registered without `fcntl`.
+        let (a, b) = Socket::pair(Domain::UNIX, Type::DGRAM.nonblocking(), None)?;
+        let wrap = |s: Socket| -> io::Result<UnixDatagram> {
+            Ok(UnixDatagram {
+                io: Async::from_nonblocking(s.into())?,
+            })
+        };
+        Ok((wrap(a)?, wrap(b)?))
     }
 
     /// Wraps a std socket (made non-blocking and registered).
@@ -83,7 +91,7 @@ impl UnixDatagram {
     /// ```
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram {
-            io: Async::new(socket)?,
+            io: Async::new_owned(socket)?,
         })
     }
 

@@ -5,11 +5,28 @@
 //!
 //! - Each fd is registered **once** (edge-triggered, for read and write) for
 //!   as long as any `Registration` of it lives; registrations of one fd share
-//!   one refcounted slot (see `scheduled_io`). The last drop deregisters it
-//!   (`EPOLL_CTL_DEL`), so callers drop their registration *before* closing
-//!   the fd. A registration of an fd that was closed and reused behind the
+//!   one refcounted slot (see `scheduled_io`). `register` adds the fd to
+//!   epoll at once; `register_lazy` (used by `io::Async`) only makes the slot
+//!   and binds it to this reactor, and the fd enters epoll at the slot's
+//!   first wait, so an fd whose operations never block costs no
+//!   `epoll_ctl`. The last drop deregisters it (`EPOLL_CTL_DEL`, if it was
+//!   added), so callers drop their registration *before* closing the fd. A registration of an fd that was closed and reused behind the
 //!   reactor's back (without dropping the registration first) is a caller bug
 //!   that the reactor cannot detect.
+//! - Exception: a release marked *closing* (`Registration::release_closing`,
+//!   used by a dropped `Async` whose object closes its fd right after, on
+//!   this thread or queued from another) frees the slot without the DEL: the
+//!   kernel drops an epoll entry when the last fd of its open file goes. If a
+//!   dup (or a forked child between fork and exec) keeps the file open, the
+//!   entry outlives the close with its old token; its events are ignored
+//!   because the token's generation no longer matches the slot's (a slot is
+//!   retired rather than reused once its generation wraps), and if the same
+//!   file comes back under the same fd number and is registered again,
+//!   `EPOLL_CTL_ADD` fails with `EEXIST` and `register` takes the entry over
+//!   with `EPOLL_CTL_MOD`. Releases that are not closing (`Async::into_inner`,
+//!   `io::readable`'s temporary registrations, user objects that may not own
+//!   their fd) keep the DEL; so does every release on targets whose tokens
+//!   cannot carry the generation (32-bit).
 //! - Readiness is cached per slot: a wait on an fd already known ready returns
 //!   at once without a syscall. After an operation returns `WouldBlock`, the
 //!   caller clears that direction (`clear_readiness`); no event can slip in
@@ -22,11 +39,16 @@
 //!   satisfies both directions.
 //!   A new registration starts with no readiness: its first wait is Pending
 //!   and the next park delivers the fd's current state (epoll reports it right
-//!   after the add, edge-triggered or not).
+//!   after the add, edge-triggered or not; with `register_lazy` the add is
+//!   made by that first wait, so nothing that happened before it is lost).
+//!   Before its add, a lazy slot's readiness is only its creator's guess
+//!   (an accepted socket: "readable"), which `Registration::ready_or_guess`,
+//!   the check before an operation, may use and real waits ignore.
 //! - Regular files and directories (any fd epoll refuses with `EPERM`) cannot
 //!   be polled: like `poll(2)`, the reactor treats them as always readable
 //!   and writable, never puts them in epoll, and ignores `clear_readiness`.
-//! - Invalid or closed fds fail to register with `EBADF`.
+//! - Invalid or closed fds fail to register with `EBADF` (with
+//!   `register_lazy`, at the first wait).
 //! - Memory: a slot is 24 bytes with no allocation of its own; each waiting
 //!   task adds one 32-byte node in a reactor-wide slab (measured: about 96
 //!   heap bytes per fd with one waiter, slab growth slack included, plus the
@@ -54,6 +76,10 @@ mod registration;
 mod scheduled_io;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_closing;
+#[cfg(test)]
+mod tests_lazy;
 
 use std::cell::RefCell;
 use std::io;
@@ -73,8 +99,8 @@ pub use readiness::{Interest, Readiness};
 // `Ready` is named by the io layers that keep the future in a struct.
 #[allow(unused_imports)]
 pub(crate) use registration::{Ready, Registration};
-use scheduled_io::Table;
 pub(crate) use scheduled_io::WaiterKey;
+use scheduled_io::{Slot, Table};
 
 /// Token of the cross-thread waker; never a valid slot token (slot indices
 /// stay below `u32::MAX`).
@@ -136,6 +162,10 @@ pub(crate) struct Release {
     idx: u32,
     generation: u32,
     own: [WaiterKey; 2],
+    /// The owner closes the fd right after this release (a dropped
+    /// `Async` whose object owns its fd): the close removes the epoll
+    /// entry, so the release makes no `EPOLL_CTL_DEL`.
+    closing: bool,
 }
 
 impl Remote {
@@ -270,42 +300,94 @@ impl Reactor {
         }
     }
 
-    /// Registers `fd` for read and write readiness, or shares its existing
-    /// registration. Fails with `EBADF` for a negative, closed or invalid fd.
-    /// Regular files (epoll answers `EPERM`) get a registration that is
-    /// always readable and writable.
+    /// Registers `fd` for read and write readiness and adds it to epoll now
+    /// (if its slot is not there yet), or shares its existing registration.
+    /// Fails with `EBADF` for a negative, closed or invalid fd. Regular files
+    /// (epoll answers `EPERM`) get a registration that is always readable
+    /// and writable.
     pub(crate) fn register(&self, fd: RawFd) -> io::Result<Registration> {
+        let (idx, generation) = self.slot_of(fd, 0)?;
+        let mut table = self.table.borrow_mut();
+        let added = match table.slot(idx, generation) {
+            Some(slot) => self.add_to_epoll(slot, make_token(idx, generation)),
+            None => Ok(()),
+        };
+        if let Err(e) = added {
+            let mut leftovers = Vec::new();
+            table.release(idx, generation, &mut leftovers);
+            drop(table);
+            drop(leftovers);
+            return Err(e);
+        }
+        Ok(Registration::new(self.remote.clone(), idx, generation))
+    }
+
+    /// Like [`Reactor::register`] but makes no syscall: the slot is added to
+    /// epoll at its first wait (`Registration::poll_ready`, `ready`). Until
+    /// then its cached readiness is `guess` (bits of `Readiness`), which only
+    /// `Registration::ready_or_guess` consults. For fds known to be valid
+    /// (an owned object); an fd epoll refuses is reported by that first wait.
+    pub(crate) fn register_lazy(&self, fd: RawFd, guess: u8) -> io::Result<Registration> {
+        let (idx, generation) = self.slot_of(fd, guess)?;
+        Ok(Registration::new(self.remote.clone(), idx, generation))
+    }
+
+    /// Shares the live slot of `fd` or makes a new one (not in epoll yet,
+    /// readiness `guess`).
+    fn slot_of(&self, fd: RawFd, guess: u8) -> io::Result<(u32, u32)> {
         if fd < 0 {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
         self.drain_remote();
         let mut table = self.table.borrow_mut();
-        if let Some((idx, generation)) = table.share(fd)? {
-            return Ok(Registration::new(self.remote.clone(), idx, generation));
+        if let Some(shared) = table.share(fd)? {
+            return Ok(shared);
         }
         let (idx, generation) = table.insert(fd)?;
-        let added = self.poll.borrow().registry().register(
-            &mut SourceFd(&fd),
-            make_token(idx, generation),
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        );
-        match added {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                if let Some(slot) = table.slot(idx, generation) {
-                    slot.always_ready = true;
-                    slot.readiness = (Readiness::READABLE | Readiness::WRITABLE).bits();
-                }
-            }
-            Err(e) => {
-                let mut leftovers = Vec::new();
-                table.release(idx, generation, &mut leftovers);
-                drop(table);
-                drop(leftovers);
-                return Err(e);
-            }
+        if let Some(slot) = table.slot(idx, generation) {
+            slot.readiness = guess;
         }
-        Ok(Registration::new(self.remote.clone(), idx, generation))
+        Ok((idx, generation))
+    }
+
+    /// Adds the fd of `slot` to epoll under `token`, unless it is there
+    /// already (or can never be: a regular file). Afterwards the slot's
+    /// readiness is what epoll reports from then on, starting with nothing:
+    /// epoll reports the fd's current state right after the add, so the next
+    /// park delivers it.
+    fn add_to_epoll(&self, slot: &mut Slot, token: Token) -> io::Result<()> {
+        if slot.in_epoll || slot.always_ready {
+            return Ok(());
+        }
+        let fd = slot.fd;
+        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+        let poll = self.poll.borrow();
+        let added = match poll
+            .registry()
+            .register(&mut SourceFd(&fd), token, interest)
+        {
+            // The (open file, fd number) pair is still in epoll under an old
+            // token: its last registration was released without a DEL because
+            // the fd was closing, but a dup kept the file open and the number
+            // now names that file again. Take the entry over with our token.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                poll.registry()
+                    .reregister(&mut SourceFd(&fd), token, interest)
+            }
+            other => other,
+        };
+        match added {
+            Ok(()) => {
+                slot.in_epoll = true;
+                slot.readiness = 0;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                slot.always_ready = true;
+                slot.readiness = (Readiness::READABLE | Readiness::WRITABLE).bits();
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// Releases one registration reference (and its `poll_ready` waiters);
@@ -323,7 +405,11 @@ impl Reactor {
             }
         }
         if let Some((fd, polled)) = table.release(release.idx, release.generation, &mut leftovers) {
-            if polled {
+            // A closing fd leaves epoll with its close. Only where tokens
+            // carry the generation: elsewhere an entry surviving the close
+            // (dup) could hand stale events to the slot's next user.
+            let closing = release.closing && TOKEN_GEN_MASK == u32::MAX;
+            if polled && !closing {
                 // Fails harmlessly (EBADF/ENOENT) if the fd was already closed,
                 // which removed it from epoll anyway.
                 let _ = self.poll.borrow().registry().deregister(&mut SourceFd(&fd));

@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey};
+use super::scheduled_io::NONE;
+use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey, make_token};
 
 /// One user's hold on an fd's registration; all `Registration`s of one fd
 /// share one epoll registration and one readiness cache. Dropping the last
-/// one deregisters the fd — drop it *before* closing the fd.
+/// one deregisters the fd — drop it *before* closing the fd, or release it
+/// with [`Registration::release_closing`] just before closing it.
 ///
 /// `Send` so that I/O objects can live inside spawned futures, but only usable
 /// on the thread of the reactor that made it: elsewhere every method returns
@@ -76,7 +78,7 @@ impl Registration {
     ) -> Poll<io::Result<Readiness>> {
         let cell = &self.own[interest.index()];
         let mut key = WaiterKey::from_bits(cell.load(Ordering::Relaxed));
-        let result = self.poll_wait(cx.waker(), interest, &mut key);
+        let result = self.poll_wait(cx.waker(), interest, &mut key, false);
         cell.store(key.to_bits(), Ordering::Relaxed);
         result
     }
@@ -102,16 +104,31 @@ impl Registration {
             reg: self,
             interest,
             waiter: None,
+            guess: false,
+        }
+    }
+
+    /// Like [`Registration::ready`], for a check made before an operation:
+    /// while the fd is not in epoll yet, a creator's guess that satisfies
+    /// `interest` (see `Reactor::register_lazy`) resolves it at once, so the
+    /// operation is tried without any epoll syscall.
+    pub(crate) fn ready_or_guess(&self, interest: Interest) -> Ready<'_> {
+        Ready {
+            guess: true,
+            ..self.ready(interest)
         }
     }
 
     /// Shared body of `poll_ready` and `Ready::poll`: `key` is the caller's
-    /// waiter node (`WaiterKey::NONE` if none yet).
+    /// waiter node (`WaiterKey::NONE` if none yet). A slot not in epoll yet
+    /// is added now (its first wait: Pending, the next park reports the fd's
+    /// state), unless `guess` and the creator's guess satisfies `interest`.
     fn poll_wait(
         &self,
         waker: &Waker,
         interest: Interest,
         key: &mut WaiterKey,
+        guess: bool,
     ) -> Poll<io::Result<Readiness>> {
         let mut fd = -1;
         let outcome = self.with_own(|r| {
@@ -120,6 +137,12 @@ impl Registration {
                 return (Poll::Ready(Err(stale())), None);
             };
             fd = slot.fd;
+            let guessed = guess && slot.readiness & interest.mask() != 0;
+            if !guessed {
+                if let Err(e) = r.add_to_epoll(slot, make_token(self.idx, self.generation)) {
+                    return (Poll::Ready(Err(e)), None);
+                }
+            }
             let bits = slot.readiness;
             if bits & interest.mask() != 0 {
                 let old = mem::replace(key, WaiterKey::NONE);
@@ -147,8 +170,30 @@ impl Registration {
     }
 }
 
-impl Drop for Registration {
-    fn drop(&mut self) {
+impl Registration {
+    /// Releases this registration now, for an owner that closes the fd
+    /// right after (and does nothing else with it): if it was the fd's last
+    /// registration, the slot is freed without `EPOLL_CTL_DEL`, since the
+    /// close removes the epoll entry (or, if a dup keeps the file open, the
+    /// entry lingers with a token whose generation no new user of the slot
+    /// has; see `Reactor::add_to_epoll` for its reuse). Afterwards the
+    /// registration is inert: its methods report a stale registration and
+    /// its drop does nothing.
+    pub(crate) fn release_closing(&mut self) {
+        self.release(true);
+    }
+
+    /// Slot index and generation (tests of slot reuse).
+    #[cfg(test)]
+    pub(super) fn slot(&self) -> (u32, u32) {
+        (self.idx, self.generation)
+    }
+
+    /// Gives the slot reference and waiter nodes back, once.
+    fn release(&mut self, closing: bool) {
+        if self.idx == NONE {
+            return;
+        }
         let release = Release {
             idx: self.idx,
             generation: self.generation,
@@ -156,12 +201,23 @@ impl Drop for Registration {
                 .own
                 .each_ref()
                 .map(|k| WaiterKey::from_bits(k.load(Ordering::Relaxed))),
+            closing,
         };
+        self.idx = NONE;
         match self.with_own(|r| r.release(release)) {
             // Leftover wakers are dropped here, outside every borrow.
             Ok(leftovers) => drop(leftovers),
+            // Another thread: queued; the fd may be closed (and its number
+            // reused) before the reactor gets to it, which is why a closing
+            // release makes no DEL on that path either.
             Err(_) => self.remote.push(release),
         }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.release(false);
     }
 }
 
@@ -204,6 +260,8 @@ pub(crate) struct Ready<'a> {
     reg: &'a Registration,
     interest: Interest,
     waiter: Option<WaiterKey>,
+    /// Made by `ready_or_guess`.
+    guess: bool,
 }
 
 impl Future for Ready<'_> {
@@ -212,7 +270,9 @@ impl Future for Ready<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let mut key = this.waiter.unwrap_or(WaiterKey::NONE);
-        let result = this.reg.poll_wait(cx.waker(), this.interest, &mut key);
+        let result = this
+            .reg
+            .poll_wait(cx.waker(), this.interest, &mut key, this.guess);
         this.waiter = (key != WaiterKey::NONE).then_some(key);
         result
     }

@@ -41,6 +41,10 @@ pub(super) struct Slot {
     pub(super) readiness: u8,
     /// Not in epoll (regular file: `EPERM`); permanently readable+writable.
     pub(super) always_ready: bool,
+    /// Added to epoll (at its first wait). Until then `readiness` holds only
+    /// a creator's guess, which pre-operation checks may use but real waits
+    /// ignore.
+    pub(super) in_epoll: bool,
 }
 
 /// Identifies one waiter node; stale once the node was woken or removed.
@@ -158,6 +162,7 @@ impl Table {
                     heads: [NONE; 2],
                     readiness: 0,
                     always_ready: false,
+                    in_epoll: false,
                 });
                 idx
             }
@@ -168,6 +173,7 @@ impl Table {
         slot.heads = [NONE; 2];
         slot.readiness = 0;
         slot.always_ready = false;
+        slot.in_epoll = false;
         self.fds.set(fd, idx);
         self.live += 1;
         Ok((idx, slot.generation))
@@ -181,7 +187,8 @@ impl Table {
     }
 
     /// Drops one reference. When it was the last, frees the slot, moves any
-    /// leftover waker into `out` and returns the fd and whether it is in epoll.
+    /// leftover waker into `out` and returns the fd and whether it was added
+    /// to epoll.
     pub(super) fn release(
         &mut self,
         idx: u32,
@@ -193,13 +200,19 @@ impl Table {
         if slot.refs > 0 {
             return None;
         }
-        let (fd, polled) = (slot.fd, !slot.always_ready);
+        let (fd, polled) = (slot.fd, slot.in_epoll);
         slot.generation = slot.generation.wrapping_add(1);
         for dir in 0..2 {
             self.take_list(idx, dir, out);
         }
         self.fds.set(fd, NONE);
-        self.free_slots.push(idx);
+        // A slot whose generation wrapped is retired (24 bytes kept per
+        // 2^32 uses): were it reused, events still carrying one of its old
+        // tokens (an epoll entry that outlived its fd's close through a dup)
+        // would match the new user and set sticky closed/error bits on it.
+        if self.slots[idx as usize].generation != 0 {
+            self.free_slots.push(idx);
+        }
         self.live -= 1;
         Some((fd, polled))
     }
@@ -335,6 +348,12 @@ impl Table {
                 self.take_list(idx, interest.index(), out);
             }
         }
+    }
+
+    /// Sets the generation of slot `idx` (tests of generation wrap-around).
+    #[cfg(test)]
+    pub(super) fn set_generation(&mut self, idx: u32, generation: u32) {
+        self.slots[idx as usize].generation = generation;
     }
 
     /// Number of queued waiters (tests of cleanup).

@@ -30,7 +30,7 @@ pub(super) fn installed() -> Option<Rc<Reactor>> {
 }
 
 /// Installs `reactor` as this thread's reactor while `f` runs.
-fn enter_reactor<R>(reactor: Reactor, f: impl FnOnce(&Reactor) -> R) -> R {
+pub(super) fn enter_reactor<R>(reactor: Reactor, f: impl FnOnce(&Reactor) -> R) -> R {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
@@ -46,9 +46,9 @@ fn enter_reactor<R>(reactor: Reactor, f: impl FnOnce(&Reactor) -> R) -> R {
 /// Safety net only: a park that should return at once never waits this long
 /// unless the reactor is broken, in which case the test fails instead of
 /// hanging.
-const NET: Option<Duration> = Some(Duration::from_secs(10));
+pub(super) const NET: Option<Duration> = Some(Duration::from_secs(10));
 
-struct Counter(AtomicUsize);
+pub(super) struct Counter(AtomicUsize);
 
 impl Wake for Counter {
     fn wake(self: Arc<Self>) {
@@ -56,21 +56,21 @@ impl Wake for Counter {
     }
 }
 
-fn counter() -> (Arc<Counter>, Waker) {
+pub(super) fn counter() -> (Arc<Counter>, Waker) {
     let c = Arc::new(Counter(AtomicUsize::new(0)));
     (c.clone(), Waker::from(c))
 }
 
-fn wakes(c: &Counter) -> usize {
+pub(super) fn wakes(c: &Counter) -> usize {
     c.0.load(Ordering::SeqCst)
 }
 
-fn poll<F: Future + Unpin>(f: &mut F, waker: &Waker) -> Poll<F::Output> {
+pub(super) fn poll<F: Future + Unpin>(f: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(f).poll(&mut Context::from_waker(waker))
 }
 
 /// Parks until `done()` holds (at most 20 rounds).
-fn park_until(r: &Reactor, mut done: impl FnMut() -> bool) {
+pub(super) fn park_until(r: &Reactor, mut done: impl FnMut() -> bool) {
     for _ in 0..20 {
         if done() {
             return;
@@ -80,7 +80,7 @@ fn park_until(r: &Reactor, mut done: impl FnMut() -> bool) {
     assert!(done(), "condition not reached after 20 parks");
 }
 
-fn pair() -> (UnixStream, UnixStream) {
+pub(super) fn pair() -> (UnixStream, UnixStream) {
     let (a, b) = UnixStream::pair().unwrap();
     a.set_nonblocking(true).unwrap();
     b.set_nonblocking(true).unwrap();
