@@ -7,9 +7,7 @@
 //!
 //! Must not time anything: every assertion follows from what is queued.
 
-use std::cell::Cell;
 use std::io::SeekFrom;
-use std::rc::Rc;
 use std::sync::Mutex;
 
 use corun::fs::{self, File, OpenOptions};
@@ -21,37 +19,17 @@ fn temp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("corun-spread-{}-{name}", std::process::id()))
 }
 
-/// A task that keeps yielding until `stop`, so the scheduler always has
-/// other work queued.
-struct Spinner {
-    stop: Rc<Cell<bool>>,
-    task: corun::Task<()>,
-}
-
-impl Spinner {
-    async fn start() -> Spinner {
-        let stop = Rc::new(Cell::new(false));
-        let task = corun::spawn({
-            let stop = stop.clone();
-            async move {
-                while !stop.get() {
-                    corun::yield_now().await;
-                }
-            }
-        });
-        corun::yield_now().await; // it is running now
-        Spinner { stop, task }
-    }
-
-    async fn stop(self) {
-        self.stop.set(true);
-        self.task.await.unwrap();
-    }
-}
-
 /// Whether this machine has a write lane at all (one core: nothing moves).
 fn has_lane() -> bool {
     std::thread::available_parallelism().map_or(1, |n| n.get()) > 1
+}
+
+/// Spawns a task that does nothing: until the scheduler gets to it, it
+/// is other work queued. (Not a task that yields in a loop: that would
+/// busy-wait while the write runs on another thread, and valgrind's
+/// default thread lock can starve that thread.)
+fn queue_other_work() {
+    corun::spawn(async {}).detach();
 }
 
 #[test]
@@ -70,16 +48,15 @@ fn a_lone_writer_stays_inline_and_a_busy_scheduler_moves_writes() {
         }
         assert_eq!(fs::spread_writes(), before, "a lone writer moved a write");
 
-        // A task that keeps yielding is always ready while the writer
-        // writes: each write finds other work and a free place (the
-        // previous moved write finished before `write_all` returned).
-        let spinner = Spinner::start().await;
+        // A task made ready before each write: each write finds other work
+        // and a free place (the previous moved write finished before
+        // `write_all` returned).
         let before = fs::spread_writes();
         for _ in 0..WRITES {
+            queue_other_work();
             f.write_all(&chunk).await.unwrap();
         }
         let moved = fs::spread_writes() - before;
-        spinner.stop().await;
         if has_lane() {
             assert_eq!(
                 moved, WRITES as u64,
@@ -109,13 +86,11 @@ fn owned_writes_land_in_order_and_give_their_buffer_back() {
         let path = temp("owned");
         let mut f = File::create(&path).await.unwrap();
         let mut want = Vec::new();
-        // Lone (inline), beside a ready task (moved where there is a lane),
+        // Beside a ready task (moved where there is a lane), lone (inline),
         // then too big to go inline (pool); borrowed writes in between.
-        let spinner = Spinner::start().await;
-        let mut spinner = Some(spinner);
         for k in 0..30 {
-            if k == 10 {
-                spinner.take().unwrap().stop().await;
+            if k < 10 {
+                queue_other_work();
             }
             let len = if k >= 20 { 300 * 1024 } else { 32 * 1024 };
             let buf = pattern(k, len);
@@ -136,6 +111,7 @@ fn owned_writes_land_in_order_and_give_their_buffer_back() {
                 assert_eq!(fs::spread_writes(), moved_before, "write {k} moved");
             }
             want.extend_from_slice(&back);
+            corun::yield_now().await; // the other task runs and ends
             let small = pattern(k + 100, 100);
             f.write_all(&small).await.unwrap();
             want.extend_from_slice(&small);
@@ -157,13 +133,12 @@ fn owned_write_errors_return_the_buffer() {
         let path = temp("owned-ro");
         fs::write(&path, "x").await.unwrap();
         let mut f = File::open(&path).await.unwrap(); // read-only
-        let spinner = Spinner::start().await;
         for len in [10, 32 * 1024, 300 * 1024] {
+            queue_other_work();
             let (r, back) = f.write_all_owned(vec![1; len]).await;
             assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBADF));
             assert_eq!(back.len(), len);
         }
-        spinner.stop().await;
         drop(f);
         assert_eq!(fs::read(&path).await.unwrap(), b"x");
         fs::remove_file(&path).await.unwrap();
@@ -206,10 +181,10 @@ fn a_dropped_owned_write_lands_once_and_the_next_operation_settles_it() {
     corun::run(async {
         let path = temp("owned-drop");
         let mut f = File::create(&path).await.unwrap();
-        let spinner = Spinner::start().await;
         let mut want = Vec::new();
         for k in 0..20 {
             let buf = pattern(k, 32 * 1024);
+            queue_other_work();
             {
                 let mut fut = std::pin::pin!(f.write_all_owned(buf.clone()));
                 let mut cx = Context::from_waker(Waker::noop());
@@ -221,7 +196,6 @@ fn a_dropped_owned_write_lands_once_and_the_next_operation_settles_it() {
             want.extend_from_slice(&buf);
             assert_eq!(f.seek(SeekFrom::End(0)).await.unwrap() as usize, want.len());
         }
-        spinner.stop().await;
         drop(f);
         assert!(fs::read(&path).await.unwrap() == want);
         fs::remove_file(&path).await.unwrap();
