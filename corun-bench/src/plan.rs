@@ -270,15 +270,7 @@ mod tests {
 
     #[test]
     fn corun_yields_the_specified_ten_million_times_and_slow_peers_fewer() {
-        let all = [
-            Runtime::Corun,
-            Runtime::Thread,
-            Runtime::TokioCt,
-            Runtime::TokioMt,
-            Runtime::Smol,
-            Runtime::May,
-        ];
-        let cells = cells(&[Workload::Yield], &all, false);
+        let cells = cells(&[Workload::Yield], &Runtime::ALL, false);
         let n = |rt: Runtime| cells.iter().find(|c| c.runtime == rt).map(|c| c.n);
         assert_eq!(n(Runtime::Corun), Some(10_000_000));
         assert_eq!(n(Runtime::Thread), Some(1_000_000));
