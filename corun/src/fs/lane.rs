@@ -25,9 +25,10 @@
 //! lane thread. Measured on the fileio benchmark (2 cores, 100 writers,
 //! 8 alternating runs each, quiet machine): median 0.103 s with one lane
 //! thread against 0.114 s with two; with two, more writes moved (about
-//! 6 500 of 10 000 against 5 000) and each cost more. (An earlier policy,
-//! which moved far fewer writes, was measured on a busy machine to gain
-//! from a thread per core; that no longer holds.)
+//! 6 500 of 10 000 against 5 000) and each cost more. (Under the earlier
+//! spread policy, which moved far fewer writes, a thread per core was
+//! measured to gain on a busy machine; the current policy was measured on
+//! a quiet one only.)
 //!
 //! * Jobs start in FIFO order; each runs to completion (they are
 //!   [`pool::job`]s, which catch panics and wake their task).
@@ -169,7 +170,7 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
-    fn one_thread_per_core_and_none_on_one_core() {
+    fn one_thread_per_core_beyond_the_first_and_none_on_one_core() {
         assert_eq!(threads_for(0), 0);
         assert_eq!(threads_for(1), 0);
         assert_eq!(threads_for(2), 1);

@@ -4,9 +4,9 @@
 //! copying into the page cache, allocating blocks — and inline all of it is
 //! spent on the scheduler thread, so many tasks writing files keep one core
 //! busy while the others idle. This module decides, per inline-able write,
-//! whether to hand it to the write lane (`lane.rs`, a thread per core beyond the first)
-//! instead, so the scheduler thread and lane threads copy in
-//! parallel. A write moves when:
+//! whether to hand it to the write lane instead (`lane.rs`, a thread per
+//! core beyond the first), so the scheduler thread and lane threads copy
+//! in parallel. A write moves when:
 //!
 //! * **the scheduler has other work meanwhile**: other tasks are ready, or
 //!   messages (mostly wakes) wait. The moved write's task then waits while
