@@ -1,5 +1,6 @@
 //! Spawning: outputs, detaching, task ids (unique, never reused, across
-//! schedulers), names, non-`Send` tasks, cross-thread spawns, `current()`.
+//! schedulers), names, non-`Send` tasks, cross-thread spawns, `current()`,
+//! `join_all`.
 //!
 //! Tests only; must not reach into corun internals.
 
@@ -399,5 +400,33 @@ fn tasks_too_big_for_the_slab_take_wakes_and_kills_from_other_threads() {
         assert!(a && b);
         assert!(sleeper.await.unwrap_err().is_killed());
         assert!(small.await.unwrap_err().is_killed());
+    });
+}
+
+#[test]
+fn join_all_returns_every_outcome_in_order_whatever_order_tasks_end_in() {
+    corun::run(async {
+        // Later tasks end first; one panics and one is killed.
+        let tasks: Vec<corun::Task<u64>> = (0..6u64)
+            .map(|i| {
+                corun::spawn(async move {
+                    corun::sleep(Duration::from_millis(6 - i)).await;
+                    if i == 2 {
+                        panic!("task 2 fails");
+                    }
+                    i * 10
+                })
+            })
+            .collect();
+        assert!(tasks[4].kill());
+        let out = corun::join_all(tasks).await;
+        assert_eq!(out.len(), 6);
+        for (i, r) in out.iter().enumerate() {
+            match i {
+                2 => assert!(r.as_ref().unwrap_err().is_panic()),
+                4 => assert!(r.as_ref().unwrap_err().is_killed()),
+                _ => assert_eq!(*r.as_ref().unwrap(), i as u64 * 10),
+            }
+        }
     });
 }
