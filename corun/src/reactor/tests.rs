@@ -80,6 +80,19 @@ pub(super) fn park_until(r: &Reactor, mut done: impl FnMut() -> bool) {
     assert!(done(), "condition not reached after 20 parks");
 }
 
+/// Parks until `c` has counted a wake, then polls `wait` again, which must
+/// now be ready; returns the readiness it reports.
+pub(super) fn woken_ready<F>(r: &Reactor, wait: &mut F, c: &Counter, w: &Waker) -> Readiness
+where
+    F: Future<Output = io::Result<Readiness>> + Unpin,
+{
+    park_until(r, || wakes(c) > 0);
+    match poll(wait, w) {
+        Poll::Ready(res) => res.unwrap(),
+        Poll::Pending => panic!("woken but not ready"),
+    }
+}
+
 pub(super) fn pair() -> (UnixStream, UnixStream) {
     let (a, b) = UnixStream::pair().unwrap();
     a.set_nonblocking(true).unwrap();
@@ -117,12 +130,8 @@ fn socketpair_becomes_readable_after_peer_writes() {
         let mut fut = reg.ready(Interest::Read);
         assert!(poll(&mut fut, &w).is_pending());
         b.write_all(b"x").unwrap();
-        park_until(r, || wakes(&c) > 0);
+        let got = woken_ready(r, &mut fut, &c, &w);
         assert_eq!(wakes(&c), 1);
-        let got = match poll(&mut fut, &w) {
-            Poll::Ready(res) => res.unwrap(),
-            Poll::Pending => panic!("woken but not ready"),
-        };
         assert!(got.is_readable() && !got.is_read_closed());
     });
 }

@@ -9,10 +9,9 @@
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::task::Poll;
 use std::time::Duration;
 
-use super::tests::{NET, counter, enter_reactor, pair, park_until, poll, wakes};
+use super::tests::{NET, counter, enter_reactor, pair, poll, wakes, woken_ready};
 use super::{Interest, Reactor, scheduled_io};
 
 #[test]
@@ -51,11 +50,7 @@ fn a_dups_events_after_a_closing_release_do_not_wake_the_slots_next_user() {
         assert!(poll(&mut wait_c, &cw).is_pending());
 
         d.write_all(b"to c").unwrap();
-        park_until(r, || wakes(&cc) > 0);
-        let Poll::Ready(Ok(got)) = poll(&mut wait_c, &cw) else {
-            panic!("woken but not ready");
-        };
-        assert!(got.is_readable());
+        assert!(woken_ready(r, &mut wait_c, &cc, &cw).is_readable());
         drop(dup);
     });
 }
@@ -85,11 +80,7 @@ fn same_file_under_the_same_fd_number_registers_again_after_a_closing_release() 
         let mut wait = reg.ready(Interest::Read);
         assert!(poll(&mut wait, &w).is_pending());
         b.write_all(b"x").unwrap();
-        park_until(r, || wakes(&c) > 0);
-        let Poll::Ready(Ok(got)) = poll(&mut wait, &w) else {
-            panic!("woken but not ready");
-        };
-        assert!(got.is_readable());
+        assert!(woken_ready(r, &mut wait, &c, &w).is_readable());
         drop(wait);
         // An ordinary release deregisters it: a fresh ADD succeeds again.
         drop(reg);

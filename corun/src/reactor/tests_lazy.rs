@@ -10,7 +10,7 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::task::Poll;
 
-use super::tests::{counter, enter_reactor, pair, park_until, poll, wakes};
+use super::tests::{counter, enter_reactor, pair, park_until, poll, wakes, woken_ready};
 use super::{Interest, Reactor, Readiness};
 
 /// Whether `fd` is in the reactor's epoll set (the `tfd:` lines of the
@@ -38,11 +38,7 @@ fn a_lazy_registration_enters_epoll_at_its_first_wait_and_loses_nothing() {
         let mut wait = reg.ready_or_guess(Interest::Read);
         assert!(poll(&mut wait, &w).is_pending(), "first wait is Pending");
         assert!(in_epoll(r, a.as_raw_fd()));
-        park_until(r, || wakes(&c) > 0);
-        let Poll::Ready(Ok(got)) = poll(&mut wait, &w) else {
-            panic!("woken but not ready");
-        };
-        assert!(got.is_readable());
+        assert!(woken_ready(r, &mut wait, &c, &w).is_readable());
         drop(wait);
         drop(reg);
         assert!(!in_epoll(r, a.as_raw_fd()), "deregistered on drop");
