@@ -21,15 +21,16 @@
 //! operation settles it first (read data is kept as read-ahead; an error of a
 //! write, `set_len` or sync is returned by that next operation).
 //!
-//! This file must not know how the pool or the lane work (only their
-//! `submit` and `pool::job`) nor how the inline and spread policies decide
-//! (only `inline::Policy`, `spread::offload`), nor touch the scheduler or
-//! the reactor.
+//! Where each write runs is decided in `write.rs` (`File::route`), and
+//! owned writes are in `owned.rs`. This file and its children must not know
+//! how the pool or the lane work (only their `submit` and `pool::job`) nor
+//! how the inline and spread policies decide (only `inline::Policy`,
+//! `spread::offload`), nor touch the scheduler or the reactor.
 
 use std::fs::{Metadata, Permissions};
 use std::future::Future;
 use std::future::poll_fn;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::pin::Pin;
@@ -38,10 +39,12 @@ use std::task::{Context, Poll, ready};
 
 mod owned;
 mod traits;
+mod write;
+
+use write::Route;
 
 use super::inline::Policy;
 use super::pool::{self, Pending};
-use super::{lane, spread};
 
 /// Largest single read or write job; bigger requests are split.
 pub(super) const MAX_CHUNK: usize = 2 * 1024 * 1024;
@@ -312,52 +315,6 @@ impl File {
                 Op::Read(r)
             });
         }
-    }
-
-    /// Starts writing (a prefix of) `src`; returns how many bytes were
-    /// taken. The write is in flight when this returns.
-    fn poll_write_inner(&mut self, cx: &mut Context<'_>, src: &[u8]) -> Poll<io::Result<usize>> {
-        ready!(self.poll_idle(cx))?;
-        if src.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let State::Idle(buf) = &mut self.state else {
-            unreachable!("idle after poll_idle");
-        };
-        let ahead = buf.ahead();
-        // An inline-able write runs here unless `spread` moves it to the
-        // write lane, so another core does the copying into the page cache.
-        if ahead == 0 && self.inline.may_write(src.len()) {
-            let Some(mut ticket) = spread::offload() else {
-                return Poll::Ready(self.inline.write_now(&self.std, src));
-            };
-            // The caller's slice cannot leave this thread: copy it into
-            // the ticket's buffer, which the job owns (and recycles).
-            ticket.fill(src);
-            self.start_via(lane::submit, move |f, _| {
-                let r = (&*f).write_all(ticket.bytes());
-                // Frees the place before the task is woken.
-                drop(ticket);
-                Op::Write(r)
-            });
-            return Poll::Ready(Ok(src.len()));
-        }
-        let n = src.len().min(MAX_CHUNK);
-        buf.data.clear();
-        buf.data.extend_from_slice(&src[..n]);
-        buf.pos = buf.data.len(); // nothing ahead: the data is outgoing
-        self.start(move |f, buf| {
-            if ahead > 0 {
-                if let Err(e) = (&*f).seek(SeekFrom::Current(-(ahead as i64))) {
-                    buf.clear();
-                    return Op::Write(Err(e));
-                }
-            }
-            let r = (&*f).write_all(&buf.data);
-            buf.clear();
-            Op::Write(r)
-        });
-        Poll::Ready(Ok(n))
     }
 
     /// Reads some bytes into `buf`; returns how many (0 at end of file).

@@ -5,16 +5,16 @@
 //! leave the scheduler thread (the future may be dropped, or forgotten,
 //! while another thread still reads it), so a write moved to the write
 //! lane or the pool is copied into a buffer the job owns. An owned `Vec`
-//! goes to that thread itself and comes back when the write is done. The
-//! decisions (inline, lane or pool) are the parent module's and `spread`'s,
-//! unchanged; this file only carries the vector through the parent's state
-//! machine (`Op::WriteVec`), and must not keep any state of its own.
+//! goes to that thread itself and comes back when the write is done. Where
+//! each write runs (inline, lane or pool) is the parent's decision
+//! (`File::route`); this file only carries the vector through the parent's
+//! state machine (`Op::WriteVec`), and must not keep any state of its own.
 
 use std::future::poll_fn;
 use std::io::{self, Write};
 
-use super::{File, Op, State};
-use crate::fs::{lane, spread};
+use super::{File, Op, Route};
+use crate::fs::{lane, pool};
 
 impl File {
     /// Writes all of `buf` and gives the buffer back, like
@@ -48,11 +48,7 @@ impl File {
         if let Err(e) = poll_fn(|cx| self.poll_idle(cx)).await {
             return (Err(e), buf);
         }
-        let ahead = match &self.state {
-            State::Idle(b) => b.ahead(),
-            State::Busy(_) => unreachable!("idle after poll_idle"),
-        };
-        if ahead > 0 {
+        if self.ahead() > 0 {
             // Read-ahead to seek back over first: the borrowed path does
             // that (with one copy); it is rare enough.
             let r = self.write_all(&buf).await;
@@ -60,28 +56,26 @@ impl File {
         }
         let mut done = 0;
         while done < buf.len() {
-            if !self.inline.may_write(buf.len() - done) {
-                self.start(move |f, _| {
-                    let r = (&*f).write_all(&buf[done..]);
-                    Op::WriteVec(r, buf)
-                });
-                return self.finish_owned().await;
-            }
-            match spread::offload() {
-                None => match self.inline.write_now(&self.std, &buf[done..]) {
-                    Ok(n) => done += n,
+            // The same decision as a borrowed write (`File::route`); only
+            // what travels to another thread differs.
+            let (submit, ticket): (fn(pool::Job), _) = match self.route(buf.len() - done, 0) {
+                Route::Inline => match self.inline.write_now(&self.std, &buf[done..]) {
+                    Ok(n) => {
+                        done += n;
+                        continue;
+                    }
                     Err(e) => return (Err(e), buf),
                 },
-                Some(ticket) => {
-                    self.start_via(lane::submit, move |f, _| {
-                        let r = (&*f).write_all(&buf[done..]);
-                        // Frees the place before the task is woken.
-                        drop(ticket);
-                        Op::WriteVec(r, buf)
-                    });
-                    return self.finish_owned().await;
-                }
-            }
+                Route::Lane(ticket) => (lane::submit, Some(ticket)),
+                Route::Pool => (pool::submit, None),
+            };
+            self.start_via(submit, move |f, _| {
+                let r = (&*f).write_all(&buf[done..]);
+                // Frees a lane place before the task is woken.
+                drop(ticket);
+                Op::WriteVec(r, buf)
+            });
+            return self.finish_owned().await;
         }
         (Ok(()), buf)
     }
