@@ -69,6 +69,7 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 pub mod fs;
+pub(crate) mod hugepage;
 pub mod io;
 pub mod net;
 pub(crate) mod reactor;

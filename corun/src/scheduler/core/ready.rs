@@ -77,6 +77,10 @@ impl ReadyQueue {
         debug_assert_eq!(self.len(), old, "grow is only called when full");
         let head = self.head & (old - 1);
         let mut v = std::mem::take(&mut self.buf).into_vec();
+        v.reserve_exact(old);
+        // A queue this big is filled end to end, again and again; advise
+        // before the new half is first written.
+        crate::hugepage::advise_vec(&v);
         v.resize(old * 2, None);
         // Full ring: slots head..old, then 0..head, in ring order.
         let (front, back) = v.split_at_mut(old);
