@@ -9,7 +9,7 @@
 //! about queues or scheduling.
 
 use std::cell::{Cell, UnsafeCell};
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
 
 use super::raw::Vtable;
@@ -80,7 +80,12 @@ pub(crate) struct Header {
     /// task awaiting a task is stored as its pointer.
     pub(in crate::task) join_waker: UnsafeCell<Option<SlimWaker>>,
     /// What the task last said it waits for (for `tasks()` snapshots),
-    /// packed in one word (see [`Waiting::pack`]).
+    /// packed in one word (see [`Waiting::pack`]); while the task is
+    /// `SCHEDULED`, the ready queue's link instead (see
+    /// `scheduler::core::ready`). The two uses never overlap: a snapshot
+    /// reports a scheduled task as ready without reading this word,
+    /// [`Header::set_waiting`] leaves it alone while the task is scheduled,
+    /// and the scheduler resets it when it polls the task.
     pub(super) waiting: Cell<u64>,
 }
 
@@ -123,14 +128,43 @@ impl Header {
         unsafe { (self.vtable.name)(self) }
     }
 
-    /// Records what the task waits for (owner thread).
+    /// Records what the task waits for (owner thread). Ignored while the
+    /// task is `SCHEDULED`: the word is the ready queue's then, and the
+    /// task counts as ready anyway (say, a `select` whose first branch woke
+    /// the task before its second registered a socket).
+    #[inline]
     pub(crate) fn set_waiting(&self, w: Waiting) {
-        self.waiting.set(w.pack());
+        if self.local.get() & SCHEDULED == 0 {
+            self.waiting.set(w.pack());
+        }
     }
 
-    /// What the task last said it waits for (owner thread).
+    /// Forgets what the task waited for: it is about to be polled (owner
+    /// thread, task no longer `SCHEDULED`).
+    #[inline]
+    pub(crate) fn clear_waiting(&self) {
+        self.waiting.set(Waiting::Nothing.pack());
+    }
+
+    /// What the task last said it waits for (owner thread). Meaningless
+    /// while the task is `SCHEDULED`.
     pub(crate) fn waiting(&self) -> Waiting {
+        debug_assert_eq!(self.local.get() & SCHEDULED, 0);
         Waiting::unpack(self.waiting.get())
+    }
+
+    /// The next task in the ready queue (owner thread, task `SCHEDULED`
+    /// and queued; see `scheduler::core::ready`).
+    #[inline]
+    pub(crate) fn ready_next(&self) -> *mut Header {
+        ptr::with_exposed_provenance_mut(self.waiting.get() as usize)
+    }
+
+    /// Links `next` behind this task in the ready queue (owner thread, task
+    /// `SCHEDULED` and queued).
+    #[inline]
+    pub(crate) fn set_ready_next(&self, next: NonNull<Header>) {
+        self.waiting.set(next.as_ptr().expose_provenance() as u64);
     }
 }
 

@@ -59,7 +59,7 @@ mod waiters;
 use super::shared::{Msg, Shared, TaskPtr};
 use crate::reactor::Reactor;
 use crate::task::raw::{self, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED};
-use crate::task::{Exit, Task, TaskId, Waiting};
+use crate::task::{Exit, Task, TaskId};
 use crate::time::wheel::Wheel;
 
 /// Task polls between two looks at the reactor while tasks stay ready.
@@ -176,7 +176,7 @@ impl Core {
             id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
             shared: shared.clone(),
             options,
-            ready: UnsafeCell::new(ReadyQueue::with_capacity(256)),
+            ready: UnsafeCell::new(ReadyQueue::new()),
             registry: RefCell::new(Registry::new()),
             id_waiters: RefCell::default(),
             exits: RefCell::default(),
@@ -294,7 +294,10 @@ impl Core {
             return;
         }
         h.local.set(l | SCHEDULED);
-        self.ready_mut(|q| q.push_back(ptr));
+        // SAFETY: a live task of this scheduler, just marked `SCHEDULED`;
+        // it was not queued (a queued task is `SCHEDULED`), and its
+        // registry reference outlives its time in the queue.
+        self.ready_mut(|q| unsafe { q.push_back(ptr) });
     }
 
     /// Requeues the task being polled if `waker` is its own task waker (the
@@ -357,7 +360,9 @@ impl Core {
         }
         if let Some(ptr) = again {
             // Budget spent: the task that yielded waits in the queue.
-            self.ready_mut(|q| q.push_back(ptr));
+            // SAFETY: it is `SCHEDULED` by `requeue_current` but was never
+            // queued (`run_task` said so), and it is alive: it is pending.
+            self.ready_mut(|q| unsafe { q.push_back(ptr) });
         }
         n
     }
@@ -379,7 +384,7 @@ impl Core {
         }
         h.local.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
-        h.set_waiting(Waiting::Nothing);
+        h.clear_waiting();
         self.current.set(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
@@ -402,7 +407,10 @@ impl Core {
             }
             // Others are ready (or the task is ending): it takes its place
             // at the back, where the rules below expect a SCHEDULED task.
-            self.ready_mut(|q| q.push_back(ptr));
+            // SAFETY: `requeue_current` marked it `SCHEDULED` without
+            // queueing it (so `schedule` skipped it since); its registry
+            // reference outlives its time in the queue.
+            self.ready_mut(|q| unsafe { q.push_back(ptr) });
         }
         match outcome {
             PollOutcome::Pending if l & KILL_REQUESTED != 0 => {
