@@ -18,13 +18,13 @@
 //! joining a task, 475 → 466.
 //!
 //! Chunks come from the global allocator one at a time until the array
-//! holds [`crate::hugepage::HUGE_PAGE`] bytes; from then on they come in
-//! groups of at least that size, aligned to it and offered to the kernel
-//! for huge pages (see `crate::hugepage`: a small-page fault costs about
-//! 2.3 µs here). A million sleeping tasks fill 24 MiB of timer entries and
-//! 8 MiB of registry slots; in small pages that was 8 000 page faults. A
-//! small array (a scheduler with a few thousand tasks) never reaches a
-//! group, so it stays in small pages and counts only what it touched.
+//! holds [`crate::hugepage::GROWN_BYTES`] (16 MiB); from then on they come
+//! in groups of at least a huge page, aligned to it and offered to the
+//! kernel for huge pages (see `crate::hugepage`: a small-page fault costs
+//! about 2.3 µs here). A million sleeping tasks fill 24 MiB of timer
+//! entries, 2 000 page faults fewer this way. A smaller array (a scheduler
+//! with fewer than 700 000 timers) never reaches a group, so it stays in
+//! small pages and counts only what it touched.
 //!
 //! This file is a plain container; it knows nothing about what it stores.
 
@@ -33,7 +33,7 @@ use std::marker::PhantomData;
 use std::ops::{Index, IndexMut};
 use std::ptr::NonNull;
 
-use crate::hugepage::{self, HUGE_PAGE};
+use crate::hugepage::{self, GROWN_BYTES, HUGE_PAGE};
 
 /// log2 of [`CHUNK`].
 const CHUNK_SHIFT: u32 = 10;
@@ -84,9 +84,9 @@ impl<T> SegVec<T> {
         assert!(size_of::<T>() > 0, "SegVec does not store zero-sized types");
         CHUNK * size_of::<T>()
     };
-    /// Chunks allocated one at a time before groups start: about one huge
-    /// page's worth.
-    const SINGLE_CHUNKS: usize = HUGE_PAGE.div_ceil(Self::CHUNK_BYTES);
+    /// Chunks allocated one at a time before groups start (see
+    /// `hugepage::GROWN_BYTES`).
+    const SINGLE_CHUNKS: usize = GROWN_BYTES.div_ceil(Self::CHUNK_BYTES);
     /// Chunks per group: at least one huge page.
     const GROUP_CHUNKS: usize = HUGE_PAGE.div_ceil(Self::CHUNK_BYTES);
 
@@ -263,11 +263,11 @@ mod tests {
     }
 
     #[test]
-    fn groups_keep_order_drop_every_element_once_and_get_advised() {
+    fn groups_keep_order_drop_every_element_once_and_start_on_a_huge_page() {
         use std::rc::Rc;
         let token = Rc::new(());
-        // 16-byte elements: 128 single chunks (2 MiB), then groups.
-        let n = 3 * (HUGE_PAGE / 16) + 17;
+        // 16-byte elements: 1024 single chunks (16 MiB), then groups.
+        let n = (GROWN_BYTES + 2 * HUGE_PAGE) / 16 + 17;
         let mut v = SegVec::new();
         for i in 0..n {
             v.push((i, token.clone()));

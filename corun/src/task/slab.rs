@@ -54,13 +54,10 @@ const TAG_SIZE: usize = GRAIN;
 /// Chunk size and alignment: one huge page.
 const CHUNK: usize = crate::hugepage::HUGE_PAGE;
 /// From this many chunks on, new chunks are offered to the kernel for huge
-/// pages. The first chunk uses small pages, so a scheduler with few tasks
-/// counts only the pages it touched; once it outgrows one chunk, a huge
-/// page's single fault is worth its rounding (at most one partly used chunk
-/// of RSS). It was 16 chunks (32 MiB) before: spawning a million tasks then
-/// took 8 000 more page faults, and 12 % longer (median of 10 alternating
-/// runs, 0.145 → 0.127 s; see `crate::hugepage` for the cost of a fault).
-const HUGE_AFTER: usize = 1;
+/// pages (see `crate::hugepage::GROWN_BYTES` for why not from the first).
+/// It was 16 chunks (32 MiB) before: spawning a million tasks then took
+/// 6 000 more page faults, and about 10 % longer.
+const HUGE_AFTER: usize = crate::hugepage::GROWN_BYTES / CHUNK;
 
 /// The size class serving `layout`, or `None` if the slab cannot.
 pub(crate) const fn class_of(layout: Layout) -> Option<usize> {
