@@ -199,7 +199,8 @@ const QUICK: Sizes = Sizes {
     pingpong: 10_000,
     timers: 10_000,
     fileio: (10, 10),
-    urlfetch: &[100],
+    // The second size takes corun's two-scheduler path.
+    urlfetch: &[100, corun_bench::peers::corun_rt::URLFETCH_SPREAD_FROM],
     httpd_secs: 1,
     conns: 200,
 };

@@ -140,6 +140,11 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             if cell.n > cap {
                 s.push_str(&format!(" (backlog capped by somaxconn={cap})"));
             }
+            match x("schedulers") {
+                1.0 => s.push_str("; 1 scheduler"),
+                2.0 => s.push_str("; 2 schedulers"),
+                _ => {}
+            }
             s
         }
         "httpd" => format!("p50 {:.2} ms, {} requests", x("p50_ms"), x("requests")),
