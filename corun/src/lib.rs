@@ -84,7 +84,7 @@ pub use scheduler::local::{
     wait_exit, yield_now,
 };
 pub use scheduler::{Builder, Error, Scheduler, Stats};
-pub use task::{Exit, JoinError, Task, TaskId, TaskInfo, TaskState};
+pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};
 pub use time::{Interval, Sleep, Timeout, interval, sleep, sleep_until, timeout};
 
 /// The README's code runs as a doctest, so the tour cannot rot.

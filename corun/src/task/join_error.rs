@@ -21,7 +21,8 @@ use super::raw;
 type Payload = Box<dyn Any + Send + 'static>;
 
 /// Why awaiting a [`Task`](crate::Task) gave no output: the task was
-/// killed, or it panicked (and here is its payload).
+/// killed, or it panicked (and here is its payload). To `match` on the two
+/// cases, take it apart with [`JoinError::into_kind`].
 ///
 /// ```
 /// corun::run(async {
@@ -131,6 +132,49 @@ impl JoinError {
     }
 }
 
+/// A [`JoinError`] taken apart, to `match` on: the task was
+/// [`Killed`](JoinErrorKind::Killed), or it
+/// [`Panicked`](JoinErrorKind::Panicked) with this payload. (`JoinError`
+/// itself stays one word wide; this is the form to branch on.)
+///
+/// ```
+/// use corun::JoinErrorKind;
+/// corun::run(async {
+///     let t = corun::spawn(async { std::panic::panic_any(7u32) });
+///     match t.await.unwrap_err().into_kind() {
+///         JoinErrorKind::Panicked(p) => assert_eq!(p.downcast_ref::<u32>(), Some(&7)),
+///         JoinErrorKind::Killed => unreachable!("nobody killed it"),
+///     }
+/// });
+/// ```
+#[derive(Debug)]
+pub enum JoinErrorKind {
+    /// The task was killed (explicitly, or by a scheduler shutdown) before
+    /// it finished.
+    Killed,
+    /// The task panicked; the payload given to `panic!`.
+    Panicked(Payload),
+}
+
+impl JoinError {
+    /// Takes the error apart into a [`JoinErrorKind`] to `match` on.
+    ///
+    /// ```
+    /// use corun::JoinErrorKind;
+    /// corun::run(async {
+    ///     let t = corun::spawn(corun::sleep(std::time::Duration::from_secs(60)));
+    ///     t.kill();
+    ///     assert!(matches!(t.await.unwrap_err().into_kind(), JoinErrorKind::Killed));
+    /// });
+    /// ```
+    pub fn into_kind(self) -> JoinErrorKind {
+        match self.try_into_panic() {
+            Ok(payload) => JoinErrorKind::Panicked(payload),
+            Err(_) => JoinErrorKind::Killed,
+        }
+    }
+}
+
 impl Drop for JoinError {
     fn drop(&mut self) {
         if !self.is_killed() {
@@ -185,6 +229,15 @@ mod tests {
         assert_eq!(format!("{p}"), "task panicked: oops");
         let payload = p.try_into_panic().unwrap();
         assert_eq!(payload.downcast_ref::<String>().unwrap(), "oops");
+        let p = JoinError::panicked(Box::new(5i64));
+        match p.into_kind() {
+            JoinErrorKind::Panicked(v) => assert_eq!(v.downcast_ref::<i64>(), Some(&5)),
+            JoinErrorKind::Killed => panic!("a panic read back as a kill"),
+        }
+        assert!(matches!(
+            JoinError::killed().into_kind(),
+            JoinErrorKind::Killed
+        ));
         // Dropped without being taken: the payload is freed (valgrind/ASan
         // check this).
         drop(JoinError::panicked(Box::new(vec![1u8; 64])));

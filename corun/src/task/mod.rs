@@ -17,7 +17,7 @@ pub(crate) mod slim_waker;
 pub(crate) mod waker;
 
 pub use handle::Task;
-pub use join_error::JoinError;
+pub use join_error::{JoinError, JoinErrorKind};
 
 /// The id of a task: unique for the life of the process, never reused.
 ///
