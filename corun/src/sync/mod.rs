@@ -15,7 +15,7 @@
 //! - [`local`]: the same channels for tasks of one scheduler (`!Send` ends,
 //!   no lock and no atomic instruction per message).
 //! - [`oneshot`]: a single value from one task to another.
-//! - [`Notify`] and [`Event`] (in `notify.rs`): wake-ups without data; `Event`
+//! - [`Notify`] and [`Event`] (in `notify.rs`, `event.rs`): wake-ups without data; `Event`
 //!   latches like Python's `threading.Event`.
 //! - [`Semaphore`] (in `semaphore.rs`): counted permits with FIFO waking.
 //!
@@ -57,13 +57,15 @@
 //! ```
 
 mod chan;
+mod event;
 pub mod local;
 pub mod mpsc;
 mod notify;
 pub mod oneshot;
 mod semaphore;
 
-pub use notify::{Event, EventWait, Notified, Notify};
+pub use event::{Event, EventWait};
+pub use notify::{Notified, Notify};
 pub use semaphore::{Acquire, AcquireError, Permit, Semaphore, TryAcquireError};
 
 use std::collections::VecDeque;
