@@ -541,3 +541,29 @@ fn park_until_keeps_the_alarm_armed_across_an_unpark() {
     assert_eq!(r.park(Some(Duration::ZERO)).unwrap(), 0);
     assert_eq!(r.alarm.as_ref().unwrap().armed(), Some(at));
 }
+
+/// `park_until` ends a park with nothing to report at the instant asked
+/// for, and never before it: through the timerfd alarm, and through the
+/// poller's own timeout where no timerfd could be made (the fallback that
+/// `Reactor::new` takes when `Alarm::new` fails).
+#[test]
+fn park_until_ends_at_the_instant_with_or_without_the_alarm() {
+    use std::time::Instant;
+    for with_alarm in [true, false] {
+        let mut r = Reactor::new().unwrap();
+        assert!(r.alarm.is_some(), "this kernel makes timerfds");
+        if !with_alarm {
+            r.alarm = None;
+        }
+        for wait_ms in [0, 3, 15] {
+            let at = Instant::now() + Duration::from_millis(wait_ms);
+            // Nothing is registered: only the deadline can end the park.
+            let events = r.park_until(at).unwrap();
+            assert_eq!(events, 0);
+            assert!(
+                Instant::now() >= at,
+                "park ended before the instant (alarm: {with_alarm}, {wait_ms} ms)"
+            );
+        }
+    }
+}
