@@ -92,6 +92,56 @@ fn every_socket_is_close_on_exec() {
     });
 }
 
+/// `accept` reports the client's address as the client bound it: unnamed
+/// (it never bound), a path, or an abstract name.
+#[test]
+fn accept_reportsunnamed_client_path_and_abstract_peers() {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    use std::os::linux::net::SocketAddrExt;
+    run(|| async {
+        let path = SockPath::new("peers");
+        let l = UnixListener::bind(&path.0).unwrap();
+        // A client that binds first, then connects (blocking is fine: the
+        // connection only has to reach the listen queue).
+        let bound_client = |name: &SockAddr| {
+            let c = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+            c.bind(name).unwrap();
+            c.connect(&SockAddr::unix(&path.0).unwrap()).unwrap();
+            c
+        };
+
+        let unnamed_client = UnixStream::connect(&path.0).await.unwrap();
+        let (s, addr) = l.accept().await.unwrap();
+        assert!(addr.is_unnamed(), "{addr:?}");
+        assert!(s.peer_addr().unwrap().is_unnamed());
+
+        let client_path = SockPath::new("peers-client");
+        let _by_path = bound_client(&SockAddr::unix(&client_path.0).unwrap());
+        let (_s, addr) = l.accept().await.unwrap();
+        assert_eq!(addr.as_pathname(), Some(client_path.0.as_path()));
+
+        let name = format!("corun-test-{}-abstract", std::process::id());
+        let abstract_addr = std::os::unix::net::SocketAddr::from_abstract_name(&name).unwrap();
+        let _by_name = bound_client(&SockAddr::unix(format!("\0{name}")).unwrap());
+        let (_s, addr) = l.accept().await.unwrap();
+        assert_eq!(addr.as_abstract_name(), Some(name.as_bytes()));
+        assert_eq!(
+            addr.as_abstract_name(),
+            abstract_addr.as_abstract_name(),
+            "std spells it the same"
+        );
+
+        // Accepted sockets are non-blocking and do work.
+        // SAFETY: F_GETFL on a live descriptor; reads flags only.
+        let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&s), libc::F_GETFL) };
+        assert!(flags & libc::O_NONBLOCK != 0);
+        unnamed_client.write_all(b"x").await.unwrap();
+        let mut b = [0; 1];
+        s.read_exact(&mut b).await.unwrap();
+        assert_eq!(&b, b"x");
+    });
+}
+
 #[test]
 fn connect_errors_are_returned() {
     // No child process may hold a copy of the closed listener below.

@@ -12,12 +12,52 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
 use super::{impl_async_io, stream};
 use crate::io::{Async, Readiness};
+
+/// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the new socket needs no
+/// `fcntl` before it is registered.
+fn accept_raw(
+    listener: &std::os::unix::net::UnixListener,
+) -> io::Result<(std::os::unix::net::UnixStream, SocketAddr)> {
+    let (sock, addr) = SockRef::from(listener).accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)?;
+    Ok((sock.into(), std_addr(&addr)?))
+}
+
+/// The address `accept4` reported, as std spells it: a path, an abstract
+/// name, or (a client that never bound, the usual case) unnamed.
+fn std_addr(addr: &SockAddr) -> io::Result<SocketAddr> {
+    if let Some(a) = addr.as_unix() {
+        return Ok(a);
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(name) = addr.as_abstract_namespace() {
+        use std::os::linux::net::SocketAddrExt;
+        return SocketAddr::from_abstract_name(name);
+    }
+    if addr.is_unix() && addr.is_unnamed() {
+        return unnamed();
+    }
+    Err(io::Error::other(
+        "accepted a connection with a non-Unix address",
+    ))
+}
+
+/// An unnamed address. std has no constructor for one, so it is read once
+/// from an unbound socket and cloned from then on.
+fn unnamed() -> io::Result<SocketAddr> {
+    static UNNAMED: OnceLock<SocketAddr> = OnceLock::new();
+    if let Some(a) = UNNAMED.get() {
+        return Ok(a.clone());
+    }
+    let a = std::os::unix::net::UnixDatagram::unbound()?.local_addr()?;
+    Ok(UNNAMED.get_or_init(|| a).clone())
+}
 
 /// A Unix stream socket listening for connections.
 ///
@@ -43,7 +83,8 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path` (which must not exist) and listens.
+    /// Binds to `path` (which must not exist) and listens, with a backlog
+    /// of [`DEFAULT_BACKLOG`](super::DEFAULT_BACKLOG) connections.
     ///
     /// ```
     /// let path = std::env::temp_dir().join(format!("corun-doc-bind-{}.sock", std::process::id()));
@@ -57,7 +98,14 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        UnixListener::from_std(std::os::unix::net::UnixListener::bind(path)?)
+        let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        // The kernel caps it at `net.core.somaxconn`.
+        socket.listen(super::DEFAULT_BACKLOG.min(i32::MAX as u32) as i32)?;
+        // Made with `SOCK_NONBLOCK`: no `fcntl` needed.
+        Ok(UnixListener {
+            io: Async::from_nonblocking(socket.into())?,
+        })
     }
 
     /// Wraps a listening std socket (made non-blocking and registered).
@@ -98,8 +146,8 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        let (s, addr) = self.io.read_with(|l| l.accept()).await?;
-        Ok((UnixStream::from_std(s)?, addr))
+        let (s, addr) = self.io.read_with(accept_raw).await?;
+        Ok((UnixStream::from_accepted(s)?, addr))
     }
 
     /// Poll form of [`accept`](UnixListener::accept) (one waker: the latest).
@@ -118,8 +166,10 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        match self.io.poll_read_with(cx, |l| l.accept()) {
-            Poll::Ready(Ok((s, addr))) => Poll::Ready(UnixStream::from_std(s).map(|s| (s, addr))),
+        match self.io.poll_read_with(cx, accept_raw) {
+            Poll::Ready(Ok((s, addr))) => {
+                Poll::Ready(UnixStream::from_accepted(s).map(|s| (s, addr)))
+            }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
@@ -265,6 +315,14 @@ impl UnixStream {
             })
         };
         Ok((wrap(a)?, wrap(b)?))
+    }
+
+    /// A stream fresh from `accept4` with `SOCK_NONBLOCK` (registered
+    /// without an `fcntl`; its first read is tried before any wait).
+    fn from_accepted(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: Async::from_accepted(stream)?,
+        })
     }
 
     /// Wraps a connected std socket (made non-blocking and registered).

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
-use socket2::{Domain, Socket, Type};
+use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::unix::impl_fd;
 use crate::io::Async;
@@ -45,7 +45,9 @@ impl UnixDatagram {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
-        UnixDatagram::from_std(std::os::unix::net::UnixDatagram::bind(path)?)
+        let socket = Socket::new(Domain::UNIX, Type::DGRAM.nonblocking(), None)?;
+        socket.bind(&SockAddr::unix(path)?)?;
+        UnixDatagram::from_nonblocking(socket)
     }
 
     /// A socket bound to no address (it can send, and receive replies once
@@ -58,7 +60,14 @@ impl UnixDatagram {
     /// });
     /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
-        UnixDatagram::from_std(std::os::unix::net::UnixDatagram::unbound()?)
+        UnixDatagram::from_nonblocking(Socket::new(Domain::UNIX, Type::DGRAM.nonblocking(), None)?)
+    }
+
+    /// Registers a socket made with `SOCK_NONBLOCK` (no `fcntl` needed).
+    fn from_nonblocking(socket: Socket) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            io: Async::from_nonblocking(socket.into())?,
+        })
     }
 
     /// A connected pair of sockets.
@@ -73,12 +82,10 @@ impl UnixDatagram {
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         // `socketpair(2)` with `SOCK_NONBLOCK`: registered without `fcntl`.
         let (a, b) = Socket::pair(Domain::UNIX, Type::DGRAM.nonblocking(), None)?;
-        let wrap = |s: Socket| -> io::Result<UnixDatagram> {
-            Ok(UnixDatagram {
-                io: Async::from_nonblocking(s.into())?,
-            })
-        };
-        Ok((wrap(a)?, wrap(b)?))
+        Ok((
+            UnixDatagram::from_nonblocking(a)?,
+            UnixDatagram::from_nonblocking(b)?,
+        ))
     }
 
     /// Wraps a std socket (made non-blocking and registered).
