@@ -1,20 +1,21 @@
 //! Transparent huge pages for large buffers that the runtime fills from
-//! end to end: the slab's chunks, a big ready queue, the output of
-//! `join_all`.
+//! end to end: the slab's chunks, the chunk groups of a big `SegVec`, the
+//! output of `join_all`.
 //!
 //! Why: on the project's machines (virtual, 2 cores) a first touch of a
 //! 4 KiB page costs about 2.3 µs, nearly all of it in the page fault rather
 //! than the zeroing: touching 100 MiB took 59–66 ms in small pages and
 //! 10–11 ms in huge pages (when the kernel had them at hand; 50–120 ms in
-//! the odd run when it had to find them). Spawning a million tasks touches
+//! the odd run when it had to find them). Spawning a million tasks touched
 //! about 105 MiB, so the faults alone were most of its cost.
 //!
 //! The advice is only given for buffers of [`MIN_BYTES`] or more, and only
 //! for the 2 MiB-aligned middle of a buffer: a huge page is resident as a
 //! whole, so a small buffer, or the edges of one, would cost up to 2 MiB of
 //! RSS for a few bytes used. For the same reason structures that grow
-//! piece by piece start using huge pages only past [`GROWN_BYTES`]. The kernel may ignore the advice (THP off, or
-//! no huge page free); memory then comes in small pages as before.
+//! piece by piece start using huge pages only past [`GROWN_BYTES`]. The
+//! kernel may ignore the advice (THP off, or no huge page free); memory
+//! then comes in small pages as before.
 //!
 //! This file only advises; it never allocates or frees.
 

@@ -330,7 +330,7 @@ const URLFETCH_CLIENTS_BESIDE_SERVER_PCT: u64 = 25;
 /// showed each thread about 45 % busy, mostly waiting for the other (94 ms
 /// of CPU in 105 ms, where one scheduler took 81 ms in 80 ms). Medians of
 /// 5–10 alternating runs of the child binary, one scheduler against two:
-/// 1 000 fetches 0.066–0.069 s against 0.074–0.084 s; 2 000, 0.141 against
+/// 1 000 fetches 0.066–0.069 s against 0.074–0.086 s; 2 000, 0.141 against
 /// 0.136; 4 000, 0.292 against 0.231; 10 000, 0.69 against 0.46.
 pub const URLFETCH_SPREAD_FROM: u64 = 2_000;
 

@@ -55,8 +55,9 @@ const TAG_SIZE: usize = GRAIN;
 const CHUNK: usize = crate::hugepage::HUGE_PAGE;
 /// From this many chunks on, new chunks are offered to the kernel for huge
 /// pages (see `crate::hugepage::GROWN_BYTES` for why not from the first).
-/// It was 16 chunks (32 MiB) before: spawning a million tasks then took
-/// 6 000 more page faults, and about 10 % longer.
+/// It was 16 chunks (32 MiB) before: a million spawned tasks then took
+/// 4 000 more page faults (8 chunks of 512 small pages; see
+/// `crate::hugepage` for what one costs).
 const HUGE_AFTER: usize = crate::hugepage::GROWN_BYTES / CHUNK;
 
 /// The size class serving `layout`, or `None` if the slab cannot.
