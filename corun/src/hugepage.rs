@@ -15,7 +15,10 @@
 //! RSS for a few bytes used. For the same reason structures that grow
 //! piece by piece start using huge pages only past [`GROWN_BYTES`]. The
 //! kernel may ignore the advice (THP off, or no huge page free); memory
-//! then comes in small pages as before.
+//! then comes in small pages as before. The advice belongs to the address
+//! range, not the buffer: should the allocator later reuse the range of a
+//! freed `join_all` output for small allocations, the kernel may back that
+//! with huge pages too (at most the size of that output).
 //!
 //! This file only advises; it never allocates or frees.
 
