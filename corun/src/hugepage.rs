@@ -100,33 +100,100 @@ mod tests {
         panic!("no mapping holds {addr:#x}");
     }
 
-    #[test]
-    fn big_buffers_are_advised_and_keep_their_contents() {
-        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
-            eprintln!("skipped: this kernel has no transparent huge pages");
-            return;
+    /// A fresh anonymous mapping, unmapped on drop: memory that no
+    /// allocator reused and nobody advised before (a `Vec` could land on
+    /// heap pages another test advised).
+    struct Mapping {
+        ptr: *mut u8,
+        len: usize,
+    }
+
+    impl Mapping {
+        fn new(len: usize) -> Mapping {
+            // SAFETY: a new private anonymous mapping at an address of the
+            // kernel's choosing; no existing memory is affected.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(p, libc::MAP_FAILED, "{}", std::io::Error::last_os_error());
+            Mapping { ptr: p.cast(), len }
         }
-        let mut big: Vec<u64> = (0..(MIN_BYTES as u64 / 8) * 2).collect();
-        let middle = (big.as_ptr() as usize).next_multiple_of(HUGE_PAGE);
-        assert!(!vm_flags_at(middle).contains(" hg"), "advised too early");
-        advise_vec(&big);
-        assert!(
-            vm_flags_at(middle).contains(" hg"),
-            "{}",
-            vm_flags_at(middle)
-        );
-        big.push(1);
-        let before_push = &big[..big.len() - 1];
-        assert!(before_push.iter().enumerate().all(|(i, &v)| v == i as u64));
+
+        fn bytes(&mut self) -> &mut [u8] {
+            // SAFETY: the mapping is ours, readable, writable and `len`
+            // bytes long while `self` lives.
+            unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+        }
+
+        fn hg_at(&self, offset: usize) -> bool {
+            vm_flags_at(self.ptr as usize + offset).contains(" hg")
+        }
+    }
+
+    impl Drop for Mapping {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping made in `new`, once.
+            unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        }
+    }
+
+    fn thp_available() -> bool {
+        let there = std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists();
+        if !there {
+            eprintln!("skipped: this kernel has no transparent huge pages");
+        }
+        there
     }
 
     #[test]
-    fn small_buffers_are_left_alone() {
-        // The heap's first bytes: advising them would cover neighbours.
-        let small = vec![7u8; MIN_BYTES / 2];
-        advise_vec(&small);
-        let flags = vm_flags_at(small.as_ptr() as usize);
-        assert!(!flags.contains(" hg"), "{flags}");
-        assert!(small.iter().all(|&b| b == 7));
+    fn only_the_aligned_middle_of_a_big_buffer_is_advised() {
+        if !thp_available() {
+            return;
+        }
+        // A buffer of four huge pages plus a page before and a page after
+        // them, so that both of its ends are unaligned, inside a mapping
+        // large enough to hold it wherever the kernel puts the mapping.
+        let mut m = Mapping::new(6 * HUGE_PAGE);
+        for (i, b) in m.bytes().iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        let aligned = (m.ptr as usize + 4096).next_multiple_of(HUGE_PAGE) - m.ptr as usize;
+        let (buf, len) = (aligned - 4096, 4 * HUGE_PAGE + 2 * 4096);
+        assert!(!m.hg_at(aligned), "advised too early");
+        // SAFETY: `buf..buf + len` lies inside the mapping.
+        advise(unsafe { m.ptr.add(buf) }, len);
+        assert!(m.hg_at(aligned), "the first aligned huge page");
+        assert!(
+            m.hg_at(aligned + 4 * HUGE_PAGE - 1),
+            "the last aligned huge page"
+        );
+        assert!(!m.hg_at(buf), "the unaligned head");
+        assert!(!m.hg_at(aligned + 4 * HUGE_PAGE), "the unaligned tail");
+        let unchanged = m
+            .bytes()
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == (i % 251) as u8);
+        assert!(unchanged, "advice changed the contents");
+    }
+
+    #[test]
+    fn buffers_below_min_bytes_get_no_advice() {
+        if !thp_available() {
+            return;
+        }
+        let m = Mapping::new(MIN_BYTES);
+        let middle = (m.ptr as usize).next_multiple_of(HUGE_PAGE) - m.ptr as usize;
+        advise(m.ptr, MIN_BYTES - 1);
+        assert!(!m.hg_at(middle), "a buffer below MIN_BYTES was advised");
+        advise(m.ptr, MIN_BYTES);
+        assert!(m.hg_at(middle), "a buffer of MIN_BYTES was not advised");
     }
 }
