@@ -369,16 +369,12 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
     if let Some(e) = err_here.or(err_there) {
         // The server would wait for connections that never come.
         let _ = server_sched.shutdown();
-        return Err(format!("{} of {n} fetches failed, first: {e}", n - ok));
+        return Err(fetches_failed(n, ok, &e));
     }
     let accepted = server.await.map_err(join_err)?;
     let secs = t0.elapsed().as_secs_f64();
     let _ = server_sched.shutdown();
-    check("connections accepted", accepted, n)?;
-    let overflows = common::listen_overflows().saturating_sub(overflows0);
-    Ok(Outcome::secs(secs)
-        .with("listen_overflows", overflows as f64)
-        .with("schedulers", 2.0))
+    urlfetch_outcome(n, accepted, secs, overflows0, 2)
 }
 
 /// urlfetch with the server and every client on this scheduler. The
@@ -394,15 +390,32 @@ async fn urlfetch_one_scheduler(n: u64) -> Result<Outcome, String> {
     if let Some(e) = err {
         // The server would wait for connections that never come.
         server.kill();
-        return Err(format!("{} of {n} fetches failed, first: {e}", n - ok));
+        return Err(fetches_failed(n, ok, &e));
     }
     let accepted = server.await.map_err(join_err)?;
     let secs = t0.elapsed().as_secs_f64();
+    urlfetch_outcome(n, accepted, secs, overflows0, 1)
+}
+
+/// The error of a urlfetch run in which some fetches failed.
+fn fetches_failed(n: u64, ok: u64, first: &str) -> String {
+    format!("{} of {n} fetches failed, first: {first}", n - ok)
+}
+
+/// A urlfetch run's outcome: every connection accepted, the listen-queue
+/// overflows since `overflows0`, and how many schedulers ran it.
+fn urlfetch_outcome(
+    n: u64,
+    accepted: u64,
+    secs: f64,
+    overflows0: u64,
+    schedulers: u32,
+) -> Result<Outcome, String> {
     check("connections accepted", accepted, n)?;
     let overflows = common::listen_overflows().saturating_sub(overflows0);
     Ok(Outcome::secs(secs)
         .with("listen_overflows", overflows as f64)
-        .with("schedulers", 1.0))
+        .with("schedulers", f64::from(schedulers)))
 }
 
 async fn serve_keepalive(s: TcpStream) {
