@@ -33,11 +33,16 @@ pub(crate) const MIN_BYTES: usize = 2 * HUGE_PAGE;
 /// A structure that grows piece by piece (the slab, a `SegVec`) asks for
 /// huge pages only for the memory it adds after holding this much in
 /// small pages. Its newest huge page is resident as a whole even when
-/// barely used, so this bounds that waste to an eighth of the structure.
-/// (With one huge page as the bound, 10 000 idle connections cost 505
-/// bytes each instead of 310: their task cells filled just over one slab
-/// chunk.)
-pub(crate) const GROWN_BYTES: usize = 8 * HUGE_PAGE;
+/// barely used, so this bounds that waste to one huge page on a structure
+/// of at least 4 MiB: a third of its RSS at worst, less as it grows.
+///
+/// Why this bound: with one huge page, 10 000 idle connections cost 505
+/// bytes each instead of 310 (their task cells filled just over one slab
+/// chunk); with 16 MiB, spawning a million tasks took 4 000 more small-page
+/// faults than with 4 MiB (its cells and registry), and the spawn child of
+/// the benchmark ran 0.100–0.104 s against 0.088–0.096 s (medians of 15
+/// alternating runs), while 10 000 connections or sleepers never reach it.
+pub(crate) const GROWN_BYTES: usize = 2 * HUGE_PAGE;
 
 /// Advises huge pages for the 2 MiB-aligned part of `len` bytes at `ptr`,
 /// if `len` is at least [`MIN_BYTES`]. The memory must belong to the caller

@@ -61,11 +61,12 @@
 //! per live task in its registry; a pending timer adds 24 bytes. A million
 //! tasks sleeping in the benchmark cost about 150 bytes each, all told.
 //!
-//! Once a scheduler's task memory (or its timer table) passes 16 MiB, it
-//! asks the kernel for transparent huge pages (`MADV_HUGEPAGE`) for what it
-//! adds: starting a million tasks then takes thousands of page faults fewer.
-//! A huge page counts in RSS as a whole, so such a scheduler may show up to
-//! an eighth more RSS than the bytes it touched. With THP set to `never`
+//! Once a scheduler's task memory (or its registry, or its timer table)
+//! passes 4 MiB, it asks the kernel for transparent huge pages
+//! (`MADV_HUGEPAGE`) for what it adds: starting a million tasks then takes
+//! thousands of page faults fewer. A huge page counts in RSS as a whole, so
+//! each such structure may show up to 2 MiB more RSS than the bytes it
+//! touched (a third at worst, just past 4 MiB; less as it grows). With THP set to `never`
 //! (`/sys/kernel/mm/transparent_hugepage/enabled`) the advice is ignored.
 //!
 //! # Layout

@@ -18,13 +18,14 @@
 //! joining a task, 475 → 466.
 //!
 //! Chunks come from the global allocator one at a time until the array
-//! holds [`crate::hugepage::GROWN_BYTES`] (16 MiB); from then on they come
+//! holds [`crate::hugepage::GROWN_BYTES`] (4 MiB); from then on they come
 //! in groups of at least a huge page, aligned to it and offered to the
 //! kernel for huge pages (see `crate::hugepage`: a small-page fault costs
 //! about 2.3 µs here). A million sleeping tasks fill 24 MiB of timer
-//! entries, 2 000 page faults fewer this way. A smaller array (a scheduler
-//! with fewer than 700 000 timers) never reaches a group, so it stays in
-//! small pages and counts only what it touched.
+//! entries, 5 000 page faults fewer this way. A smaller array (a scheduler
+//! with fewer than about 170 000 timers, or 500 000 registered tasks) never
+//! reaches a group, so it stays in small pages and counts only what it
+//! touched.
 //!
 //! This file is a plain container; it knows nothing about what it stores.
 
@@ -266,7 +267,7 @@ mod tests {
     fn groups_keep_order_drop_every_element_once_and_start_on_a_huge_page() {
         use std::rc::Rc;
         let token = Rc::new(());
-        // 16-byte elements: 1024 single chunks (16 MiB), then groups.
+        // 16-byte elements: single chunks up to `GROWN_BYTES`, then groups.
         let n = (GROWN_BYTES + 2 * HUGE_PAGE) / 16 + 17;
         let mut v = SegVec::new();
         for i in 0..n {
