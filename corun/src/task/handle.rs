@@ -146,17 +146,10 @@ impl<T> Future for Task<T> {
             crate::task::set_waiting(Waiting::Task(TaskId::of(h)));
             return Poll::Pending;
         }
-        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
         // SAFETY: `COMPLETE` was observed with acquire ordering, so the
         // owner thread has written the outcome and will not touch the stage
-        // again; `out` has the type this cell's vtable writes.
-        unsafe {
-            (h.vtable.read_output)(
-                self.raw,
-                (&mut out as *mut Poll<Result<T, JoinError>>).cast(),
-            )
-        };
-        out
+        // again; this handle is the task's, so its output type is `T`.
+        Poll::Ready(unsafe { raw::take_output::<T>(self.raw) })
     }
 }
 
@@ -177,7 +170,7 @@ impl<T> Drop for Task<T> {
             // outputs are dropped here (on the handle's thread: T is Send if
             // the handle could move); an unread panic is logged.
             // SAFETY: after `COMPLETE` the stage belongs to the handle.
-            if let Some(msg) = unsafe { (h.vtable.drop_stage)(self.raw) } {
+            if let Some(msg) = unsafe { raw::drop_stage(self.raw) } {
                 tracing::error!(task.id = h.id, task.name = h.name(), "task panicked: {msg}");
             }
         }

@@ -80,8 +80,10 @@ pub(crate) struct Vtable {
     /// Drops the future in place (catching a panicking destructor) and stores
     /// `Err(Killed)`.
     pub(crate) kill: unsafe fn(NonNull<Header>),
-    /// Moves the outcome out into `*mut Poll<Result<T, JoinError>>`.
-    pub(crate) read_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Where the stage starts, from the start of the cell: the handle reads
+    /// the outcome there itself (see [`take_output`]), without a call
+    /// through this table.
+    pub(crate) stage_offset: usize,
     /// Drops whatever the stage holds; returns the panic message if the stage
     /// held a panic (for logging).
     pub(crate) drop_stage: unsafe fn(NonNull<Header>) -> Option<String>,
@@ -234,7 +236,7 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
     const VTABLE: Vtable = Vtable {
         poll: Self::poll,
         kill: Self::kill,
-        read_output: Self::read_output,
+        stage_offset: std::mem::offset_of!(TaskCell<F, N>, stage),
         drop_stage: Self::drop_stage,
         dealloc: Self::dealloc,
         name: Self::name,
@@ -379,16 +381,6 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         unsafe { ManuallyDrop::take(&mut stage.output) }
     }
 
-    unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
-        // SAFETY: only the handle calls this, after it saw `COMPLETE` with
-        // acquire ordering; the owner thread no longer touches the stage.
-        let out = unsafe { Self::take_output(ptr) };
-        let dst = dst.cast::<Poll<Result<F::Output, JoinError>>>();
-        // SAFETY: the caller passes a valid, writable `Poll<Result<T, _>>`
-        // whose old value it does not need dropped (it is `Pending`).
-        unsafe { *dst = Poll::Ready(out) };
-    }
-
     /// Drops whatever the stage holds. Mostly called with an empty stage
     /// (the handle took the output, then the handle's drop and the cell's
     /// drop both come by), so that check is all that runs inline.
@@ -512,6 +504,58 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
             }
         }
     }
+}
+
+/// Moves the outcome out of the stage for the `Task<T>` handle, leaving
+/// the stage empty (`Err(Killed)` if there was none: a handle polled again
+/// after it returned).
+///
+/// # Safety
+/// `ptr` is a live task whose output type is `T`; the caller holds its
+/// handle and has seen `COMPLETE` with acquire ordering, so the stage is
+/// the caller's (see the module docs).
+#[inline]
+pub(crate) unsafe fn take_output<T>(ptr: NonNull<Header>) -> Result<T, JoinError> {
+    // SAFETY: the task is alive and its stage is ours (the caller's duty).
+    let h = unsafe { header(ptr) };
+    // SAFETY: as above: the tag goes with the stage.
+    let tag = unsafe { &mut *h.stage.get() };
+    if *tag != STAGE_DONE {
+        return Err(JoinError::killed());
+    }
+    *tag = STAGE_EMPTY;
+    // SAFETY: the cell is a repr(C) `TaskCell<F, N>` whose stage, a repr(C)
+    // union, starts `stage_offset` bytes in; every field of such a union
+    // starts at its first byte, so the output `Result<T, JoinError>` (in a
+    // transparent `ManuallyDrop`) is there, alive by the tag, and taken once
+    // now that the tag says empty. `ptr` is the pointer `allocate` returned
+    // (handles keep it as is), whose provenance covers the whole cell.
+    unsafe {
+        ptr.as_ptr()
+            .cast::<u8>()
+            .add(h.vtable.stage_offset)
+            .cast::<Result<T, JoinError>>()
+            .read()
+    }
+}
+
+/// Drops whatever the stage holds (see `Vtable::drop_stage`), without the
+/// call through the vtable when the stage is already empty: the usual case
+/// for a handle that has read its output.
+///
+/// # Safety
+/// As for `Vtable::drop_stage`: `ptr` is a live task and the caller has
+/// exclusive access to its stage.
+#[inline]
+pub(crate) unsafe fn drop_stage(ptr: NonNull<Header>) -> Option<String> {
+    // SAFETY: the task is alive and its stage is ours (the caller's duty).
+    let h = unsafe { header(ptr) };
+    // SAFETY: as above: the tag goes with the stage.
+    if unsafe { *h.stage.get() } == STAGE_EMPTY {
+        return None;
+    }
+    // SAFETY: the caller's guarantee, passed on.
+    unsafe { (h.vtable.drop_stage)(ptr) }
 }
 
 /// The text of a panic payload, for logs.
