@@ -59,15 +59,16 @@
 //! A task is one allocation: a 48-byte header, then its future (later its
 //! output). A scheduler carves these from its own slab and keeps one word
 //! per live task in its registry; a pending timer adds 24 bytes. A million
-//! tasks sleeping in the benchmark cost about 150 bytes each, all told.
+//! tasks sleeping in the benchmark cost about 140 bytes each, all told.
 //!
 //! Once a scheduler's task memory (or its registry, or its timer table)
 //! passes 4 MiB, it asks the kernel for transparent huge pages
 //! (`MADV_HUGEPAGE`) for what it adds: starting a million tasks then takes
 //! thousands of page faults fewer. A huge page counts in RSS as a whole, so
 //! each such structure may show up to 2 MiB more RSS than the bytes it
-//! touched (a third at worst, just past 4 MiB; less as it grows). With THP set to `never`
-//! (`/sys/kernel/mm/transparent_hugepage/enabled`) the advice is ignored.
+//! touched (a third at worst, just past 4 MiB; less as it grows). With THP
+//! set to `never` (`/sys/kernel/mm/transparent_hugepage/enabled`) the
+//! advice is ignored.
 //!
 //! # Layout
 //!
