@@ -236,7 +236,7 @@ impl Slab {
     }
 
     /// How many chunks the slab holds (for tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(corun_no_slab)))]
     fn chunks(&self) -> usize {
         // SAFETY: tests call this on the owner thread between operations.
         unsafe { (*self.local.get()).chunks.len() }
