@@ -1,6 +1,6 @@
 //! Spawning: outputs, detaching, task ids (unique, never reused, across
 //! schedulers), names, non-`Send` tasks, cross-thread spawns, `current()`,
-//! `join_all`.
+//! `join_all`, outputs of every size and alignment from every kind of cell.
 //!
 //! Tests only; must not reach into corun internals.
 
@@ -428,5 +428,113 @@ fn join_all_returns_every_outcome_in_order_whatever_order_tasks_end_in() {
                 _ => assert_eq!(*r.as_ref().unwrap(), i as u64 * 10),
             }
         }
+    });
+}
+
+/// An output aligned past anything the header needs.
+#[derive(Clone, Debug, PartialEq)]
+#[repr(align(64))]
+struct Aligned64([u8; 80]);
+
+/// A future aligned past the slab's blocks (its cell comes from the global
+/// allocator, and its stage starts further into the cell).
+#[repr(align(128))]
+struct AlignedFuture<T>(Option<T>);
+
+impl<T: Unpin> std::future::Future for AlignedFuture<T> {
+    type Output = T;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        std::task::Poll::Ready(self.0.take().expect("polled once"))
+    }
+}
+
+/// Spawns `value` back in every kind of cell the runtime makes (a slab
+/// block, a cell too big for the slab, one aligned past it, a named one)
+/// and awaits it both before and after the task ends; each must come back
+/// equal, exactly once.
+async fn round_trip<T: Clone + PartialEq + std::fmt::Debug + Unpin + 'static>(value: T) {
+    let v = value.clone();
+    let small = corun::spawn(async move { v });
+    let v = value.clone();
+    let pad = [1u8; 4096];
+    let big = corun::spawn(async move {
+        corun::yield_now().await;
+        assert_eq!(pad[4095], 1);
+        v
+    });
+    let aligned = corun::spawn(AlignedFuture(Some(value.clone())));
+    let v = value.clone();
+    let named = corun::spawn_named("round-trip", async move { v });
+    // `big` yields first, so it is awaited before it ends; the others end
+    // before their handles are polled.
+    assert_eq!(big.await.unwrap(), value);
+    assert_eq!(small.await.unwrap(), value);
+    assert_eq!(aligned.await.unwrap(), value);
+    assert_eq!(named.await.unwrap(), value);
+}
+
+/// The handle reads its task's output straight from the cell, at an offset
+/// that depends on the future's type; every size and alignment must land.
+#[test]
+fn outputs_of_every_size_and_alignment_come_back_intact_from_every_kind_of_cell() {
+    let drops = Rc::new(Cell::new(0));
+    let d = drops.clone();
+    run_watched("outputs round trip", || async move {
+        round_trip(()).await;
+        round_trip(7u8).await;
+        round_trip(u128::MAX - 3).await;
+        round_trip([1u8, 2, 3]).await;
+        round_trip(Aligned64([9; 80])).await;
+        round_trip(String::from("corun")).await;
+        round_trip(Some(Box::new(5u64))).await;
+        round_trip(Err::<u8, _>(vec![4u16; 100])).await;
+    });
+    // Outputs with drop glue are dropped once each: by whoever holds the
+    // value the handle gave back.
+    corun::run(async move {
+        let (a, b) = (d.clone(), d.clone());
+        let t1 = corun::spawn(AlignedFuture(Some(DropCount(a))));
+        let t2 = corun::spawn(async move {
+            let pad = [0u8; 4096];
+            corun::yield_now().await;
+            (DropCount(b), pad[0])
+        });
+        drop(t1.await.unwrap());
+        drop(t2.await.unwrap());
+        assert_eq!(d.get(), 2);
+    });
+    assert_eq!(drops.get(), 2);
+}
+
+/// Outputs read on another thread: the cell was allocated by that thread
+/// (a cross-thread spawn) and its handle is awaited there.
+#[test]
+fn outputs_come_back_intact_from_a_scheduler_on_another_thread() {
+    watchdog("outputs across threads", || {
+        let sched = Scheduler::start().unwrap();
+        let aligned = sched
+            .spawn(AlignedFuture(Some(Aligned64([3; 80]))))
+            .unwrap();
+        let text = sched
+            .spawn(async {
+                corun::yield_now().await;
+                String::from("from the scheduler thread")
+            })
+            .unwrap();
+        let wide = sched.spawn(async { u128::MAX }).unwrap();
+        let (a, t, w) = corun::run(async move {
+            (
+                aligned.await.unwrap(),
+                text.await.unwrap(),
+                wide.await.unwrap(),
+            )
+        });
+        assert_eq!(a, Aligned64([3; 80]));
+        assert_eq!(t, "from the scheduler thread");
+        assert_eq!(w, u128::MAX);
+        sched.shutdown().unwrap();
     });
 }
