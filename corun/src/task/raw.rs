@@ -445,19 +445,33 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
     /// # Safety
     /// The last reference is gone; the cell is dropped in place and must
     /// not be read again.
+    #[inline]
     unsafe fn drop_cell(cell: *mut TaskCell<F, N>) {
         // The stage should be empty by now; drop whatever is left.
         // SAFETY: the last reference is gone: access is exclusive.
         let _ = unsafe { Self::drop_stage(NonNull::new_unchecked(cell.cast())) };
         // Then the name and the join waker, the only parts with drop glue
-        // (the union has none, the owner is not a field), without letting a
-        // panic escape. Usually there is neither: skip the unwind guard.
+        // (the union has none, the owner is not a field). Usually there is
+        // neither: then nothing more runs here.
         // SAFETY: access is exclusive, as above.
         let no_waker = unsafe { (*(*cell).header.join_waker.get()).is_none() };
         if !no_waker || std::mem::needs_drop::<N>() {
-            // SAFETY: as above; the memory itself is freed by the caller.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(cell) }));
+            // SAFETY: as above.
+            unsafe { Self::drop_cell_parts(cell) };
         }
+    }
+
+    /// The rest of [`Self::drop_cell`]: drops the cell's fields in place
+    /// without letting a panic escape. Out of line, so that the usual path
+    /// of freeing a task saves no registers for the unwind guard.
+    ///
+    /// # Safety
+    /// As for [`Self::drop_cell`]; the memory itself is freed by the caller.
+    #[cold]
+    #[inline(never)]
+    unsafe fn drop_cell_parts(cell: *mut TaskCell<F, N>) {
+        // SAFETY: the caller's guarantee.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(cell) }));
     }
 
     unsafe fn dealloc(ptr: NonNull<Header>) {
