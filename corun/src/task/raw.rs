@@ -463,11 +463,11 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
 
     /// The rest of [`Self::drop_cell`]: drops the cell's fields in place
     /// without letting a panic escape. Out of line, so that the usual path
-    /// of freeing a task saves no registers for the unwind guard.
+    /// of freeing a task saves no registers for the unwind guard. (Not
+    /// `#[cold]`: every named task comes here.)
     ///
     /// # Safety
     /// As for [`Self::drop_cell`]; the memory itself is freed by the caller.
-    #[cold]
     #[inline(never)]
     unsafe fn drop_cell_parts(cell: *mut TaskCell<F, N>) {
         // SAFETY: the caller's guarantee.
