@@ -509,8 +509,9 @@ fn outputs_of_every_size_and_alignment_come_back_intact_from_every_kind_of_cell(
     assert_eq!(drops.get(), 2);
 }
 
-/// Outputs read on another thread: the cell was allocated by that thread
-/// (a cross-thread spawn) and its handle is awaited there.
+/// Outputs of tasks on a scheduler thread, read on the thread that spawned
+/// them: their cells come from that thread's allocator (a cross-thread
+/// spawn), and their handles are awaited there.
 #[test]
 fn outputs_come_back_intact_from_a_scheduler_on_another_thread() {
     watchdog("outputs across threads", || {
