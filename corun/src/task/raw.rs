@@ -362,25 +362,6 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         unsafe { Self::complete(tag, stage, Err(JoinError::killed())) };
     }
 
-    /// Moves the outcome out, leaving the stage empty (`Err(Killed)` if
-    /// there was none).
-    ///
-    /// # Safety
-    /// As for [`Self::stage`].
-    unsafe fn take_output(ptr: NonNull<Header>) -> Result<F::Output, JoinError> {
-        // SAFETY: exclusive access is the caller's duty.
-        let (tag, stage) = unsafe { Self::stage(ptr) };
-        if *tag != STAGE_DONE {
-            // Read twice (a handle polled after completion): report killed
-            // rather than panicking inside the runtime.
-            return Err(JoinError::killed());
-        }
-        *tag = STAGE_EMPTY;
-        // SAFETY: the tag said the output is alive; it is now marked empty,
-        // so it is taken exactly once.
-        unsafe { ManuallyDrop::take(&mut stage.output) }
-    }
-
     /// Drops whatever the stage holds. Mostly called with an empty stage
     /// (the handle took the output, then the handle's drop and the cell's
     /// drop both come by), so that check is all that runs inline.
@@ -411,8 +392,8 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
             let _ = unsafe { Self::drop_future_caught(stage) };
             return None;
         }
-        // SAFETY: as above.
-        let old = unsafe { Self::take_output(ptr) };
+        // SAFETY: as above; this cell's output type is `F::Output`.
+        let old = unsafe { take_output::<F::Output>(ptr) };
         let message = match &old {
             Err(e) => e.panic_payload().map(panic_message),
             Ok(_) => None,
@@ -520,14 +501,14 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
     }
 }
 
-/// Moves the outcome out of the stage for the `Task<T>` handle, leaving
-/// the stage empty (`Err(Killed)` if there was none: a handle polled again
-/// after it returned).
+/// Moves the outcome out of the stage, leaving it empty (`Err(Killed)` if
+/// there was none). The `Task<T>` handle reads its output with it, without
+/// knowing the future's type; `drop_stage` takes an unread one with it.
 ///
 /// # Safety
-/// `ptr` is a live task whose output type is `T`; the caller holds its
-/// handle and has seen `COMPLETE` with acquire ordering, so the stage is
-/// the caller's (see the module docs).
+/// `ptr` is a live task whose output type is `T`, and the caller has
+/// exclusive access to its stage (see the module docs): the owner thread
+/// before `COMPLETE`, or the handle after seeing it with acquire ordering.
 #[inline]
 pub(crate) unsafe fn take_output<T>(ptr: NonNull<Header>) -> Result<T, JoinError> {
     // SAFETY: the task is alive and its stage is ours (the caller's duty).
@@ -535,6 +516,8 @@ pub(crate) unsafe fn take_output<T>(ptr: NonNull<Header>) -> Result<T, JoinError
     // SAFETY: as above: the tag goes with the stage.
     let tag = unsafe { &mut *h.stage.get() };
     if *tag != STAGE_DONE {
+        // Read twice (a handle polled after completion): report killed
+        // rather than panicking inside the runtime.
         return Err(JoinError::killed());
     }
     *tag = STAGE_EMPTY;
