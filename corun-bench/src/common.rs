@@ -325,9 +325,60 @@ impl HeadCounter {
     }
 }
 
-/// Runs `wrk` against `addr` for `secs` seconds; blocking. Returns
-/// (requests/s, p50 ms, p99 ms, total requests).
-pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<(f64, f64, f64, f64), String> {
+/// One wrk run: what wrk reported, and how busy it kept both sides.
+///
+/// wrk has one thread (`-t1`) and this machine two cores, so the busy
+/// shares say which side limits the request rate: a server below a whole
+/// core while wrk is at one waits for wrk, and no server can go faster.
+pub struct WrkRun {
+    /// Requests per second (wrk).
+    pub req_per_s: f64,
+    /// Latency median, ms (wrk).
+    pub p50_ms: f64,
+    /// Latency 99th percentile, ms (wrk).
+    pub p99_ms: f64,
+    /// Requests completed (wrk).
+    pub requests: f64,
+    /// CPU time of this process (the server) while wrk ran, as a share of
+    /// wrk's wall time: 1.0 is one core kept busy.
+    pub server_busy: f64,
+    /// wrk's own CPU time as a share of its wall time.
+    pub wrk_busy: f64,
+}
+
+impl WrkRun {
+    /// The httpd outcome: `elapsed` server seconds and every figure above.
+    pub fn outcome(&self, elapsed: f64) -> Outcome {
+        Outcome::secs(elapsed)
+            .with("req_per_s", self.req_per_s)
+            .with("p50_ms", self.p50_ms)
+            .with("p99_ms", self.p99_ms)
+            .with("requests", self.requests)
+            .with("server_busy", self.server_busy)
+            .with("wrk_busy", self.wrk_busy)
+    }
+}
+
+/// User plus system CPU seconds of `who` (`RUSAGE_SELF` or
+/// `RUSAGE_CHILDREN`, the children this process has waited for).
+fn cpu_secs(who: libc::c_int) -> f64 {
+    // SAFETY: rusage is plain data; zeroed is a valid value and getrusage
+    // fills it through the valid pointer we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; callers pass RUSAGE_SELF or RUSAGE_CHILDREN.
+    if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
+}
+
+/// Runs `wrk` against `addr` for `secs` seconds; blocking. Call it from a
+/// thread of the server's process, which has no other child processes:
+/// the busy shares come from this process's and its children's CPU time.
+pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<WrkRun, String> {
+    let (server0, wrk0) = (cpu_secs(libc::RUSAGE_SELF), cpu_secs(libc::RUSAGE_CHILDREN));
+    let t0 = std::time::Instant::now();
     let out = Command::new("wrk")
         .args([
             "-t1",
@@ -341,11 +392,22 @@ pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<(f64, f64, f64, f64), Stri
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run wrk: {e}"))?;
+    let wall = t0.elapsed().as_secs_f64().max(1e-9);
+    let server_busy = (cpu_secs(libc::RUSAGE_SELF) - server0) / wall;
+    let wrk_busy = (cpu_secs(libc::RUSAGE_CHILDREN) - wrk0) / wall;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
         return Err(format!("wrk exited {}: {}", out.status, text.trim()));
     }
-    parse_wrk(&text)
+    let (req_per_s, p50_ms, p99_ms, requests) = parse_wrk(&text)?;
+    Ok(WrkRun {
+        req_per_s,
+        p50_ms,
+        p99_ms,
+        requests,
+        server_busy,
+        wrk_busy,
+    })
 }
 
 /// Parses wrk's `--latency` report.

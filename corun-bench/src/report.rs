@@ -147,7 +147,19 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             }
             s
         }
-        "httpd" => format!("p50 {:.2} ms, {} requests", x("p50_ms"), x("requests")),
+        "httpd" => {
+            let mut s = format!("p50 {:.2} ms, {} requests", x("p50_ms"), x("requests"));
+            // Which side limits the rate (see `common::WrkRun`).
+            if r.extra.contains_key("wrk_busy") {
+                s.push_str(&format!(
+                    "; busy: server {:.0} %, wrk {:.0} %; server {:.1} µs CPU/request",
+                    x("server_busy") * 100.0,
+                    x("wrk_busy") * 100.0,
+                    x("server_busy") / x("req_per_s").max(1.0) * 1e6
+                ));
+            }
+            s
+        }
         "pingpong" if r.extra.contains_key("mpsc_ns") => {
             format!("sync::local; sync::mpsc {:.0} ns", x("mpsc_ns"))
         }

@@ -464,12 +464,8 @@ async fn httpd(secs: u64) -> Result<Outcome, String> {
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    let (rps, p50, p99, total) = wrk.join().map_err(|_| "wrk thread panicked")??;
-    Ok(Outcome::secs(elapsed)
-        .with("req_per_s", rps)
-        .with("p50_ms", p50)
-        .with("p99_ms", p99)
-        .with("requests", total))
+    let run = wrk.join().map_err(|_| "wrk thread panicked")??;
+    Ok(run.outcome(elapsed))
 }
 
 async fn conns(n: u64) -> Result<Outcome, String> {

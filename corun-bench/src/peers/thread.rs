@@ -292,12 +292,8 @@ fn httpd(secs: u64) -> Result<Outcome, String> {
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    let (rps, p50, p99, total) = join(wrk)??;
-    Ok(Outcome::secs(elapsed)
-        .with("req_per_s", rps)
-        .with("p50_ms", p50)
-        .with("p99_ms", p99)
-        .with("requests", total))
+    let run = join(wrk)??;
+    Ok(run.outcome(elapsed))
 }
 
 fn conns(n: u64) -> Result<Outcome, String> {
