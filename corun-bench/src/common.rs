@@ -542,3 +542,63 @@ pub const CONNS_SETTLE: Duration = Duration::from_millis(200);
 
 /// Deadline for socket reads/writes in blocking peers, so nothing hangs.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `wrk -t1 -c100 -d1s --latency` report, trimmed to the lines read.
+    const REPORT: &str = "Running 1s test @ http://127.0.0.1:4000/
+  1 threads and 100 connections
+  Latency Distribution
+     50%  612.00us
+     75%    0.90ms
+     90%    1.10ms
+     99%    1.20ms
+  89722 requests in 1.00s, 7.02MB read
+Requests/sec:  89298.10
+Transfer/sec:      6.98MB
+";
+
+    #[test]
+    fn parses_rate_latencies_and_count() {
+        let (rps, p50, p99, n) = parse_wrk(REPORT).unwrap();
+        assert_eq!(rps, 89298.10);
+        assert!((p50 - 0.612).abs() < 1e-9, "{p50}");
+        assert_eq!(p99, 1.20);
+        assert_eq!(n, 89722.0);
+    }
+
+    #[test]
+    fn socket_errors_fail_unless_all_zero() {
+        let zero = format!("{REPORT}  Socket errors: connect 0, read 0, write 0, timeout 0\n");
+        assert!(parse_wrk(&zero).is_ok());
+        let bad = format!("{REPORT}  Socket errors: connect 0, read 3, write 0, timeout 0\n");
+        assert!(parse_wrk(&bad).unwrap_err().contains("read 3"));
+        let non2xx = format!("{REPORT}  Non-2xx or 3xx responses: 5\n");
+        assert!(parse_wrk(&non2xx).is_err());
+    }
+
+    #[test]
+    fn a_report_without_requests_is_an_error() {
+        assert!(parse_wrk("Requests/sec: 10\n").is_err());
+    }
+
+    #[test]
+    fn this_process_and_its_children_have_cpu_time() {
+        // Burn a little CPU, then wait for a child that burns some too.
+        let t0 = std::time::Instant::now();
+        let mut x = 0u64;
+        while t0.elapsed() < Duration::from_millis(20) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let before = cpu_secs(libc::RUSAGE_CHILDREN);
+        let status = Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(cpu_secs(libc::RUSAGE_SELF) > 0.0);
+        assert!(cpu_secs(libc::RUSAGE_CHILDREN) > before);
+    }
+}
