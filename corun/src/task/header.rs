@@ -50,10 +50,13 @@ pub(crate) const JOIN_WAKER_SET: u8 = 1 << 4;
 
 /// `Header::stage`: the future is alive in the stage.
 pub(super) const STAGE_PENDING: u8 = 0;
-/// `Header::stage`: the outcome is in the stage.
+/// `Header::stage`: the future's output is in the stage.
 pub(super) const STAGE_DONE: u8 = 1;
 /// `Header::stage`: nothing is left in the stage.
 pub(super) const STAGE_EMPTY: u8 = 2;
+/// `Header::stage`: the task failed (panicked or was killed); its
+/// `JoinError` is in the stage.
+pub(super) const STAGE_FAILED: u8 = 3;
 
 /// The fixed-size front of every task allocation.
 #[repr(C)]

@@ -3,8 +3,9 @@
 //!
 //! It is one pointer wide, so `Result<T, JoinError>` costs `T` plus one
 //! word, and `Result<(), JoinError>` a single word: joining a million tasks
-//! keeps a million of these (`join_all`'s results), and every task cell
-//! holds one next to its output. A panic payload is boxed once more (a thin
+//! keeps a million of these (`join_all`'s results). A task cell holds the
+//! output or the error in the same place, never both, so there it costs
+//! the larger of `T` and one word. A panic payload is boxed once more (a thin
 //! pointer to the `Box<dyn Any>`); "killed" is a dangling sentinel that no
 //! allocation can have, so null stays free for `Result`'s niche.
 //!
