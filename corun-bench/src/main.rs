@@ -11,9 +11,11 @@
 
 mod chart;
 mod launch;
+mod machine;
 mod plan;
 mod report;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -136,6 +138,9 @@ fn parent(cli: Cli) -> ExitCode {
         runs,
         if cli.quick { ", quick sizes" } else { "" }
     );
+    let check_start = machine::Check::measure();
+    eprintln!("machine check (start): {}", check_start.describe());
+    let _ = writeln!(sink, "{}", check_start.json("start"));
     let started = Instant::now();
     let mut done = 0;
     let mut rows: Vec<Row> = Vec::new();
@@ -192,6 +197,8 @@ fn parent(cli: Cli) -> ExitCode {
         }
     }
 
+    let check_end = machine::Check::measure();
+    let _ = writeln!(sink, "{}", check_end.json("end"));
     let mut failed = 0;
     for &w in &workloads {
         let mine: Vec<Row> = rows
@@ -213,6 +220,11 @@ fn parent(cli: Cli) -> ExitCode {
         Ok(false) => {}
         Err(e) => eprintln!("chart: {e}"),
     }
+    println!(
+        "\nmachine check, start: {}\nmachine check, end:   {}",
+        check_start.describe(),
+        check_end.describe()
+    );
     println!("raw results (JSON lines): {}", cli.json.display());
     println!(
         "total wall time: {:.0} s; {failed} failed cell(s)",
