@@ -57,7 +57,8 @@
 //! # Memory
 //!
 //! A task is one allocation: a 48-byte header, then its future (later its
-//! output). A scheduler carves these from its own slab and keeps one word
+//! output, or the error it failed with, in the same bytes): a task that
+//! returns a `u64` takes 56 bytes. A scheduler carves these from its own slab and keeps one word
 //! per live task in its registry; a pending timer adds 24 bytes. A million
 //! tasks sleeping in the benchmark cost about 140 bytes each, all told.
 //!
