@@ -168,8 +168,21 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             x("rss_before_kb") / 1024.0,
             x("rss_after_kb") / 1024.0
         ),
+        "spawn" | "sleep" if r.extra.contains_key("sys_s") => usage_note(x),
         _ => String::new(),
     }
+}
+
+/// The CPU time of a measured region and the kernel's share of it (for a
+/// million tasks, mostly zeroing fresh pages), with its page faults.
+fn usage_note(x: impl Fn(&str) -> f64) -> String {
+    let (user, sys) = (x("user_s"), x("sys_s"));
+    format!(
+        "CPU {:.0} ms, kernel {:.0} %; {:.1}k page faults",
+        (user + sys) * 1e3,
+        sys / (user + sys).max(1e-9) * 100.0,
+        x("minor_faults") / 1e3
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -54,6 +54,7 @@ pub fn run(work: &Work) -> Result<Outcome, String> {
 async fn sleep(ex: &Ex, n: u64, dur: Duration) -> Result<Outcome, String> {
     let counter = Rc::new(Cell::new(0u64));
     let t0 = Instant::now();
+    let u0 = common::Usage::now();
     let mut tasks = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let c = counter.clone();
@@ -66,12 +67,14 @@ async fn sleep(ex: &Ex, n: u64, dur: Duration) -> Result<Outcome, String> {
         t.await;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let used = u0.since();
     check("tasks finished", counter.get(), n)?;
-    Ok(Outcome::secs(secs))
+    Ok(Outcome::secs(secs).with_usage(used))
 }
 
 async fn spawn(ex: &Ex, n: u64) -> Result<Outcome, String> {
     let t0 = Instant::now();
+    let u0 = common::Usage::now();
     let mut tasks = Vec::with_capacity(n as usize);
     for _ in 0..n {
         tasks.push(ex.spawn(async { 1u64 }));
@@ -81,8 +84,9 @@ async fn spawn(ex: &Ex, n: u64) -> Result<Outcome, String> {
         sum += t.await;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let used = u0.since();
     check("tasks joined", sum, n)?;
-    Ok(Outcome::secs(secs))
+    Ok(Outcome::secs(secs).with_usage(used))
 }
 
 async fn yields(ex: &Ex, n: u64) -> Result<Outcome, String> {

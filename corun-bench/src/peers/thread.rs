@@ -59,6 +59,7 @@ pub fn run(work: &Work) -> Result<Outcome, String> {
 fn sleep(n: u64, dur: Duration) -> Result<Outcome, String> {
     let counter = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
+    let u0 = common::Usage::now();
     let mut hs = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let c = counter.clone();
@@ -71,12 +72,14 @@ fn sleep(n: u64, dur: Duration) -> Result<Outcome, String> {
         join(h)?;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let used = u0.since();
     check("tasks finished", counter.load(Ordering::Relaxed), n)?;
-    Ok(Outcome::secs(secs))
+    Ok(Outcome::secs(secs).with_usage(used))
 }
 
 fn spawn_join(n: u64) -> Result<Outcome, String> {
     let t0 = Instant::now();
+    let u0 = common::Usage::now();
     let mut sum = 0;
     let mut left = n;
     while left > 0 {
@@ -90,8 +93,9 @@ fn spawn_join(n: u64) -> Result<Outcome, String> {
         left -= batch;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let used = u0.since();
     check("threads joined", sum, n)?;
-    Ok(Outcome::secs(secs))
+    Ok(Outcome::secs(secs).with_usage(used))
 }
 
 fn yields(n: u64) -> Result<Outcome, String> {

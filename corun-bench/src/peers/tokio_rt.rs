@@ -59,6 +59,7 @@ fn join_err(e: tokio::task::JoinError) -> String {
 async fn sleep(n: u64, dur: Duration) -> Result<Outcome, String> {
     let counter = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
+    let u0 = common::Usage::now();
     let mut tasks = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let c = counter.clone();
@@ -71,12 +72,14 @@ async fn sleep(n: u64, dur: Duration) -> Result<Outcome, String> {
         t.await.map_err(join_err)?;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let used = u0.since();
     check("tasks finished", counter.load(Ordering::Relaxed), n)?;
-    Ok(Outcome::secs(secs))
+    Ok(Outcome::secs(secs).with_usage(used))
 }
 
 async fn spawn(n: u64) -> Result<Outcome, String> {
     let t0 = Instant::now();
+    let u0 = common::Usage::now();
     let mut tasks = Vec::with_capacity(n as usize);
     for _ in 0..n {
         tasks.push(tokio::spawn(async { 1u64 }));
@@ -86,8 +89,9 @@ async fn spawn(n: u64) -> Result<Outcome, String> {
         sum += t.await.map_err(join_err)?;
     }
     let secs = t0.elapsed().as_secs_f64();
+    let used = u0.since();
     check("tasks joined", sum, n)?;
-    Ok(Outcome::secs(secs))
+    Ok(Outcome::secs(secs).with_usage(used))
 }
 
 async fn yields(n: u64) -> Result<Outcome, String> {
