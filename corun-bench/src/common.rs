@@ -638,6 +638,25 @@ Transfer/sec:      6.98MB
     }
 
     #[test]
+    fn usage_counts_the_faults_of_fresh_memory() {
+        let u0 = Usage::now();
+        // 16 MiB, fresh from the kernel (calloc maps it untouched): one
+        // fault per page at least, whatever the huge-page setting.
+        let mut v = vec![0u8; 16 << 20];
+        for i in (0..v.len()).step_by(4096) {
+            v[i] = 1;
+        }
+        std::hint::black_box(&mut v);
+        let used = u0.since();
+        assert!(used.minor_faults >= 8.0, "{used:?}");
+        assert!(used.user_s >= 0.0 && used.sys_s >= 0.0, "{used:?}");
+        assert!(used.user_s + used.sys_s > 0.0, "{used:?}");
+        let o = Outcome::secs(1.0).with_usage(used);
+        assert_eq!(o.extra["minor_faults"], used.minor_faults);
+        assert!(o.extra.contains_key("user_s") && o.extra.contains_key("sys_s"));
+    }
+
+    #[test]
     fn this_process_and_its_children_have_cpu_time() {
         // Burn a little CPU, then wait for a child that burns some too.
         let t0 = std::time::Instant::now();
