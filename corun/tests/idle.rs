@@ -1,6 +1,7 @@
-//! An idle scheduler does not spin: while its only task sleeps (or it has
-//! no task at all), its loop makes a small constant number of turns, not
-//! one per poll of a busy loop.
+//! An idle scheduler does not busy-loop: while its only task sleeps (or it
+//! has no task at all), its loop makes a small constant number of turns,
+//! not one per poll of a busy loop. Its idle spin (`Builder::idle_spin`,
+//! 50 µs by default, at most 10 ms) stays inside one turn and then blocks.
 //!
 //! Tests only; must not reach into corun internals. The sleeps here only
 //! give a spinning loop time to show itself; a correct loop passes however
@@ -68,4 +69,38 @@ fn tasks_waiting_forever_leave_the_scheduler_parked() {
         "{turns} loop turns while every task waits forever"
     );
     sched.shutdown().unwrap();
+}
+
+/// An idle spin asked for "forever" is cut to the 10 ms maximum: the
+/// scheduler still blocks while its only task sleeps, in as few turns as
+/// with the default spin.
+#[test]
+fn an_endless_idle_spin_is_cut_short_and_the_scheduler_still_parks() {
+    let sched = corun::Builder::new()
+        .idle_spin(Duration::MAX)
+        .start()
+        .unwrap();
+    let t = sched
+        .spawn(corun::sleep(Duration::from_millis(200)))
+        .unwrap();
+    let before = sched.stats().unwrap();
+    sched.block_on(t).unwrap().unwrap();
+    let after = sched.stats().unwrap();
+    assert!(after.parks > before.parks, "never blocked during the sleep");
+    let turns = after.turns - before.turns;
+    assert!(turns <= 6, "{turns} loop turns around one 200 ms sleep");
+    sched.shutdown().unwrap();
+}
+
+/// Without an idle spin the scheduler blocks at once and still runs what
+/// it is given.
+#[test]
+fn a_scheduler_without_idle_spin_runs_and_parks() {
+    let (v, parks) = corun::Builder::new().idle_spin(Duration::ZERO).run(async {
+        let before = corun::stats().parks;
+        corun::sleep(Duration::from_millis(20)).await;
+        (7, corun::stats().parks - before)
+    });
+    assert_eq!(v, 7);
+    assert!(parks >= 1, "slept without blocking");
 }

@@ -53,6 +53,8 @@ mod clock;
 mod ending;
 mod ready;
 pub(crate) use clock::TICK_NS;
+mod idle;
+pub(crate) use idle::{DEFAULT_IDLE_SPIN, MAX_IDLE_SPIN};
 mod snapshot;
 mod waiters;
 
@@ -101,9 +103,21 @@ impl Hasher for IdHasher {
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// Options fixed when a scheduler is built.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Options {
     pub(crate) measure_busy_time: bool,
+    /// How long to poll before blocking when idle (see `idle`); at most
+    /// [`MAX_IDLE_SPIN`].
+    pub(crate) idle_spin: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            measure_busy_time: false,
+            idle_spin: DEFAULT_IDLE_SPIN,
+        }
+    }
 }
 
 /// The scheduler state of one thread.
@@ -464,6 +478,18 @@ impl Core {
                 Some(tick) => Wait::Until(tick),
             }
         };
+        let mut spun = 0;
+        if !matches!(wait, Wait::Poll) {
+            let deadline = match wait {
+                Wait::Until(tick) => Some(self.instant_of(tick)),
+                _ => None,
+            };
+            let (events, still_idle) = self.spin_before_park(deadline);
+            spun = events;
+            if !still_idle {
+                wait = Wait::Poll;
+            }
+        }
         let may_block = !matches!(wait, Wait::Poll);
         if may_block && !self.shared.prepare_park() {
             wait = Wait::Poll;
@@ -481,7 +507,7 @@ impl Core {
             Wait::Until(tick) => self.reactor.park_until(self.instant_of(tick)),
         };
         let events = match parked {
-            Ok(n) => n,
+            Ok(n) => n + spun,
             Err(e) => {
                 tracing::error!("poller failed: {e}");
                 1
