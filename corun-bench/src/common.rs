@@ -122,22 +122,29 @@ pub struct Usage {
 impl Usage {
     /// The process's totals so far (all its threads).
     pub fn now() -> Usage {
-        // SAFETY: rusage is plain data; zeroed is a valid value and getrusage
-        // fills it through the valid pointer we pass.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: see above; RUSAGE_SELF is always a valid argument.
-        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-            return Usage {
+        Usage::of(libc::RUSAGE_SELF)
+    }
+
+    /// The totals of `who` (`RUSAGE_SELF`, or `RUSAGE_CHILDREN`: the
+    /// children this process has waited for); zeros if they cannot be read.
+    fn of(who: libc::c_int) -> Usage {
+        rusage(who).map_or(
+            Usage {
                 user_s: 0.0,
                 sys_s: 0.0,
                 minor_faults: 0.0,
-            };
-        }
-        Usage {
-            user_s: timeval_secs(ru.ru_utime),
-            sys_s: timeval_secs(ru.ru_stime),
-            minor_faults: ru.ru_minflt as f64,
-        }
+            },
+            |ru| Usage {
+                user_s: timeval_secs(ru.ru_utime),
+                sys_s: timeval_secs(ru.ru_stime),
+                minor_faults: ru.ru_minflt as f64,
+            },
+        )
+    }
+
+    /// User plus system CPU seconds.
+    fn cpu_s(&self) -> f64 {
+        self.user_s + self.sys_s
     }
 
     /// What was used between `self` and now.
@@ -153,6 +160,15 @@ impl Usage {
 
 fn timeval_secs(t: libc::timeval) -> f64 {
     t.tv_sec as f64 + t.tv_usec as f64 / 1e6
+}
+
+/// `getrusage(who)`, or `None` if it fails.
+fn rusage(who: libc::c_int) -> Option<libc::rusage> {
+    // SAFETY: rusage is plain data; zeroed is a valid value and getrusage
+    // fills it through the valid pointer we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: see above; callers pass RUSAGE_SELF or RUSAGE_CHILDREN.
+    (unsafe { libc::getrusage(who, &mut ru) } == 0).then_some(ru)
 }
 
 /// Checks that `got == want`, naming `what` in the error.
@@ -204,16 +220,7 @@ fn vm_hwm_kb() -> Option<u64> {
 
 /// `ru_maxrss` of this process (includes the pre-exec image), KiB.
 fn rusage_maxrss_kb() -> u64 {
-    // SAFETY: rusage is plain data; zeroed is a valid value and getrusage
-    // fills it through the valid pointer we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: see above; RUSAGE_SELF is always a valid argument.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    if rc == 0 {
-        ru.ru_maxrss.max(0) as u64
-    } else {
-        0
-    }
+    rusage(libc::RUSAGE_SELF).map_or(0, |ru| ru.ru_maxrss.max(0) as u64)
 }
 
 /// Current resident set size in KiB, from `/proc/self/statm`.
@@ -413,24 +420,11 @@ impl WrkRun {
     }
 }
 
-/// User plus system CPU seconds of `who` (`RUSAGE_SELF` or
-/// `RUSAGE_CHILDREN`, the children this process has waited for).
-fn cpu_secs(who: libc::c_int) -> f64 {
-    // SAFETY: rusage is plain data; zeroed is a valid value and getrusage
-    // fills it through the valid pointer we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: see above; callers pass RUSAGE_SELF or RUSAGE_CHILDREN.
-    if unsafe { libc::getrusage(who, &mut ru) } != 0 {
-        return 0.0;
-    }
-    timeval_secs(ru.ru_utime) + timeval_secs(ru.ru_stime)
-}
-
 /// Runs `wrk` against `addr` for `secs` seconds; blocking. Call it from a
 /// thread of the server's process, which has no other child processes:
 /// the busy shares come from this process's and its children's CPU time.
 pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<WrkRun, String> {
-    let (server0, wrk0) = (cpu_secs(libc::RUSAGE_SELF), cpu_secs(libc::RUSAGE_CHILDREN));
+    let (server0, wrk0) = (Usage::now(), Usage::of(libc::RUSAGE_CHILDREN));
     let t0 = std::time::Instant::now();
     let out = Command::new("wrk")
         .args([
@@ -446,8 +440,8 @@ pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<WrkRun, String> {
         .output()
         .map_err(|e| format!("cannot run wrk: {e}"))?;
     let wall = t0.elapsed().as_secs_f64().max(1e-9);
-    let server_busy = (cpu_secs(libc::RUSAGE_SELF) - server0) / wall;
-    let wrk_busy = (cpu_secs(libc::RUSAGE_CHILDREN) - wrk0) / wall;
+    let server_busy = server0.since().cpu_s() / wall;
+    let wrk_busy = (Usage::of(libc::RUSAGE_CHILDREN).cpu_s() - wrk0.cpu_s()) / wall;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
         return Err(format!("wrk exited {}: {}", out.status, text.trim()));
@@ -664,13 +658,13 @@ Transfer/sec:      6.98MB
         while t0.elapsed() < Duration::from_millis(20) {
             x = std::hint::black_box(x.wrapping_add(1));
         }
-        let before = cpu_secs(libc::RUSAGE_CHILDREN);
+        let before = Usage::of(libc::RUSAGE_CHILDREN).cpu_s();
         let status = Command::new("sh")
             .args(["-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"])
             .status()
             .unwrap();
         assert!(status.success());
-        assert!(cpu_secs(libc::RUSAGE_SELF) > 0.0);
-        assert!(cpu_secs(libc::RUSAGE_CHILDREN) > before);
+        assert!(Usage::now().cpu_s() > 0.0);
+        assert!(Usage::of(libc::RUSAGE_CHILDREN).cpu_s() > before);
     }
 }

@@ -1,4 +1,4 @@
-//! The machine check: two short measurements of the machine itself, taken
+//! The machine check: three short measurements of the machine itself, taken
 //! before and after the table, so that a reader can tell a slow table from
 //! a slow machine.
 //!
@@ -6,8 +6,8 @@
 //! move by half, peers' as much as corun's, and what moves most is the
 //! price of memory the process has never touched (the kernel zeroes every
 //! new page; spawn and sleep at a million tasks touch 70–140 MB). So the
-//! check times exactly that, and a fixed chain of dependent arithmetic for
-//! the CPU. It runs in the parent, outside every measured region, and must
+//! check times exactly that, in small and in huge pages, and a fixed chain
+//! of dependent arithmetic for the CPU. It runs in the parent, outside every measured region, and must
 //! not touch runtimes, children or the tables' numbers.
 
 use std::hint::black_box;
