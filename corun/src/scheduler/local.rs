@@ -5,6 +5,7 @@
 //! `context`; nothing here crosses threads.
 
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -37,6 +38,7 @@ const OUTSIDE: &str = "this corun function must be called from a task running on
 ///
 /// If called from inside a running scheduler (it would block it), or if the
 /// OS poller cannot be created.
+#[track_caller]
 pub fn run<F: Future + 'static>(future: F) -> F::Output
 where
     F::Output: 'static,
@@ -44,6 +46,7 @@ where
     run_with(Options::default(), future)
 }
 
+#[track_caller]
 pub(crate) fn run_with<F: Future + 'static>(options: Options, future: F) -> F::Output
 where
     F::Output: 'static,
@@ -55,7 +58,7 @@ where
     let core =
         Core::new(options).unwrap_or_else(|e| panic!("corun: cannot create the OS poller: {e}"));
     let _enter = context::enter(&core);
-    let main = core.spawn(future, Some("main".into()));
+    let main = core.spawn(future, Some("main".into()), Location::caller());
     core.run_until(|| main.is_finished());
     core.shutdown();
     let waker = std::task::Waker::noop();
@@ -90,12 +93,14 @@ fn with_core<R>(f: impl FnOnce(&Core) -> R) -> R {
 /// # Panics
 ///
 /// Outside a scheduler thread (use [`Scheduler::spawn`](crate::Scheduler::spawn) there).
+#[track_caller]
 pub fn spawn<F>(future: F) -> Task<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    with_core(|core| core.spawn(future, None))
+    let site = Location::caller();
+    with_core(|core| core.spawn(future, None, site))
 }
 
 /// Spawns a named task on the current scheduler (the name shows in
@@ -112,13 +117,15 @@ where
 /// # Panics
 ///
 /// Outside a scheduler thread.
+#[track_caller]
 pub fn spawn_named<F>(name: impl Into<String>, future: F) -> Task<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
+    let site = Location::caller();
     let name = name.into().into_boxed_str();
-    with_core(|core| core.spawn(future, Some(name)))
+    with_core(|core| core.spawn(future, Some(name), site))
 }
 
 /// Kills task `id` of the current scheduler. False if there is no such task

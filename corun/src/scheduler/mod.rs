@@ -10,6 +10,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::Poll;
@@ -22,6 +23,7 @@ pub(crate) mod core;
 pub(crate) mod local;
 pub(crate) mod registry;
 pub(crate) mod shared;
+pub(crate) mod ticker;
 
 use self::core::{Core, MAX_IDLE_SPIN, Options};
 use self::shared::{Msg, Shared, TaskPtr};
@@ -99,6 +101,8 @@ pub struct Stats {
     pub tasks: u64,
     /// Pending timers now.
     pub timers: u64,
+    /// Polls that ran at least the [slow-poll threshold](Builder::slow_poll).
+    pub slow_polls: u64,
 }
 
 /// Configures a scheduler before starting it.
@@ -190,6 +194,38 @@ impl Builder {
         self
     }
 
+    /// Report every poll that runs this long or longer without returning:
+    /// a `tracing` warning names the task (id, name, spawn site) and how
+    /// long it ran, [`Stats::slow_polls`] counts it, and
+    /// [`TaskInfo::longest_poll`] keeps each task's longest poll. Default
+    /// 10 ms; `Duration::MAX` turns the warning off.
+    ///
+    /// Every other task of the scheduler waits while one poll runs, so a
+    /// slow poll is a missing yield (a loop over ready I/O or a long
+    /// computation without `yield_now().await`) or blocking work that
+    /// belongs in [`crate::fs::unblock`]. Polls are timed on a coarse clock
+    /// that advances every 250 µs while the scheduler runs, so durations are
+    /// exact to about that much, and timing costs nothing per poll.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let slow = corun::Builder::new()
+    ///     .slow_poll(Duration::from_millis(5))
+    ///     .run(async {
+    ///         // 20 ms without an await: every other task waits as long.
+    ///         let t0 = Instant::now();
+    ///         while t0.elapsed() < Duration::from_millis(20) {}
+    ///         corun::yield_now().await;
+    ///         corun::stats().slow_polls
+    ///     });
+    /// assert_eq!(slow, 1);
+    /// ```
+    pub fn slow_poll(mut self, threshold: Duration) -> Builder {
+        self.options.slow_poll_us = u64::try_from(threshold.as_micros()).unwrap_or(u64::MAX);
+        self
+    }
+
     /// Starts the scheduler on a new OS thread.
     ///
     /// ```
@@ -237,6 +273,7 @@ impl Builder {
     /// ```
     /// assert_eq!(corun::Builder::new().run(async { 5 }), 5);
     /// ```
+    #[track_caller]
     pub fn run<F: Future + 'static>(self, future: F) -> F::Output
     where
         F::Output: 'static,
@@ -316,6 +353,7 @@ impl Scheduler {
     /// assert_eq!(sched.block_on(t).unwrap().unwrap(), "hi");
     /// sched.shutdown().unwrap();
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, Error>
     where
         F: Future + Send + 'static,
@@ -332,6 +370,7 @@ impl Scheduler {
     /// assert_eq!(t.name(), Some("greeter"));
     /// sched.shutdown().unwrap();
     /// ```
+    #[track_caller]
     pub fn spawn_named<F>(
         &self,
         name: impl Into<String>,
@@ -344,19 +383,23 @@ impl Scheduler {
         self.spawn_inner(future, Some(name.into().into_boxed_str()))
     }
 
+    #[track_caller]
     fn spawn_inner<F>(&self, future: F, name: Option<Box<str>>) -> Result<Task<F::Output>, Error>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let site = Location::caller();
         let shared = &self.inner.shared;
         if context::is_local(Arc::as_ptr(shared)) {
-            return Ok(context::with_core(|core| core.spawn(future, name)).expect("checked local"));
+            return Ok(
+                context::with_core(|core| core.spawn(future, name, site)).expect("checked local")
+            );
         }
         // Allocated here (from the global allocator: the slab belongs to
         // the scheduler thread), admitted by the scheduler thread.
         let ptr = raw::allocate(future, self::core::global_id(), name, shared, 2, false);
-        match shared.push(Msg::Spawn(TaskPtr(ptr))) {
+        match shared.push(Msg::Spawn(TaskPtr(ptr), site)) {
             Ok(()) => Ok(Task::from_raw(ptr)),
             Err(_) => {
                 // SAFETY: never published: this thread owns the task whole.
@@ -444,6 +487,7 @@ impl Scheduler {
     /// assert_eq!(n, 42);
     /// sched.shutdown().unwrap();
     /// ```
+    #[track_caller]
     pub fn block_on<F>(&self, future: F) -> Result<F::Output, Error>
     where
         F: Future + Send + 'static,

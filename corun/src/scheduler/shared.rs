@@ -33,8 +33,9 @@ unsafe impl Send for TaskPtr {}
 
 /// A message to the scheduler thread.
 pub(crate) enum Msg {
-    /// A task spawned from another thread; carries the registry reference.
-    Spawn(TaskPtr),
+    /// A task spawned from another thread, and where; carries the registry
+    /// reference.
+    Spawn(TaskPtr, &'static std::panic::Location<'static>),
     /// A wake from another thread; carries one reference.
     Wake(TaskPtr),
     /// Kill by id, optionally answering whether the task was alive.

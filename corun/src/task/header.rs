@@ -30,6 +30,9 @@ pub(crate) const FINISHED: u8 = 1 << 2;
 /// `kill` was called while the task was running (it killed itself, or a
 /// future it polls did): the future is dropped as soon as `poll` returns.
 pub(crate) const KILL_REQUESTED: u8 = 1 << 3;
+/// A poll of this task lasted at least one coarse-clock tick, so the
+/// scheduler keeps its longest poll in a side table until the task ends.
+pub(crate) const LONG_POLLED: u8 = 1 << 4;
 
 // ---- `remote` flags: any thread, atomic ----------------------------------
 
@@ -70,6 +73,10 @@ pub(crate) struct Header {
     /// What the stage union holds (`STAGE_*`). Same access rules as the
     /// stage itself (see the module docs).
     pub(super) stage: UnsafeCell<u8>,
+    /// Where the task was spawned: an index into its scheduler's table of
+    /// spawn sites (`0`: unknown). Owner thread only; it fills the byte the
+    /// layout would otherwise pad, so it costs no memory.
+    pub(crate) site: Cell<u8>,
     /// How many times the future was polled (for `tasks()` snapshots).
     pub(crate) polls: Cell<u32>,
     /// Index in the owner's registry (`NO_SLOT` until admitted). Written

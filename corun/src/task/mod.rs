@@ -244,6 +244,13 @@ pub struct TaskInfo {
     /// Time spent in its `poll`, if the scheduler measures it
     /// ([`Builder::measure_busy_time`](crate::Builder::measure_busy_time)).
     pub busy: Option<Duration>,
+    /// Its longest single poll so far, on the scheduler's coarse clock
+    /// (exact to about 250 µs; zero if no poll lasted that long). See
+    /// [`Builder::slow_poll`](crate::Builder::slow_poll).
+    pub longest_poll: Duration,
+    /// Where it was spawned (the caller of `spawn`), if known: a scheduler
+    /// remembers its first 255 distinct spawn sites.
+    pub spawned_at: Option<&'static std::panic::Location<'static>>,
 }
 
 impl fmt::Display for TaskInfo {
@@ -269,6 +276,12 @@ impl fmt::Display for TaskInfo {
         write!(f, ", {} polls", self.polls)?;
         if let Some(busy) = self.busy {
             write!(f, ", busy {busy:?}")?;
+        }
+        if !self.longest_poll.is_zero() {
+            write!(f, ", longest poll {:?}", self.longest_poll)?;
+        }
+        if let Some(site) = self.spawned_at {
+            write!(f, ", spawned at {site}")?;
         }
         Ok(())
     }

@@ -11,7 +11,8 @@ use std::sync::atomic::Ordering;
 use super::Core;
 use crate::scheduler::shared::Msg;
 use crate::task::raw::{
-    self, COMPLETE, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, RUNNING, SCHEDULED,
+    self, COMPLETE, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, LONG_POLLED, RUNNING,
+    SCHEDULED,
 };
 use crate::task::{Exit, TaskId};
 use crate::time::wheel::Wheel;
@@ -65,7 +66,11 @@ impl Core {
         } else {
             self.finish_rest(ptr, exit, prev);
         }
-        if h.local.get() & SCHEDULED == 0 {
+        let l = h.local.get();
+        if l & LONG_POLLED != 0 {
+            self.forget_long_poll(h);
+        }
+        if l & SCHEDULED == 0 {
             // SAFETY: the registry reference, no longer needed.
             unsafe { raw::ref_dec(ptr) };
         }
@@ -152,7 +157,7 @@ impl Core {
             }
         }
         // Only finished tasks are left in the queue; popping releases them.
-        while self.run_ready(usize::MAX) > 0 {}
+        while self.run_ready(usize::MAX).0 > 0 {}
         // Timers and waiters hold wakers; drop them while this core is still
         // the current one (their drops may reach back into it).
         let waiters = std::mem::take(&mut *self.id_waiters.borrow_mut());

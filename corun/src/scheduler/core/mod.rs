@@ -3,7 +3,8 @@
 //!
 //! # The loop
 //!
-//! 1. Poll up to a budget of tasks from the ready queue, oldest first. A
+//! 1. Poll tasks from the ready queue, oldest first, until the budget is
+//!    spent or the coarse clock (`ticker`, one tick per 250 µs) moves. A
 //!    task woken meanwhile (or that yields) goes to the back of the queue.
 //!    The budget is [`BUDGET`]; while consecutive looks at the reactor find
 //!    nothing, it doubles up to [`MAX_BUDGET`] (a CPU-bound phase then pays
@@ -15,9 +16,16 @@
 //!    no timer is pending — an idle scheduler makes no syscall at all.
 //! 3. Fire expired timers.
 //! 4. Take the messages other threads sent (spawns, wakes, kills, queries).
+//! 5. Move the tasks steps 2–4 woke to the front of the ready queue.
 //!
-//! The budget only decides how often I/O is checked while tasks keep
-//! running; it never makes a task's ready operation return `Pending`.
+//! So while tasks keep yielding, ready I/O waits at most one tick plus the
+//! poll in progress before the scheduler sees it, and the task it wakes
+//! runs before every task that was already ready (a yielder waits behind
+//! it). The budget and the clock only decide how often I/O is checked;
+//! they never make a task's ready operation return `Pending`.
+//!
+//! Each poll is timed on the coarse clock for free (two relaxed loads); a
+//! poll during which it moved is recorded by `slow_poll`.
 //!
 //! # Task lifetime rules
 //!
@@ -40,6 +48,7 @@ use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -55,14 +64,18 @@ mod ready;
 pub(crate) use clock::TICK_NS;
 mod idle;
 pub(crate) use idle::{DEFAULT_IDLE_SPIN, MAX_IDLE_SPIN};
+mod sites;
+mod slow_poll;
 mod snapshot;
 mod waiters;
 
 use super::shared::{Msg, Shared, TaskPtr};
+use super::ticker;
 use crate::reactor::Reactor;
 use crate::task::raw::{self, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED};
 use crate::task::{Exit, Task, TaskId};
 use crate::time::wheel::Wheel;
+use sites::Sites;
 
 /// Task polls between two looks at the reactor while tasks stay ready.
 pub(crate) const BUDGET: usize = 256;
@@ -109,13 +122,21 @@ pub(crate) struct Options {
     /// How long to poll before blocking when idle (see `idle`); at most
     /// [`MAX_IDLE_SPIN`].
     pub(crate) idle_spin: Duration,
+    /// Polls that last this many coarse microseconds or more are reported
+    /// (`u64::MAX`: never).
+    pub(crate) slow_poll_us: u64,
 }
+
+/// The slow-poll threshold unless a builder says otherwise: far above any
+/// poll that only moves data between buffers and a socket.
+pub(crate) const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(10);
 
 impl Default for Options {
     fn default() -> Options {
         Options {
             measure_busy_time: false,
             idle_spin: DEFAULT_IDLE_SPIN,
+            slow_poll_us: DEFAULT_SLOW_POLL.as_micros() as u64,
         }
     }
 }
@@ -145,6 +166,11 @@ pub(crate) struct Core {
     wheel: RefCell<Wheel>,
     /// Time in `poll` per registry slot, when measuring (reset at admit).
     busy_ns: RefCell<Vec<u64>>,
+    /// Spawn sites of this scheduler's tasks (see `sites`).
+    sites: RefCell<Sites>,
+    /// Longest poll in coarse microseconds, for tasks that had one of at
+    /// least a tick (see `slow_poll`).
+    longest: RefCell<IdMap<u64>>,
     /// Scratch space for fired timer wakers (woken after the wheel borrow).
     fired: RefCell<Vec<Waker>>,
     origin: Instant,
@@ -200,6 +226,8 @@ impl Core {
             reactor,
             wheel: RefCell::new(Wheel::new()),
             busy_ns: RefCell::default(),
+            sites: RefCell::new(Sites::new()),
+            longest: RefCell::default(),
             fired: RefCell::default(),
             // Ticks count from the deadlines' base, so that `Sleep` turns
             // a deadline into a tick without `Instant` arithmetic.
@@ -262,22 +290,28 @@ impl Core {
     // ---- spawning ---------------------------------------------------------
 
     /// Spawns a future on this scheduler (this thread).
-    pub(crate) fn spawn<F>(&self, future: F, name: Option<Box<str>>) -> Task<F::Output>
+    pub(crate) fn spawn<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+    ) -> Task<F::Output>
     where
         F: Future + 'static,
     {
         let id = self.next_id();
         // Two references: the registry's and the handle's.
         let ptr = raw::allocate(future, id, name, &self.shared, 2, true);
-        self.admit(ptr);
+        self.admit(ptr, site);
         Task::from_raw(ptr)
     }
 
     /// Puts a new task (carrying its registry reference) in the registry
     /// and the ready queue; during shutdown it is killed straight away.
-    pub(crate) fn admit(&self, ptr: NonNull<Header>) {
+    pub(crate) fn admit(&self, ptr: NonNull<Header>, site: &'static Location<'static>) {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
+        h.site.set(self.sites.borrow_mut().intern(site));
         self.registry.borrow_mut().insert(ptr);
         if self.options.measure_busy_time {
             let slot = h.slot.load(Ordering::Relaxed) as usize;
@@ -358,10 +392,14 @@ impl Core {
         !self.ready_mut(|q| q.is_empty()) || self.shared.has_msgs()
     }
 
-    /// Polls up to `budget` ready tasks; returns how many were polled.
-    fn run_ready(&self, budget: usize) -> usize {
+    /// Polls up to `budget` ready tasks, and no more once the coarse clock
+    /// has moved (see `ticker`). Returns how many were polled, and whether
+    /// the clock cut the batch short.
+    fn run_ready(&self, budget: usize) -> (usize, bool) {
+        let start = ticker::now_us();
         let mut n = 0;
         let mut again = None;
+        let mut cut = false;
         while n < budget {
             let next = again
                 .take()
@@ -371,6 +409,10 @@ impl Core {
                 again = Some(ptr);
             }
             n += 1;
+            if ticker::now_us() != start {
+                cut = true;
+                break;
+            }
         }
         if let Some(ptr) = again {
             // Budget spent: the task that yielded waits in the queue.
@@ -378,7 +420,7 @@ impl Core {
             // queued (`run_task` said so), and it is alive: it is pending.
             self.ready_mut(|q| unsafe { q.push_back(ptr) });
         }
-        n
+        (n, cut)
     }
 
     /// Polls one task. True if it yielded to its own queue slot
@@ -403,8 +445,13 @@ impl Core {
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
         let started = self.options.measure_busy_time.then(Instant::now);
+        let coarse = ticker::now_us();
         // SAFETY: owner thread, unfinished task: the poll contract holds.
         let outcome = unsafe { (h.vtable.poll)(ptr, &mut cx) };
+        let ran_us = ticker::now_us().wrapping_sub(coarse);
+        if ran_us != 0 {
+            self.long_poll(h, ran_us);
+        }
         if let Some(t) = started {
             let slot = h.slot.load(Ordering::Relaxed) as usize;
             if let Some(b) = self.busy_ns.borrow_mut().get_mut(slot) {
@@ -467,6 +514,9 @@ impl Core {
             /// Block until the start of this tick at the latest.
             Until(u64),
         }
+        // Tasks this turn wakes run before those already ready, so a task
+        // that yielded waits behind the I/O it let the scheduler see.
+        let mark = self.ready_mut(|q| q.mark());
         let busy = !self.ready_mut(|q| q.is_empty()) || self.stop.get();
         let mut wait = if busy {
             Wait::Poll
@@ -501,11 +551,17 @@ impl Core {
                 s.parks += 1;
             }
         });
+        if blocks {
+            ticker::asleep();
+        }
         let parked = match wait {
             Wait::Poll => self.reactor.park(Some(Duration::ZERO)),
             Wait::Forever => self.reactor.park(None),
             Wait::Until(tick) => self.reactor.park_until(self.instant_of(tick)),
         };
+        if blocks {
+            ticker::awake();
+        }
         let events = match parked {
             Ok(n) => n + spun,
             Err(e) => {
@@ -519,6 +575,9 @@ impl Core {
         self.update_clock();
         let fired = self.fire_timers();
         let msgs = self.drain_messages();
+        // SAFETY: nothing popped the queue since `mark` (only `run_ready`
+        // pops, and a turn runs no task).
+        self.ready_mut(|q| unsafe { q.promote_since(mark) });
         events > 0 || fired || msgs
     }
 
@@ -535,7 +594,7 @@ impl Core {
 
     fn handle(&self, msg: Msg) {
         match msg {
-            Msg::Spawn(TaskPtr(ptr)) => self.admit(ptr),
+            Msg::Spawn(TaskPtr(ptr), site) => self.admit(ptr, site),
             Msg::Wake(TaskPtr(ptr)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { raw::header(ptr) };
@@ -567,17 +626,18 @@ impl Core {
 
     /// Runs until `done()` or a stop request.
     pub(crate) fn run_until(&self, done: impl Fn() -> bool) {
+        let _awake = ticker::AwakeGuard::new();
         self.update_clock();
         let mut budget = BUDGET;
         loop {
             self.drain_messages();
-            let polled = self.run_ready(budget);
+            let (polled, cut) = self.run_ready(budget);
             self.bump(|s| s.polls += polled as u64);
             if done() || self.stop.get() {
                 return;
             }
             let found = self.turn();
-            budget = if found || polled < budget {
+            budget = if found || (polled < budget && !cut) {
                 BUDGET
             } else {
                 (budget * 2).min(MAX_BUDGET)

@@ -57,6 +57,39 @@ impl ReadyQueue {
         self.tail = ptr;
     }
 
+    /// Where the queue ends now, for [`ReadyQueue::promote_since`].
+    #[inline]
+    pub(crate) fn mark(&self) -> Option<NonNull<Header>> {
+        self.head.map(|_| self.tail)
+    }
+
+    /// Moves the tasks pushed since `mark` was taken to the front, in the
+    /// order they were pushed; the tasks queued before stay behind them in
+    /// their own order.
+    ///
+    /// # Safety
+    /// `mark` was taken from this queue with no `pop_front` since (so the
+    /// marked tail, if any, is still queued).
+    #[inline]
+    pub(crate) unsafe fn promote_since(&mut self, mark: Option<NonNull<Header>>) {
+        // With no mark, every queued task is new: the order is right.
+        let (Some(old_tail), Some(old_head)) = (mark, self.head) else {
+            return;
+        };
+        if old_tail == self.tail {
+            return;
+        }
+        // SAFETY: `old_tail` is still queued (no pop since the mark) and
+        // not the tail, so its link was written by the push after it; the
+        // tail is queued, and only this thread touches links.
+        unsafe {
+            let first_new = old_tail.as_ref().ready_next();
+            self.tail.as_ref().set_ready_next(old_head);
+            self.head = NonNull::new(first_new);
+        }
+        self.tail = old_tail;
+    }
+
     /// Removes and returns the oldest task.
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<NonNull<Header>> {

@@ -1,5 +1,5 @@
 //! `tasks()`: a snapshot of every live task of a scheduler (id, name,
-//! state, polls, busy time). Reads the registry; changes nothing.
+//! state, polls, busy time, longest poll, spawn site). Reads the registry; changes nothing.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -42,6 +42,8 @@ impl Core {
                         let slot = h.slot.load(Ordering::Relaxed) as usize;
                         Duration::from_nanos(self.busy_ns.borrow().get(slot).copied().unwrap_or(0))
                     }),
+                    longest_poll: self.longest_poll(h),
+                    spawned_at: self.sites.borrow().get(h.site.get()),
                 }
             })
             .collect();
