@@ -82,10 +82,17 @@ async fn server(addr: SocketAddr) -> io::Result<()> {
 /// Writes back everything read until end of stream.
 async fn echo(stream: &TcpStream) -> io::Result<()> {
     let mut buf = vec![0u8; 16 * 1024];
+    let mut reads = 0u64;
     loop {
         match stream.read(&mut buf).await? {
             0 => return Ok(()),
             n => stream.write_all(&buf[..n]).await?,
+        }
+        reads += 1;
+        if reads % 16 == 0 {
+            // A peer that keeps sending keeps every read ready, and corun
+            // never yields for us: let the other connections run.
+            corun::yield_now().await;
         }
     }
 }

@@ -301,6 +301,7 @@ async fn connection(stream: TcpStream, state: &State, idle: &Cell<bool>, idle_ti
     let mut body_left = 0u64; // request body bytes still to skip
     let mut last_read = Instant::now();
     let mut timer = corun::sleep(idle_timeout);
+    let mut unyielded = 0u32; // requests served since this task last yielded
     loop {
         let waiting_for_request = len == 0 && body_left == 0;
         if waiting_for_request && state.shutting_down.get() {
@@ -343,6 +344,7 @@ async fn connection(stream: TcpStream, state: &State, idle: &Cell<bool>, idle_ti
             match head {
                 Ok(h) => {
                     state.requests.set(state.requests.get() + 1);
+                    unyielded += 1;
                     body_left = h.content_length;
                     let keep = h.keep_alive && !state.shutting_down.get();
                     out.extend_from_slice(match (keep, h.http10) {
@@ -376,6 +378,14 @@ async fn connection(stream: TcpStream, state: &State, idle: &Cell<bool>, idle_ti
         }
         if close {
             break;
+        }
+        // Pipelined requests keep every read ready, and corun never yields
+        // for us: once 16 requests were served since the last yield, let
+        // the other connections run. Checked here, after the write, as one
+        // read may hold many requests answered together.
+        if unyielded >= 16 {
+            unyielded = 0;
+            corun::yield_now().await;
         }
     }
     linger_close(&stream, &mut buf).await;

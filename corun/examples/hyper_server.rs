@@ -17,7 +17,9 @@
 //! * [`hyper::rt::Read`]/[`hyper::rt::Write`]: [`CorunIo`] wraps a
 //!   [`corun::net::TcpStream`]. Reads go into a per-connection buffer and
 //!   are handed over with `ReadBufCursor::put_slice`, the safe API (hyper's
-//!   uninitialised-buffer path would need `unsafe`).
+//!   uninitialised-buffer path would need `unsafe`). Every 16th read or
+//!   write yields first ([`CorunIo::poll_turn`]), as corun asks of any
+//!   loop over I/O that may stay ready.
 //! * [`hyper::rt::Executor`]: [`CorunExecutor`] spawns with `corun::spawn`,
 //!   which needs no `Send` (hyper's HTTP/1 connection future is `!Send` when
 //!   its I/O or service is).
@@ -31,7 +33,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -50,6 +52,10 @@ use hyper::{Request, Response};
 struct CorunIo {
     stream: TcpStream,
     buf: Box<[u8]>,
+    /// Reads and writes done (returned `Ready`) since the last yield.
+    ops: u32,
+    /// The yield under way, once `ops` reached 16.
+    yielding: Option<corun::YieldNow>,
 }
 
 impl CorunIo {
@@ -57,7 +63,25 @@ impl CorunIo {
         CorunIo {
             stream,
             buf: vec![0; 8 * 1024].into_boxed_slice(),
+            ops: 0,
+            yielding: None,
         }
+    }
+
+    /// Called before every read and write: once 16 operations are done,
+    /// yields first. A peer that floods the connection keeps this I/O
+    /// ready, corun never yields for us, and hyper bounds its request loop
+    /// but not every loop it runs over this I/O (a streaming body writes
+    /// while the socket takes it): the glue yields, so that the other
+    /// connections run.
+    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.ops >= 16 {
+            let y = self.yielding.get_or_insert_with(corun::yield_now);
+            ready!(Pin::new(y).poll(cx));
+            self.yielding = None;
+            self.ops = 0;
+        }
+        Poll::Ready(())
     }
 }
 
@@ -68,10 +92,12 @@ impl hyper::rt::Read for CorunIo {
         mut cursor: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        ready!(this.poll_turn(cx)); // every 16th operation yields first
         let want = cursor.remaining().min(this.buf.len());
         let buf = &mut this.buf[..want];
         match Pin::new(&mut &this.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(n)) => {
+                this.ops += 1;
                 cursor.put_slice(&buf[..n]);
                 Poll::Ready(Ok(()))
             }
@@ -87,7 +113,13 @@ impl hyper::rt::Write for CorunIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        ready!(this.poll_turn(cx)); // every 16th operation yields first
+        let r = Pin::new(&mut &this.stream).poll_write(cx, buf);
+        if r.is_ready() {
+            this.ops += 1;
+        }
+        r
     }
 
     fn poll_write_vectored(
@@ -95,7 +127,13 @@ impl hyper::rt::Write for CorunIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        ready!(this.poll_turn(cx)); // every 16th operation yields first
+        let r = Pin::new(&mut &this.stream).poll_write_vectored(cx, bufs);
+        if r.is_ready() {
+            this.ops += 1;
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {

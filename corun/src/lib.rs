@@ -54,6 +54,70 @@
 //! a [`JoinError`] holding the panic's payload, and the panic is logged with
 //! the task's id and name through `tracing` when nobody holds the handle.
 //!
+//! # Fairness: where to yield
+//!
+//! corun never turns a ready operation into `Pending`: a read on a socket
+//! that has data returns it at once. So a loop whose socket always has data
+//! (a client flooding its connection) never reaches a `Pending` await and
+//! keeps the thread: every other task waits. That is the contract: a task
+//! that never yields starves everyone, and the slow-poll warning names it.
+//!
+//! A task that yields lets the others run, other sockets included: while
+//! tasks keep yielding, the scheduler still checks the OS poller at least
+//! every 250 µs of run time, and tasks woken by I/O run before the task
+//! that yielded.
+//!
+//! The rule: in a loop over I/O that may stay ready, call [`yield_now`]
+//! once every 16 operations (16 reads of a connection loop, 16 requests
+//! served on a connection), with a plain local counter: rare enough to
+//! cost next to nothing beside the I/O, often enough that no connection
+//! holds the thread for long. Every example server does it.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::net::Shutdown;
+//! use std::rc::Rc;
+//! use corun::net::UnixStream;
+//!
+//! corun::run(async {
+//!     let (server, client) = UnixStream::pair().unwrap();
+//!     // A flood: 64 reads' worth queued and the socket known ready both
+//!     // ways, so no operation of the echo below waits.
+//!     client.write_all(&[7; 64 * 64]).await.unwrap();
+//!     client.shutdown(Shutdown::Write).unwrap();
+//!     server.readable().await.unwrap();
+//!     server.writable().await.unwrap();
+//!
+//!     let other_ran = Rc::new(Cell::new(false));
+//!     let flag = other_ran.clone();
+//!     let echo = corun::spawn(async move {
+//!         let mut buf = [0u8; 64];
+//!         let mut reads = 0u64;
+//!         loop {
+//!             let n = server.read(&mut buf).await?;
+//!             if n == 0 {
+//!                 break;
+//!             }
+//!             server.write_all(&buf[..n]).await?;
+//!             reads += 1;
+//!             if reads % 16 == 0 {
+//!                 corun::yield_now().await; // explicit: let other connections run
+//!             }
+//!         }
+//!         // Without the yield, the flood would have ended before it ran.
+//!         assert!(other_ran.get(), "the other task ran during the flood");
+//!         std::io::Result::Ok(reads)
+//!     });
+//!     // Another connection's task, queued behind the echo.
+//!     corun::spawn(async move { flag.set(true) }).detach();
+//!
+//!     assert_eq!(echo.await.unwrap().unwrap(), 64);
+//!     let mut back = [0; 64 * 64];
+//!     client.read_exact(&mut back).await.unwrap();
+//!     assert_eq!(back, [7; 64 * 64]);
+//! });
+//! ```
+//!
 //! # Memory
 //!
 //! A task is one allocation: a 48-byte header, then its future (later its

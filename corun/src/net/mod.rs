@@ -22,6 +22,32 @@
 //! task its own waker; the `AsyncRead`/`AsyncWrite` impls keep one waker per
 //! direction, like every `poll_*` interface.
 //!
+//! # Loops over ready I/O
+//!
+//! An operation on a ready socket never returns `Pending`, so a loop over a
+//! socket that stays ready (a peer that floods it) never gives the thread
+//! back by itself. In such a loop, call [`crate::yield_now`] once every 16
+//! operations, as
+//! [Fairness: where to yield](crate#fairness-where-to-yield) explains:
+//!
+//! ```
+//! async fn echo(stream: &corun::net::TcpStream) -> std::io::Result<()> {
+//!     let mut buf = [0u8; 4096];
+//!     let mut reads = 0u64;
+//!     loop {
+//!         let n = stream.read(&mut buf).await?;
+//!         if n == 0 {
+//!             return Ok(());
+//!         }
+//!         stream.write_all(&buf[..n]).await?;
+//!         reads += 1;
+//!         if reads % 16 == 0 {
+//!             corun::yield_now().await; // explicit: let other connections run
+//!         }
+//!     }
+//! }
+//! ```
+//!
 //! # Errors, not panics
 //!
 //! Nothing here panics on what the network or the user does: a refused
