@@ -164,7 +164,7 @@ pub use scheduler::local::{
     WaitExit, YieldNow, current, join_all, kill, run, spawn, spawn_named, stats, tasks, wait,
     wait_exit, yield_now,
 };
-pub use scheduler::{Builder, Error, Scheduler, Stats};
+pub use scheduler::{Builder, Error, Scheduler, Stats, TrySpawnError};
 pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};
 pub use time::{Interval, Sleep, Timeout, interval, sleep, sleep_until, timeout};
 

@@ -112,9 +112,39 @@ fn a_destructor_panicking_during_kill_is_contained() {
         assert!(t.kill());
         assert_eq!(drops.dropped(), 1, "the other destructors ran");
         let err = t.await.unwrap_err();
-        assert!(err.is_killed() || err.is_panic(), "{err:?}");
+        assert!(err.is_killed(), "{err:?}");
         assert_eq!(corun::spawn(async { 3 }).await.unwrap(), 3);
     });
+}
+
+/// Every observer of a killed task whose destructor panics sees one
+/// outcome, Killed: the handle, `wait_exit` by id and the counters; the
+/// destructor's panic is logged with the task's id and name.
+#[test]
+fn a_killed_task_whose_destructor_panics_is_killed_for_every_observer() {
+    let ((handle_killed, exit, stats), logs) = with_captured_logs(|| {
+        corun::run(async {
+            let t = corun::spawn_named("doomed-on-drop", async {
+                let _p = PanicOnDrop;
+                corun::sleep(Duration::from_secs(3600)).await;
+            });
+            corun::yield_now().await;
+            let by_id = corun::spawn(corun::wait_exit(t.id()));
+            corun::yield_now().await;
+            assert!(t.kill());
+            let handle_killed = t.await.unwrap_err().is_killed();
+            let exit = by_id.await.unwrap();
+            (handle_killed, exit, corun::stats())
+        })
+    });
+    assert!(handle_killed);
+    assert_eq!(exit, corun::Exit::Killed);
+    assert_eq!((stats.killed, stats.panicked), (1, 0));
+    let line = logs
+        .lines()
+        .find(|l| l.contains("doomed-on-drop") && l.contains("destructor panicked"))
+        .unwrap_or_else(|| panic!("no log line for the destructor's panic in:\n{logs}"));
+    assert!(line.contains("expected panic in a destructor"), "{line}");
 }
 
 /// Ready at once; its own destructor panics (after completion).

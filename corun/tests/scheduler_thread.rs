@@ -357,3 +357,24 @@ fn shutdown_from_inside_a_task_stops_the_loop() {
     assert_eq!(drops.dropped(), 1);
     assert!(matches!(sched.spawn(async {}), Err(Error::Shutdown)));
 }
+
+/// A task that shuts its own scheduler down is killed at its next yield:
+/// the loop polls no task after the request.
+#[test]
+fn shutdown_from_inside_a_task_kills_it_at_its_next_yield() {
+    let sched = Scheduler::start().unwrap();
+    let ran_on = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = ran_on.clone();
+    let s2 = sched.clone();
+    let t = sched
+        .spawn(async move {
+            s2.shutdown().unwrap();
+            corun::yield_now().await;
+            r.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+        .unwrap();
+    let s3 = sched.clone();
+    watchdog("shutdown from its own task", move || s3.shutdown().unwrap());
+    assert!(!ran_on.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(common::block_on(t).unwrap_err().is_killed());
+}

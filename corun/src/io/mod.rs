@@ -41,6 +41,12 @@ fn register_lazy(fd: RawFd, guess: Readiness) -> io::Result<Registration> {
 /// Waits until `fd` is readable (or hung up, or in error: the next read
 /// reports which). Errors with `EBADF` for a closed or invalid fd.
 ///
+/// Closing `fd` while a task waits here does not wake that task: the
+/// kernel drops a closed fd from epoll without an event, so the wait lasts
+/// until the task is killed or its future dropped. Close an fd only after
+/// its waiters are done (or kill them first); shutting a socket down with
+/// `shutdown(2)` instead of closing it does wake them.
+///
 /// ```
 /// use std::io::Write;
 /// use std::os::unix::net::UnixStream;

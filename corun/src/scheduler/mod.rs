@@ -23,6 +23,8 @@ pub(crate) mod core;
 pub(crate) mod local;
 pub(crate) mod registry;
 pub(crate) mod shared;
+mod try_spawn;
+pub use try_spawn::TrySpawnError;
 pub(crate) mod ticker;
 
 use self::core::{Core, MAX_IDLE_SPIN, Options};
@@ -103,6 +105,9 @@ pub struct Stats {
     pub timers: u64,
     /// Polls that ran at least the [slow-poll threshold](Builder::slow_poll).
     pub slow_polls: u64,
+    /// Tasks spawned from other threads waiting for the scheduler to take
+    /// them in, now (see [`Scheduler::try_spawn`]).
+    pub queued_spawns: u64,
 }
 
 /// Configures a scheduler before starting it.
@@ -191,6 +196,22 @@ impl Builder {
     /// ```
     pub fn idle_spin(mut self, spin: Duration) -> Builder {
         self.options.idle_spin = spin.min(MAX_IDLE_SPIN);
+        self
+    }
+
+    /// Bounds the queue of tasks spawned from other threads and not yet
+    /// taken in by the scheduler: [`Scheduler::try_spawn`] gives the future
+    /// back once `n` wait there. Default: no bound. [`Scheduler::spawn`]
+    /// ignores it (it never blocks nor refuses while the scheduler runs);
+    /// the queue's length is in [`Stats::queued_spawns`]. `0` counts as 1.
+    ///
+    /// ```
+    /// let s = corun::Builder::new().max_queued_spawns(10_000).start().unwrap();
+    /// assert!(s.try_spawn(async {}).is_ok());
+    /// s.shutdown().unwrap();
+    /// ```
+    pub fn max_queued_spawns(mut self, n: usize) -> Builder {
+        self.options.max_queued_spawns = n.max(1);
         self
     }
 
@@ -389,6 +410,21 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_inner_with(future, name, false)
+    }
+
+    /// Spawns; `reserved`: a place in the bounded queue was taken for it.
+    #[track_caller]
+    pub(crate) fn spawn_inner_with<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        reserved: bool,
+    ) -> Result<Task<F::Output>, Error>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let site = Location::caller();
         let shared = &self.inner.shared;
         if context::is_local(Arc::as_ptr(shared)) {
@@ -399,7 +435,13 @@ impl Scheduler {
         // Allocated here (from the global allocator: the slab belongs to
         // the scheduler thread), admitted by the scheduler thread.
         let ptr = raw::allocate(future, self::core::global_id(), name, shared, 2, false);
-        match shared.push(Msg::Spawn(TaskPtr(ptr), site)) {
+        let msg = Msg::Spawn(TaskPtr(ptr), site);
+        let pushed = if reserved {
+            shared.push_reserved(msg)
+        } else {
+            shared.push(msg)
+        };
+        match pushed {
             Ok(()) => Ok(Task::from_raw(ptr)),
             Err(_) => {
                 // SAFETY: never published: this thread owns the task whole.
@@ -551,8 +593,12 @@ impl Scheduler {
     /// Stops the scheduler: kills the tasks still there (their destructors
     /// run on the scheduler thread), wakes blocked `join_all`/`block_on`
     /// callers, and joins the thread. Later `spawn` calls return
-    /// [`Error::Shutdown`]. Idempotent. Called from a task of this scheduler
-    /// it only asks the loop to stop (a thread cannot join itself).
+    /// [`Error::Shutdown`]. Idempotent.
+    ///
+    /// Called from a task of this scheduler, it asks the loop to stop and
+    /// returns at once (a thread cannot join itself): the calling task runs
+    /// on only until its next `Pending` await or yield, where it is killed
+    /// like every other task; the loop polls no task after it.
     ///
     /// ```
     /// let sched = corun::Scheduler::start().unwrap();

@@ -50,7 +50,19 @@ pub(crate) enum Msg {
 
 struct Inject {
     msgs: Vec<Msg>,
+    /// `Spawn` messages in `msgs`.
+    spawns: usize,
+    /// Places taken by `reserve_spawn` whose `Spawn` is not pushed yet.
+    reserved: usize,
     closed: bool,
+}
+
+/// Why a spawn from another thread was refused.
+pub(crate) enum Refused {
+    /// The scheduler has shut down.
+    Closed,
+    /// The queue of spawns holds its bound.
+    Full,
 }
 
 /// Shared state of one scheduler.
@@ -59,18 +71,23 @@ pub(crate) struct Shared {
     has_msgs: AtomicBool,
     parked: AtomicBool,
     unparker: Unparker,
+    /// The most spawns `reserve_spawn` lets wait in the queue.
+    spawn_bound: usize,
     /// The memory of this scheduler's task cells (owner thread allocates;
     /// any thread may give back).
     pub(crate) slab: Slab,
 }
 
 impl Shared {
-    pub(crate) fn new(unparker: Unparker) -> Shared {
+    pub(crate) fn new(unparker: Unparker, spawn_bound: usize) -> Shared {
         Shared {
             inject: Mutex::new(Inject {
                 msgs: Vec::new(),
+                spawns: 0,
+                reserved: 0,
                 closed: false,
             }),
+            spawn_bound,
             has_msgs: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             unparker,
@@ -86,10 +103,22 @@ impl Shared {
 
     /// Sends a message; gives it back if the scheduler has shut down.
     pub(crate) fn push(&self, msg: Msg) -> Result<(), Msg> {
+        self.push_with(msg, false)
+    }
+
+    /// Sends a message, giving back a place taken by `reserve_spawn` if
+    /// `reserved`; gives the message back if the scheduler has shut down.
+    fn push_with(&self, msg: Msg, reserved: bool) -> Result<(), Msg> {
         {
             let mut q = self.lock();
+            if reserved {
+                q.reserved = q.reserved.saturating_sub(1);
+            }
             if q.closed {
                 return Err(msg);
+            }
+            if matches!(msg, Msg::Spawn(..)) {
+                q.spawns += 1;
             }
             q.msgs.push(msg);
             self.has_msgs.store(true, Ordering::SeqCst);
@@ -98,6 +127,30 @@ impl Shared {
             self.unparker.unpark();
         }
         Ok(())
+    }
+
+    /// Takes a place in the bounded queue of spawns for a `push` of a
+    /// `Spawn` that follows (which then does not count it again).
+    pub(crate) fn reserve_spawn(&self) -> Result<(), Refused> {
+        let mut q = self.lock();
+        if q.closed {
+            return Err(Refused::Closed);
+        }
+        if q.spawns + q.reserved >= self.spawn_bound {
+            return Err(Refused::Full);
+        }
+        q.reserved += 1;
+        Ok(())
+    }
+
+    /// Pushes a `Spawn` whose place `reserve_spawn` took.
+    pub(crate) fn push_reserved(&self, msg: Msg) -> Result<(), Msg> {
+        self.push_with(msg, true)
+    }
+
+    /// Spawns from other threads waiting in the queue now.
+    pub(crate) fn queued_spawns(&self) -> usize {
+        self.lock().spawns
     }
 
     /// True once the scheduler has shut down.
@@ -139,12 +192,14 @@ impl Shared {
         let mut q = self.lock();
         self.has_msgs.store(false, Ordering::SeqCst);
         std::mem::swap(&mut q.msgs, out);
+        q.spawns = 0;
     }
 
     /// Refuses further messages and returns those still queued.
     pub(crate) fn close(&self) -> Vec<Msg> {
         let mut q = self.lock();
         q.closed = true;
+        q.spawns = 0;
         self.has_msgs.store(false, Ordering::SeqCst);
         std::mem::take(&mut q.msgs)
     }

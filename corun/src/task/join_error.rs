@@ -25,6 +25,13 @@ type Payload = Box<dyn Any + Send + 'static>;
 /// killed, or it panicked (and here is its payload). To `match` on the two
 /// cases, take it apart with [`JoinError::into_kind`].
 ///
+/// A killed task is killed for every observer: its handle, `wait_exit` and
+/// the scheduler's counters all say Killed, even if a destructor of its
+/// future panics while the kill drops it (that panic is logged through
+/// `tracing` with the task's id and name, and goes no further). A task
+/// whose future returns in the very poll during which it is killed is
+/// killed too: its output is dropped.
+///
 /// ```
 /// corun::run(async {
 ///     let t = corun::spawn(async { panic!("boom") });

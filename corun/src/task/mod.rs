@@ -117,7 +117,8 @@ pub enum Exit {
     Completed,
     /// The future panicked.
     Panicked,
-    /// The task was killed.
+    /// The task was killed (even if a destructor panicked while the kill
+    /// dropped its future: see [`JoinError`](crate::JoinError)).
     Killed,
     /// No such task: the id never existed here, or the task had already ended.
     NotFound,

@@ -77,9 +77,9 @@ pub(crate) enum PollOutcome {
 pub(crate) struct Vtable {
     /// Polls the future inside `catch_unwind`; stores the outcome when done.
     pub(crate) poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> PollOutcome,
-    /// Drops the future in place (catching a panicking destructor) and stores
-    /// a killed `JoinError`.
-    pub(crate) kill: unsafe fn(NonNull<Header>),
+    /// Drops the future in place and stores a killed `JoinError`, even if
+    /// the future's destructor panics (whose message it returns).
+    pub(crate) kill: unsafe fn(NonNull<Header>) -> Option<String>,
     /// Where the stage starts, from the start of the cell: the handle reads
     /// the outcome there itself (see [`take_output`]), without a call
     /// through this table.
@@ -363,16 +363,23 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         outcome
     }
 
-    unsafe fn kill(ptr: NonNull<Header>) {
+    /// Drops the future of a killed task and stores `Killed`. A panic of
+    /// its destructor does not change the outcome (every observer sees one
+    /// outcome: Killed); its message is returned for the log.
+    unsafe fn kill(ptr: NonNull<Header>) -> Option<String> {
         // SAFETY: owner thread, task not finished: the stage is ours.
         let (tag, stage) = unsafe { Self::stage(ptr) };
         if *tag != STAGE_PENDING {
-            return;
+            return None;
         }
-        // SAFETY: the tag says the future is alive and the stage is ours.
-        // `complete` drops it and stores `Killed`, or the panic of its
-        // destructor if it panics.
-        unsafe { Self::complete(tag, stage, Err(JoinError::killed())) };
+        *tag = STAGE_EMPTY;
+        // SAFETY: the tag said the future is alive and the stage is ours;
+        // it is marked gone first, so a panicking destructor cannot lead to
+        // a second drop.
+        let panicked = unsafe { Self::drop_future_caught(stage) };
+        stage.error = ManuallyDrop::new(JoinError::killed());
+        *tag = STAGE_FAILED;
+        panicked.map(|p| panic_message(&*p))
     }
 
     /// Drops whatever the stage holds. Mostly called with an empty stage

@@ -283,6 +283,11 @@ impl From<Elapsed> for std::io::Error {
 /// Runs `future`, giving up after `duration`: `Err(Elapsed)` then (and the
 /// future is dropped).
 ///
+/// The future is polled before the timer is looked at, so a future that is
+/// ready at once wins even against a zero `duration`: `timeout(ZERO, f)`
+/// asks "is `f` ready without waiting?", and never turns a ready result
+/// into `Elapsed`.
+///
 /// ```
 /// use std::time::Duration;
 /// corun::run(async {
@@ -328,7 +333,8 @@ impl<F: Future> Future for Timeout<F> {
 
 /// Ticks every `period`; the first tick is immediate. Ticks missed because
 /// the task was busy are skipped, not bunched. A zero period is raised to
-/// one millisecond rather than spinning.
+/// one millisecond rather than spinning. A period too long for the clock
+/// (such as `Duration::MAX`) gives the immediate first tick and then none.
 ///
 /// ```
 /// use std::time::Duration;

@@ -43,7 +43,14 @@ impl Core {
         h.local.set(h.local.get() | FINISHED);
         // User destructors run here; no core borrow is held.
         // SAFETY: owner thread, task not complete.
-        unsafe { (h.vtable.kill)(ptr) };
+        let panicked = unsafe { (h.vtable.kill)(ptr) };
+        if let Some(msg) = panicked {
+            tracing::error!(
+                task.id = h.id,
+                task.name = h.name(),
+                "killed task's destructor panicked (the task still counts as killed): {msg}"
+            );
+        }
         self.finish(ptr, Exit::Killed);
     }
 

@@ -125,6 +125,8 @@ pub(crate) struct Options {
     /// Polls that last this many coarse microseconds or more are reported
     /// (`u64::MAX`: never).
     pub(crate) slow_poll_us: u64,
+    /// The bound of `Scheduler::try_spawn`'s queue.
+    pub(crate) max_queued_spawns: usize,
 }
 
 /// The slow-poll threshold unless a builder says otherwise: far above any
@@ -137,6 +139,7 @@ impl Default for Options {
             measure_busy_time: false,
             idle_spin: DEFAULT_IDLE_SPIN,
             slow_poll_us: DEFAULT_SLOW_POLL.as_micros() as u64,
+            max_queued_spawns: usize::MAX,
         }
     }
 }
@@ -211,7 +214,7 @@ impl Drop for CellsGuard {
 impl Core {
     pub(crate) fn new(options: Options) -> std::io::Result<Core> {
         let reactor = Reactor::new()?;
-        let shared = Arc::new(Shared::new(reactor.unparker()));
+        let shared = Arc::new(Shared::new(reactor.unparker(), options.max_queued_spawns));
         Ok(Core {
             id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
             shared: shared.clone(),
@@ -284,6 +287,7 @@ impl Core {
         let mut s = self.stats.get();
         s.tasks = self.registry.borrow().len() as u64;
         s.timers = self.wheel.borrow().len() as u64;
+        s.queued_spawns = self.shared.queued_spawns() as u64;
         s
     }
 
@@ -409,7 +413,7 @@ impl Core {
                 again = Some(ptr);
             }
             n += 1;
-            if ticker::now_us() != start {
+            if ticker::now_us() != start || self.stop.get() {
                 cut = true;
                 break;
             }
