@@ -61,6 +61,14 @@
 //! that only does inline file I/O keeps the scheduler until it awaits
 //! something that is not ready, or calls [`crate::yield_now`].
 //!
+//! **The exception to corun's "no hidden yield"**: a file operation that
+//! does not run inline suspends the task (returns `Pending` at least once)
+//! even when the OS could have completed it at once: a write moved to the
+//! write lane (which happens precisely when other tasks are ready), a big
+//! or throttled write, a read where `RWF_NOWAIT` is unsupported, and
+//! everything listed under "Always the pool". Reads of cached data, and
+//! small writes while nothing else is ready, never yield.
+//!
 //! # The pool
 //!
 //! * Process-global, shared by all schedulers, started lazily by the first

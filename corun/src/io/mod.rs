@@ -28,14 +28,14 @@ fn outside() -> io::Error {
     io::Error::other("corun I/O used outside a corun scheduler thread")
 }
 
-fn register(fd: RawFd) -> io::Result<Registration> {
-    context::with_reactor(|r| r.register(fd)).ok_or_else(outside)?
-}
-
-/// A registration of `fd` that enters epoll at its first wait (see
-/// `Reactor::register_lazy`); still bound to this thread's reactor.
-fn register_lazy(fd: RawFd, guess: Readiness) -> io::Result<Registration> {
-    context::with_reactor(|r| r.register_lazy(fd, guess.bits())).ok_or_else(outside)?
+/// A registration of `fd` that enters epoll at its first wait that finds
+/// it not ready; still bound to this thread's reactor. A new slot guesses
+/// both directions ready: nothing was tried on it yet, so the first
+/// operation, or the first wait's `poll(2)`, is what finds out (see
+/// `Reactor::register_lazy`).
+fn register_lazy(fd: RawFd) -> io::Result<Registration> {
+    let untried = Readiness::READABLE | Readiness::WRITABLE;
+    context::with_reactor(|r| r.register_lazy(fd, untried.bits())).ok_or_else(outside)?
 }
 
 /// Waits until `fd` is readable (or hung up, or in error: the next read
@@ -77,7 +77,7 @@ async fn wait(fd: RawFd, interest: Interest) -> io::Result<Readiness> {
     if fd < 0 {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
-    let reg = register(fd)?;
+    let reg = register_lazy(fd)?;
     reg.ready(interest).await
 }
 
@@ -143,7 +143,7 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
-        Async::registered(io, false, Readiness::default())
+        Async::registered(io, false)
     }
 
     /// Like [`Async::new`], for an object that closes its fd when dropped
@@ -151,7 +151,7 @@ impl<T: AsFd> Async<T> {
     /// no `EPOLL_CTL_DEL`.
     pub(crate) fn new_owned(io: T) -> io::Result<Async<T>> {
         set_nonblocking(io.as_fd())?;
-        Async::registered(io, true, Readiness::default())
+        Async::registered(io, true)
     }
 
     /// Registers `io`, which its creator already made non-blocking
@@ -164,26 +164,13 @@ impl<T: AsFd> Async<T> {
             is_nonblocking(io.as_fd()),
             "Async::from_nonblocking given a blocking fd"
         );
-        Async::registered(io, true, Readiness::default())
-    }
-
-    /// [`Async::from_nonblocking`] for a stream socket fresh from `accept4`
-    /// with `SOCK_NONBLOCK`: its peer has usually sent its first bytes
-    /// already, so the first [`read_when_ready`](Async::read_when_ready) is
-    /// tried at once (a server that reads the request and answers without
-    /// ever blocking puts the socket in epoll not at all).
-    pub(crate) fn from_accepted(io: T) -> io::Result<Async<T>> {
-        debug_assert!(
-            is_nonblocking(io.as_fd()),
-            "Async::from_accepted given a blocking fd"
-        );
-        Async::registered(io, true, Readiness::READABLE)
+        Async::registered(io, true)
     }
 
     /// Registers `io` with this thread's reactor; epoll hears of it at its
-    /// first wait. `guess`: see `Reactor::register_lazy`.
-    fn registered(io: T, closes_fd: bool, guess: Readiness) -> io::Result<Async<T>> {
-        let reg = register_lazy(io.as_fd().as_raw_fd(), guess)?;
+    /// first wait that finds it not ready.
+    fn registered(io: T, closes_fd: bool) -> io::Result<Async<T>> {
+        let reg = register_lazy(io.as_fd().as_raw_fd())?;
         Ok(Async {
             reg,
             io: Some(io),
@@ -327,11 +314,10 @@ impl<T: AsFd> Async<T> {
     /// Like [`read_with`](Async::read_with), but consults the cached
     /// readiness before the first attempt: when the fd is known not to be
     /// readable (a previous read drained it), it waits instead of making a
-    /// read that could only return `WouldBlock`. So does it while the fd
-    /// has never been waited on (it is not in epoll yet, so nothing is
-    /// known), unless its creator guessed it readable
-    /// ([`Async::from_accepted`]). For stream reads, whose readiness the
-    /// caller keeps exact with [`Async::clear_readiness`].
+    /// read that could only return `WouldBlock`. An object's first read is
+    /// always tried: nothing is known before it (no hidden yield). For
+    /// stream reads, whose readiness the caller keeps exact with
+    /// [`Async::clear_readiness`].
     pub(crate) fn read_when_ready<R, F>(&self, op: F) -> IoWith<'_, T, F>
     where
         F: FnMut(&T) -> io::Result<R>,

@@ -4,9 +4,11 @@
 //! [`crate::io::Async`]: it is registered with the scheduler's reactor once,
 //! for its whole life, and its readiness is cached, so an operation on a
 //! socket already known to be ready makes exactly one syscall (the `recv`,
-//! `send` or `accept` itself). An operation first *tries* the syscall and
-//! only waits when it returns `WouldBlock`; a listener therefore accepts the
-//! whole queue of pending connections per wake-up.
+//! `send` or `accept` itself). An operation first *tries* the syscall (the
+//! first one on a new or adopted socket always) and only waits when it
+//! returns `WouldBlock`, or, for a stream read, when the previous read
+//! drained the socket; a listener therefore accepts the whole queue of
+//! pending connections per wake-up.
 //!
 //! * [`TcpListener`] (with [`TcpListenerBuilder`] for the backlog and
 //!   `SO_REUSEPORT`) and its [`Incoming`] stream;

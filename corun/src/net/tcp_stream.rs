@@ -430,9 +430,9 @@ impl AsFd for TcpStream {
 }
 
 /// Crate-internal: a stream from a socket accepted with `SOCK_NONBLOCK`
-/// (registered without an `fcntl`; its first read is tried before any wait).
+/// (registered without an `fcntl`).
 pub(super) fn from_accepted(stream: std::net::TcpStream) -> io::Result<TcpStream> {
     Ok(TcpStream {
-        io: Async::from_accepted(stream)?,
+        io: Async::from_nonblocking(stream)?,
     })
 }

@@ -318,10 +318,10 @@ impl UnixStream {
     }
 
     /// A stream fresh from `accept4` with `SOCK_NONBLOCK` (registered
-    /// without an `fcntl`; its first read is tried before any wait).
+    /// without an `fcntl`).
     fn from_accepted(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: Async::from_accepted(stream)?,
+            io: Async::from_nonblocking(stream)?,
         })
     }
 

@@ -5,12 +5,12 @@
 //!
 //! - Each fd is registered **once** (edge-triggered, for read and write) for
 //!   as long as any `Registration` of it lives; registrations of one fd share
-//!   one refcounted slot (see `scheduled_io`). `register` adds the fd to
-//!   epoll at once; `register_lazy` (used by `io::Async`) only makes the slot
+//!   one refcounted slot (see `scheduled_io`). `register` (tests) adds the
+//!   fd to epoll at once; `register_lazy` (used by `io`) only makes the slot
 //!   and binds it to this reactor, and the fd enters epoll at the slot's
-//!   first wait, so an fd whose operations never block costs no
-//!   `epoll_ctl`. The last drop deregisters it (`EPOLL_CTL_DEL`, if it was
-//!   added), so callers drop their registration *before* closing the fd. A registration of an fd that was closed and reused behind the
+//!   first wait that finds it not ready, so an fd whose operations never
+//!   block costs no `epoll_ctl`. The last drop deregisters it
+//!   (`EPOLL_CTL_DEL`, if it was added), so callers drop their registration *before* closing the fd. A registration of an fd that was closed and reused behind the
 //!   reactor's back (without dropping the registration first) is a caller bug
 //!   that the reactor cannot detect.
 //! - Exception: a release marked *closing* (`Registration::release_closing`,
@@ -37,13 +37,16 @@
 //! - Any number of tasks wait per fd and direction; an event wakes *all*
 //!   waiters of every direction it satisfies. A hang-up (`EPOLLHUP`) or error
 //!   satisfies both directions.
-//!   A new registration starts with no readiness: its first wait is Pending
-//!   and the next park delivers the fd's current state (epoll reports it right
-//!   after the add, edge-triggered or not; with `register_lazy` the add is
-//!   made by that first wait, so nothing that happened before it is lost).
-//!   Before its add, a lazy slot's readiness is only its creator's guess
-//!   (an accepted socket: "readable"), which `Registration::ready_or_guess`,
-//!   the check before an operation, may use and real waits ignore.
+//!   A new registration starts with no readiness; epoll reports the fd's
+//!   current state right after the add (edge-triggered or not), so nothing
+//!   that happened before the add is lost.
+//! - No hidden yield on a new object: a lazy slot also keeps a *guess*, the
+//!   directions no operation has found unready yet (`io` guesses both).
+//!   `Registration::ready_or_guess`, the check before an operation, passes
+//!   on it, so the first operation is tried at once. A real wait ignores the
+//!   guess, but on a guessed direction not known ready it asks `poll(2)`
+//!   once instead of returning Pending for a park to report a ready fd.
+//!   A `WouldBlock` clears the guess with the readiness.
 //! - Regular files and directories (any fd epoll refuses with `EPERM`) cannot
 //!   be polled: like `poll(2)`, the reactor treats them as always readable
 //!   and writable, never puts them in epoll, and ignores `clear_readiness`.
@@ -305,6 +308,7 @@ impl Reactor {
     /// Fails with `EBADF` for a negative, closed or invalid fd. Regular files
     /// (epoll answers `EPERM`) get a registration that is always readable
     /// and writable.
+    #[cfg(test)]
     pub(crate) fn register(&self, fd: RawFd) -> io::Result<Registration> {
         let (idx, generation) = self.slot_of(fd, 0)?;
         let mut table = self.table.borrow_mut();
@@ -323,17 +327,16 @@ impl Reactor {
     }
 
     /// Like [`Reactor::register`] but makes no syscall: the slot is added to
-    /// epoll at its first wait (`Registration::poll_ready`, `ready`). Until
-    /// then its cached readiness is `guess` (bits of `Readiness`), which only
-    /// `Registration::ready_or_guess` consults. For fds known to be valid
-    /// (an owned object); an fd epoll refuses is reported by that first wait.
+    /// epoll at its first wait that finds it not ready. A new slot's guess
+    /// is `guess` (ready bits of `Readiness`; see the module docs). An fd
+    /// epoll refuses (`EBADF`) is reported by that first wait.
     pub(crate) fn register_lazy(&self, fd: RawFd, guess: u8) -> io::Result<Registration> {
         let (idx, generation) = self.slot_of(fd, guess)?;
         Ok(Registration::new(self.remote.clone(), idx, generation))
     }
 
     /// Shares the live slot of `fd` or makes a new one (not in epoll yet,
-    /// readiness `guess`).
+    /// with `guess`).
     fn slot_of(&self, fd: RawFd, guess: u8) -> io::Result<(u32, u32)> {
         if fd < 0 {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
@@ -345,16 +348,14 @@ impl Reactor {
         }
         let (idx, generation) = table.insert(fd)?;
         if let Some(slot) = table.slot(idx, generation) {
-            slot.readiness = guess;
+            slot.guess = guess;
         }
         Ok((idx, generation))
     }
 
     /// Adds the fd of `slot` to epoll under `token`, unless it is there
-    /// already (or can never be: a regular file). Afterwards the slot's
-    /// readiness is what epoll reports from then on, starting with nothing:
-    /// epoll reports the fd's current state right after the add, so the next
-    /// park delivers it.
+    /// already (or can never be: a regular file). Epoll reports the fd's
+    /// current state right after the add, so the next park delivers it.
     fn add_to_epoll(&self, slot: &mut Slot, token: Token) -> io::Result<()> {
         if slot.in_epoll || slot.always_ready {
             return Ok(());
@@ -377,10 +378,7 @@ impl Reactor {
             other => other,
         };
         match added {
-            Ok(()) => {
-                slot.in_epoll = true;
-                slot.readiness = 0;
-            }
+            Ok(()) => slot.in_epoll = true,
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
                 slot.always_ready = true;
                 slot.readiness = (Readiness::READABLE | Readiness::WRITABLE).bits();
@@ -461,6 +459,39 @@ const TOKEN_GEN_MASK: u32 = if usize::BITS >= 64 { u32::MAX } else { 0 };
 fn split_token(token: Token) -> (u32, u32) {
     let raw = token.0 as u64;
     (raw as u32, (raw >> 32) as u32)
+}
+
+/// The readiness of `fd` now, by a `poll(2)` that does not block, mapped as
+/// mio maps epoll's events (0 if the fd is invalid: the epoll add reports it).
+fn probe(fd: RawFd) -> u8 {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd`, count 1; a zero timeout never blocks.
+    if unsafe { libc::poll(&mut p, 1, 0) } != 1 {
+        return 0;
+    }
+    let ev = p.revents;
+    let has = |bits: libc::c_short| ev & bits != 0;
+    let mut r = Readiness::default();
+    if has(libc::POLLIN) {
+        r |= Readiness::READABLE;
+    }
+    if has(libc::POLLOUT) {
+        r |= Readiness::WRITABLE;
+    }
+    if has(libc::POLLHUP) || (has(libc::POLLIN) && has(libc::POLLRDHUP)) {
+        r |= Readiness::READ_CLOSED;
+    }
+    if has(libc::POLLHUP) || (has(libc::POLLOUT) && has(libc::POLLERR)) || ev == libc::POLLERR {
+        r |= Readiness::WRITE_CLOSED;
+    }
+    if has(libc::POLLERR) {
+        r |= Readiness::ERROR;
+    }
+    r.bits()
 }
 
 /// Maps a mio event to readiness bits.

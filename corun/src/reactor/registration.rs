@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use super::scheduled_io::NONE;
-use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey, make_token};
+use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey, make_token, probe};
 
 /// One user's hold on an fd's registration; all `Registration`s of one fd
 /// share one epoll registration and one readiness cache. Dropping the last
@@ -83,15 +83,16 @@ impl Registration {
         result
     }
 
-    /// Forgets the readiness bit of `interest`, after an operation in that
-    /// direction returned `WouldBlock`. Closed and error bits stay; regular
-    /// files stay ready. Does nothing off the reactor's thread (the next
-    /// wait reports the error).
+    /// Forgets the readiness bit (and guess) of `interest`, after an
+    /// operation in that direction returned `WouldBlock`. Closed and error
+    /// bits stay; regular files stay ready. Does nothing off the reactor's
+    /// thread (the next wait reports the error).
     pub(crate) fn clear_readiness(&self, interest: Interest) {
         let _ = self.with_own(|r| {
             if let Some(slot) = r.table.borrow_mut().slot(self.idx, self.generation) {
                 if !slot.always_ready {
                     slot.readiness &= !interest.ready_bit();
+                    slot.guess &= !interest.ready_bit();
                 }
             }
         });
@@ -109,9 +110,9 @@ impl Registration {
     }
 
     /// Like [`Registration::ready`], for a check made before an operation:
-    /// while the fd is not in epoll yet, a creator's guess that satisfies
-    /// `interest` (see `Reactor::register_lazy`) resolves it at once, so the
-    /// operation is tried without any epoll syscall.
+    /// the slot's guess (a direction no operation has found unready, see
+    /// `Reactor::register_lazy`) resolves it at once, so the operation is
+    /// tried without any other syscall.
     pub(crate) fn ready_or_guess(&self, interest: Interest) -> Ready<'_> {
         Ready {
             guess: true,
@@ -120,9 +121,10 @@ impl Registration {
     }
 
     /// Shared body of `poll_ready` and `Ready::poll`: `key` is the caller's
-    /// waiter node (`WaiterKey::NONE` if none yet). A slot not in epoll yet
-    /// is added now (its first wait: Pending, the next park reports the fd's
-    /// state), unless `guess` and the creator's guess satisfies `interest`.
+    /// waiter node (`WaiterKey::NONE` if none yet). With `guess`, the slot's
+    /// guess satisfies `interest` too. A guessed direction not known ready is
+    /// probed once (no Pending for a ready fd); a slot still not ready and
+    /// not in epoll is added now (the next park reports the fd's state).
     fn poll_wait(
         &self,
         waker: &Waker,
@@ -137,13 +139,21 @@ impl Registration {
                 return (Poll::Ready(Err(stale())), None);
             };
             fd = slot.fd;
-            let guessed = guess && slot.readiness & interest.mask() != 0;
-            if !guessed {
+            let bit = interest.ready_bit();
+            let mut bits = slot.readiness;
+            if guess {
+                bits |= slot.guess;
+            } else if bits & interest.mask() == 0 && slot.guess & bit != 0 {
+                slot.guess &= !bit;
+                slot.readiness |= probe(fd);
+                bits = slot.readiness;
+            }
+            if bits & interest.mask() == 0 {
                 if let Err(e) = r.add_to_epoll(slot, make_token(self.idx, self.generation)) {
                     return (Poll::Ready(Err(e)), None);
                 }
+                bits = slot.readiness;
             }
-            let bits = slot.readiness;
             if bits & interest.mask() != 0 {
                 let old = mem::replace(key, WaiterKey::NONE);
                 let dropped = table.remove_waiter(self.idx, interest, old);

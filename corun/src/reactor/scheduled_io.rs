@@ -37,13 +37,15 @@ pub(super) struct Slot {
     pub(super) generation: u32,
     /// Head node of the read (0) and write (1) waiter lists, or [`NONE`].
     heads: [u32; 2],
-    /// Cached readiness bits (see `Readiness`).
+    /// Cached readiness bits (see `Readiness`): only what the OS reported.
     pub(super) readiness: u8,
+    /// Ready bits of the directions no operation has found unready yet (a
+    /// creator's guess): checks before an operation pass on them, so the
+    /// first operation is always tried; real waits ignore them.
+    pub(super) guess: u8,
     /// Not in epoll (regular file: `EPERM`); permanently readable+writable.
     pub(super) always_ready: bool,
-    /// Added to epoll (at its first wait). Until then `readiness` holds only
-    /// a creator's guess, which pre-operation checks may use but real waits
-    /// ignore.
+    /// Added to epoll (at its first wait that found the fd not ready).
     pub(super) in_epoll: bool,
 }
 
@@ -161,6 +163,7 @@ impl Table {
                     generation: 0,
                     heads: [NONE; 2],
                     readiness: 0,
+                    guess: 0,
                     always_ready: false,
                     in_epoll: false,
                 });
@@ -172,6 +175,7 @@ impl Table {
         slot.refs = 1;
         slot.heads = [NONE; 2];
         slot.readiness = 0;
+        slot.guess = 0;
         slot.always_ready = false;
         slot.in_epoll = false;
         self.fds.set(fd, idx);

@@ -1,12 +1,14 @@
 //! Behaviour tests of lazy registration (`Reactor::register_lazy`): the fd
 //! enters epoll at its first wait and not before, no readiness is lost to
 //! the late add, a creator's guess lets a pre-operation check pass without
-//! epoll, and regular files are found out at the first wait. Whether an fd
+//! epoll, a real wait on a guessed direction of a ready fd asks `poll(2)`
+//! instead of returning Pending, and regular files are found out at the
+//! first wait. Whether an fd
 //! is in epoll is read from `/proc/self/fdinfo` of the reactor's epoll fd.
 //!
 //! Uses the helpers of `tests`; must NOT depend on the scheduler.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::task::Poll;
 
@@ -64,6 +66,27 @@ fn a_guess_passes_the_check_before_an_operation_but_not_a_real_wait() {
         b.write_all(b"x").unwrap();
         park_until(r, || wakes(&c) > 0);
         assert!(poll(&mut wait, &w).is_ready());
+    });
+}
+
+#[test]
+fn a_real_wait_on_a_guessed_direction_of_a_ready_fd_is_ready_at_once() {
+    enter_reactor(Reactor::new().unwrap(), |r| {
+        let (a, mut b) = pair();
+        let both = Readiness::READABLE | Readiness::WRITABLE;
+        let reg = r.register_lazy(a.as_raw_fd(), both.bits()).unwrap();
+        b.write_all(b"x").unwrap();
+        let (_c, w) = counter();
+        let Poll::Ready(Ok(got)) = poll(&mut reg.ready(Interest::Read), &w) else {
+            panic!("a ready fd's first wait returned Pending");
+        };
+        assert!(got.is_readable());
+        assert!(!in_epoll(r, a.as_raw_fd()), "found ready: no epoll_ctl");
+        // Once an operation found it drained, waits go by epoll.
+        (&a).read_exact(&mut [0; 1]).unwrap();
+        reg.clear_readiness(Interest::Read);
+        assert!(poll(&mut reg.ready(Interest::Read), &w).is_pending());
+        assert!(in_epoll(r, a.as_raw_fd()));
     });
 }
 
