@@ -169,6 +169,7 @@ impl<T> SegVec<T> {
     }
 
     /// Every element in index order.
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         self.chunks.iter().enumerate().flat_map(move |(k, c)| {
             let filled = self.len.saturating_sub(k * CHUNK).min(CHUNK);

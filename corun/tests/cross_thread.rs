@@ -130,7 +130,7 @@ fn spawn_and_kill_from_other_threads_race_with_completion_without_leaks() {
                         .unwrap();
                     match (i + t) % 3 {
                         0 => {
-                            sched.kill(h.id());
+                            sched.kill(h.id()).unwrap();
                             handles.push(h);
                         }
                         1 => {

@@ -66,9 +66,9 @@ fn kill_from_another_thread_runs_destructors_on_the_scheduler_thread() {
     // Let it reach its await (block_on's task runs after it).
     sched.block_on(async {}).unwrap();
     let id = t.id();
-    assert!(sched.kill(id));
+    assert!(sched.kill(id).unwrap());
     assert_eq!(drops.threads(), vec![sched_thread]);
-    assert!(!sched.kill(id), "second kill of the same id");
+    assert!(!sched.kill(id).unwrap(), "second kill of the same id");
     let res = watchdog("handle of a remotely killed task", move || {
         common::block_on(t)
     });
@@ -218,11 +218,11 @@ fn killing_an_unknown_or_finished_id_returns_false_and_changes_nothing() {
         sleeper.await.unwrap();
     });
     let sched = Scheduler::start().unwrap();
-    assert!(!sched.kill(TaskId::from_u64(u64::MAX)));
+    assert!(!sched.kill(TaskId::from_u64(u64::MAX)).unwrap());
     let t = sched.spawn(async { 1 }).unwrap();
     let id = t.id();
     assert_eq!(sched.block_on(t).unwrap().unwrap(), 1);
-    assert!(!sched.kill(id));
+    assert!(!sched.kill(id).unwrap());
     assert_eq!(sched.stats().unwrap().killed, 0);
     sched.shutdown().unwrap();
 }

@@ -11,9 +11,12 @@ use std::task::{Context, Poll};
 
 use super::Stats;
 use super::context;
-use super::core::{Core, Options};
+use super::core::Core;
+use super::group::Launch;
+use super::shared::Msg;
+use crate::sync::oneshot;
 use crate::task::raw;
-use crate::task::{Exit, JoinError, Task, TaskId, TaskInfo, Waiting};
+use crate::task::{Exit, JoinError, Task, TaskId, TaskInfo, Waiting, core_of};
 
 const OUTSIDE: &str = "this corun function must be called from a task running on a corun scheduler \
                        (inside corun::run or a task spawned on a Scheduler)";
@@ -43,22 +46,21 @@ pub fn run<F: Future + 'static>(future: F) -> F::Output
 where
     F::Output: 'static,
 {
-    run_with(Options::default(), future)
+    super::Builder::new().run(future)
 }
 
-#[track_caller]
-pub(crate) fn run_with<F: Future + 'static>(options: Options, future: F) -> F::Output
+/// Runs `future` as the main task of `core` on this thread until it ends,
+/// then shuts the core down. `site`: where the caller's `run` was called.
+pub(crate) fn run_on<F: Future + 'static>(
+    core: Core,
+    future: F,
+    site: &'static Location<'static>,
+) -> F::Output
 where
     F::Output: 'static,
 {
-    assert!(
-        !context::in_scheduler(),
-        "corun::run called inside a running scheduler; spawn the future or await it instead"
-    );
-    let core =
-        Core::new(options).unwrap_or_else(|e| panic!("corun: cannot create the OS poller: {e}"));
     let _enter = context::enter(&core);
-    let main = core.spawn(future, Some("main".into()), Location::caller());
+    let main = core.spawn(future, Some("main".into()), site);
     core.run_until(|| main.is_finished());
     core.shutdown();
     let waker = std::task::Waker::noop();
@@ -103,6 +105,80 @@ where
     with_core(|core| core.spawn(future, None, site))
 }
 
+/// Runs `make` on core `core` of the current scheduler and spawns the
+/// future it returns there (on this very core, at once). The future need
+/// not be `Send`: it is made where it runs. Only `make` and the output
+/// cross threads.
+///
+/// ```
+/// use std::rc::Rc;
+/// let n = corun::Builder::new().cores(2).run(async {
+///     let t = corun::spawn_on(1, || {
+///         let here = Rc::new(corun::core()); // not Send: stays on core 1
+///         async move { *here }
+///     })
+///     .unwrap();
+///     t.await.unwrap()
+/// });
+/// assert_eq!(n, 1);
+/// ```
+///
+/// # Errors
+///
+/// [`Error::NoSuchCore`](crate::Error::NoSuchCore) if the scheduler has no
+/// core `core`; [`Error::Shutdown`](crate::Error::Shutdown) if that core has
+/// stopped.
+///
+/// # Panics
+///
+/// Outside a scheduler thread.
+#[track_caller]
+pub fn spawn_on<M, Fut>(core: usize, make: M) -> Result<Task<Fut::Output>, super::Error>
+where
+    M: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    let site = Location::caller();
+    with_core(|me| {
+        if core == me.index() {
+            return Ok(me.spawn(make(), None, site));
+        }
+        let cores = me.cores();
+        let peer = me
+            .peer(core)
+            .ok_or(super::Error::NoSuchCore { core, cores })?;
+        super::sched::spawn_remote(core, &peer, Launch::Start(Some(make)), None, false, site)
+    })
+}
+
+/// The index of the core the calling task runs on (0 on a one-core
+/// scheduler; see [`Builder::cores`](crate::Builder::cores)).
+///
+/// ```
+/// assert_eq!(corun::run(async { corun::core() }), 0);
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread.
+pub fn core() -> usize {
+    with_core(|c| c.index())
+}
+
+/// How many cores the current scheduler has.
+///
+/// ```
+/// assert_eq!(corun::Builder::new().cores(2).run(async { corun::cores() }), 2);
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread.
+pub fn cores() -> usize {
+    with_core(|c| c.cores())
+}
+
 /// Spawns a named task on the current scheduler (the name shows in
 /// [`tasks`], logs and panics).
 ///
@@ -128,8 +204,10 @@ where
     with_core(|core| core.spawn(future, Some(name), site))
 }
 
-/// Kills task `id` of the current scheduler. False if there is no such task
-/// (never existed, already ended); then nothing changes.
+/// Kills task `id` of the current core. False if there is no such task here
+/// (never existed, already ended, or on another core); then nothing
+/// changes. A task of another core is killed through its handle
+/// ([`Task::kill`]) or with [`Scheduler::kill_async`](crate::Scheduler::kill_async).
 ///
 /// ```
 /// use std::time::Duration;
@@ -168,8 +246,9 @@ pub fn current() -> Option<TaskId> {
     .flatten()
 }
 
-/// Waits until task `id` ends. True if it existed and has now ended; false
-/// at once if there is no such task, or if it is the caller itself.
+/// Waits until task `id` (of any core of the current scheduler) ends. True
+/// if it existed and has now ended; false at once if there is no such task,
+/// or if it is the caller itself.
 ///
 /// ```
 /// corun::run(async {
@@ -187,8 +266,9 @@ pub async fn wait(id: TaskId) -> bool {
     wait_exit(id).await != Exit::NotFound
 }
 
-/// Waits until task `id` ends and says how. [`Exit::NotFound`] at once if
-/// there is no such task or it is the caller itself.
+/// Waits until task `id` (of any core of the current scheduler) ends and
+/// says how. [`Exit::NotFound`] at once if there is no such task or it is
+/// the caller itself.
 ///
 /// ```
 /// corun::run(async {
@@ -204,6 +284,7 @@ pub fn wait_exit(id: TaskId) -> WaitExit {
     WaitExit {
         target: id,
         key: None,
+        remote: None,
         done: false,
     }
 }
@@ -213,8 +294,47 @@ pub fn wait_exit(id: TaskId) -> WaitExit {
 #[derive(Debug)]
 pub struct WaitExit {
     target: TaskId,
+    /// Waiter key on this core, for a task of this core.
     key: Option<u64>,
+    /// The answer of another core, for a task of that core.
+    remote: Option<oneshot::Receiver<Exit>>,
     done: bool,
+}
+
+impl WaitExit {
+    /// The outcome, or `None` after registering to be woken with it.
+    fn poll_exit(&mut self, core: &Core, cx: &mut Context<'_>) -> Option<Exit> {
+        let target = self.target;
+        if let Some(rx) = &mut self.remote {
+            return match Pin::new(rx).poll(cx) {
+                Poll::Ready(exit) => Some(exit.unwrap_or(Exit::NotFound)),
+                Poll::Pending => None,
+            };
+        }
+        if let Some(key) = self.key {
+            return core.poll_id_waiter(target.id, key, cx.waker());
+        }
+        let home = core_of(target.id);
+        if home != core.index() {
+            // Another core's task: that core answers once it ends.
+            let Some(peer) = core.peer(home) else {
+                return Some(Exit::NotFound);
+            };
+            let (tx, rx) = oneshot::channel();
+            if peer.push(Msg::WaitExit(target, tx)).is_err() {
+                return Some(Exit::NotFound);
+            }
+            self.remote = Some(rx);
+            return self.poll_exit(core, cx);
+        }
+        match core.add_id_waiter(target, cx.waker()) {
+            None => Some(Exit::NotFound),
+            Some(key) => {
+                self.key = Some(key);
+                None
+            }
+        }
+    }
 }
 
 impl Future for WaitExit {
@@ -225,16 +345,8 @@ impl Future for WaitExit {
             return Poll::Ready(Exit::NotFound);
         }
         let target = self.target;
-        let result = with_core(|core| match self.key {
-            None => match core.add_id_waiter(target, cx.waker()) {
-                None => Some(Exit::NotFound),
-                Some(key) => {
-                    self.key = Some(key);
-                    None
-                }
-            },
-            Some(key) => core.poll_id_waiter(target.id, key, cx.waker()),
-        });
+        let this = &mut *self;
+        let result = with_core(|core| this.poll_exit(core, cx));
         match result {
             Some(exit) => {
                 self.done = true;

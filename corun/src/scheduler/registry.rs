@@ -1,61 +1,95 @@
-//! The registry of a scheduler's live tasks: a slab indexed by slot.
+//! The registry of a scheduler's live tasks, laid out by id so that any id
+//! reaches its task in O(1), with or without a slot hint.
 //!
-//! Every unfinished task has a slot; its header records the slot, and a
-//! [`TaskId`](crate::TaskId) carries it as a hint, so kill and wait by id
-//! cost one array access plus an id check (no hashing, and spawn/finish
-//! touch memory that is probably already in cache: freed slots are reused
-//! last-in first-out). An id whose slot is unknown (made with
-//! `TaskId::from_u64`) is looked up by a scan. The registry stores pointers
-//! only; it does not own or free tasks (the core manages references).
+//! # Layout
+//!
+//! Task ids come in blocks of [`BLOCK`] consecutive sequence numbers (see
+//! `task::TaskId`). A task spawned on this scheduler's own thread lives in
+//! the *page* of its id's block, at the offset of its id in the block:
+//! spawning fills the current page front to back, and finding a task by id
+//! is a block lookup (a small map, one entry per page) plus an array index.
+//! A task spawned from another thread carries an id from that thread's
+//! block, so it lives in the *overflow* table instead (a free-listed array
+//! plus a map from id to index).
+//!
+//! A task's slot (kept in its header, and carried by a `TaskId` as a hint)
+//! says where it is: `page << 10 | offset` for a paged task,
+//! [`OVERFLOW`]` | index` for the overflow. A hint is only a hint: every
+//! lookup checks the id it finds, and falls back to the id's own place when
+//! a hint is stale.
+//!
+//! # Memory
+//!
+//! A page is freed when its last task ends. A page that is no longer the
+//! current one and holds [`COMPACT_AT`] tasks or fewer moves them to the
+//! overflow and is freed, so a few long-lived tasks never pin whole pages:
+//! a live task costs one word in a page that holds more than `COMPACT_AT`
+//! tasks, or an overflow entry.
+//!
+//! The registry stores pointers only; it does not own or free tasks (the
+//! core manages references) and knows nothing of scheduling.
 
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
-use crate::segvec::SegVec;
+use super::core::IdMap;
 use crate::task::raw::{self, Header};
+use crate::task::{BLOCK, BLOCK_SHIFT, seq_of};
 
-/// Marks "no slot" in a `TaskId` hint and the end of the free list.
+/// Marks "no slot" in a `TaskId` hint.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
+/// The slot bit of overflow entries.
+const OVERFLOW: u32 = 1 << 31;
+/// A non-current page holding this many tasks or fewer is compacted.
+const COMPACT_AT: u32 = 32;
+/// Spare pages kept for reuse rather than freed (spawn bursts reuse them).
+const SPARE_PAGES: usize = 64;
 
-/// One slot, one word: a task pointer (tasks are 8-aligned, so bit 0 is
-/// clear), or a vacant slot `(next_free << 1) | 1`.
-#[derive(Clone, Copy)]
-struct Entry(usize);
+type Entry = Option<NonNull<Header>>;
 
-impl Entry {
-    fn occupied(ptr: NonNull<Header>) -> Entry {
-        Entry(ptr.as_ptr() as usize)
-    }
-
-    fn vacant(next: u32) -> Entry {
-        Entry(((next as usize) << 1) | 1)
-    }
-
-    fn task(self) -> Option<NonNull<Header>> {
-        if self.0 & 1 == 0 {
-            NonNull::new(self.0 as *mut Header)
-        } else {
-            None
-        }
-    }
-
-    fn next_free(self) -> Option<u32> {
-        (self.0 & 1 == 1).then_some((self.0 >> 1) as u32)
-    }
+struct Page {
+    /// The id block this page holds.
+    block: u64,
+    /// Occupied entries.
+    live: u32,
+    entries: [Entry; BLOCK],
 }
 
 pub(crate) struct Registry {
-    entries: SegVec<Entry>,
-    free: u32,
+    /// Pages by page number; `None` for a free page number.
+    pages: Vec<Option<Box<Page>>>,
+    /// Free page numbers, reused first.
+    free_pages: Vec<u32>,
+    /// Page number of each id block that has a page.
+    by_block: IdMap<u32>,
+    /// The page local spawns fill now: `(block, page number)`.
+    current: Option<(u64, u32)>,
+    /// Freed pages kept for reuse.
+    spare: Vec<Box<Page>>,
+    overflow: Vec<Entry>,
+    overflow_free: Vec<u32>,
+    overflow_by_id: IdMap<u32>,
     len: usize,
+    /// Lookups by id, and entries they examined (each lookup examines at
+    /// most three: hint, page, overflow).
+    lookups: u64,
+    probes: u64,
 }
 
 impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
-            entries: SegVec::new(),
-            free: NO_SLOT,
+            pages: Vec::new(),
+            free_pages: Vec::new(),
+            by_block: IdMap::default(),
+            current: None,
+            spare: Vec::new(),
+            overflow: Vec::new(),
+            overflow_free: Vec::new(),
+            overflow_by_id: IdMap::default(),
             len: 0,
+            lookups: 0,
+            probes: 0,
         }
     }
 
@@ -63,58 +97,194 @@ impl Registry {
         self.len
     }
 
-    /// Stores `ptr` and records its slot in its header.
-    pub(crate) fn insert(&mut self, ptr: NonNull<Header>) {
-        let slot = if self.free != NO_SLOT {
-            let slot = self.free;
-            // The free list only ever holds vacant slots.
-            self.free = self.entries[slot as usize].next_free().unwrap_or(NO_SLOT);
-            self.entries[slot as usize] = Entry::occupied(ptr);
-            slot
-        } else {
-            // More than 4 billion live tasks would exhaust memory long
-            // before the slot index; saturate rather than wrap.
-            let slot = u32::try_from(self.entries.len()).unwrap_or(NO_SLOT - 1);
-            self.entries.push(Entry::occupied(ptr));
-            slot
+    /// `(lookups by id, entries examined)` so far.
+    pub(crate) fn lookup_counts(&self) -> (u64, u64) {
+        (self.lookups, self.probes)
+    }
+
+    /// Stores `ptr` and records its slot in its header. `local`: spawned on
+    /// this scheduler's thread, with an id from its current block (or the
+    /// next one).
+    pub(crate) fn insert(&mut self, ptr: NonNull<Header>, local: bool) {
+        // SAFETY: the caller hands over a live task.
+        let h = unsafe { raw::header(ptr) };
+        let seq = seq_of(h.id);
+        let slot = match self.current {
+            Some((block, page)) if local && block == seq >> BLOCK_SHIFT => self.put(page, seq, ptr),
+            _ if local => {
+                let page = self.start_page(seq >> BLOCK_SHIFT);
+                self.put(page, seq, ptr)
+            }
+            _ => self.put_overflow(h.id, ptr),
         };
         self.len += 1;
-        // SAFETY: the caller hands over a live task.
-        unsafe { raw::header(ptr) }
-            .slot
-            .store(slot, Ordering::Relaxed);
+        h.slot.store(slot, Ordering::Relaxed);
+    }
+
+    fn put(&mut self, page: u32, seq: u64, ptr: NonNull<Header>) -> u32 {
+        let off = (seq as usize) & (BLOCK - 1);
+        if let Some(p) = self.pages[page as usize].as_deref_mut() {
+            p.entries[off] = Some(ptr);
+            p.live += 1;
+        }
+        (page << BLOCK_SHIFT) | off as u32
+    }
+
+    fn put_overflow(&mut self, id: u64, ptr: NonNull<Header>) -> u32 {
+        let idx = match self.overflow_free.pop() {
+            Some(i) => {
+                self.overflow[i as usize] = Some(ptr);
+                i
+            }
+            None => {
+                // Two billion overflow tasks would exhaust memory first;
+                // saturating keeps the slot bit intact.
+                let i = u32::try_from(self.overflow.len()).unwrap_or(OVERFLOW - 1);
+                self.overflow.push(Some(ptr));
+                i
+            }
+        };
+        self.overflow_by_id.insert(id, idx);
+        OVERFLOW | idx
+    }
+
+    /// Makes the page of `block` the current one, compacting the page it
+    /// replaces if little of it is left.
+    #[inline(never)]
+    fn start_page(&mut self, block: u64) -> u32 {
+        if let Some((_, old)) = self.current.take() {
+            let live = self.pages[old as usize].as_ref().map_or(0, |p| p.live);
+            if live <= COMPACT_AT {
+                self.compact(old);
+            }
+        }
+        let mut page = self.spare.pop().unwrap_or_else(|| {
+            Box::new(Page {
+                block,
+                live: 0,
+                entries: [None; BLOCK],
+            })
+        });
+        page.block = block;
+        let n = match self.free_pages.pop() {
+            Some(n) => {
+                self.pages[n as usize] = Some(page);
+                n
+            }
+            None => {
+                self.pages.push(Some(page));
+                // Page numbers fit the slot's 21 bits until two billion
+                // tasks live at once, which memory forbids first.
+                (self.pages.len() - 1) as u32
+            }
+        };
+        self.by_block.insert(block, n);
+        self.current = Some((block, n));
+        n
+    }
+
+    /// Moves what page `n` still holds to the overflow and frees the page.
+    fn compact(&mut self, n: u32) {
+        let Some(page) = self.pages[n as usize].take() else {
+            return;
+        };
+        for ptr in page.entries.iter().flatten() {
+            // SAFETY: occupied entries point at live tasks.
+            let h = unsafe { raw::header(*ptr) };
+            let slot = self.put_overflow(h.id, *ptr);
+            h.slot.store(slot, Ordering::Relaxed);
+        }
+        self.release_page(n, page);
+    }
+
+    fn release_page(&mut self, n: u32, mut page: Box<Page>) {
+        self.by_block.remove(&page.block);
+        self.free_pages.push(n);
+        if self.spare.len() < SPARE_PAGES {
+            page.live = 0;
+            page.entries = [None; BLOCK];
+            self.spare.push(page);
+        }
     }
 
     /// The live task with this id, using the slot hint when it has one.
-    pub(crate) fn get(&self, id: u64, slot: u32) -> Option<NonNull<Header>> {
-        let matches = |ptr: NonNull<Header>| {
-            // SAFETY: occupied entries point at live tasks.
-            unsafe { raw::header(ptr) }.id == id
-        };
+    pub(crate) fn get(&mut self, id: u64, slot: u32) -> Option<NonNull<Header>> {
+        self.lookups += 1;
         if slot != NO_SLOT {
-            return self
-                .entries
-                .get(slot as usize)
-                .and_then(|e| e.task())
-                .filter(|p| matches(*p));
+            self.probes += 1;
+            if let Some(p) = self.at(slot).filter(|p| id_of(*p) == id) {
+                return Some(p);
+            }
         }
-        self.iter().find(|p| matches(*p))
+        self.probes += 1;
+        let seq = seq_of(id);
+        if let Some(&n) = self.by_block.get(&(seq >> BLOCK_SHIFT)) {
+            let slot = (n << BLOCK_SHIFT) | (seq as u32 & (BLOCK as u32 - 1));
+            if let Some(p) = self.at(slot).filter(|p| id_of(*p) == id) {
+                return Some(p);
+            }
+        }
+        self.probes += 1;
+        let idx = *self.overflow_by_id.get(&id)?;
+        self.at(OVERFLOW | idx).filter(|p| id_of(*p) == id)
+    }
+
+    /// What slot `slot` holds, if it is occupied.
+    fn at(&self, slot: u32) -> Entry {
+        if slot & OVERFLOW != 0 {
+            return *self.overflow.get((slot & !OVERFLOW) as usize)?;
+        }
+        let page = self.pages.get((slot >> BLOCK_SHIFT) as usize)?.as_deref()?;
+        page.entries[slot as usize & (BLOCK - 1)]
     }
 
     /// Removes the task `ptr` (which must be registered).
     pub(crate) fn remove(&mut self, ptr: NonNull<Header>) {
         // SAFETY: the caller passes a live, registered task.
-        let slot = unsafe { raw::header(ptr) }.slot.load(Ordering::Relaxed);
-        if self.entries.get(slot as usize).and_then(|e| e.task()) != Some(ptr) {
+        let h = unsafe { raw::header(ptr) };
+        let slot = h.slot.load(Ordering::Relaxed);
+        if self.at(slot) != Some(ptr) {
             return;
         }
-        self.entries[slot as usize] = Entry::vacant(self.free);
-        self.free = slot;
         self.len -= 1;
+        if slot & OVERFLOW != 0 {
+            let idx = slot & !OVERFLOW;
+            self.overflow[idx as usize] = None;
+            self.overflow_free.push(idx);
+            self.overflow_by_id.remove(&h.id);
+            return;
+        }
+        let n = slot >> BLOCK_SHIFT;
+        let current = self.current.map(|(_, c)| c) == Some(n);
+        let Some(page) = self.pages[n as usize].as_deref_mut() else {
+            return;
+        };
+        page.entries[slot as usize & (BLOCK - 1)] = None;
+        page.live -= 1;
+        let live = page.live;
+        if current {
+            return;
+        }
+        if live == 0 {
+            if let Some(page) = self.pages[n as usize].take() {
+                self.release_page(n, page);
+            }
+        } else if live <= COMPACT_AT {
+            self.compact(n);
+        }
     }
 
-    /// Every live task, in slot order.
+    /// Every live task (pages in page order, then the overflow).
     pub(crate) fn iter(&self) -> impl Iterator<Item = NonNull<Header>> + '_ {
-        self.entries.iter().filter_map(|e| e.task())
+        self.pages
+            .iter()
+            .flatten()
+            .flat_map(|p| p.entries.iter().flatten().copied())
+            .chain(self.overflow.iter().flatten().copied())
     }
+}
+
+fn id_of(ptr: NonNull<Header>) -> u64 {
+    // SAFETY: registered entries point at live tasks.
+    unsafe { raw::header(ptr) }.id
 }

@@ -14,13 +14,18 @@
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, mpsc};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::reactor::Unparker;
 use crate::scheduler::Stats;
+use crate::sync::oneshot;
 use crate::task::raw::{self, Header, REMOTE_QUEUED};
 use crate::task::slab::Slab;
-use crate::task::{TaskId, TaskInfo};
+use crate::task::{Exit, TaskId, TaskInfo};
+
+/// Where a scheduler sends the answer to a query from another thread: a
+/// blocked thread or an awaiting task receives it alike.
+pub(crate) type Reply<T> = oneshot::Sender<T>;
 
 /// A task pointer that travels between threads inside a message.
 pub(crate) struct TaskPtr(pub(crate) NonNull<Header>);
@@ -38,12 +43,15 @@ pub(crate) enum Msg {
     Spawn(TaskPtr, &'static std::panic::Location<'static>),
     /// A wake from another thread; carries one reference.
     Wake(TaskPtr),
-    /// Kill by id, optionally answering whether the task was alive.
-    Kill(TaskId, Option<mpsc::Sender<bool>>),
+    /// Kill by id, optionally answering whether the task was alive. Sent
+    /// with [`Shared::push_kill`], which also raises the kill flag.
+    Kill(TaskId, Option<Reply<bool>>),
     /// A snapshot of all tasks.
-    Tasks(mpsc::Sender<Vec<TaskInfo>>),
+    Tasks(Reply<Vec<TaskInfo>>),
     /// The scheduler's counters.
-    Stats(mpsc::Sender<Stats>),
+    Stats(Reply<Stats>),
+    /// Answer how task `id` ends (at once `NotFound` if it is not alive).
+    WaitExit(TaskId, Reply<Exit>),
     /// Stop the loop, kill what is left.
     Shutdown,
 }
@@ -70,6 +78,10 @@ pub(crate) struct Shared {
     inject: Mutex<Inject>,
     has_msgs: AtomicBool,
     parked: AtomicBool,
+    /// Raised when a kill is sent (see [`Shared::kill_sent`]); on a cache
+    /// line of its own, because the scheduler reads it after every poll
+    /// while other threads write the queue's flags.
+    kills: KillFlag,
     unparker: Unparker,
     /// The most spawns `reserve_spawn` lets wait in the queue.
     spawn_bound: usize,
@@ -90,6 +102,7 @@ impl Shared {
             spawn_bound,
             has_msgs: AtomicBool::new(false),
             parked: AtomicBool::new(false),
+            kills: KillFlag(AtomicBool::new(false)),
             unparker,
             slab: Slab::new(),
         }
@@ -174,9 +187,26 @@ impl Shared {
         }
     }
 
-    /// Kill from a foreign thread, without waiting for the answer.
-    pub(crate) fn kill_remote(&self, id: TaskId) {
-        let _ = self.push(Msg::Kill(id, None));
+    /// Sends a kill, then raises the kill flag, so that the scheduler
+    /// handles it as soon as the poll in progress returns. Gives the reply
+    /// back if the scheduler has shut down.
+    pub(crate) fn push_kill(&self, id: TaskId, reply: Option<Reply<bool>>) -> Result<(), ()> {
+        self.push(Msg::Kill(id, reply)).map_err(|_| ())?;
+        self.kills.0.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// True if a kill was sent since the last [`Shared::take_kill_flag`]
+    /// (the scheduler then drains its messages before a polled task's
+    /// outcome is settled).
+    #[inline]
+    pub(crate) fn kill_sent(&self) -> bool {
+        self.kills.0.load(Ordering::Relaxed)
+    }
+
+    /// Lowers the kill flag; the caller drains the messages right after.
+    pub(crate) fn take_kill_flag(&self) {
+        self.kills.0.store(false, Ordering::SeqCst);
     }
 
     /// True if messages may be waiting.
@@ -216,3 +246,7 @@ impl Shared {
         self.parked.store(false, Ordering::Relaxed);
     }
 }
+
+/// An atomic flag alone on its cache line.
+#[repr(align(64))]
+struct KillFlag(AtomicBool);

@@ -96,7 +96,7 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let shared = &self.inner.shared;
+        let (core, shared) = self.place();
         let reserved = !context::is_local(Arc::as_ptr(shared));
         if reserved {
             match shared.reserve_spawn() {
@@ -105,7 +105,7 @@ impl Scheduler {
                 Err(Refused::Closed) => return Err(TrySpawnError::Shutdown),
             }
         }
-        self.spawn_inner_with(future, None, reserved)
+        self.spawn_to(core, future, None, reserved)
             .map_err(|_| TrySpawnError::Shutdown)
     }
 }

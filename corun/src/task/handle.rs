@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use super::raw::{self, COMPLETE, HANDLE, Header};
+use super::raw::{self, COMPLETE, HANDLE, Header, KILL_SENT};
 use super::{JoinError, TaskId, Waiting};
 use crate::scheduler::context;
 
@@ -103,9 +103,10 @@ impl<T> Task<T> {
     /// once if it is not running; a task that kills itself ends at its next
     /// await). Returns false if it had already ended.
     ///
-    /// Called from a thread other than the task's scheduler, the kill is
-    /// sent as a message; the return value then says whether the task had
-    /// not yet ended when the message was sent.
+    /// Called from another thread (or another core), the kill is sent as a
+    /// message and means the same: if this returns true, the task had not
+    /// ended, and it ends killed (even if it returns during the poll in
+    /// progress).
     ///
     /// ```
     /// corun::run(async {
@@ -119,10 +120,12 @@ impl<T> Task<T> {
         if let Some(killed) = context::kill_if_local(h.owner_ptr(), TaskId::of(h)) {
             return killed;
         }
-        if self.is_finished() {
+        let prev = h.remote.fetch_or(KILL_SENT, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
             return false;
         }
-        h.owner().kill_remote(TaskId::of(h));
+        // A closed scheduler has killed (or is killing) every task.
+        let _ = h.owner().push_kill(TaskId::of(h), None);
         true
     }
 

@@ -50,6 +50,11 @@ pub(crate) const HANDLE: u8 = 1 << 3;
 /// A join waker was stored (set under `JOIN_LOCK`). Lets completion skip
 /// the lock when nobody awaited the handle before the task ended.
 pub(crate) const JOIN_WAKER_SET: u8 = 1 << 4;
+/// A kill was sent from another thread through the task's handle before
+/// the task completed: the owner then reports it killed even if it
+/// returned (it checks this bit and sets `COMPLETE` in one
+/// compare-exchange), so the handle's `kill` answer always holds.
+pub(crate) const KILL_SENT: u8 = 1 << 5;
 
 /// `Header::stage`: the future is alive in the stage.
 pub(super) const STAGE_PENDING: u8 = 0;

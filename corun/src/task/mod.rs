@@ -19,7 +19,47 @@ pub(crate) mod waker;
 pub use handle::Task;
 pub use join_error::{JoinError, JoinErrorKind};
 
+/// log2 of [`BLOCK`].
+pub(crate) const BLOCK_SHIFT: u32 = 10;
+/// Ids are handed out in blocks of this many consecutive sequence numbers
+/// (a scheduler core or a spawning thread takes one block at a time from
+/// one process-wide counter), so the hot spawn path touches no shared
+/// counter and a registry can place a task by its id.
+pub(crate) const BLOCK: usize = 1 << BLOCK_SHIFT;
+/// The bit where an id's core index starts: an id is
+/// `core << CORE_SHIFT | sequence number`.
+pub(crate) const CORE_SHIFT: u32 = 56;
+/// The most cores one scheduler may have (the core index is 8 bits).
+pub(crate) const MAX_CORES: usize = 1 << (64 - CORE_SHIFT);
+
+/// The sequence-number part of an id (unique in the process by itself).
+#[inline]
+pub(crate) fn seq_of(id: u64) -> u64 {
+    id & ((1 << CORE_SHIFT) - 1)
+}
+
+/// The index of the core an id's task was placed on.
+#[inline]
+pub(crate) fn core_of(id: u64) -> usize {
+    (id >> CORE_SHIFT) as usize
+}
+
+static NEXT_BLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A fresh block of sequence numbers: `[start, end)`; never 0.
+pub(crate) fn next_block() -> (u64, u64) {
+    let b = NEXT_BLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = b << BLOCK_SHIFT;
+    // Sequence 0 is never used, so no id is 0 (on any core).
+    (start.max(1), start + BLOCK as u64)
+}
+
 /// The id of a task: unique for the life of the process, never reused.
+///
+/// An id says which core of its scheduler the task runs on (see
+/// [`Builder::cores`](crate::Builder::cores)), so any id, however obtained
+/// (a handle, a snapshot, [`TaskId::from_u64`]), reaches its task without a
+/// search.
 ///
 /// ```
 /// corun::run(async {
@@ -238,6 +278,9 @@ pub struct TaskInfo {
     pub id: TaskId,
     /// The name given at spawn, if any.
     pub name: Option<String>,
+    /// The index of the core it runs on (see
+    /// [`Builder::cores`](crate::Builder::cores)).
+    pub core: usize,
     /// What it is doing.
     pub state: TaskState,
     /// How many times it has been polled.

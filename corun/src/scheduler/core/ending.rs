@@ -11,8 +11,8 @@ use std::sync::atomic::Ordering;
 use super::Core;
 use crate::scheduler::shared::Msg;
 use crate::task::raw::{
-    self, COMPLETE, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, LONG_POLLED, RUNNING,
-    SCHEDULED,
+    self, COMPLETE, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, KILL_SENT,
+    LONG_POLLED, RUNNING, SCHEDULED,
 };
 use crate::task::{Exit, TaskId};
 use crate::time::wheel::Wheel;
@@ -20,7 +20,7 @@ use crate::time::wheel::Wheel;
 impl Core {
     /// Kills task `id`. False if no such task is alive here.
     pub(crate) fn kill(&self, id: TaskId) -> bool {
-        let found = self.registry.borrow().get(id.id, id.slot);
+        let found = self.registry.borrow_mut().get(id.id, id.slot);
         let Some(ptr) = found else { return false };
         // SAFETY: the registry keeps it alive.
         let h = unsafe { raw::header(ptr) };
@@ -56,10 +56,28 @@ impl Core {
 
     /// Publishes the outcome, wakes whoever waits, releases the registry
     /// reference. The task is already out of the registry and `FINISHED`.
-    pub(super) fn finish(&self, ptr: NonNull<Header>, exit: Exit) {
+    pub(super) fn finish(&self, ptr: NonNull<Header>, mut exit: Exit) {
         // SAFETY: we hold the registry reference until the end.
         let h = unsafe { raw::header(ptr) };
-        let prev = h.remote.fetch_or(COMPLETE, Ordering::AcqRel);
+        let mut prev = h.remote.load(Ordering::Relaxed);
+        loop {
+            if prev & KILL_SENT != 0 && exit == Exit::Completed {
+                // Killed from another thread before it completed: kill
+                // wins, as for a local kill during the last poll.
+                // SAFETY: owner thread, before COMPLETE.
+                unsafe { (h.vtable.drop_stage)(ptr) };
+                exit = Exit::Killed;
+            }
+            match h.remote.compare_exchange_weak(
+                prev,
+                prev | COMPLETE,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => prev = now,
+            }
+        }
         // The usual end of a joined task: it returned, its handle has not
         // awaited it yet, nobody waits for its id and nothing is logged.
         // That only counts; the rest is out of line, so that this path
@@ -67,6 +85,8 @@ impl Core {
         let plain = matches!(exit, Exit::Completed)
             && prev & (HANDLE | JOIN_WAKER_SET) == HANDLE
             && self.id_waiters.borrow().is_empty()
+            && self.remote_waiters.borrow().is_empty()
+            && !self.options.measure_busy_time
             && !tracing::level_enabled!(tracing::Level::TRACE);
         if plain {
             self.bump(|s| s.completed += 1);
@@ -124,6 +144,17 @@ impl Core {
         } else {
             self.id_waiters.borrow_mut().remove(&h.id)
         };
+        let remote = if self.remote_waiters.borrow().is_empty() {
+            None
+        } else {
+            self.remote_waiters.borrow_mut().remove(&h.id)
+        };
+        for reply in remote.into_iter().flatten() {
+            let _ = reply.send(exit);
+        }
+        if self.options.measure_busy_time {
+            self.busy_ns.borrow_mut().remove(&h.id);
+        }
         if let Some(waiters) = waiters {
             let mut exits = self.exits.borrow_mut();
             for (key, _) in &waiters {
@@ -169,6 +200,8 @@ impl Core {
         // the current one (their drops may reach back into it).
         let waiters = std::mem::take(&mut *self.id_waiters.borrow_mut());
         drop(waiters);
+        let remote = std::mem::take(&mut *self.remote_waiters.borrow_mut());
+        drop(remote);
         let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new());
         drop(wheel);
     }

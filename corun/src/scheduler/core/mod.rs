@@ -51,7 +51,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
@@ -69,11 +69,12 @@ mod slow_poll;
 mod snapshot;
 mod waiters;
 
-use super::shared::{Msg, Shared, TaskPtr};
+use super::group::GroupSlot;
+use super::shared::{Msg, Reply, Shared, TaskPtr};
 use super::ticker;
 use crate::reactor::Reactor;
 use crate::task::raw::{self, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED};
-use crate::task::{Exit, Task, TaskId};
+use crate::task::{CORE_SHIFT, Exit, Task, TaskId};
 use crate::time::wheel::Wheel;
 use sites::Sites;
 
@@ -82,16 +83,27 @@ pub(crate) const BUDGET: usize = 256;
 /// The largest budget reached while the reactor keeps finding nothing.
 pub(crate) const MAX_BUDGET: usize = 4096;
 
-/// Ids are handed to schedulers in blocks, so the hot spawn path touches no
-/// shared counter.
-const ID_BLOCK: u64 = 1024;
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Scheduler numbers, for cheap "is this my scheduler" checks in futures.
 static NEXT_SCHED: AtomicU32 = AtomicU32::new(1);
 
-/// A fresh task id from the process-wide counter (spawns from other threads).
-pub(crate) fn global_id() -> u64 {
-    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+thread_local! {
+    /// The id block of spawns from this thread onto schedulers of other
+    /// threads: `(next, end)` sequence numbers.
+    static REMOTE_IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// A fresh id for a task spawned from this thread onto core `core` of a
+/// scheduler running elsewhere.
+pub(crate) fn remote_id(core: usize) -> u64 {
+    let seq = REMOTE_IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next >= end {
+            (next, end) = crate::task::next_block();
+        }
+        ids.set((next + 1, end));
+        next
+    });
+    ((core as u64) << CORE_SHIFT) | seq
 }
 
 /// Hashes sequential `u64` ids (Fibonacci hashing spreads them over the
@@ -113,7 +125,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// Options fixed when a scheduler is built.
 #[derive(Clone, Debug)]
@@ -147,6 +159,12 @@ impl Default for Options {
 /// The scheduler state of one thread.
 pub(crate) struct Core {
     id: u32,
+    /// This core's index in its scheduler, and the same shifted into
+    /// place in the ids it hands out.
+    index: usize,
+    core_bits: u64,
+    /// The cores of this core's scheduler (set once they have all started).
+    group: GroupSlot,
     shared: Arc<Shared>,
     options: Options,
     /// Tasks to poll, oldest first. Holds no references (see module docs).
@@ -160,6 +178,8 @@ pub(crate) struct Core {
     id_waiters: RefCell<IdMap<Vec<(u64, Waker)>>>,
     /// Outcomes delivered to id waiters that have not looked yet.
     exits: RefCell<IdMap<Exit>>,
+    /// Waiters on other threads (other cores), by target id.
+    remote_waiters: RefCell<IdMap<Vec<Reply<Exit>>>>,
     next_waiter: Cell<u64>,
     current: Cell<Option<NonNull<Header>>>,
     /// Set by `requeue_current`: the current task is `SCHEDULED` but not yet
@@ -167,8 +187,8 @@ pub(crate) struct Core {
     requeued: Cell<bool>,
     reactor: Reactor,
     wheel: RefCell<Wheel>,
-    /// Time in `poll` per registry slot, when measuring (reset at admit).
-    busy_ns: RefCell<Vec<u64>>,
+    /// Time in `poll` per live task id, when measuring.
+    busy_ns: RefCell<IdMap<u64>>,
     /// Spawn sites of this scheduler's tasks (see `sites`).
     sites: RefCell<Sites>,
     /// Longest poll in coarse microseconds, for tasks that had one of at
@@ -212,17 +232,22 @@ impl Drop for CellsGuard {
 }
 
 impl Core {
-    pub(crate) fn new(options: Options) -> std::io::Result<Core> {
+    /// Core `index` of the scheduler whose cores `group` will hold.
+    pub(crate) fn new(options: Options, index: usize, group: GroupSlot) -> std::io::Result<Core> {
         let reactor = Reactor::new()?;
         let shared = Arc::new(Shared::new(reactor.unparker(), options.max_queued_spawns));
         Ok(Core {
             id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
+            index,
+            core_bits: (index as u64) << CORE_SHIFT,
+            group,
             shared: shared.clone(),
             options,
             ready: UnsafeCell::new(ReadyQueue::new()),
             registry: RefCell::new(Registry::new()),
             id_waiters: RefCell::default(),
             exits: RefCell::default(),
+            remote_waiters: RefCell::default(),
             next_waiter: Cell::new(0),
             current: Cell::new(None),
             requeued: Cell::new(false),
@@ -254,6 +279,21 @@ impl Core {
         &self.shared
     }
 
+    /// This core's index in its scheduler.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The cross-thread side of core `i` of this core's scheduler.
+    pub(crate) fn peer(&self, i: usize) -> Option<Arc<Shared>> {
+        self.group.get()?.core(i).cloned()
+    }
+
+    /// How many cores this core's scheduler has.
+    pub(crate) fn cores(&self) -> usize {
+        self.group.get().map_or(1, |g| g.len())
+    }
+
     pub(crate) fn shared_ptr(&self) -> *const Shared {
         Arc::as_ptr(&self.shared)
     }
@@ -267,14 +307,12 @@ impl Core {
     }
 
     fn next_id(&self) -> u64 {
-        let (next, end) = self.ids.get();
-        if next < end {
-            self.ids.set((next + 1, end));
-            return next;
+        let (mut next, mut end) = self.ids.get();
+        if next >= end {
+            (next, end) = crate::task::next_block();
         }
-        let start = NEXT_ID.fetch_add(ID_BLOCK, Ordering::Relaxed);
-        self.ids.set((start + 1, start + ID_BLOCK));
-        start
+        self.ids.set((next + 1, end));
+        self.core_bits | next
     }
 
     fn bump(&self, f: impl FnOnce(&mut Stats)) {
@@ -285,7 +323,10 @@ impl Core {
 
     pub(crate) fn stats(&self) -> Stats {
         let mut s = self.stats.get();
-        s.tasks = self.registry.borrow().len() as u64;
+        let registry = self.registry.borrow();
+        s.tasks = registry.len() as u64;
+        (s.id_lookups, s.id_probes) = registry.lookup_counts();
+        drop(registry);
         s.timers = self.wheel.borrow().len() as u64;
         s.queued_spawns = self.shared.queued_spawns() as u64;
         s
@@ -306,24 +347,25 @@ impl Core {
         let id = self.next_id();
         // Two references: the registry's and the handle's.
         let ptr = raw::allocate(future, id, name, &self.shared, 2, true);
-        self.admit(ptr, site);
+        self.admit(ptr, site, true);
         Task::from_raw(ptr)
     }
 
     /// Puts a new task (carrying its registry reference) in the registry
     /// and the ready queue; during shutdown it is killed straight away.
-    pub(crate) fn admit(&self, ptr: NonNull<Header>, site: &'static Location<'static>) {
+    /// `local`: spawned on this thread, with an id from this core's block.
+    pub(crate) fn admit(
+        &self,
+        ptr: NonNull<Header>,
+        site: &'static Location<'static>,
+        local: bool,
+    ) {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
         h.site.set(self.sites.borrow_mut().intern(site));
-        self.registry.borrow_mut().insert(ptr);
+        self.registry.borrow_mut().insert(ptr, local);
         if self.options.measure_busy_time {
-            let slot = h.slot.load(Ordering::Relaxed) as usize;
-            let mut busy = self.busy_ns.borrow_mut();
-            if busy.len() <= slot {
-                busy.resize(slot + 1, 0);
-            }
-            busy[slot] = 0;
+            self.busy_ns.borrow_mut().insert(h.id, 0);
         }
         self.bump(|s| s.spawned += 1);
         tracing::trace!(task.id = h.id, task.name = h.name(), "spawn");
@@ -457,12 +499,17 @@ impl Core {
             self.long_poll(h, ran_us);
         }
         if let Some(t) = started {
-            let slot = h.slot.load(Ordering::Relaxed) as usize;
-            if let Some(b) = self.busy_ns.borrow_mut().get_mut(slot) {
+            if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
                 *b = b.saturating_add(t.elapsed().as_nanos() as u64);
             }
         }
         self.current.set(None);
+        if self.shared.kill_sent() {
+            // A kill sent from another thread during this poll takes
+            // effect now, while the task still counts as running (so it
+            // ends as killed whatever the poll returned).
+            self.take_kills();
+        }
         let l = h.local.get() & !RUNNING;
         h.local.set(l);
         if self.requeued.replace(false) {
@@ -585,6 +632,14 @@ impl Core {
         events > 0 || fired || msgs
     }
 
+    /// Lowers the kill flag and handles the messages waiting (kills among
+    /// them) at once.
+    #[inline(never)]
+    fn take_kills(&self) {
+        self.shared.take_kill_flag();
+        self.drain_messages();
+    }
+
     /// Handles the messages other threads sent; true if there were any.
     fn drain_messages(&self) -> bool {
         let mut msgs = Vec::new();
@@ -598,7 +653,7 @@ impl Core {
 
     fn handle(&self, msg: Msg) {
         match msg {
-            Msg::Spawn(TaskPtr(ptr), site) => self.admit(ptr, site),
+            Msg::Spawn(TaskPtr(ptr), site) => self.admit(ptr, site, false),
             Msg::Wake(TaskPtr(ptr)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { raw::header(ptr) };
@@ -619,6 +674,7 @@ impl Core {
             Msg::Stats(reply) => {
                 let _ = reply.send(self.stats());
             }
+            Msg::WaitExit(id, reply) => self.add_remote_waiter(id, reply),
             Msg::Shutdown => self.stop.set(true),
         }
     }

@@ -1,7 +1,6 @@
 //! `tasks()`: a snapshot of every live task of a scheduler (id, name,
 //! state, polls, busy time, longest poll, spawn site). Reads the registry; changes nothing.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::Core;
@@ -36,11 +35,11 @@ impl Core {
                 TaskInfo {
                     id: TaskId::of(h),
                     name: h.name().map(str::to_string),
+                    core: self.index,
                     state,
                     polls: u64::from(h.polls.get()),
                     busy: self.options.measure_busy_time.then(|| {
-                        let slot = h.slot.load(Ordering::Relaxed) as usize;
-                        Duration::from_nanos(self.busy_ns.borrow().get(slot).copied().unwrap_or(0))
+                        Duration::from_nanos(self.busy_ns.borrow().get(&h.id).copied().unwrap_or(0))
                     }),
                     longest_poll: self.longest_poll(h),
                     spawned_at: self.sites.borrow().get(h.site.get()),

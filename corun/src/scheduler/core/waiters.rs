@@ -6,6 +6,7 @@
 use std::task::Waker;
 
 use super::Core;
+use crate::scheduler::shared::Reply;
 use crate::task::raw;
 use crate::task::{Exit, TaskId};
 
@@ -20,7 +21,7 @@ impl Core {
         {
             return None;
         }
-        self.registry.borrow().get(target.id, target.slot)?;
+        self.registry.borrow_mut().get(target.id, target.slot)?;
         let target = target.id;
         let key = self.next_waiter.get() + 1;
         self.next_waiter.set(key);
@@ -67,5 +68,19 @@ impl Core {
             removed
         };
         drop(removed); // the waker's drop may run user code: outside the borrow
+    }
+
+    /// Answers `reply` with how task `id` ends, sent from another thread:
+    /// at once `NotFound` if it is not alive here.
+    pub(crate) fn add_remote_waiter(&self, id: TaskId, reply: Reply<Exit>) {
+        if self.registry.borrow_mut().get(id.id, id.slot).is_none() {
+            let _ = reply.send(Exit::NotFound);
+            return;
+        }
+        self.remote_waiters
+            .borrow_mut()
+            .entry(id.id)
+            .or_default()
+            .push(reply);
     }
 }

@@ -1,0 +1,319 @@
+//! [`Builder`]: a scheduler's settings, and starting it (on threads of
+//! its own, or on the current thread until a future ends). It starts cores
+//! and hands them their group; it must not run tasks itself.
+
+use std::future::Future;
+use std::panic::Location;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::core::{Core, MAX_IDLE_SPIN, Options};
+use super::group::{Group, GroupSlot};
+use super::shared::{Msg, Shared};
+use super::{Scheduler, context, local};
+use crate::task::MAX_CORES;
+
+/// Configures a scheduler before starting it.
+///
+/// ```
+/// let sched = corun::Builder::new().thread_name("io-0").measure_busy_time(true).start().unwrap();
+/// let t = sched.spawn(async { 7 }).unwrap();
+/// assert_eq!(sched.block_on(async move { t.await.unwrap() }).unwrap(), 7);
+/// sched.shutdown().unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    thread_name: String,
+    cores: usize,
+    pub(super) options: Options,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Default settings: thread named `corun`, busy time not measured, 50 µs
+    /// of [idle spin](Builder::idle_spin).
+    ///
+    /// ```
+    /// let _b = corun::Builder::new();
+    /// ```
+    pub fn new() -> Builder {
+        Builder {
+            thread_name: "corun".to_string(),
+            cores: 1,
+            options: Options::default(),
+        }
+    }
+
+    /// Name of the OS thread [`start`](Builder::start) creates.
+    ///
+    /// ```
+    /// let s = corun::Builder::new().thread_name("net").start().unwrap();
+    /// s.shutdown().unwrap();
+    /// ```
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Measure the time each task spends in `poll` (two clock readings per
+    /// poll; off by default), shown by [`Scheduler::tasks`].
+    ///
+    /// ```
+    /// let v = corun::Builder::new().measure_busy_time(true).run(async {
+    ///     corun::tasks()[0].busy.is_some()
+    /// });
+    /// assert!(v);
+    /// ```
+    pub fn measure_busy_time(mut self, on: bool) -> Builder {
+        self.options.measure_busy_time = on;
+        self
+    }
+
+    /// How long the scheduler keeps polling for I/O and messages when it
+    /// runs out of work, before it blocks in the kernel. Default 50 µs;
+    /// `Duration::ZERO` blocks at once; anything above 10 ms counts as
+    /// 10 ms.
+    ///
+    /// A blocked scheduler must be woken by whoever brings it work (a
+    /// peer's write to one of its sockets, another thread's message), which
+    /// costs the waker a cross-CPU wake-up and the scheduler the latency of
+    /// getting its CPU back. Serving a steady stream of small requests, a
+    /// scheduler often runs dry for only tens of microseconds; spinning
+    /// through those gaps saves both. The price is up to this much CPU
+    /// time each time it runs dry (with the default, up to 5 % of a core
+    /// for a scheduler woken every millisecond). Timers are never delayed
+    /// by it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // A scheduler that should cost nothing while it waits.
+    /// let v = corun::Builder::new().idle_spin(Duration::ZERO).run(async {
+    ///     corun::sleep(Duration::from_millis(1)).await;
+    ///     7
+    /// });
+    /// assert_eq!(v, 7);
+    /// ```
+    pub fn idle_spin(mut self, spin: Duration) -> Builder {
+        self.options.idle_spin = spin.min(MAX_IDLE_SPIN);
+        self
+    }
+
+    /// Bounds the queue of tasks spawned from other threads and not yet
+    /// taken in by the scheduler: [`Scheduler::try_spawn`] gives the future
+    /// back once `n` wait there. Default: no bound. [`Scheduler::spawn`]
+    /// ignores it (it never blocks nor refuses while the scheduler runs);
+    /// the queue's length is in [`Stats::queued_spawns`](crate::Stats::queued_spawns). `0` counts as 1.
+    ///
+    /// ```
+    /// let s = corun::Builder::new().max_queued_spawns(10_000).start().unwrap();
+    /// assert!(s.try_spawn(async {}).is_ok());
+    /// s.shutdown().unwrap();
+    /// ```
+    pub fn max_queued_spawns(mut self, n: usize) -> Builder {
+        self.options.max_queued_spawns = n.max(1);
+        self
+    }
+
+    /// Report every poll that runs this long or longer without returning:
+    /// a `tracing` warning names the task (id, name, spawn site) and how
+    /// long it ran, [`Stats::slow_polls`](crate::Stats::slow_polls) counts it, and
+    /// [`TaskInfo::longest_poll`](crate::TaskInfo::longest_poll) keeps each task's longest poll. Default
+    /// 10 ms; `Duration::MAX` turns the warning off.
+    ///
+    /// Every other task of the scheduler waits while one poll runs, so a
+    /// slow poll is a missing yield (a loop over ready I/O or a long
+    /// computation without `yield_now().await`) or blocking work that
+    /// belongs in [`crate::fs::unblock`]. Polls are timed on a coarse clock
+    /// that advances every 250 µs while the scheduler runs, so durations are
+    /// exact to about that much, and timing costs nothing per poll.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let slow = corun::Builder::new()
+    ///     .slow_poll(Duration::from_millis(5))
+    ///     .run(async {
+    ///         // 20 ms without an await: every other task waits as long.
+    ///         let t0 = Instant::now();
+    ///         while t0.elapsed() < Duration::from_millis(20) {}
+    ///         corun::yield_now().await;
+    ///         corun::stats().slow_polls
+    ///     });
+    /// assert_eq!(slow, 1);
+    /// ```
+    pub fn slow_poll(mut self, threshold: Duration) -> Builder {
+        self.options.slow_poll_us = u64::try_from(threshold.as_micros()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// How many cores (scheduler threads) the scheduler runs on: 1 by
+    /// default; 0 means one per available CPU; at most 256 (more counts as
+    /// 256). Each core is a whole scheduler on its own thread; tasks never
+    /// move between cores, so a task's future need not be `Send` when it is
+    /// made on its core ([`Scheduler::spawn_on`], [`crate::spawn_on`]).
+    /// See the crate docs' "Many cores" section.
+    ///
+    /// ```
+    /// let sched = corun::Builder::new().cores(2).start().unwrap();
+    /// let on: Vec<usize> = sched
+    ///     .spawn_on_each(|core| async move { (core, corun::core()) })
+    ///     .unwrap()
+    ///     .into_iter()
+    ///     .map(|t| { let (asked, ran) = sched.block_on(t).unwrap().unwrap(); assert_eq!(asked, ran); ran })
+    ///     .collect();
+    /// assert_eq!(on, [0, 1]);
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn cores(mut self, n: usize) -> Builder {
+        self.cores = match n {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .min(MAX_CORES);
+        self
+    }
+
+    /// Starts the scheduler: one OS thread per core (named after
+    /// [`thread_name`](Builder::thread_name), with `-N` appended when there
+    /// are several cores).
+    ///
+    /// ```
+    /// let s = corun::Builder::new().start().unwrap();
+    /// s.shutdown().unwrap();
+    /// ```
+    pub fn start(self) -> std::io::Result<Scheduler> {
+        let slot = GroupSlot::default();
+        let mut threads = Vec::with_capacity(self.cores);
+        let mut shareds = Vec::with_capacity(self.cores);
+        for index in 0..self.cores {
+            match self.start_core(index, &slot) {
+                Ok((thread, shared)) => {
+                    threads.push(thread);
+                    shareds.push(shared);
+                }
+                Err(e) => {
+                    // Stop the cores already running; they hold no task yet.
+                    for s in &shareds {
+                        let _ = s.push(Msg::Shutdown);
+                    }
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let _ = slot.set(Group::new(shareds));
+        Ok(Scheduler::from_parts(slot, threads))
+    }
+
+    /// Starts core `index` on a thread of its own; returns the thread and
+    /// the core's cross-thread side once the core exists.
+    fn start_core(
+        &self,
+        index: usize,
+        slot: &GroupSlot,
+    ) -> std::io::Result<(JoinHandle<()>, Arc<Shared>)> {
+        let (tx, rx) = mpsc::channel();
+        let options = self.options.clone();
+        let slot = slot.clone();
+        let name = if self.cores > 1 {
+            format!("{}-{index}", self.thread_name)
+        } else {
+            self.thread_name.clone()
+        };
+        let thread = std::thread::Builder::new().name(name).spawn(move || {
+            let core = match Core::new(options, index, slot) {
+                Ok(core) => core,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = tx.send(Ok(core.shared().clone()));
+            drop(tx);
+            let _enter = context::enter(&core);
+            core.run_until(|| false);
+            core.shutdown();
+        })?;
+        match rx.recv() {
+            Ok(Ok(shared)) => Ok((thread, shared)),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(std::io::Error::other("scheduler thread failed to start")),
+        }
+    }
+
+    /// Runs a scheduler until `future` completes, with `future` on core 0
+    /// on the current thread (see [`crate::run`]) and any further cores on
+    /// threads of their own, which shut down (their tasks killed) when it
+    /// completes.
+    ///
+    /// ```
+    /// assert_eq!(corun::Builder::new().run(async { 5 }), 5);
+    /// let cores = corun::Builder::new().cores(2).run(async { corun::cores() });
+    /// assert_eq!(cores, 2);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the OS refuses the poller or a thread, or `future` panics (its
+    /// panic is resumed here).
+    #[track_caller]
+    pub fn run<F: Future + 'static>(self, future: F) -> F::Output
+    where
+        F::Output: 'static,
+    {
+        let site = Location::caller();
+        assert!(
+            !context::in_scheduler(),
+            "corun::run called inside a running scheduler; spawn the future or await it instead"
+        );
+        let slot = GroupSlot::default();
+        let core0 = Core::new(self.options.clone(), 0, slot.clone())
+            .unwrap_or_else(|e| panic!("corun: cannot create the OS poller: {e}"));
+        let mut threads = Vec::new();
+        let mut shareds = vec![core0.shared().clone()];
+        for index in 1..self.cores {
+            let (thread, shared) = self
+                .start_core(index, &slot)
+                .unwrap_or_else(|e| panic!("corun: cannot start core {index}: {e}"));
+            threads.push(thread);
+            shareds.push(shared);
+        }
+        let _ = slot.set(Group::new(shareds));
+        let stop_others = StopCores { slot, threads };
+        let out = local::run_on(core0, future, site);
+        drop(stop_others);
+        out
+    }
+}
+
+/// Stops and joins cores `1..` of a `Builder::run` when it ends, panics
+/// included.
+struct StopCores {
+    slot: GroupSlot,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Drop for StopCores {
+    fn drop(&mut self) {
+        if let Some(group) = self.slot.get() {
+            for s in group.iter().skip(1) {
+                let _ = s.push(Msg::Shutdown);
+            }
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
