@@ -118,12 +118,76 @@
 //! });
 //! ```
 //!
+//! # Many cores
+//!
+//! [`corun::run`](run) runs one scheduler on the current thread. For a
+//! machine's other cores, [`Builder::cores`] starts one scheduler thread
+//! per core behind one [`Scheduler`] handle (`Send + Sync + Clone`), or
+//! runs `main`'s future on core 0 with [`Builder::run`]. Each core is a
+//! whole scheduler: its own ready queue, timers and OS poller, and **tasks
+//! never move between cores**, so nothing in the hot path is shared and a
+//! task's future need not be `Send` when it is made on its core.
+//!
+//! * [`Scheduler::spawn`] (a `Send` future, from anywhere) places the task
+//!   round-robin over the cores: one relaxed counter increment, an even
+//!   spread of a fan-out whatever the tasks' lengths, and no reading of
+//!   other cores' queues.
+//! * [`Scheduler::spawn_on`] and, inside a task, [`spawn_on`] run a `Send`
+//!   closure on the core you name; the future it returns may hold `Rc`s and
+//!   `RefCell`s. [`Scheduler::spawn_on_each`] starts one task per core: the
+//!   thread-per-core server, where each core binds its own listener with
+//!   `SO_REUSEPORT` and the kernel spreads connections over them.
+//! * [`core()`] and [`cores`] say where a task runs. [`spawn`] inside a task
+//!   stays on the caller's core.
+//! * Ids are unique across cores and carry their core: [`kill`](Scheduler::kill),
+//!   [`wait`], [`wait_exit`], [`Scheduler::join_all`], [`Scheduler::tasks`]
+//!   (whose [`TaskInfo::core`] names the core) and [`Scheduler::stats`]
+//!   work on every core, and any id reaches its task without a search.
+//! * No call blocks a scheduler thread: a [`Scheduler`] method that needs
+//!   another core's answer has an `async` form (`kill_async`,
+//!   `tasks_async`, `stats_async`) and, called from inside a task, the
+//!   blocking form returns [`Error::OnSchedulerThread`] instead of waiting.
+//!   A kill from another thread means what a local one means.
+//!
+//! Cores talk through `Send` values: [`sync::mpsc`] channels, [`sync::Event`],
+//! a [`Task`] handle awaited on another core, or a [`sync::oneshot`] reply.
+//!
+//! ```
+//! use corun::sync::mpsc;
+//!
+//! let total = corun::Builder::new().cores(2).run(async {
+//!     let (tx, mut rx) = mpsc::channel::<usize>(16);
+//!     // One producer per core; each one's state stays on its core.
+//!     for core in 0..corun::cores() {
+//!         let tx = tx.clone();
+//!         corun::spawn_on(core, move || {
+//!             let here = std::rc::Rc::new(core); // not Send: fine
+//!             async move {
+//!                 for i in 0..10 {
+//!                     tx.send(*here * 100 + i).await.unwrap();
+//!                 }
+//!             }
+//!         })
+//!         .unwrap()
+//!         .detach();
+//!     }
+//!     drop(tx);
+//!     let mut total = 0;
+//!     while let Some(v) = rx.recv().await {
+//!         total += v;
+//!     }
+//!     total
+//! });
+//! assert_eq!(total, 45 + 1045);
+//! ```
+//!
 //! # Memory
 //!
 //! A task is one allocation: a 48-byte header, then its future (later its
 //! output, or the error it failed with, in the same bytes): a task that
-//! returns a `u64` takes 56 bytes. A scheduler carves these from its own slab and keeps one word
-//! per live task in its registry; a pending timer adds 24 bytes. A million
+//! returns a `u64` takes 56 bytes. A scheduler carves these from its own slab and keeps about one
+//! word per live task in its registry (pages of 1 024 ids, freed as they
+//! empty); a pending timer adds 24 bytes. A million
 //! tasks sleeping in the benchmark cost about 140 bytes each, all told.
 //!
 //! Once a scheduler's task memory (or its registry, or its timer table)

@@ -213,7 +213,7 @@ impl Scheduler {
 
     /// Starts one task per core, made on its core by `make(core index)`:
     /// the thread-per-core server, where each core binds its own
-    /// `SO_REUSEPORT` listener (see [`crate::net::TcpListener::bind_reuse_port`]).
+    /// `SO_REUSEPORT` listener (see [`TcpListenerBuilder::reuse_port`](crate::net::TcpListenerBuilder::reuse_port)).
     /// The handles come in core order.
     ///
     /// ```
