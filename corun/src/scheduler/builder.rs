@@ -153,6 +153,91 @@ impl Builder {
         self
     }
 
+    /// Seeds the schedule: among the tasks ready at the same moment (up to
+    /// the 64 oldest) and among timers due at the same tick, the order is
+    /// drawn from a pseudo-random sequence with this seed, instead of first
+    /// in, first out. Without a seed here, the `CORUN_SEED` environment
+    /// variable gives one (a decimal `u64`); with neither, the order is
+    /// FIFO and costs nothing extra.
+    ///
+    /// A concurrency bug that depends on which task runs first shows up
+    /// under some seeds; the same seed replays the same interleaving on one
+    /// core with [virtual time](Builder::virtual_time) and no real I/O (the
+    /// OS decides when socket readiness arrives, so with real sockets a
+    /// replay is best-effort, and with several cores the threads' timing
+    /// still varies). `#[corun::test(seeds = N)]` runs a test under many.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let order = |seed| {
+    ///     corun::Builder::new().seed(seed).run(async {
+    ///         let log = Rc::new(RefCell::new(Vec::new()));
+    ///         let tasks: Vec<_> = (0..8)
+    ///             .map(|i| {
+    ///                 let log = log.clone();
+    ///                 corun::spawn(async move { log.borrow_mut().push(i) })
+    ///             })
+    ///             .collect();
+    ///         corun::join_all(tasks).await;
+    ///         Rc::try_unwrap(log).unwrap().into_inner()
+    ///     })
+    /// };
+    /// assert_eq!(order(7), order(7)); // replays
+    /// assert!((0..8).any(|s| order(s) != order(7))); // other seeds, other orders
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.options.seed = Some(seed);
+        self
+    }
+
+    /// Runs the scheduler on a virtual clock: it stands still while tasks
+    /// run, and when no task is ready and a look at the OS poller finds no
+    /// I/O and no message, it jumps to the next timer. `sleep`, `timeout`
+    /// and `interval` of hours then finish at once, in the order their
+    /// deadlines say. [`corun::time::now`](crate::time::now) reads this
+    /// clock; `Instant::now()` does not.
+    ///
+    /// Real sockets still work: while a task waits for I/O with no timer
+    /// pending, the scheduler blocks for real; but a timer pending beside
+    /// I/O that is still on its way (a peer process that has not answered
+    /// yet) fires first, since the clock jumps as soon as nothing is ready.
+    /// Use it for code whose waits are timers and corun's own channels.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let wall = std::time::Instant::now();
+    /// let out = corun::Builder::new().virtual_time(true).run(async {
+    ///     let never = std::future::pending::<()>();
+    ///     corun::timeout(Duration::from_secs(3600), never).await
+    /// });
+    /// assert!(out.is_err()); // timed out after an hour of corun time
+    /// assert!(wall.elapsed() < Duration::from_secs(3600));
+    /// ```
+    pub fn virtual_time(mut self, on: bool) -> Builder {
+        self.options.virtual_time = on;
+        self
+    }
+
+    /// The options with the seed from `CORUN_SEED` if none was given.
+    fn resolved(&self) -> std::io::Result<super::core::Options> {
+        let mut options = self.options.clone();
+        if options.seed.is_none() {
+            if let Some(v) = std::env::var_os("CORUN_SEED") {
+                let seed = v.to_str().and_then(|v| v.trim().parse::<u64>().ok());
+                options.seed = Some(seed.ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("CORUN_SEED={v:?} is not a decimal u64 (e.g. CORUN_SEED=17)"),
+                    )
+                })?);
+            }
+        }
+        Ok(options)
+    }
+
     /// How many cores (scheduler threads) the scheduler runs on: 1 by
     /// default; 0 means one per available CPU; at most 256 (more counts as
     /// 256). Each core is a whole scheduler on its own thread; tasks never
@@ -188,7 +273,8 @@ impl Builder {
     /// let s = corun::Builder::new().start().unwrap();
     /// s.shutdown().unwrap();
     /// ```
-    pub fn start(self) -> std::io::Result<Scheduler> {
+    pub fn start(mut self) -> std::io::Result<Scheduler> {
+        self.options = self.resolved()?;
         let slot = GroupSlot::default();
         let mut threads = Vec::with_capacity(self.cores);
         let mut shareds = Vec::with_capacity(self.cores);
@@ -274,17 +360,19 @@ impl Builder {
         F::Output: 'static,
     {
         let site = Location::caller();
+        let options = self.resolved().unwrap_or_else(|e| panic!("corun: {e}"));
+        let this = Builder { options, ..self };
         assert!(
             !context::in_scheduler(),
             "corun::run called inside a running scheduler; spawn the future or await it instead"
         );
         let slot = GroupSlot::default();
-        let core0 = Core::new(self.options.clone(), 0, slot.clone())
+        let core0 = Core::new(this.options.clone(), 0, slot.clone())
             .unwrap_or_else(|e| panic!("corun: cannot create the OS poller: {e}"));
         let mut threads = Vec::new();
         let mut shareds = vec![core0.shared().clone()];
-        for index in 1..self.cores {
-            let (thread, shared) = self
+        for index in 1..this.cores {
+            let (thread, shared) = this
                 .start_core(index, &slot)
                 .unwrap_or_else(|e| panic!("corun: cannot start core {index}: {e}"));
             threads.push(thread);

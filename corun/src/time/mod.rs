@@ -23,6 +23,26 @@ use deadline::Deadline;
 /// The instant scheduler clocks count their ticks from (that of deadlines).
 pub(crate) use deadline::base as clock_base;
 
+/// The current instant on corun's clock: the scheduler's virtual clock
+/// inside a scheduler built with
+/// [`Builder::virtual_time`](crate::Builder::virtual_time), the monotonic
+/// clock (`Instant::now()`) everywhere else. Every corun timer measures
+/// against it.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let slept = corun::Builder::new().virtual_time(true).run(async {
+///     let t0 = corun::time::now();
+///     corun::sleep(Duration::from_secs(3600)).await; // returns at once
+///     corun::time::now() - t0
+/// });
+/// assert!(slept >= Duration::from_secs(3600));
+/// ```
+pub fn now() -> Instant {
+    context::with_core(|c| c.clock_now()).unwrap_or_else(Instant::now)
+}
+
 /// Waits until `duration` has passed.
 ///
 /// ```
@@ -36,10 +56,7 @@ pub(crate) use deadline::base as clock_base;
 pub fn sleep(duration: Duration) -> Sleep {
     // A long sleep polled right away cannot be due yet: its first poll may
     // trust the scheduler's clock reading (see `Sleep::check_clock`).
-    Sleep::new(
-        Instant::now().checked_add(duration),
-        duration < SURELY_AHEAD,
-    )
+    Sleep::new(now().checked_add(duration), duration < SURELY_AHEAD)
 }
 
 /// Waits until `deadline` (at once if it has passed).
@@ -227,9 +244,7 @@ impl Future for Sleep {
                 // creating and polling a long sleep), it fires next turn.
                 let now = core.now_tick();
                 let fresh = this.check_clock() || tick.saturating_sub(now) <= NEAR_TICKS;
-                if now >= tick
-                    || (fresh && this.deadline.get().is_some_and(|d| Instant::now() >= d))
-                {
+                if now >= tick || (fresh && this.deadline.get().is_some_and(|d| self::now() >= d)) {
                     return true;
                 }
                 // Armed on another scheduler before (it moved): that
@@ -349,7 +364,7 @@ pub fn interval(period: Duration) -> Interval {
     let period = period.max(Duration::from_millis(1));
     Interval {
         period,
-        sleep: sleep_until(Instant::now()),
+        sleep: sleep_until(now()),
     }
 }
 
@@ -392,7 +407,7 @@ impl Interval {
         if Pin::new(&mut self.sleep).poll(cx).is_pending() {
             return Poll::Pending;
         }
-        let now = Instant::now();
+        let now = now();
         let mut next = at.checked_add(self.period);
         if let Some(n) = next {
             if n <= now {

@@ -44,8 +44,31 @@ impl Core {
             .unwrap_or(self.origin + Duration::from_secs(86400 * 365 * 100))
     }
 
+    /// The instant on this scheduler's clock: virtual, or real.
+    pub(crate) fn clock_now(&self) -> Instant {
+        match &self.virtual_ns {
+            Some(ns) => self.origin + Duration::from_nanos(ns.get()),
+            None => Instant::now(),
+        }
+    }
+
+    /// True if the clock is virtual.
+    pub(super) fn is_virtual(&self) -> bool {
+        self.virtual_ns.is_some()
+    }
+
+    /// Moves the virtual clock forward to the start of `tick` (never back).
+    pub(super) fn jump_to(&self, tick: u64) {
+        if let Some(ns) = &self.virtual_ns {
+            let at = tick.saturating_mul(TICK_NS);
+            if at > ns.get() {
+                ns.set(at);
+            }
+        }
+    }
+
     pub(super) fn update_clock(&self) -> Instant {
-        let now = Instant::now();
+        let now = self.clock_now();
         let ns = now.saturating_duration_since(self.origin).as_nanos();
         let ticks = ns / u128::from(TICK_NS);
         self.now_tick
@@ -72,17 +95,22 @@ impl Core {
         let now = self.now_tick.get();
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         let mut any = false;
+        let seeded = self.rng.is_some();
         self.wheel.borrow_mut().advance(now, |w| {
             any = true;
             // Task wakers only queue their task: wake them right here
             // instead of collecting a million of them. Foreign wakers may
             // run any code (even touch timers): wake them after the borrow.
-            if crate::task::waker::is_task_waker(&w) {
+            // A seeded schedule wakes them all in its own order.
+            if !seeded && crate::task::waker::is_task_waker(&w) {
                 w.wake();
             } else {
                 fired.push(w);
             }
         });
+        if let Some(rng) = &self.rng {
+            rng.shuffle(&mut fired);
+        }
         for w in fired.drain(..) {
             w.wake();
         }

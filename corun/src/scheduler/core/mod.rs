@@ -64,6 +64,7 @@ mod ready;
 pub(crate) use clock::TICK_NS;
 mod idle;
 pub(crate) use idle::{DEFAULT_IDLE_SPIN, MAX_IDLE_SPIN};
+mod seeded;
 mod sites;
 mod slow_poll;
 mod snapshot;
@@ -139,6 +140,11 @@ pub(crate) struct Options {
     pub(crate) slow_poll_us: u64,
     /// The bound of `Scheduler::try_spawn`'s queue.
     pub(crate) max_queued_spawns: usize,
+    /// Seed of a seeded schedule; `None`: first in, first out.
+    pub(crate) seed: Option<u64>,
+    /// The clock stands still while tasks run and jumps to the next timer
+    /// when nothing else can happen (see `clock`).
+    pub(crate) virtual_time: bool,
 }
 
 /// The slow-poll threshold unless a builder says otherwise: far above any
@@ -152,6 +158,8 @@ impl Default for Options {
             idle_spin: DEFAULT_IDLE_SPIN,
             slow_poll_us: DEFAULT_SLOW_POLL.as_micros() as u64,
             max_queued_spawns: usize::MAX,
+            seed: None,
+            virtual_time: false,
         }
     }
 }
@@ -200,6 +208,10 @@ pub(crate) struct Core {
     /// Ticks (`TICK_NS`) since `origin` at the last clock reading.
     now_tick: Cell<u64>,
     ids: Cell<(u64, u64)>,
+    /// The seeded schedule's generator, if the scheduler has a seed.
+    rng: Option<seeded::Rng>,
+    /// Virtual time: nanoseconds since `origin` on the virtual clock.
+    virtual_ns: Option<Cell<u64>>,
     closing: Cell<bool>,
     stop: Cell<bool>,
     stats: Cell<Stats>,
@@ -236,6 +248,12 @@ impl Core {
     pub(crate) fn new(options: Options, index: usize, group: GroupSlot) -> std::io::Result<Core> {
         let reactor = Reactor::new()?;
         let shared = Arc::new(Shared::new(reactor.unparker(), options.max_queued_spawns));
+        let rng = options.seed.map(|seed| seeded::Rng::new(seed, index));
+        // Virtual time starts at the real time and moves only by jumps.
+        let virtual_ns = options.virtual_time.then(|| {
+            let since = Instant::now().saturating_duration_since(crate::time::clock_base());
+            Cell::new(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX / 2))
+        });
         Ok(Core {
             id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
             index,
@@ -262,6 +280,8 @@ impl Core {
             origin: crate::time::clock_base(),
             now_tick: Cell::new(0),
             ids: Cell::new((0, 0)),
+            rng,
+            virtual_ns,
             closing: Cell::new(false),
             stop: Cell::new(false),
             stats: Cell::new(Stats::default()),
@@ -447,9 +467,10 @@ impl Core {
         let mut again = None;
         let mut cut = false;
         while n < budget {
-            let next = again
-                .take()
-                .or_else(|| self.ready_mut(ReadyQueue::pop_front));
+            let next = again.take().or_else(|| match &self.rng {
+                None => self.ready_mut(ReadyQueue::pop_front),
+                Some(rng) => self.ready_mut(|q| q.pop_picked(|n| rng.below(n))),
+            });
             let Some(ptr) = next else { break };
             if self.run_task(ptr) {
                 again = Some(ptr);
@@ -579,6 +600,13 @@ impl Core {
                 Some(tick) => Wait::Until(tick),
             }
         };
+        // Virtual time: rather than wait for the next timer, look once
+        // for I/O and messages and, if nothing came, jump to it.
+        let mut jump = None;
+        if let (Wait::Until(tick), true) = (&wait, self.is_virtual()) {
+            jump = Some(*tick);
+            wait = Wait::Poll;
+        }
         let mut spun = 0;
         if !matches!(wait, Wait::Poll) {
             let deadline = match wait {
@@ -622,6 +650,11 @@ impl Core {
         };
         if may_block {
             self.shared.unparked();
+        }
+        if let Some(tick) = jump {
+            if events == 0 && !self.shared.has_msgs() {
+                self.jump_to(tick);
+            }
         }
         self.update_clock();
         let fired = self.fire_timers();

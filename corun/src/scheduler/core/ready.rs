@@ -16,6 +16,9 @@ use std::ptr::NonNull;
 
 use crate::task::raw::Header;
 
+/// How many of the oldest ready tasks a seeded schedule picks among.
+pub(crate) const PICK_WINDOW: usize = 64;
+
 /// FIFO of scheduled tasks.
 pub(crate) struct ReadyQueue {
     /// The oldest task, `None` when empty.
@@ -88,6 +91,47 @@ impl ReadyQueue {
             self.head = NonNull::new(first_new);
         }
         self.tail = old_tail;
+    }
+
+    /// Removes and returns a task picked by `pick(n)` among the first `n`
+    /// (at most [`PICK_WINDOW`]): `pick` returns an index below `n`. For
+    /// seeded schedules; `pop_front` is the same with `pick` always 0.
+    pub(crate) fn pop_picked(
+        &mut self,
+        pick: impl FnOnce(usize) -> usize,
+    ) -> Option<NonNull<Header>> {
+        let head = self.head?;
+        let mut n = 1;
+        let mut at = head;
+        while n < PICK_WINDOW && at != self.tail {
+            // SAFETY: `at` is queued and not the tail, so its link was
+            // written by the push after it (see `pop_front`).
+            at = NonNull::new(unsafe { at.as_ref() }.ready_next())?;
+            n += 1;
+        }
+        let k = pick(n).min(n - 1);
+        if k == 0 {
+            return self.pop_front();
+        }
+        let mut prev = head;
+        for _ in 1..k {
+            // SAFETY: as above: `prev` is queued and before the k-th task,
+            // so not the tail.
+            prev = NonNull::new(unsafe { prev.as_ref() }.ready_next())?;
+        }
+        // SAFETY: `prev` is queued and not the tail (the k-th task follows
+        // it); only this thread touches links.
+        let picked = NonNull::new(unsafe { prev.as_ref() }.ready_next())?;
+        if picked == self.tail {
+            self.tail = prev;
+        } else {
+            // SAFETY: `picked` is queued and not the tail, so its link
+            // names the task after it.
+            let after = NonNull::new(unsafe { picked.as_ref() }.ready_next())?;
+            // SAFETY: `prev` is queued; only this thread touches links.
+            unsafe { prev.as_ref() }.set_ready_next(after);
+        }
+        Some(picked)
     }
 
     /// Removes and returns the oldest task.
