@@ -3,7 +3,8 @@
 //! raise the open-file limit, build the [`Work`], run it on the binary's
 //! peer, validate what only the driver can check (fileio bytes on disk), and
 //! print exactly one JSON line on stdout. The same binaries also serve as the
-//! `conns` client process (`conns-client ADDR N`).
+//! `conns` client process (`conns-client ADDR N`) and the `flood` client
+//! process (`flood-client ADDR BYSTANDERS MS`).
 //!
 //! Nothing here chooses sizes or prints tables, and nothing here names a
 //! runtime: the child binary hands in its runners, so it links only its own
@@ -30,7 +31,8 @@ pub type Runner = fn(&Work) -> Result<Outcome, String>;
 /// binary serves (as the parent spells them) to their runner.
 ///
 /// Command lines: `<runtime> <kind> <n> <param>` runs one cell and prints its
-/// JSON line; `conns-client <addr> <n>` is the `conns` client process.
+/// JSON line; `conns-client <addr> <n>` is the `conns` client process;
+/// `flood-client <addr> <bystanders> <ms>` is the `flood` client process.
 pub fn main(runners: &[(&str, Runner)]) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.as_slice() {
@@ -38,6 +40,12 @@ pub fn main(runners: &[(&str, Runner)]) -> ExitCode {
             (Ok(addr), Ok(n)) => common::conns_client_main(addr, n),
             _ => usage(),
         },
+        [cmd, addr, n, ms] if cmd == "flood-client" => {
+            match (addr.parse(), n.parse(), ms.parse()) {
+                (Ok(addr), Ok(n), Ok(ms)) => crate::flood::client_main(addr, n, ms),
+                _ => usage(),
+            }
+        }
         [runtime, kind, n, param] => match (n.parse(), param.parse()) {
             (Ok(n), Ok(param)) => {
                 let runner = runners.iter().find(|(name, _)| name == runtime);
@@ -52,8 +60,8 @@ pub fn main(runners: &[(&str, Runner)]) -> ExitCode {
 
 fn usage() -> i32 {
     eprintln!(
-        "usage: <runtime> <kind> <n> <param> | conns-client <addr> <n> \
-         (started by corun-bench, not by hand)"
+        "usage: <runtime> <kind> <n> <param> | conns-client <addr> <n> | \
+         flood-client <addr> <bystanders> <ms> (started by corun-bench, not by hand)"
     );
     2
 }
@@ -137,6 +145,10 @@ fn build(kind: &str, n: u64, param: u64) -> Result<Work, String> {
         "urlfetch" => Work::UrlFetch { n },
         "httpd" => Work::Httpd { secs: n },
         "conns" => Work::Conns { n },
+        "flood" => Work::Flood {
+            bystanders: n,
+            ms: param,
+        },
         other => return Err(format!("unknown workload {other}")),
     })
 }

@@ -74,6 +74,14 @@ pub enum Work {
         /// Connection count.
         n: u64,
     },
+    /// Echo server for a separate client process (`crate::flood`): one
+    /// flooding connection and `bystanders` timed ones, for `ms` ms.
+    Flood {
+        /// Timed bystander connections.
+        bystanders: u64,
+        /// Length of the flood, ms.
+        ms: u64,
+    },
 }
 
 /// What a peer measured. `secs` is the timed region only.

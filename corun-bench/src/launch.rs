@@ -135,7 +135,12 @@ fn build(cargo: OsString, dir: &Path) -> Result<(), String> {
     if let Some(target_dir) = dir.parent() {
         cmd.arg("--target-dir").arg(target_dir);
     }
-    cmd.arg("--no-default-features");
+    // Exactly the parent's feature set: a different set (even `corun`
+    // spelled without `default`) makes the two builds relink each other's
+    // binaries, so every `cargo run` would rebuild the package.
+    if !cfg!(feature = "default") {
+        cmd.arg("--no-default-features");
+    }
     if cfg!(feature = "corun") {
         cmd.args(["--features", "corun"]);
     }

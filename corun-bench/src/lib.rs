@@ -1,6 +1,7 @@
 //! The child side of `corun-bench`, as a library the per-runtime child
 //! binaries (`src/bin/corun-bench-child-*.rs`) link: the workload
-//! description and shared helpers ([`common`]), the child driver that runs
+//! description and shared helpers ([`common`]), the `flood` client process
+//! and its report ([`flood`]), the child driver that runs
 //! one cell and prints its JSON line ([`child`]), and one module per runtime
 //! ([`peers`]).
 //!
@@ -14,4 +15,5 @@
 
 pub mod child;
 pub mod common;
+pub mod flood;
 pub mod peers;

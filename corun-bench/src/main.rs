@@ -41,7 +41,7 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Runs per cell, each in a fresh process; the median is reported
-    /// (default 3, or 1 with --quick).
+    /// (default 3, 5 for httpd and flood, or 1 with --quick).
     #[arg(long)]
     runs: Option<u32>,
     /// Where to write raw results, one JSON object per run.
@@ -69,7 +69,11 @@ fn have_wrk() -> bool {
 /// Wall-clock limit for one child.
 fn child_timeout(cell: &Cell, quick: bool) -> Duration {
     let base = if quick { 30 } else { 90 };
-    let extra = if cell.kind == "httpd" { cell.n } else { 0 };
+    let extra = match cell.kind {
+        "httpd" => cell.n,
+        "flood" => cell.param / 1000,
+        _ => 0,
+    };
     Duration::from_secs(base + extra)
 }
 
@@ -110,16 +114,17 @@ fn parent(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runs = cli.runs.unwrap_or(if cli.quick { 1 } else { 3 }).max(1);
     let wrk = have_wrk();
     if !wrk && workloads.contains(&Workload::Httpd) {
         eprintln!("SKIP httpd: install wrk (apt-get install wrk)");
     }
     let cells = plan::cells(&workloads, &runtimes, cli.quick);
-    let to_run = cells
+    let runs_of = |c: &Cell| plan::runs(c.workload, cli.runs, cli.quick);
+    let total: usize = cells
         .iter()
-        .filter(|c| c.na.is_none() && (wrk || c.kind != "httpd"));
-    let total = to_run.count() * runs as usize;
+        .filter(|c| c.na.is_none() && (wrk || c.kind != "httpd"))
+        .map(|c| runs_of(c) as usize)
+        .sum();
 
     if let Some(dir) = cli.json.parent().filter(|d| !d.as_os_str().is_empty()) {
         let _ = std::fs::create_dir_all(dir);
@@ -135,7 +140,11 @@ fn parent(cli: Cli) -> ExitCode {
         "corun-bench: {} workloads × {} runtimes, {total} child runs ({} run(s) per cell){}",
         workloads.len(),
         runtimes.len(),
-        runs,
+        match cli.runs {
+            Some(n) => n.max(1).to_string(),
+            None if cli.quick => "1".into(),
+            None => "3, 5 for httpd and flood".into(),
+        },
         if cli.quick { ", quick sizes" } else { "" }
     );
     let check_start = machine::Check::measure();
@@ -156,6 +165,7 @@ fn parent(cli: Cli) -> ExitCode {
             .count();
         let (group, tail) = rest.split_at(len);
         rest = tail;
+        let runs = runs_of(first);
         let mut results: Vec<Vec<Result<report::RunLine, String>>> = vec![Vec::new(); len];
         let mut live: Vec<bool> = group
             .iter()

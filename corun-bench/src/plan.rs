@@ -88,11 +88,13 @@ pub enum Workload {
     Httpd,
     /// Idle connections held from a separate client process.
     Conns,
+    /// Echo server: one flooding client and timed bystanders.
+    Flood,
 }
 
 impl Workload {
     /// Every concrete workload, in run order.
-    pub const EACH: [Workload; 9] = [
+    pub const EACH: [Workload; 10] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::Pingpong,
@@ -101,6 +103,7 @@ impl Workload {
         Workload::Fileio,
         Workload::Urlfetch,
         Workload::Conns,
+        Workload::Flood,
         Workload::Httpd,
     ];
 
@@ -117,6 +120,7 @@ impl Workload {
             Workload::Urlfetch => "urlfetch",
             Workload::Httpd => "httpd",
             Workload::Conns => "conns",
+            Workload::Flood => "flood",
         }
     }
 }
@@ -127,12 +131,13 @@ pub struct Cell {
     /// The table it belongs to.
     pub workload: Workload,
     /// Child-side kind: sleep, spawn, yield, pingpong, timers-cancel,
-    /// timers-fire, fileio, urlfetch, httpd, conns.
+    /// timers-fire, fileio, urlfetch, httpd, conns, flood.
     pub kind: &'static str,
     /// Operation count (tasks, yields, round trips, connections, …; for
-    /// fileio the task count, for httpd the wrk seconds).
+    /// fileio the task count, for httpd the wrk seconds, for flood the
+    /// bystanders).
     pub n: u64,
-    /// Second parameter: sleep ms, fileio writes per file; else 0.
+    /// Second parameter: sleep ms, fileio writes per file, flood ms; else 0.
     pub param: u64,
     /// The runtime.
     pub runtime: Runtime,
@@ -151,6 +156,7 @@ impl Cell {
             "fileio" => format!("{} files × {} × 32 KiB", self.n, self.param),
             "httpd" => format!("wrk -c100 -d{}s", self.n),
             "sleep" => format!("n={} × {} ms", self.n, self.param),
+            "flood" => format!("{} bystanders, {} ms", self.n, self.param),
             _ => format!("n={}", self.n),
         }
     }
@@ -174,6 +180,8 @@ struct Sizes {
     urlfetch: &'static [u64],
     httpd_secs: u64,
     conns: u64,
+    /// Bystanders, flood ms.
+    flood: (u64, u64),
 }
 
 const FULL: Sizes = Sizes {
@@ -189,6 +197,7 @@ const FULL: Sizes = Sizes {
     urlfetch: &[1_000, 10_000],
     httpd_secs: 5,
     conns: 10_000,
+    flood: (100, 5_000),
 };
 
 const QUICK: Sizes = Sizes {
@@ -203,6 +212,7 @@ const QUICK: Sizes = Sizes {
     urlfetch: &[100, corun_bench::peers::corun_rt::URLFETCH_SPREAD_FROM],
     httpd_secs: 1,
     conns: 200,
+    flood: (10, 300),
 };
 
 /// Live threads (or may stacks) this machine allows comfortably.
@@ -223,8 +233,21 @@ fn fit(kind: &str, n: u64, rt: Runtime) -> Result<u64, &'static str> {
         ("yield", TokioCt | TokioMt | Smol | May) => Ok(n.min(2_000_000)),
         ("pingpong", Thread) => Ok(n.min(20_000)),
         ("pingpong", TokioMt) => Ok(n.min(200_000)),
+        ("flood", Thread | May) => Err("n/a: flood compares the async runtimes"),
         _ => Ok(n),
     }
+}
+
+/// Runs per cell of `workload`: `asked` (`--runs`) when given, else 1 with
+/// `--quick`, else 5 for the latency workloads (httpd, flood: their tails
+/// swing most from run to run) and 3 for the rest.
+pub fn runs(workload: Workload, asked: Option<u32>, quick: bool) -> u32 {
+    let default = match workload {
+        _ if quick => 1,
+        Workload::Httpd | Workload::Flood => 5,
+        _ => 3,
+    };
+    asked.unwrap_or(default).max(1)
 }
 
 /// Every cell to show, in order: workloads as listed, each case, each runtime.
@@ -243,6 +266,7 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
             Workload::Urlfetch => s.urlfetch.iter().map(|&n| ("urlfetch", n, 0)).collect(),
             Workload::Httpd => vec![("httpd", s.httpd_secs, 0)],
             Workload::Conns => vec![("conns", s.conns, 0)],
+            Workload::Flood => vec![("flood", s.flood.0, s.flood.1)],
         };
         for (case_index, (kind, n, param)) in cases.into_iter().enumerate() {
             for &rt in runtimes {
@@ -283,5 +307,29 @@ mod tests {
         ] {
             assert_eq!(n(rt), Some(2_000_000));
         }
+    }
+
+    #[test]
+    fn flood_runs_100_bystanders_for_5_s_on_the_async_runtimes_only() {
+        let cells = cells(&[Workload::Flood], &Runtime::ALL, false);
+        for c in &cells {
+            assert_eq!((c.kind, c.n, c.param), ("flood", 100, 5_000));
+            let async_rt = !matches!(c.runtime, Runtime::Thread | Runtime::May);
+            assert_eq!(c.na.is_none(), async_rt, "{:?}", c.runtime);
+        }
+        assert_eq!(cells[0].case(), "100 bystanders, 5000 ms");
+        let quick = super::cells(&[Workload::Flood], &[Runtime::TokioCt], true).remove(0);
+        assert!(quick.n < 100 && quick.param < 1_000, "{quick:?}");
+    }
+
+    #[test]
+    fn latency_workloads_take_five_runs_unless_asked_or_quick() {
+        assert_eq!(runs(Workload::Flood, None, false), 5);
+        assert_eq!(runs(Workload::Httpd, None, false), 5);
+        assert_eq!(runs(Workload::Spawn, None, false), 3);
+        assert_eq!(runs(Workload::Flood, None, true), 1);
+        assert_eq!(runs(Workload::Flood, Some(2), false), 2);
+        assert_eq!(runs(Workload::Spawn, Some(7), true), 7);
+        assert_eq!(runs(Workload::Spawn, Some(0), false), 1);
     }
 }

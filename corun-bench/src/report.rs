@@ -1,6 +1,7 @@
 //! Turning child results into what a person reads: per-run headline numbers,
-//! medians per cell, one comfy-table per workload, JSON lines of raw runs,
-//! and progress lines on stderr.
+//! medians and spreads per cell, the ratio wording ("corun N× better"), one
+//! comfy-table per workload, JSON lines of raw runs, and progress lines on
+//! stderr.
 //!
 //! Nothing here spawns processes or decides sizes; `main.rs` feeds it.
 
@@ -47,6 +48,20 @@ pub struct Numbers {
     pub per_op: f64,
     /// Peak RSS, KiB.
     pub peak_kb: f64,
+    /// How far the runs behind these numbers spread.
+    pub spread: Spread,
+}
+
+/// The range of a cell's runs: min and max of the headline and of the
+/// second figure, over `runs` good runs (one run: its own values).
+#[derive(Debug, Clone, Copy)]
+pub struct Spread {
+    /// Good runs folded.
+    pub runs: usize,
+    /// Headline (min, max).
+    pub headline: (f64, f64),
+    /// Second figure (min, max).
+    pub per_op: (f64, f64),
 }
 
 /// What became of one cell.
@@ -82,6 +97,7 @@ pub fn headline_name(kind: &str) -> (&'static str, bool) {
         "urlfetch" => ("wall s", false),
         "httpd" => ("req/s", true),
         "conns" => ("B/conn", false),
+        "flood" => ("bystander p99 ms", false),
         _ => ("value", false),
     }
 }
@@ -95,6 +111,16 @@ fn per_op_name(kind: &str) -> Option<&'static str> {
         "urlfetch" => Some("µs/fetch"),
         "httpd" => Some("p99 ms"),
         "conns" => Some("µs/accept"),
+        "flood" => Some("flooder MB/s"),
+        _ => None,
+    }
+}
+
+/// Whether the second figure is a target of its own (so the table compares
+/// it too), and if so whether higher is better.
+fn per_op_higher_better(kind: &str) -> Option<bool> {
+    match kind {
+        "flood" => Some(true),
         _ => None,
     }
 }
@@ -120,6 +146,7 @@ pub fn numbers(cell: &Cell, r: &RunLine) -> Numbers {
             (x("rss_after_kb") - x("rss_before_kb")).max(0.0) * 1024.0 / n,
             r.secs * 1e6 / n,
         ),
+        "flood" => (x("p99_ms"), x("flood_mb_s")),
         _ => (ns_per_op, ns_per_op),
     };
     Numbers {
@@ -127,6 +154,11 @@ pub fn numbers(cell: &Cell, r: &RunLine) -> Numbers {
         headline,
         per_op,
         peak_kb: r.peak_rss_kb,
+        spread: Spread {
+            runs: 1,
+            headline: (headline, headline),
+            per_op: (per_op, per_op),
+        },
     }
 }
 
@@ -163,6 +195,12 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
         "pingpong" if r.extra.contains_key("mpsc_ns") => {
             format!("sync::local; sync::mpsc {:.0} ns", x("mpsc_ns"))
         }
+        "flood" => format!(
+            "bystanders p50 {:.2} ms, max {:.1} ms; {} echoes timed",
+            x("p50_ms"),
+            x("max_ms"),
+            x("samples")
+        ),
         "conns" => format!(
             "RSS {:.1} → {:.1} MiB",
             x("rss_before_kb") / 1024.0,
@@ -183,6 +221,13 @@ fn usage_note(x: impl Fn(&str) -> f64) -> String {
         sys / (user + sys).max(1e-9) * 100.0,
         x("minor_faults") / 1e3
     )
+}
+
+/// The (min, max) of `v`; NaN for none.
+fn range(v: &[f64]) -> (f64, f64) {
+    let min = v.iter().copied().min_by(f64::total_cmp);
+    let max = v.iter().copied().max_by(f64::total_cmp);
+    (min.unwrap_or(f64::NAN), max.unwrap_or(f64::NAN))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -208,11 +253,18 @@ pub fn fold(cell: &Cell, runs: &[Result<RunLine, String>]) -> Outcome {
         return Outcome::Fail("no runs".into());
     }
     let nums: Vec<Numbers> = good.iter().map(|r| numbers(cell, r)).collect();
+    let headlines: Vec<f64> = nums.iter().map(|n| n.headline).collect();
+    let per_ops: Vec<f64> = nums.iter().map(|n| n.per_op).collect();
     let med = Numbers {
         secs: median(nums.iter().map(|n| n.secs).collect()),
-        headline: median(nums.iter().map(|n| n.headline).collect()),
-        per_op: median(nums.iter().map(|n| n.per_op).collect()),
+        headline: median(headlines.clone()),
+        per_op: median(per_ops.clone()),
         peak_kb: median(nums.iter().map(|n| n.peak_kb).collect()),
+        spread: Spread {
+            runs: nums.len(),
+            headline: range(&headlines),
+            per_op: range(&per_ops),
+        },
     };
     // Notes come from the run whose headline is closest to the median.
     let pick = nums
@@ -242,6 +294,50 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
+/// A median with the range of its runs: `2.31 (2.10–2.60)`; the bare
+/// value for a single run.
+fn fmt_spread(median: f64, (min, max): (f64, f64), runs: usize) -> String {
+    if runs > 1 {
+        format!("{} ({}–{})", fmt_num(median), fmt_num(min), fmt_num(max))
+    } else {
+        fmt_num(median)
+    }
+}
+
+/// How `base` (corun) compares with a peer on one metric, in words that
+/// read the same way in every table: `corun 2.50× better`, `corun 1.30×
+/// worse`, `corun level` within half a percent. The factor is always ≥ 1,
+/// taken the right way round for metrics where `higher_better` or lower is.
+/// `—` when either value is missing, zero or negative.
+pub fn ratio_words(base: &str, base_v: f64, peer_v: f64, higher_better: bool) -> String {
+    let usable = |v: f64| v.is_finite() && v > 0.0;
+    if !usable(base_v) || !usable(peer_v) {
+        return "—".into();
+    }
+    // > 1 when the base is better.
+    let edge = if higher_better {
+        base_v / peer_v
+    } else {
+        peer_v / base_v
+    };
+    if (edge - 1.0).abs() < 0.005 {
+        return format!("{base} level");
+    }
+    let (factor, word) = if edge > 1.0 {
+        (edge, "better")
+    } else {
+        (1.0 / edge, "worse")
+    };
+    let factor = if factor >= 100.0 {
+        format!("{factor:.0}")
+    } else if factor >= 10.0 {
+        format!("{factor:.1}")
+    } else {
+        format!("{factor:.2}")
+    };
+    format!("{base} {factor}× {word}")
+}
+
 fn fmt_kb(kb: f64) -> String {
     if kb >= 1024.0 {
         format!("{:.1} MiB", kb / 1024.0)
@@ -260,49 +356,63 @@ pub fn base_runtime(rows: &[Row]) -> Option<Runtime> {
         .or_else(|| rows.first().map(|r| r.cell.runtime))
 }
 
-/// Renders the table of one workload.
+/// Renders the table of one workload. Value cells show the median of the
+/// cell's runs and, with several runs, their range; the ratio columns say
+/// how the base runtime (corun) compares with each other row.
 pub fn table(workload: Workload, rows: &[Row]) -> String {
     let Some(first) = rows.first() else {
         return String::new();
     };
+    let kind = first.cell.kind;
     let base = base_runtime(rows).unwrap_or(Runtime::Corun);
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    let (hl, _) = headline_name(first.cell.kind);
-    let second = per_op_name(first.cell.kind);
-    let mut header = vec!["case", "runtime", "median time s", hl];
-    header.extend(second);
-    header.extend(["peak RSS", "notes"]);
-    let ratio_name = format!("{hl} ÷ {}", base.name());
-    header.push(&ratio_name);
+    let (hl, hl_higher_better) = headline_name(kind);
+    let second = per_op_name(kind);
+    let second_ratio = second.zip(per_op_higher_better(kind));
+    let mut header = vec!["case".to_string(), "runtime".into(), "median time s".into()];
+    header.push(hl.into());
+    header.extend(second.map(String::from));
+    header.extend(["peak RSS".into(), "notes".into()]);
+    header.push(format!("{} vs peer, {hl}", base.name()));
+    if let Some((name, _)) = second_ratio {
+        header.push(format!("{} vs peer, {name}", base.name()));
+    }
+    let columns = header.len();
     t.set_header(header);
     for r in rows {
-        let base_val = rows
+        let base_nums = rows
             .iter()
             .find(|b| b.cell.group() == r.cell.group() && b.cell.runtime == base)
             .and_then(|b| match &b.outcome {
-                Outcome::Ok(n, _) => Some(n.headline),
+                Outcome::Ok(n, _) => Some(*n),
                 _ => None,
             });
         let mut line = vec![TCell::new(r.cell.case()), TCell::new(r.cell.runtime.name())];
         match &r.outcome {
             Outcome::Ok(n, note) => {
-                let ratio = match base_val {
-                    Some(b) if b.abs() > f64::EPSILON => format!("{:.2}", n.headline / b),
-                    _ => "—".into(),
+                let words = |b: f64, v: f64, higher_better: bool| {
+                    if r.cell.runtime == base {
+                        "—".to_string()
+                    } else {
+                        ratio_words(base.name(), b, v, higher_better)
+                    }
                 };
+                let right = |s: String| TCell::new(s).set_alignment(CellAlignment::Right);
                 line.extend([
-                    TCell::new(fmt_num(n.secs)).set_alignment(CellAlignment::Right),
-                    TCell::new(fmt_num(n.headline)).set_alignment(CellAlignment::Right),
+                    right(fmt_num(n.secs)),
+                    right(fmt_spread(n.headline, n.spread.headline, n.spread.runs)),
                 ]);
                 if second.is_some() {
-                    line.push(TCell::new(fmt_num(n.per_op)).set_alignment(CellAlignment::Right));
+                    line.push(right(fmt_spread(n.per_op, n.spread.per_op, n.spread.runs)));
                 }
-                line.extend([
-                    TCell::new(fmt_kb(n.peak_kb)).set_alignment(CellAlignment::Right),
-                    TCell::new(note),
-                    TCell::new(ratio).set_alignment(CellAlignment::Right),
-                ]);
+                line.extend([right(fmt_kb(n.peak_kb)), TCell::new(note)]);
+                let b = base_nums.map_or(f64::NAN, |b| b.headline);
+                line.push(right(words(b, n.headline, hl_higher_better)));
+                if let Some((_, higher_better)) = second_ratio {
+                    let b = base_nums.map_or(f64::NAN, |b| b.per_op);
+                    line.push(right(words(b, n.per_op, higher_better)));
+                }
             }
             other => {
                 let text = match other {
@@ -312,8 +422,7 @@ pub fn table(workload: Workload, rows: &[Row]) -> String {
                     Outcome::Ok(..) => unreachable!("handled above"),
                 };
                 line.push(TCell::new(text));
-                let blanks = if second.is_some() { 5 } else { 4 };
-                line.extend((0..blanks).map(|_| TCell::new("")));
+                line.extend((line.len()..columns).map(|_| TCell::new("")));
             }
         }
         t.add_row(line);
@@ -390,4 +499,120 @@ pub fn progress(
         cell.case(),
         cell.runtime.name(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flood_cell(runtime: Runtime) -> Cell {
+        crate::plan::cells(&[Workload::Flood], &[runtime], false).remove(0)
+    }
+
+    fn flood_run(p99_ms: f64, mb_s: f64) -> Result<RunLine, String> {
+        let extra = [
+            ("p50_ms", p99_ms / 2.0),
+            ("p99_ms", p99_ms),
+            ("max_ms", p99_ms * 2.0),
+            ("samples", 50_000.0),
+            ("flood_mb_s", mb_s),
+        ];
+        Ok(RunLine {
+            ok: true,
+            reason: String::new(),
+            secs: 5.1,
+            extra: extra.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            rss_start_kb: 2048.0,
+            peak_rss_kb: 4096.0,
+        })
+    }
+
+    #[test]
+    fn lower_is_better_metrics_call_a_smaller_base_better() {
+        assert_eq!(ratio_words("corun", 2.0, 5.0, false), "corun 2.50× better");
+        assert_eq!(ratio_words("corun", 5.0, 2.0, false), "corun 2.50× worse");
+    }
+
+    #[test]
+    fn higher_is_better_metrics_call_a_larger_base_better() {
+        assert_eq!(
+            ratio_words("corun", 900.0, 1000.0, true),
+            "corun 1.11× worse"
+        );
+        assert_eq!(
+            ratio_words("corun", 1000.0, 900.0, true),
+            "corun 1.11× better"
+        );
+    }
+
+    #[test]
+    fn ratio_words_round_large_factors_and_call_near_equal_level() {
+        assert_eq!(ratio_words("corun", 1.0, 42.0, false), "corun 42.0× better");
+        assert_eq!(ratio_words("corun", 1.0, 420.0, false), "corun 420× better");
+        assert_eq!(ratio_words("corun", 1.0, 1.004, false), "corun level");
+        assert_eq!(
+            ratio_words("tokio-ct", 1.0, 2.0, true),
+            "tokio-ct 2.00× worse"
+        );
+    }
+
+    #[test]
+    fn ratio_words_refuse_missing_zero_or_negative_values() {
+        for (b, v) in [
+            (f64::NAN, 1.0),
+            (1.0, 0.0),
+            (-1.0, 1.0),
+            (1.0, f64::INFINITY),
+        ] {
+            assert_eq!(ratio_words("corun", b, v, false), "—", "{b} {v}");
+        }
+    }
+
+    #[test]
+    fn a_spread_shows_the_range_only_for_several_runs() {
+        assert_eq!(fmt_spread(2.31, (2.1, 2.6), 5), "2.310 (2.100–2.600)");
+        assert_eq!(fmt_spread(2.31, (2.31, 2.31), 1), "2.310");
+    }
+
+    #[test]
+    fn folding_flood_runs_gives_median_p99_and_mb_s_with_their_ranges() {
+        let cell = flood_cell(Runtime::Corun);
+        let runs = [
+            flood_run(3.0, 900.0),
+            flood_run(1.0, 1100.0),
+            flood_run(2.0, 1000.0),
+        ];
+        let Outcome::Ok(n, note) = fold(&cell, &runs) else {
+            panic!("three good runs fold to a result");
+        };
+        assert_eq!((n.headline, n.per_op), (2.0, 1000.0));
+        assert_eq!(n.spread.runs, 3);
+        assert_eq!(n.spread.headline, (1.0, 3.0));
+        assert_eq!(n.spread.per_op, (900.0, 1100.0));
+        assert!(note.contains("p50 1.00 ms"), "{note}");
+    }
+
+    #[test]
+    fn one_failed_run_fails_the_flood_cell() {
+        let cell = flood_cell(Runtime::Corun);
+        let runs = [flood_run(1.0, 1.0), Err("timeout after 90 s".into())];
+        assert!(matches!(fold(&cell, &runs), Outcome::Fail(why) if why.contains("timeout")));
+    }
+
+    #[test]
+    fn the_flood_table_words_both_comparisons_from_corun_s_side() {
+        let row = |rt, p99, mb_s| Row {
+            cell: flood_cell(rt),
+            outcome: fold(&flood_cell(rt), &[flood_run(p99, mb_s)]),
+        };
+        let rows = [
+            row(Runtime::Corun, 2.0, 900.0),
+            row(Runtime::TokioCt, 4.0, 1000.0),
+        ];
+        let text = table(Workload::Flood, &rows);
+        assert!(text.contains("corun vs peer, bystander p99 ms"), "{text}");
+        assert!(text.contains("corun vs peer, flooder MB/s"), "{text}");
+        assert!(text.contains("corun 2.00× better"), "{text}");
+        assert!(text.contains("corun 1.11× worse"), "{text}");
+    }
 }

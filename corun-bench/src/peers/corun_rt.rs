@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use corun::net::{TcpListener, TcpStream};
 
 use crate::common::{self, ConnsClient, HeadCounter, Outcome, Work, check};
+use crate::flood::{self as flood_client, FloodClient};
 
 /// Runs one workload on a fresh corun scheduler on this thread.
 pub fn run(work: &Work) -> Result<Outcome, String> {
@@ -42,6 +43,7 @@ pub fn run(work: &Work) -> Result<Outcome, String> {
             Work::UrlFetch { n } => urlfetch(n).await,
             Work::Httpd { secs } => httpd(secs).await,
             Work::Conns { n } => conns(n).await,
+            Work::Flood { bystanders, ms } => flood(bystanders, ms).await,
         }
     })
 }
@@ -498,4 +500,57 @@ async fn conns(n: u64) -> Result<Outcome, String> {
     Ok(Outcome::secs(secs)
         .with("rss_before_kb", before as f64)
         .with("rss_after_kb", after as f64))
+}
+
+/// The flood echo server as a corun user writes it (`examples/echo.rs`):
+/// the default listener, a task per connection, and the crate docs' yield
+/// idiom in the connection loop. It stops accepting after the client's
+/// `bystanders + 1` connections and ends when they have all closed.
+async fn flood(bystanders: u64, ms: u64) -> Result<Outcome, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    let client = FloodClient::start(addr, bystanders, ms)?;
+    let t0 = Instant::now();
+    let mut conns = Vec::with_capacity(bystanders as usize + 1);
+    for _ in 0..=bystanders {
+        let (s, _) = corun::timeout(flood_client::ACCEPT_TIMEOUT, l.accept())
+            .await
+            .map_err(|_| "accept: timed out".to_string())?
+            .map_err(|e| format!("accept: {e}"))?;
+        conns.push(corun::spawn(async move { flood_echo(&s).await }));
+    }
+    let mut echoed = Ok(0u64);
+    for c in conns {
+        let r = c
+            .await
+            .map_err(join_err)
+            .and_then(|r| r.map_err(|e| format!("echo: {e}")));
+        echoed = echoed.and_then(|sum| r.map(|k| sum + k));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    // The client's own error, when it has one, says more than the echo's.
+    let report = client.finish()?;
+    report.outcome(secs, echoed?)
+}
+
+/// Writes back everything read until end of stream; returns the bytes.
+async fn flood_echo(stream: &TcpStream) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut reads = 0u64;
+    let mut bytes = 0u64;
+    loop {
+        match stream.read(&mut buf).await? {
+            0 => return Ok(bytes),
+            n => {
+                stream.write_all(&buf[..n]).await?;
+                bytes += n as u64;
+            }
+        }
+        reads += 1;
+        if reads % 16 == 0 {
+            // The documented idiom: a flooding peer keeps every read
+            // ready, and corun never yields for us.
+            corun::yield_now().await;
+        }
+    }
 }

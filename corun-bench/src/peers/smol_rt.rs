@@ -21,6 +21,7 @@ use async_io::{Async, Timer};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{self, ConnsClient, HeadCounter, Outcome, Work, check};
+use crate::flood::{self as flood_client, FloodClient};
 
 type Ex = Rc<LocalExecutor<'static>>;
 
@@ -47,6 +48,7 @@ pub fn run(work: &Work) -> Result<Outcome, String> {
             Work::UrlFetch { n } => urlfetch(&ex, n).await,
             Work::Httpd { secs } => httpd(&ex, secs).await,
             Work::Conns { n } => conns(&ex, n).await,
+            Work::Flood { bystanders, ms } => flood(&ex, bystanders, ms).await,
         }
     }))
 }
@@ -362,4 +364,52 @@ async fn conns(ex: &Ex, n: u64) -> Result<Outcome, String> {
     Ok(Outcome::secs(secs)
         .with("rss_before_kb", before as f64)
         .with("rss_after_kb", after as f64))
+}
+
+/// The flood echo server as a smol user writes it: `Async<TcpListener>`
+/// bound with the defaults, a task per connection on the executor, a plain
+/// read/write loop. It stops accepting after the client's `bystanders + 1`
+/// connections and ends when they have all closed.
+async fn flood(ex: &Ex, bystanders: u64, ms: u64) -> Result<Outcome, String> {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let l = Async::<TcpListener>::bind(any).map_err(|e| format!("listen: {e}"))?;
+    let addr = l.get_ref().local_addr().map_err(|e| e.to_string())?;
+    let client = FloodClient::start(addr, bystanders, ms)?;
+    let t0 = Instant::now();
+    let mut conns = Vec::with_capacity(bystanders as usize + 1);
+    for _ in 0..=bystanders {
+        let accepted = futures_lite::future::or(async { Some(l.accept().await) }, async {
+            Timer::after(flood_client::ACCEPT_TIMEOUT).await;
+            None
+        })
+        .await;
+        let (s, _) = accepted
+            .ok_or("accept: timed out")?
+            .map_err(|e| format!("accept: {e}"))?;
+        conns.push(ex.spawn(flood_echo(s)));
+    }
+    let mut echoed = Ok(0u64);
+    for c in conns {
+        let r = c.await.map_err(|e| format!("echo: {e}"));
+        echoed = echoed.and_then(|sum| r.map(|k| sum + k));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    // The client's own error, when it has one, says more than the echo's.
+    let report = client.finish()?;
+    report.outcome(secs, echoed?)
+}
+
+/// Writes back everything read until end of stream; returns the bytes.
+async fn flood_echo(mut stream: Async<TcpStream>) -> io::Result<u64> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut bytes = 0u64;
+    loop {
+        match stream.read(&mut buf).await? {
+            0 => return Ok(bytes),
+            n => {
+                stream.write_all(&buf[..n]).await?;
+                bytes += n as u64;
+            }
+        }
+    }
 }
