@@ -197,7 +197,10 @@ impl Builder {
     /// I/O and no message, it jumps to the next timer. `sleep`, `timeout`
     /// and `interval` of hours then finish at once, in the order their
     /// deadlines say. [`corun::time::now`](crate::time::now) reads this
-    /// clock; `Instant::now()` does not.
+    /// clock; `Instant::now()` does not. The clock starts at the same
+    /// instant in every run (the process's time base, so it may read
+    /// earlier than `Instant::now()`), which lets a seed replay a schedule
+    /// with timers exactly; measure durations as differences of `now()`.
     ///
     /// Real sockets still work: while a task waits for I/O with no timer
     /// pending, the scheduler blocks for real; but a timer pending beside
