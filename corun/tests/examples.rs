@@ -72,18 +72,7 @@ fn http_server_exits_cleanly_on_sigterm() {
     let mut idle = BufReader::new(connect(server.addr));
     idle.get_mut().write_all(GET).unwrap();
     assert_eq!(read_response(&mut idle).0, 200);
-    let kill = Command::new("kill")
-        .args(["-TERM", &server.pid()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = server.wait_exit().expect("server exits after SIGTERM");
-    assert!(status.success(), "exit status {status:?}");
-    assert!(
-        server.stdout.wait_for("shutdown complete"),
-        "{}",
-        server.stdout.text()
-    );
+    server.terminate_cleanly();
     // The idle keep-alive connection was closed, not left hanging.
     let mut buf = [0; 16];
     assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);

@@ -135,6 +135,23 @@ impl Server {
     pub fn wait_exit(&mut self) -> Option<ExitStatus> {
         wait_bounded(&mut self.child)
     }
+
+    /// Sends SIGTERM; the server must exit 0 within [`BOUND`] after
+    /// printing `shutdown complete`.
+    pub fn terminate_cleanly(&mut self) {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.pid()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = self.wait_exit().expect("server exits after SIGTERM");
+        assert!(status.success(), "exit status {status:?}");
+        assert!(
+            self.stdout.wait_for("shutdown complete"),
+            "{}",
+            self.stdout.text()
+        );
+    }
 }
 
 impl Drop for Server {
