@@ -178,6 +178,7 @@ impl<T> Future for WaitOnce<T> {
 
 #[test]
 fn a_slab_cell_runs_to_its_output_and_its_block_is_reused() {
+    // (Any panic below leaks the cell: the test holds raw references.)
     let owner = owner();
     let drops = Drops::default();
     let (f, slot) = WaitOnce::new(String::from("done"), Some(drops.value()));
@@ -186,7 +187,9 @@ fn a_slab_cell_runs_to_its_output_and_its_block_is_reused() {
     // SAFETY: the test holds both references of the cell throughout and
     // plays its owner thread; every reference is given back once.
     unsafe {
-        assert!(header(ptr).vtable.slab, "a small cell comes from the slab");
+        // A small cell comes from the slab, unless the build sends every
+        // cell to the global allocator (`corun_no_slab`, for ASan).
+        assert_eq!(header(ptr).vtable.slab, !cfg!(corun_no_slab));
         assert_eq!(header(ptr).owner_ptr(), Arc::as_ptr(&owner));
         assert!(matches!(poll_cell(ptr), PollOutcome::Pending));
         assert_eq!(refs(ptr), 3, "the stored waker owns a reference");
@@ -221,7 +224,9 @@ fn a_slab_cell_runs_to_its_output_and_its_block_is_reused() {
     // the next cell of the same size.
     let (f, _slot) = WaitOnce::new(String::new(), Some(drops.value()));
     let again = spawn(&owner, f, None, 1, true);
-    assert_eq!(again, ptr, "the block is reused");
+    if !cfg!(corun_no_slab) {
+        assert_eq!(again, ptr, "the block is reused");
+    }
     // SAFETY: the only reference, given back once; the future was never
     // polled, so the cell drops it.
     unsafe { ref_dec(again) };
