@@ -440,6 +440,10 @@ mod tests {
     use crate::sync::test_util::{counting, poll};
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "runs a scheduler, whose ticker thread outlives the test"
+    )]
     fn messages_arrive_in_order_and_full_channel_makes_senders_wait_fifo() {
         let order = Rc::new(RefCell::new(Vec::new()));
         let got = crate::run({
@@ -465,6 +469,31 @@ mod tests {
         });
         assert_eq!(got, ["a", "b", "c"]);
         assert_eq!(*order.borrow(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn waiting_senders_are_granted_the_free_slot_one_at_a_time_in_order() {
+        let (tx, mut rx) = channel(1);
+        let mut sends = [tx.send("a"), tx.send("b"), tx.send("c")];
+        let wakers = [counting(), counting(), counting()];
+        let polled: Vec<bool> = sends
+            .iter_mut()
+            .zip(&wakers)
+            .map(|(f, (w, _))| poll(f, w).is_ready())
+            .collect();
+        assert_eq!(polled, [true, false, false], "one slot: `a` fits");
+        for (i, want) in ["a", "b", "c"].into_iter().enumerate() {
+            assert_eq!(rx.try_recv(), Ok(want));
+            let woken: Vec<usize> = wakers.iter().map(|(_, c)| c.get()).collect();
+            // Each freed slot wakes the oldest waiting sender only.
+            let expect: Vec<usize> = (0..3).map(|j| usize::from(j > 0 && j <= i + 1)).collect();
+            assert_eq!(woken, expect, "after receiving {want}");
+            if i + 1 < 3 {
+                let (w, _) = &wakers[i + 1];
+                assert!(matches!(poll(&mut sends[i + 1], w), Poll::Ready(Ok(()))));
+            }
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     }
 
     #[test]

@@ -216,6 +216,18 @@ pub(crate) mod test_util {
         }
     }
 
+    /// The loop count for a cross-thread test that runs `native` rounds
+    /// natively. Under Miri, which interprets every step, a fiftieth (at
+    /// least 10): its scheduler preempts threads at random points, so a
+    /// few hundred rounds already interleave the two sides in many ways.
+    pub fn rounds(native: usize) -> usize {
+        if cfg!(miri) {
+            (native / 50).max(10)
+        } else {
+            native
+        }
+    }
+
     /// A fresh counting waker and its counter.
     pub fn counting() -> (Waker, Arc<Counter>) {
         let c = Arc::new(Counter::default());
