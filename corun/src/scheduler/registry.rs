@@ -26,6 +26,8 @@
 //! a live task costs one word in a page that holds more than `COMPACT_AT`
 //! tasks, or an overflow entry.
 //!
+//! Why ids are laid out this way: `docs/design/many-cores.md`.
+//!
 //! The registry stores pointers only; it does not own or free tasks (the
 //! core manages references) and knows nothing of scheduling.
 
