@@ -159,6 +159,7 @@ pub(crate) mod segvec;
 pub mod sync;
 pub(crate) mod task;
 pub mod time;
+pub(crate) mod unblock;
 
 pub use scheduler::local::{
     WaitExit, YieldNow, current, join_all, kill, run, spawn, spawn_named, stats, tasks, wait,
@@ -167,6 +168,7 @@ pub use scheduler::local::{
 pub use scheduler::{Builder, Error, Scheduler, Stats, TrySpawnError};
 pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};
 pub use time::{Interval, Sleep, Timeout, interval, sleep, sleep_until, timeout};
+pub use unblock::{blocking_threads, max_blocking_threads, set_max_blocking_threads, unblock};
 
 /// The README's code runs as a doctest, so the tour cannot rot.
 #[cfg(doctest)]
