@@ -41,7 +41,8 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use corun::net::{TcpListener, TcpStream, UnixStream};
+use corun::net::{TcpListener, TcpStream};
+use corun::signal::{Signal, SignalKind};
 use corun::{Sleep, TaskId};
 use futures_io::AsyncRead;
 
@@ -199,7 +200,7 @@ fn serve(
                 return (0, 0);
             }
         };
-        let signals = match signal_pipe() {
+        let mut signals = match shutdown_signals() {
             Ok(s) => s,
             Err(e) => {
                 let _ = ready.send(Err(e));
@@ -210,8 +211,15 @@ fn serve(
         let state = Rc::new(State::default());
         let acceptor = corun::spawn_named("accept", accept_loop(listener, state.clone(), cfg));
 
-        // Wait for Ctrl-C / SIGTERM (a byte in the self-pipe).
-        let _ = signals.read(&mut [0; 8]).await;
+        // Wait for Ctrl-C / SIGTERM.
+        poll_fn(|cx| {
+            let (int, term) = &mut signals;
+            match (int.poll_recv(cx), term.poll_recv(cx)) {
+                (Poll::Pending, Poll::Pending) => Poll::Pending,
+                _ => Poll::Ready(()),
+            }
+        })
+        .await;
         eprintln!("http_server: signal received, shutting down");
         state.shutting_down.set(true);
         corun::kill(acceptor.id()); // drops the listener: no new connections
@@ -238,15 +246,13 @@ fn serve(
     })
 }
 
-/// A socket that becomes readable when SIGINT or SIGTERM arrives:
-/// signal-hook writes a byte into the other end from its handler.
-fn signal_pipe() -> io::Result<UnixStream> {
-    let (rx, tx) = std::os::unix::net::UnixStream::pair()?;
-    tx.set_nonblocking(true)?;
-    let tx2 = tx.try_clone()?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, tx2)?;
-    UnixStream::from_std(rx)
+/// Listeners for SIGINT and SIGTERM (each scheduler has its own; every
+/// one sees the signal).
+fn shutdown_signals() -> io::Result<(Signal, Signal)> {
+    Ok((
+        corun::signal::signal(SignalKind::interrupt())?,
+        corun::signal::signal(SignalKind::terminate())?,
+    ))
 }
 
 /// Accepts until killed; on `EMFILE`/`ENFILE` backs off instead of

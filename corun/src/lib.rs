@@ -156,6 +156,7 @@ pub mod net;
 pub(crate) mod reactor;
 pub(crate) mod scheduler;
 pub(crate) mod segvec;
+pub mod signal;
 pub mod sync;
 pub(crate) mod task;
 pub mod time;
