@@ -153,6 +153,7 @@ pub mod fs;
 pub(crate) mod hugepage;
 pub mod io;
 pub mod net;
+pub(crate) mod outside;
 pub mod process;
 pub(crate) mod reactor;
 pub(crate) mod scheduler;

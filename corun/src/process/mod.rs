@@ -52,10 +52,6 @@ pub use stdio::{ChildStderr, ChildStdin, ChildStdout};
 
 use wait::Watcher;
 
-fn outside() -> io::Error {
-    io::Error::other("corun::process used outside a corun scheduler thread")
-}
-
 /// A process to start: program, arguments, environment, working directory
 /// and standard streams, as with `std::process::Command`.
 ///
@@ -303,7 +299,7 @@ impl Command {
     /// ```
     pub fn spawn(&mut self) -> io::Result<Child> {
         if crate::scheduler::context::with_reactor(|_| ()).is_none() {
-            return Err(outside());
+            return Err(crate::outside::error());
         }
         let std = self.std.spawn()?;
         Child::adopt(std, self.kill_on_drop)

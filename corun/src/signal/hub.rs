@@ -19,13 +19,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::registry::Claim;
+use crate::outside::error as outside;
 use crate::reactor::{Interest, Readiness, Registration};
 use crate::scheduler::context;
-
-/// The error of a signal wait polled outside a corun scheduler thread.
-pub(crate) fn outside() -> io::Error {
-    io::Error::other("corun::signal used outside a corun scheduler thread")
-}
 
 /// The listeners' wakers, keyed by listener id (one waker each, the most
 /// recent, so a listener polled many times keeps one entry).
