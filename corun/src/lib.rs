@@ -148,8 +148,8 @@
 //!   UDP, Unix sockets, [`net::lookup_host`]), [`fs`] (files without
 //!   blocking the scheduler).
 //! * Blocking work: [`unblock`] runs a closure on the blocking pool.
-//! * Between tasks: [`sync`] (channels, oneshot, `Notify`, `Event`,
-//!   `Semaphore`, `Mutex`, `RwLock`).
+//! * Between tasks: [`sync`] (mpsc, oneshot, broadcast and watch
+//!   channels, `Notify`, `Event`, `Semaphore`, `Mutex`, `RwLock`).
 //! * The operating system: [`signal`] (Ctrl-C and Unix signals),
 //!   [`process`] (child processes with piped streams).
 //!
@@ -168,7 +168,7 @@
 //! | `time::{sleep, timeout, interval}` | [`sleep`], [`timeout`], [`interval`] |
 //! | `net::{TcpListener, TcpStream, UdpSocket, UnixStream, lookup_host}` | the same names in [`net`] |
 //! | `fs::*` | [`fs`] |
-//! | `sync::{mpsc, oneshot, Notify, Semaphore, Mutex, RwLock}` | the same names in [`sync`] ([`sync::local`] for `!Send` channel ends) |
+//! | `sync::{mpsc, oneshot, broadcast, watch, Notify, Semaphore, Mutex, RwLock}` | the same names in [`sync`] ([`sync::local`] for `!Send` channel ends) |
 //! | `signal::ctrl_c`, `signal::unix::signal` | [`signal::ctrl_c`], [`signal::signal`] |
 //! | `process::Command` | [`process::Command`] |
 //! | `AsyncReadExt`/`AsyncWriteExt` (tokio's traits) | `futures-io`'s traits (and inherent `read`/`write_all`); `tokio-util`'s `compat` bridges the two |

@@ -15,6 +15,9 @@
 //! - [`local`]: the same channels for tasks of one scheduler (`!Send` ends,
 //!   no lock and no atomic instruction per message).
 //! - [`oneshot`]: a single value from one task to another.
+//! - [`broadcast`]: every value to every receiver, from a ring of the
+//!   last few (a receiver that falls behind is told how much it lost).
+//! - [`watch`]: one value that receivers follow, told when it changed.
 //! - [`Notify`] and [`Event`] (in `notify.rs`, `event.rs`): wake-ups without data; `Event`
 //!   latches like Python's `threading.Event`.
 //! - [`Semaphore`] (in `semaphore.rs`): counted permits with FIFO waking.
@@ -59,6 +62,7 @@
 //! });
 //! ```
 
+pub mod broadcast;
 mod chan;
 mod event;
 pub mod local;
@@ -69,6 +73,7 @@ pub mod oneshot;
 mod raw_lock;
 mod rwlock;
 mod semaphore;
+pub mod watch;
 
 pub use event::{Event, EventWait};
 pub use mutex::{Mutex, MutexGuard};
@@ -279,6 +284,10 @@ mod tests {
         send_sync::<Semaphore>();
         send_sync::<Acquire<'static>>();
         send_sync::<Permit<'static>>();
+        send_sync::<broadcast::Sender<String>>();
+        send_sync::<broadcast::Receiver<String>>();
+        send_sync::<watch::Sender<String>>();
+        send_sync::<watch::Receiver<String>>();
         send_sync::<Mutex<String>>();
         send_sync::<MutexGuard<'static, String>>();
         send_sync::<RwLock<String>>();
