@@ -152,6 +152,9 @@
 //!   channels, `Notify`, `Event`, `Semaphore`, `Mutex`, `RwLock`).
 //! * The operating system: [`signal`] (Ctrl-C and Unix signals),
 //!   [`process`] (child processes with piped streams).
+//! * HTTP: with the `hyper` cargo feature, `corun::hyper` gives hyper 1.x
+//!   its I/O, executor and timer (`CorunIo`, `CorunExecutor`,
+//!   `CorunTimer`): serving and requesting with hyper need no glue.
 //!
 //! Every one of these that needs a scheduler fails the same way when used
 //! outside one (a plain thread, another runtime): an `io::Error` where the
@@ -171,6 +174,7 @@
 //! | `sync::{mpsc, oneshot, broadcast, watch, Notify, Semaphore, Mutex, RwLock}` | the same names in [`sync`] ([`sync::local`] for `!Send` channel ends) |
 //! | `signal::ctrl_c`, `signal::unix::signal` | [`signal::ctrl_c`], [`signal::signal`] |
 //! | `process::Command` | [`process::Command`] |
+//! | hyper-util's `TokioIo`, `TokioExecutor`, `TokioTimer` | `corun::hyper::{CorunIo, CorunExecutor, CorunTimer}` (feature `hyper`) |
 //! | `AsyncReadExt`/`AsyncWriteExt` (tokio's traits) | `futures-io`'s traits (and inherent `read`/`write_all`); `tokio-util`'s `compat` bridges the two |
 //!
 //! What differs:
@@ -216,6 +220,8 @@
 
 pub mod fs;
 pub(crate) mod hugepage;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 pub mod net;
 pub(crate) mod outside;
