@@ -296,7 +296,7 @@ fn serve(
                 return Totals::default();
             }
         };
-        let signals = match signals::signal_pipe() {
+        let mut signals = match signals::shutdown_signals() {
             Ok(s) => s,
             Err(e) => {
                 let _ = ready.send(Err(e));
@@ -316,8 +316,8 @@ fn serve(
         });
         let acceptor = corun::spawn_named("accept", accept_loop(listener, state.clone(), cfg));
 
-        // Wait for Ctrl-C / SIGTERM (a byte in the self-pipe).
-        let _ = signals.read(&mut [0; 8]).await;
+        // Wait for Ctrl-C / SIGTERM.
+        signals.recv().await;
         eprintln!("http_server: signal received, shutting down");
         state.shutting_down.set(true);
         corun::kill(acceptor.id()); // drops the listener: no new connections

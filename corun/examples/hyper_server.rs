@@ -20,20 +20,11 @@
 //! rest counted and reported as suppressed, so a flood of bad clients
 //! cannot turn into a flood of output.
 //!
-//! hyper owns no runtime; it asks for four things, all adapted here in a
-//! few lines each:
-//!
-//! * [`hyper::rt::Read`]/[`hyper::rt::Write`]: [`CorunIo`] wraps a
-//!   [`corun::net::TcpStream`]. Reads go into a per-connection buffer and
-//!   are handed over with `ReadBufCursor::put_slice`, the safe API (hyper's
-//!   uninitialised-buffer path would need `unsafe`). Every 16th read or
-//!   write yields first ([`CorunIo::poll_turn`]), as corun asks of any
-//!   loop over I/O that may stay ready.
-//! * [`hyper::rt::Executor`]: [`CorunExecutor`] spawns with `corun::spawn`,
-//!   which needs no `Send` (hyper's HTTP/1 connection future is `!Send` when
-//!   its I/O or service is).
-//! * [`hyper::rt::Timer`]: [`CorunTimer`] hands out [`CorunSleep`], a
-//!   `corun::Sleep` (which is `Send + Sync + Unpin`) in a newtype.
+//! hyper needs no glue: `corun::hyper` (cargo feature `hyper`) provides
+//! [`CorunIo`] (hyper's I/O traits over a corun stream, yielding every 16
+//! operations as corun asks of loops over I/O that may stay ready),
+//! [`CorunExecutor`] (spawns with `corun::spawn`, no `Send` needed) and
+//! [`CorunTimer`] (corun's timers).
 //!
 //! This file is an application on corun: no `unsafe`, public API only.
 
@@ -45,173 +36,20 @@ use std::convert::Infallible;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use corun::net::{TcpListener, TcpStream};
+use corun::hyper::{CorunExecutor, CorunIo, CorunTimer};
+use corun::net::TcpListener;
 use corun::sync::Event;
-use futures_io::{AsyncRead, AsyncWrite};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::rt::{Executor, ReadBufCursor, Sleep, Timer};
+use hyper::rt::Executor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-
-/// A corun TCP stream with hyper's I/O traits. `buf` is the connection's
-/// read buffer: hyper's cursor may be uninitialised memory, which safe code
-/// cannot read into directly, so bytes land here first.
-struct CorunIo {
-    stream: TcpStream,
-    buf: Box<[u8]>,
-    /// Reads and writes done (returned `Ready`) since the last yield.
-    ops: u32,
-    /// The yield under way, once `ops` reached 16.
-    yielding: Option<corun::YieldNow>,
-}
-
-impl CorunIo {
-    fn new(stream: TcpStream) -> CorunIo {
-        CorunIo {
-            stream,
-            buf: vec![0; 8 * 1024].into_boxed_slice(),
-            ops: 0,
-            yielding: None,
-        }
-    }
-
-    /// Called before every read and write: once 16 operations are done,
-    /// yields first. A peer that floods the connection keeps this I/O
-    /// ready, corun never yields for us, and hyper bounds its request loop
-    /// but not every loop it runs over this I/O (a streaming body writes
-    /// while the socket takes it): the glue yields, so that the other
-    /// connections run.
-    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.ops >= 16 {
-            let y = self.yielding.get_or_insert_with(corun::yield_now);
-            ready!(Pin::new(y).poll(cx));
-            self.yielding = None;
-            self.ops = 0;
-        }
-        Poll::Ready(())
-    }
-}
-
-impl hyper::rt::Read for CorunIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut cursor: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(this.poll_turn(cx)); // every 16th operation yields first
-        let want = cursor.remaining().min(this.buf.len());
-        let buf = &mut this.buf[..want];
-        match Pin::new(&mut &this.stream).poll_read(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                this.ops += 1;
-                cursor.put_slice(&buf[..n]);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl hyper::rt::Write for CorunIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        ready!(this.poll_turn(cx)); // every 16th operation yields first
-        let r = Pin::new(&mut &this.stream).poll_write(cx, buf);
-        if r.is_ready() {
-            this.ops += 1;
-        }
-        r
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        ready!(this.poll_turn(cx)); // every 16th operation yields first
-        let r = Pin::new(&mut &this.stream).poll_write_vectored(cx, bufs);
-        if r.is_ready() {
-            this.ops += 1;
-        }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(())) // writes go straight to the socket
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &self.stream).poll_close(cx)
-    }
-}
-
-/// Runs hyper's background futures as corun tasks on the current scheduler.
-#[derive(Clone, Copy)]
-struct CorunExecutor;
-
-impl<F> Executor<F> for CorunExecutor
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    fn execute(&self, fut: F) {
-        corun::spawn(fut).detach();
-    }
-}
-
-/// hyper's clock: sleeps are corun timers.
-#[derive(Clone, Copy)]
-struct CorunTimer;
-
-/// A `corun::Sleep` with hyper's `Sleep` trait (a newtype: neither the trait
-/// nor the type is ours to join directly).
-struct CorunSleep(corun::Sleep);
-
-impl Future for CorunSleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl Sleep for CorunSleep {}
-
-impl Timer for CorunTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-        Box::pin(CorunSleep(corun::sleep(duration)))
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(CorunSleep(corun::sleep_until(deadline)))
-    }
-
-    fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
-        match sleep.as_mut().downcast_mut_pin::<CorunSleep>() {
-            Some(mut s) => Pin::new(&mut s.0).reset(new_deadline),
-            None => *sleep = self.sleep_until(new_deadline),
-        }
-    }
-}
 
 async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::from_static(
@@ -347,7 +185,7 @@ fn main() {
     });
     let result = corun::run(async move {
         let listener = TcpListener::bind(cfg.addr)?;
-        let signals = signals::signal_pipe()?;
+        let mut signals = signals::shutdown_signals()?;
         println!("listening on {}", listener.local_addr()?);
         let log = Rc::new(LogLimiter::new(Instant::now()));
         let stop = Rc::new(Event::new());
@@ -361,7 +199,7 @@ fn main() {
             "accept",
             accept_loop(listener, cfg, log.clone(), stop.clone(), live.clone()),
         );
-        let _ = signals.read(&mut [0; 8]).await;
+        signals.recv().await;
         eprintln!("hyper_server: signal received, shutting down");
         corun::kill(acceptor.id()); // drops the listener: no new connections
         stop.set(); // each connection finishes its request, then closes

@@ -1,5 +1,5 @@
 //! The example programs (`examples/http_server.rs`, `url_fetch.rs`,
-//! `echo.rs`, `hyper_server.rs`) run as real processes on 127.0.0.1 with
+//! `echo.rs`, `hyper_server.rs`, `hyper_client.rs`) run as real processes on 127.0.0.1 with
 //! ephemeral ports and are driven by real clients: std sockets, the
 //! examples' own clients, and curl where it is installed.
 //! The harness (building, starting, bounded waits) is in `example_harness/`;
@@ -144,6 +144,15 @@ fn echo_round_trips() {
     let mut back = [0; 4];
     s.read_exact(&mut back).unwrap();
     assert_eq!(&back, b"ping");
+}
+
+#[test]
+fn hyper_client_fetches_from_hyper_server() {
+    let server = Server::example("hyper_server", &["--port", "0"]);
+    let addr = server.addr.to_string();
+    let (status, out) = run_client("hyper_client", &["--addr", &addr, "--path", "/"]);
+    assert!(status.success(), "hyper_client failed: {out}");
+    assert_eq!(out, "HTTP 200\nHello from hyper on corun\n");
 }
 
 #[test]

@@ -92,7 +92,7 @@ fn real_io_with_no_timer_pending_still_waits_for_the_peer() {
             a.read_exact(&mut buf).await.unwrap();
             buf
         });
-        let b = corun::fs::unblock(move || writer.join().unwrap()).await;
+        let b = corun::unblock(move || writer.join().unwrap()).await;
         b.write_all(b"hello").await.unwrap();
         reader.await.unwrap()
     });

@@ -1,20 +1,33 @@
-//! Ctrl-C / SIGTERM as a socket a corun task can await, shared by the
-//! example servers through `#[path]`. No `unsafe`: signal-hook's handler
-//! writes a byte into the other end of a socket pair.
+//! Ctrl-C / SIGTERM as one future a corun task can await, shared by the
+//! example servers through `#[path]`; built on `corun::signal`.
 //!
 //! This file must NOT keep any state of its own or touch corun internals.
 
+use std::future::poll_fn;
 use std::io;
+use std::task::Poll;
 
-use corun::net::UnixStream;
+use corun::signal::{Signal, SignalKind};
 
-/// A socket that becomes readable when SIGINT or SIGTERM arrives. Call it
-/// once per scheduler that waits for the signal.
-pub fn signal_pipe() -> io::Result<UnixStream> {
-    let (rx, tx) = std::os::unix::net::UnixStream::pair()?;
-    tx.set_nonblocking(true)?;
-    let tx2 = tx.try_clone()?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, tx2)?;
-    UnixStream::from_std(rx)
+/// Listeners for SIGINT and SIGTERM. Make one per scheduler that waits for
+/// them; every listener sees each signal.
+pub struct Shutdown(Signal, Signal);
+
+/// Starts listening for SIGINT and SIGTERM.
+pub fn shutdown_signals() -> io::Result<Shutdown> {
+    Ok(Shutdown(
+        corun::signal::signal(SignalKind::interrupt())?,
+        corun::signal::signal(SignalKind::terminate())?,
+    ))
+}
+
+impl Shutdown {
+    /// Waits until either signal arrives.
+    pub async fn recv(&mut self) {
+        poll_fn(|cx| match (self.0.poll_recv(cx), self.1.poll_recv(cx)) {
+            (Poll::Pending, Poll::Pending) => Poll::Pending,
+            _ => Poll::Ready(()),
+        })
+        .await
+    }
 }

@@ -130,7 +130,7 @@ impl Builder {
     /// Every other task of the scheduler waits while one poll runs, so a
     /// slow poll is a missing yield (a loop over ready I/O or a long
     /// computation without `yield_now().await`) or blocking work that
-    /// belongs in [`crate::fs::unblock`]. Polls are timed on a coarse clock
+    /// belongs in [`crate::unblock`]. Polls are timed on a coarse clock
     /// that advances every 250 µs while the scheduler runs, so durations are
     /// exact to about that much, and timing costs nothing per poll.
     ///
