@@ -234,6 +234,7 @@ where
         state: Mutex::new(SlotState::Waiting(None)),
     });
     let theirs = slot.clone();
+    let hold = crate::scheduler::shared::ClockHold::take();
     let job: Job = Box::new(move || {
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         let waker = {
@@ -247,6 +248,9 @@ where
         if let Some(w) = waker {
             w.wake();
         }
+        // After the wake: the scheduler sees the woken task before it may
+        // move a virtual clock on.
+        drop(hold);
     });
     (job, Pending { slot })
 }

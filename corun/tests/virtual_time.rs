@@ -105,3 +105,30 @@ fn outside_a_scheduler_now_is_the_monotonic_clock() {
     let now = corun::time::now();
     assert!(now >= before && now <= std::time::Instant::now());
 }
+
+#[test]
+fn work_on_the_blocking_pool_holds_the_clock_while_it_runs() {
+    let log = virtual_run(async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let timer = corun::spawn(async move {
+            corun::sleep(HOUR).await;
+            l.borrow_mut().push("timer");
+        });
+        let t0 = corun::time::now();
+        let v = corun::unblock(|| {
+            std::thread::sleep(Duration::from_millis(30));
+            7
+        })
+        .await;
+        assert_eq!(v, 7);
+        assert!(
+            corun::time::now() - t0 < HOUR,
+            "the clock jumped during the job"
+        );
+        log.borrow_mut().push("job");
+        timer.await.unwrap();
+        Rc::try_unwrap(log).unwrap().into_inner()
+    });
+    assert_eq!(log, ["job", "timer"]);
+}

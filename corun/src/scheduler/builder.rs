@@ -202,6 +202,10 @@ impl Builder {
     /// earlier than `Instant::now()`), which lets a seed replay a schedule
     /// with timers exactly; measure durations as differences of `now()`.
     ///
+    /// Work a task awaits on the blocking pool ([`crate::unblock`], file
+    /// operations) holds the clock while it runs: the scheduler waits for
+    /// it for real instead of jumping.
+    ///
     /// Real sockets still work: while a task waits for I/O with no timer
     /// pending, the scheduler blocks for real; but a timer pending beside
     /// I/O that is still on its way (a peer process that has not answered

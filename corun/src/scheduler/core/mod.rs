@@ -606,8 +606,13 @@ impl Core {
         // for I/O and messages and, if nothing came, jump to it.
         let mut jump = None;
         if let (Wait::Until(tick), true) = (&wait, self.is_virtual()) {
-            jump = Some(*tick);
-            wait = Wait::Poll;
+            if self.shared.clock_held() {
+                // A blocking job runs: wait for it (its end unparks us).
+                wait = Wait::Forever;
+            } else {
+                jump = Some(*tick);
+                wait = Wait::Poll;
+            }
         }
         let mut spun = 0;
         if !matches!(wait, Wait::Poll) {
