@@ -132,3 +132,25 @@ fn work_on_the_blocking_pool_holds_the_clock_while_it_runs() {
     });
     assert_eq!(log, ["job", "timer"]);
 }
+
+#[test]
+fn a_running_child_process_holds_the_clock_until_its_exit_is_collected() {
+    let (log, status_ok) = virtual_run(async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let timer = corun::spawn(async move {
+            corun::sleep(HOUR).await;
+            l.borrow_mut().push("timer");
+        });
+        let status = corun::process::Command::new("sleep")
+            .arg("0.05")
+            .status()
+            .await
+            .unwrap();
+        log.borrow_mut().push("child");
+        timer.await.unwrap();
+        (Rc::try_unwrap(log).unwrap().into_inner(), status.success())
+    });
+    assert!(status_ok);
+    assert_eq!(log, ["child", "timer"]);
+}

@@ -407,6 +407,9 @@ pub struct Child {
 struct Running {
     std: std::process::Child,
     watcher: Watcher,
+    /// Under virtual time, the clock holds still until the exit is
+    /// collected (a child runs on real time).
+    _hold: Option<crate::scheduler::shared::ClockHold>,
 }
 
 impl Child {
@@ -425,7 +428,11 @@ impl Child {
                 stdin,
                 stdout,
                 stderr,
-                running: Some(Running { std, watcher }),
+                running: Some(Running {
+                    std,
+                    watcher,
+                    _hold: crate::scheduler::shared::ClockHold::take(),
+                }),
                 status: None,
                 kill_on_drop,
             }),

@@ -203,8 +203,9 @@ impl Builder {
     /// with timers exactly; measure durations as differences of `now()`.
     ///
     /// Work a task awaits on the blocking pool ([`crate::unblock`], file
-    /// operations) holds the clock while it runs: the scheduler waits for
-    /// it for real instead of jumping.
+    /// operations) and child processes ([`crate::process`], until their exit
+    /// is collected) hold the clock while they run: the scheduler waits for
+    /// them for real instead of jumping.
     ///
     /// Real sockets still work: while a task waits for I/O with no timer
     /// pending, the scheduler blocks for real; but a timer pending beside
