@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo run --release -p corun --example http_server -- --port 8080
-//! cargo run --release -p corun --example http_server -- --port 0 --threads 2 --idle-timeout-ms 10000
+//! cargo run --release -p corun --example http_server -- --port 0 --cores 2 --idle-timeout-ms 10000
 //! ```
 //!
 //! The first line on stdout is `listening on ADDR` (the real port when
@@ -44,8 +44,11 @@
 //! kernel's queue. When `accept` fails anyway with `EMFILE`/`ENFILE` (out
 //! of file descriptors) the server logs it and retries after a growing
 //! pause (10 ms up to 500 ms).
-//! `--threads N` runs N schedulers, each with its own `SO_REUSEPORT`
-//! listener (thread-per-core).
+//! `--cores N` (`0`: one per CPU) runs one corun scheduler of N cores
+//! (`Builder::cores`): core 0 binds first (resolving `--port 0`), then
+//! `corun::spawn_on` starts the same server on every other core with its
+//! own `SO_REUSEPORT` listener, and the kernel spreads connections over
+//! them (thread-per-core; `--threads` is the old name of the flag).
 //!
 //! This file is an application on corun: no `unsafe`, and it must NOT reach
 //! into corun's internals (public API only).
@@ -66,6 +69,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use corun::net::{TcpListener, TcpStream};
+use corun::sync::oneshot;
 use corun::{Sleep, TaskId};
 use futures_io::AsyncRead;
 use http_head::{find_head_end, parse_head};
@@ -97,7 +101,7 @@ const OK_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: corun\r\nContent-Type: text
 struct Config {
     addr: std::net::IpAddr,
     port: u16,
-    threads: usize,
+    cores: usize,
     idle_timeout: Duration,
     head_timeout: Duration,
     /// Bytes per second a request body must average (at least 1).
@@ -107,11 +111,11 @@ struct Config {
     max_conns: Option<usize>,
 }
 
-const USAGE: &str = "usage: http_server [--addr IP] [--port PORT] [--threads N] [--idle-timeout-ms MS]
+const USAGE: &str = "usage: http_server [--addr IP] [--port PORT] [--cores N] [--idle-timeout-ms MS]
                    [--head-timeout-ms MS] [--min-body-rate BYTES] [--max-conns N]
   --addr IP              address to bind (default 127.0.0.1)
   --port PORT            port to bind, 0 for any free one (default 8080)
-  --threads N            schedulers, each with its own SO_REUSEPORT listener (default 1)
+  --cores N              scheduler cores (0: one per CPU), each with its own SO_REUSEPORT listener (default 1)
   --idle-timeout-ms MS   close connections waiting this long for a request (default 10000)
   --head-timeout-ms MS   a request head must be complete this long after its first byte (default 10000)
   --min-body-rate BYTES  bytes per second a request body must average (default 1024)
@@ -121,7 +125,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
     let mut cfg = Config {
         addr: [127, 0, 0, 1].into(),
         port: 8080,
-        threads: 1,
+        cores: 1,
         idle_timeout: Duration::from_secs(10),
         head_timeout: Duration::from_secs(10),
         min_body_rate: 1024,
@@ -138,7 +142,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
         match flag.as_str() {
             "--addr" => cfg.addr = value.parse().map_err(|_| bad())?,
             "--port" => cfg.port = value.parse().map_err(|_| bad())?,
-            "--threads" => cfg.threads = value.parse().map_err(|_| bad())?,
+            "--cores" | "--threads" => cfg.cores = value.parse().map_err(|_| bad())?,
             "--idle-timeout-ms" => cfg.idle_timeout = ms()?,
             "--head-timeout-ms" => cfg.head_timeout = ms()?,
             "--min-body-rate" => cfg.min_body_rate = value.parse().map_err(|_| bad())?,
@@ -146,8 +150,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
-    if cfg.threads == 0 {
-        return Err("--threads must be at least 1".into());
+    if cfg.cores == 0 {
+        cfg.cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     }
     if cfg.min_body_rate == 0 {
         return Err("--min-body-rate must be at least 1".into());
@@ -183,41 +187,46 @@ fn main() {
     };
     let max_conns = cfg
         .max_conns
-        .unwrap_or_else(|| default_max_conns(cfg.threads));
+        .unwrap_or_else(|| default_max_conns(cfg.cores));
     let cfg = Config {
         max_conns: Some(max_conns),
         ..cfg
     };
-    // Thread 0 binds first (resolving port 0); the others then bind the
+    // Core 0 binds first (resolving port 0); the other cores then bind the
     // same address with SO_REUSEPORT.
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let mut threads = Vec::new();
-    let first = SocketAddr::new(cfg.addr, cfg.port);
-    threads.push(std::thread::spawn(move || serve(cfg, first, ready_tx)));
-    let addr = match ready_rx.recv() {
-        Ok(Ok(addr)) => addr,
-        Ok(Err(e)) => {
-            eprintln!("http_server: cannot listen on {first}: {e}");
-            std::process::exit(1);
+    let all = corun::Builder::new().cores(cfg.cores).run(async move {
+        let first = SocketAddr::new(cfg.addr, cfg.port);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let mut servers = vec![corun::spawn(serve(cfg, first, ready_tx))];
+        let addr = match ready_rx.await {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(e)) => {
+                eprintln!("http_server: cannot listen on {first}: {e}");
+                std::process::exit(1);
+            }
+            Err(_) => std::process::exit(1),
+        };
+        for core in 1..corun::cores() {
+            let (tx, rx) = oneshot::channel();
+            match corun::spawn_on(core, move || serve(cfg, addr, tx)) {
+                Ok(server) => servers.push(server),
+                Err(e) => eprintln!("http_server: core {core}: {e}"),
+            }
+            if let Ok(Err(e)) = rx.await {
+                eprintln!("http_server: extra listener on {addr}: {e}");
+            }
         }
-        Err(_) => std::process::exit(1),
-    };
-    for _ in 1..cfg.threads {
-        let (tx, rx) = std::sync::mpsc::channel();
-        threads.push(std::thread::spawn(move || serve(cfg, addr, tx)));
-        if let Ok(Err(e)) = rx.recv() {
-            eprintln!("http_server: extra listener on {addr}: {e}");
+        println!("listening on {addr}");
+        let mut all = Totals::default();
+        for server in servers {
+            if let Ok(t) = server.await {
+                all.connections += t.connections;
+                all.requests += t.requests;
+                all.evicted += t.evicted;
+            }
         }
-    }
-    println!("listening on {addr}");
-    let mut all = Totals::default();
-    for t in threads {
-        if let Ok(t) = t.join() {
-            all.connections += t.connections;
-            all.requests += t.requests;
-            all.evicted += t.evicted;
-        }
-    }
+        all
+    });
     println!(
         "shutdown complete: {} connections, {} requests served, {} evicted",
         all.connections, all.requests, all.evicted
@@ -280,16 +289,13 @@ impl Drop for Registered {
 
 /// One scheduler: binds, reports the address, serves until a signal, then
 /// shuts down gracefully. Returns what it served.
-fn serve(
+async fn serve(
     cfg: Config,
     addr: SocketAddr,
-    ready: std::sync::mpsc::Sender<io::Result<SocketAddr>>,
+    ready: oneshot::Sender<io::Result<SocketAddr>>,
 ) -> Totals {
-    corun::run(async move {
-        let listener = match TcpListener::builder()
-            .reuse_port(cfg.threads > 1)
-            .bind(addr)
-        {
+    {
+        let listener = match TcpListener::builder().reuse_port(cfg.cores > 1).bind(addr) {
             Ok(l) => l,
             Err(e) => {
                 let _ = ready.send(Err(e));
@@ -308,7 +314,7 @@ fn serve(
         let state = Rc::new(State {
             shutting_down: Cell::new(false),
             conns: RefCell::new(HashMap::new()),
-            cap: (all / cfg.threads).max(1),
+            cap: (all / cfg.cores).max(1),
             next_key: Cell::new(0),
             connections: Cell::new(0),
             requests: Cell::new(0),
@@ -345,7 +351,7 @@ fn serve(
             requests: state.requests.get(),
             evicted: state.evicted.get(),
         }
-    })
+    }
 }
 
 /// Accepts until killed; at the cap, evicts the stalest connection for each

@@ -79,6 +79,27 @@ fn http_server_exits_cleanly_on_sigterm() {
 }
 
 #[test]
+fn http_server_serves_on_every_core_of_a_multi_core_scheduler() {
+    let mut server = Server::example("http_server", &["--port", "0", "--cores", "2"]);
+    // Core 1 runs on a scheduler thread of its own.
+    let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "corun-1"), "threads: {names:?}");
+    for _ in 0..20 {
+        let mut s = BufReader::new(connect(server.addr));
+        s.get_mut().write_all(GET).unwrap();
+        assert_eq!(read_response(&mut s).0, 200);
+    }
+    server.terminate_cleanly();
+    // Both cores' counts are summed in the exit line.
+    let out = server.stdout.text();
+    assert!(out.contains("20 requests served"), "{out}");
+}
+
+#[test]
 fn http_server_survives_running_out_of_fds() {
     let bin = example("http_server");
     let mut cmd = Command::new("sh");
