@@ -181,6 +181,56 @@
 //! assert_eq!(total, 45 + 1045);
 //! ```
 //!
+//! # Finding races: seeds and virtual time
+//!
+//! corun's explicit yields make the order of ready tasks the scheduler's
+//! choice alone, so it can be varied on purpose and replayed.
+//! [`Builder::seed`] (or the `CORUN_SEED` environment variable) draws that
+//! order from a seed; [`Builder::virtual_time`] makes timers jump instead
+//! of wait, so an hour-long timeout takes no time and a run is the same
+//! every time. On one core, with virtual time and no real I/O, a seed
+//! replays its interleaving exactly (with real sockets the OS decides when
+//! data arrives, so a replay is best-effort). [`tasks`] and
+//! [`Scheduler::tasks`] show what every task waits on.
+//!
+//! A check-then-act across an await: two withdrawals of 70 from 100. The
+//! plain first-in-first-out order happens to run them one after the other;
+//! some seeds interleave them and the balance goes negative, and the same
+//! seed does it again.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//!
+//! fn bank(builder: corun::Builder) -> i64 {
+//!     builder.run(async {
+//!         let balance = Rc::new(Cell::new(100i64));
+//!         let withdraw = |delay| {
+//!             let balance = balance.clone();
+//!             corun::spawn(async move {
+//!                 for _ in 0..delay {
+//!                     corun::yield_now().await;
+//!                 }
+//!                 if balance.get() >= 70 {
+//!                     corun::yield_now().await; // e.g. writing an audit log
+//!                     balance.set(balance.get() - 70);
+//!                 }
+//!             })
+//!         };
+//!         let (a, b) = (withdraw(0), withdraw(2));
+//!         a.await.unwrap();
+//!         b.await.unwrap();
+//!         balance.get()
+//!     })
+//! }
+//!
+//! let plain = corun::Builder::new().virtual_time(true);
+//! assert_eq!(bank(plain), 30); // the default order hides the bug
+//! let seeded = |s| corun::Builder::new().seed(s).virtual_time(true);
+//! let found = (0..64).find(|&s| bank(seeded(s)) < 0).expect("a seed finds it");
+//! assert!(bank(seeded(found)) < 0); // and replays it
+//! ```
+//!
 //! # Memory
 //!
 //! A task is one allocation: a 48-byte header, then its future (later its
