@@ -22,7 +22,18 @@ pub(crate) fn main(args: TokenStream, item: TokenStream) -> TokenStream {
         check_main(&item.sig)?;
         Ok(expand_main(&options, &item))
     });
-    result.unwrap_or_else(|e| with_item(e, item.into_token_stream()))
+    result.unwrap_or_else(|e| {
+        // An `async fn main` as written would add "`main` function is not
+        // allowed to be `async`"; an empty one stands in for it.
+        let stand_in = if item.sig.ident == "main" && item.sig.asyncness.is_some() {
+            quote!(
+                fn main() {}
+            )
+        } else {
+            item.into_token_stream()
+        };
+        with_item(e, stand_in)
+    })
 }
 
 /// Expands `#[corun::test(args)]` on `item`.
@@ -60,7 +71,12 @@ fn check_main(sig: &Signature) -> syn::Result<()> {
             ),
         ));
     }
-    check_signature(sig, "#[corun::main]", "async fn main()")
+    check_signature(
+        sig,
+        "#[corun::main]",
+        "async fn main()",
+        "read arguments with `std::env::args()`",
+    )
 }
 
 fn check_test(item: &ItemFn) -> syn::Result<()> {
@@ -72,7 +88,12 @@ fn check_test(item: &ItemFn) -> syn::Result<()> {
         ));
     }
     let example = format!("async fn {}()", item.sig.ident);
-    check_signature(&item.sig, "#[corun::test]", &example)
+    check_signature(
+        &item.sig,
+        "#[corun::test]",
+        &example,
+        "make the values inside its body",
+    )
 }
 
 /// `#[test]` or `#[core::prelude::v1::test]` (any path ending in `test`
@@ -86,7 +107,7 @@ fn is_test_attr(attr: &Attribute) -> bool {
 
 /// What both macros need: an `async fn` with no parameters, no generics
 /// and no `const`/`unsafe`/`extern`.
-fn check_signature(sig: &Signature, attr: &str, example: &str) -> syn::Result<()> {
+fn check_signature(sig: &Signature, attr: &str, example: &str, no_params: &str) -> syn::Result<()> {
     if sig.asyncness.is_none() {
         return Err(syn::Error::new(
             sig.fn_token.span(),
@@ -96,10 +117,7 @@ fn check_signature(sig: &Signature, attr: &str, example: &str) -> syn::Result<()
     if !sig.inputs.is_empty() {
         return Err(syn::Error::new(
             sig.inputs.span(),
-            format!(
-                "{attr} takes a function without parameters: write `{example}` \
-                 (make the values inside its body)"
-            ),
+            format!("{attr} takes a function without parameters: write `{example}` ({no_params})"),
         ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {

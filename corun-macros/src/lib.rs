@@ -31,6 +31,8 @@ use proc_macro::TokenStream;
 
 mod expand;
 mod options;
+#[cfg(test)]
+mod tests;
 
 /// Runs `async fn main()` on a corun scheduler on the main thread.
 ///

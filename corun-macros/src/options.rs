@@ -152,7 +152,7 @@ fn int<T>(
     example: &str,
     convert: impl Fn(&str) -> Result<T, String>,
 ) -> syn::Result<Value<T>> {
-    let want = format!("`{name}` takes an integer literal: write `{example}`");
+    let want = format!("`{name}` takes an integer literal, such as `{example}`");
     if !meta.input.peek(Token![=]) {
         return Err(meta.error(want));
     }
