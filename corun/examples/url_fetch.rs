@@ -9,10 +9,10 @@
 //! `url_fetch [--concurrency N] [--requests M] [--timeout-ms T] http://HOST:PORT/PATH`
 //! runs N tasks (default 1000) that share M requests (default 1000). Each
 //! request opens a connection, sends `GET PATH HTTP/1.1` with
-//! `Connection: close`, and reads the response to end of stream (or to its
-//! `Content-Length`). A `2xx` status is a success; anything else (refused,
-//! reset, timeout, other status, malformed response) is a failure, tallied
-//! by reason. It prints successes, failures with reasons, and the elapsed
+//! `Connection: close`, and reads the response to end of stream. A `2xx`
+//! status with a complete response is a success; anything else (refused,
+//! reset, timeout, other status, malformed response, a body shorter or
+//! longer than its `Content-Length`) is a failure, tallied by reason. It prints successes, failures with reasons, and the elapsed
 //! time, and exits 1 if anything failed (2 on a usage error).
 //!
 //! HOST must be an IP literal or `localhost`: name resolution would block
@@ -33,6 +33,8 @@ const USAGE: &str =
     "usage: url_fetch [--concurrency N] [--requests M] [--timeout-ms T] http://HOST:PORT/PATH";
 
 /// Largest response accepted (more is a failure, not unbounded memory).
+/// Lengths and counts in this file are checked or saturating: a peer's
+/// figures never wrap.
 const MAX_RESPONSE: usize = 1 << 20;
 
 struct Args {
@@ -55,8 +57,8 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
                 .map_err(|_| format!("bad value for {name}: {v:?}"))
         };
         match a.as_str() {
-            "--concurrency" => concurrency = num(&a)? as usize,
-            "--requests" => requests = num(&a)? as usize,
+            "--concurrency" => concurrency = count(num(&a)?, &a)?,
+            "--requests" => requests = count(num(&a)?, &a)?,
             "--timeout-ms" => timeout = Duration::from_millis(num(&a)?),
             _ if a.starts_with("http://") && url.is_none() => url = Some(a),
             _ => return Err(format!("unexpected argument {a:?}")),
@@ -72,6 +74,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, String> {
         host,
         path,
     })
+}
+
+/// A count from the command line as a `usize`.
+fn count(n: u64, name: &str) -> Result<usize, String> {
+    usize::try_from(n).map_err(|_| format!("{name} {n} is too large"))
 }
 
 /// `http://HOST[:PORT][/PATH]` with HOST an IP literal (IPv6 in brackets)
@@ -143,7 +150,7 @@ async fn fetch_all(args: Args) -> (usize, BTreeMap<String, usize>) {
             corun::spawn(async move {
                 while shared.take_one() {
                     match corun::timeout(args.timeout, fetch(args.addr, &request)).await {
-                        Ok(Ok(())) => shared.ok.set(shared.ok.get() + 1),
+                        Ok(Ok(())) => shared.ok.set(shared.ok.get().saturating_add(1)),
                         Ok(Err(reason)) => shared.fail(reason),
                         Err(_) => shared.fail("timed out".into()),
                     }
@@ -174,12 +181,15 @@ impl Shared {
     }
 
     fn fail(&self, reason: String) {
-        *self.failures.borrow_mut().entry(reason).or_default() += 1;
+        let mut failures = self.failures.borrow_mut();
+        let n = failures.entry(reason).or_default();
+        *n = n.saturating_add(1);
     }
 }
 
 /// One request; `Err(reason)` unless the status is 2xx and the response is
-/// complete.
+/// complete: read to end of stream (the request says `Connection: close`),
+/// its body exactly as long as its `Content-Length`, when it has one.
 async fn fetch(addr: SocketAddr, request: &str) -> Result<(), String> {
     let stream = TcpStream::connect(addr)
         .await
@@ -190,33 +200,43 @@ async fn fetch(addr: SocketAddr, request: &str) -> Result<(), String> {
         .map_err(|e| format!("write: {}", e.kind()))?;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
-    let mut body_end = None; // total length once the head says
+    // Where the body starts and how long it says it is, once the head is in.
+    let mut framing: Option<(usize, Option<usize>)> = None;
     loop {
         let n = stream
             .read(&mut chunk)
             .await
             .map_err(|e| format!("read: {}", e.kind()))?;
-        buf.extend_from_slice(&chunk[..n]);
-        if body_end.is_none() {
-            if let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                body_end = Some(content_length(&buf[..head_end])?.map(|l| head_end + 4 + l));
-            }
-        }
-        if let Some(Some(end)) = body_end {
-            if buf.len() >= end {
-                break;
-            }
-        }
         if n == 0 {
-            match body_end {
-                Some(None) => break, // no Content-Length: the body ends at EOF
-                Some(Some(_)) => return Err("response body cut short".into()),
-                None => return Err("connection closed before a response head".into()),
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if framing.is_none() {
+            if let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let len = content_length(&buf[..head_end])?;
+                framing = Some((head_end + 4, len));
             }
         }
         if buf.len() > MAX_RESPONSE {
             return Err("response too large".into());
         }
+    }
+    let Some((body_start, declared)) = framing else {
+        return Err("connection closed before a response head".into());
+    };
+    let got = buf.len() - body_start;
+    match declared {
+        Some(want) if got < want => {
+            return Err(format!(
+                "body shorter than its Content-Length ({got} of {want} bytes)"
+            ));
+        }
+        Some(want) if got > want => {
+            return Err(format!(
+                "body longer than its Content-Length ({got}, declared {want})"
+            ));
+        }
+        _ => {}
     }
     let status = buf
         .strip_prefix(b"HTTP/1.")
@@ -231,16 +251,29 @@ async fn fetch(addr: SocketAddr, request: &str) -> Result<(), String> {
     }
 }
 
-/// The `Content-Length` of a response head, if it has one.
+/// The `Content-Length` of a response head, if it has one: digits only, and
+/// at most [`MAX_RESPONSE`] (a larger body would be refused anyway).
 fn content_length(head: &[u8]) -> Result<Option<usize>, String> {
     let head = std::str::from_utf8(head).map_err(|_| "response head is not UTF-8")?;
+    let mut found: Option<usize> = None;
     for line in head.split("\r\n").skip(1) {
         if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                let n = value.trim().parse().map_err(|_| "bad Content-Length")?;
-                return Ok(Some(n));
+            if name.eq_ignore_ascii_case("content-length") {
+                let value = value.trim();
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err("bad Content-Length".into());
+                }
+                let n = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&n| n <= MAX_RESPONSE)
+                    .ok_or_else(|| format!("Content-Length {value} is too large"))?;
+                if found.is_some_and(|m| m != n) {
+                    return Err("conflicting Content-Length headers".into());
+                }
+                found = Some(n);
             }
         }
     }
-    Ok(None)
+    Ok(found)
 }

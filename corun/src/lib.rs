@@ -199,31 +199,106 @@
 //! set to `never` (`/sys/kernel/mm/transparent_hugepage/enabled`) the
 //! advice is ignored.
 //!
-//! # Layout
+//! # The public API
 //!
-//! * `task/` — the task cell (one allocation: header, future, output), its
-//!   waker and the [`Task`] handle.
-//! * `scheduler/` — the loop (`core`), the cross-thread part (`shared`), the
-//!   thread-local current scheduler (`context`), the in-task API (`local`)
-//!   and the [`Scheduler`] handle.
-//! * `time/` — [`sleep`], [`timeout`], [`interval`] over a timing wheel.
-//! * `reactor/` — the OS poller (epoll through `mio`), edge-triggered, with
-//!   cached readiness per fd.
-//! * [`io`] — waiting for fd readiness, and the [`io::Async`] wrapper.
+//! * Running: [`run`] (a scheduler on this thread until a future ends),
+//!   [`Scheduler`] (one on its own thread, driven from outside: `spawn`,
+//!   `block_on`, `join_all`, `kill`, `shutdown`; [`Builder`] for options).
+//! * Tasks: [`spawn`], [`spawn_named`], [`yield_now`], [`kill`], [`wait`],
+//!   [`wait_exit`], [`join_all`], [`current`], [`tasks`], [`stats`]; a
+//!   [`Task`] handle is a future of the task's output.
+//! * Time: [`sleep`], [`sleep_until`], [`timeout`], [`interval`] ([`time`]).
+//! * I/O: [`io`] (fd readiness, the [`io::Async`] wrapper), [`net`] (TCP,
+//!   UDP, Unix sockets, [`net::lookup_host`]), [`fs`] (files without
+//!   blocking the scheduler).
+//! * Blocking work: [`unblock`] runs a closure on the blocking pool.
+//! * Between tasks: [`sync`] (mpsc, oneshot, broadcast and watch
+//!   channels, `Notify`, `Event`, `Semaphore`, `Mutex`, `RwLock`).
+//! * The operating system: [`signal`] (Ctrl-C and Unix signals),
+//!   [`process`] (child processes with piped streams).
+//! * HTTP: with the `hyper` cargo feature, `corun::hyper` gives hyper 1.x
+//!   its I/O, executor and timer (`CorunIo`, `CorunExecutor`,
+//!   `CorunTimer`): serving and requesting with hyper need no glue.
+//!
+//! Every one of these that needs a scheduler fails the same way when used
+//! outside one (a plain thread, another runtime): an `io::Error` where the
+//! result can carry one, a panic with the same message where it cannot
+//! (`sleep`, `spawn`).
+//!
+//! # Coming from tokio
+//!
+//! | tokio | corun |
+//! |---|---|
+//! | `#[tokio::main]`, `Runtime::block_on` | [`run`], [`Scheduler::block_on`] |
+//! | `tokio::spawn`, `JoinHandle`, `abort` | [`spawn`], [`Task`], [`kill`] / [`Task::kill`] |
+//! | `task::yield_now`, `spawn_blocking` | [`yield_now`], [`unblock`] |
+//! | `time::{sleep, timeout, interval}` | [`sleep`], [`timeout`], [`interval`] |
+//! | `net::{TcpListener, TcpStream, UdpSocket, UnixStream, lookup_host}` | the same names in [`net`] |
+//! | `fs::*` | [`fs`] |
+//! | `sync::{mpsc, oneshot, broadcast, watch, Notify, Semaphore, Mutex, RwLock}` | the same names in [`sync`] ([`sync::local`] for `!Send` channel ends) |
+//! | `signal::ctrl_c`, `signal::unix::signal` | [`signal::ctrl_c`], [`signal::signal`] |
+//! | `process::Command` | [`process::Command`] |
+//! | hyper-util's `TokioIo`, `TokioExecutor`, `TokioTimer` | `corun::hyper::{CorunIo, CorunExecutor, CorunTimer}` (feature `hyper`) |
+//! | `AsyncReadExt`/`AsyncWriteExt` (tokio's traits) | `futures-io`'s traits (and inherent `read`/`write_all`); `tokio-util`'s `compat` bridges the two |
+//!
+//! What differs:
+//!
+//! * **Yields are explicit.** corun never makes a ready operation return
+//!   `Pending` (tokio's coop budget does): a loop over I/O that stays
+//!   ready calls [`yield_now`] now and then (see
+//!   [Fairness](#fairness-where-to-yield)).
+//! * **Tasks are killed by id**, from anywhere: [`kill`] ends a task at its
+//!   current `.await`, running its destructors; [`wait`] waits for one by
+//!   id.
+//! * **No `Send` inside a scheduler**: a task spawned with [`spawn`] stays
+//!   on its scheduler's thread and may hold `Rc`s; only futures handed to a
+//!   [`Scheduler`] from outside must be `Send`.
+//! * Combining futures uses the `futures` crate: `select!`, `join!`,
+//!   `FuturesUnordered`. corun's channel receivers are `FusedStream`s and
+//!   their `recv()` futures `FusedFuture`s, so `select!` takes them as
+//!   they are:
+//!
+//! ```
+//! use futures_util::{join, select, FutureExt};
+//! use std::time::Duration;
+//!
+//! corun::run(async {
+//!     let (tx, mut rx) = corun::sync::mpsc::channel::<u32>(1);
+//!     let (a, b) = join!(
+//!         corun::spawn(async move { tx.send(7).await.unwrap() }),
+//!         corun::spawn(async { 2 }),
+//!     );
+//!     a.unwrap();
+//!     assert_eq!(b.unwrap(), 2);
+//!     select! {
+//!         v = rx.recv() => assert_eq!(v, Some(7)),
+//!         _ = corun::sleep(Duration::from_secs(5)).fuse() => panic!("no message"),
+//!     }
+//! });
+//! ```
+//!
+//! Each module's doc comment describes its own files; private modules
+//! (`task`, `scheduler`, `reactor`) are documented in the source.
 
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 pub mod fs;
 pub(crate) mod hugepage;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod macro_support;
 pub mod net;
+pub(crate) mod outside;
+pub mod process;
 pub(crate) mod reactor;
 pub(crate) mod scheduler;
 pub(crate) mod segvec;
+pub mod signal;
 pub mod sync;
 pub(crate) mod task;
 pub mod time;
+pub(crate) mod unblock;
 
 pub use scheduler::local::{
     WaitExit, YieldNow, core, cores, current, join_all, kill, run, spawn, spawn_named, spawn_on,
@@ -232,6 +307,7 @@ pub use scheduler::local::{
 pub use scheduler::{Builder, Error, Scheduler, Stats, TrySpawnError};
 pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};
 pub use time::{Interval, Sleep, Timeout, interval, sleep, sleep_until, timeout};
+pub use unblock::{blocking_threads, max_blocking_threads, set_max_blocking_threads, unblock};
 
 /// `async fn main()` on a corun scheduler: `#[corun::main]`, or
 /// `#[corun::main(cores = N)]` for N cores with `main` on core 0. The

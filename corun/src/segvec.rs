@@ -268,16 +268,20 @@ mod tests {
     fn groups_keep_order_drop_every_element_once_and_start_on_a_huge_page() {
         use std::rc::Rc;
         let token = Rc::new(());
-        // 16-byte elements: single chunks up to `GROWN_BYTES`, then groups.
-        let n = (GROWN_BYTES + 2 * HUGE_PAGE) / 16 + 17;
-        let mut v = SegVec::new();
+        // 256-byte elements: single chunks up to `GROWN_BYTES`, then
+        // groups. (Large elements keep the count of pushes low enough for
+        // Miri, which runs this test too.)
+        type Elem = (usize, Rc<()>, [u64; 30]);
+        assert_eq!(size_of::<Elem>(), 256);
+        let n = (GROWN_BYTES + 2 * HUGE_PAGE) / 256 + 17;
+        let mut v: SegVec<Elem> = SegVec::new();
         for i in 0..n {
-            v.push((i, token.clone()));
+            v.push((i, token.clone(), [0; 30]));
         }
         assert_eq!(Rc::strong_count(&token), n + 1);
         assert!(v.iter().map(|e| e.0).eq(0..n));
         assert_eq!(v[n - 1].0, n - 1);
-        let group_start = v.chunks[SegVec::<(usize, Rc<()>)>::SINGLE_CHUNKS].as_ptr() as usize;
+        let group_start = v.chunks[SegVec::<Elem>::SINGLE_CHUNKS].as_ptr() as usize;
         assert_eq!(group_start % HUGE_PAGE, 0, "a group starts on a huge page");
         drop(v);
         assert_eq!(Rc::strong_count(&token), 1, "every element dropped once");

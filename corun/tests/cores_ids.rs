@@ -53,12 +53,19 @@ fn wait_and_wait_exit_by_id_work_across_cores() {
         let sched = Builder::new().cores(2).start().unwrap();
         for kind in 0..3 {
             let (tx, rx) = corun::sync::oneshot::channel::<()>();
+            let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let s = started.clone();
             let target = sched
                 .spawn_on(1, move || async move {
+                    s.store(true, std::sync::atomic::Ordering::Release);
                     let _ = rx.await;
                     panic!("target ends by panicking")
                 })
                 .unwrap();
+            // Polled once (waiting for `rx`) before anyone can send.
+            common::until("the target waits", || {
+                started.load(std::sync::atomic::Ordering::Acquire)
+            });
             let id = every_kind_of_id(&sched, target.id())[kind];
             target.detach();
             let waiter = sched

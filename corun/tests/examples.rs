@@ -1,230 +1,19 @@
 //! The example programs (`examples/http_server.rs`, `url_fetch.rs`,
-//! `echo.rs`, `hyper_server.rs`) run as real processes on 127.0.0.1 with
+//! `echo.rs`, `hyper_server.rs`, `hyper_client.rs`) run as real processes on 127.0.0.1 with
 //! ephemeral ports and are driven by real clients: std sockets, the
 //! examples' own clients, and curl where it is installed.
-//!
-//! The binaries are the ones cargo builds for `cargo test`
-//! (`target/<profile>/examples/`); when missing (e.g. `cargo test --test
-//! examples` alone), they are built once with `cargo build --examples`.
-//! Every child is killed by a guard on drop, and every wait is bounded.
+//! The harness (building, starting, bounded waits) is in `example_harness/`;
+//! the attack-resistance tests are in `example_attacks.rs`. Every child is
+//! killed by a guard on drop, and every wait is bounded.
 //! This file must NOT test the library's internals; only the examples.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+mod example_harness;
 
-/// Upper bound for anything a test waits on.
-const BOUND: Duration = Duration::from_secs(20);
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 
-/// Path of the example binary `name`, building the examples once if needed.
-fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
-        BUILT.get_or_init(|| {
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "-q", "-p", "corun", "--examples"]);
-            if profile_dir.ends_with("release") {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("run cargo build --examples");
-            assert!(status.success(), "cargo build --examples failed");
-        });
-    }
-    assert!(path.exists(), "no example binary at {}", path.display());
-    path
-}
-
-/// Lines a child printed so far on one stream (collected by a thread).
-#[derive(Clone, Default)]
-struct Output(Arc<Mutex<String>>);
-
-impl Output {
-    fn collect(
-        stream: impl Read + Send + 'static,
-        first_line: Option<std::sync::mpsc::Sender<String>>,
-    ) -> Output {
-        let out = Output::default();
-        let o = out.clone();
-        std::thread::spawn(move || {
-            let mut first_line = first_line;
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                if let Some(tx) = first_line.take() {
-                    let _ = tx.send(line.clone());
-                }
-                let mut s = o.0.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        out
-    }
-
-    fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Waits (bounded) until the text contains `needle`.
-    fn wait_for(&self, needle: &str) -> bool {
-        let t0 = Instant::now();
-        while t0.elapsed() < BOUND {
-            if self.text().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-/// A running example server; killed (and reaped) when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stdout: Output,
-    stderr: Output,
-}
-
-impl Server {
-    /// Starts `cmd` (stdout/stderr piped) and reads its `listening on ADDR`.
-    fn start(mut cmd: Command) -> Server {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn example");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = Output::collect(child.stdout.take().unwrap(), Some(tx));
-        let stderr = Output::collect(child.stderr.take().unwrap(), None);
-        let mut server = Server {
-            child,
-            addr: "0.0.0.0:0".parse().unwrap(),
-            stdout,
-            stderr,
-        };
-        let line = rx
-            .recv_timeout(BOUND)
-            .unwrap_or_else(|_| panic!("no `listening on` line; stderr: {}", server.stderr.text()));
-        let addr = line.strip_prefix("listening on ").expect("listening line");
-        server.addr = addr.parse().expect("address in listening line");
-        server
-    }
-
-    fn example(name: &str, args: &[&str]) -> Server {
-        let mut cmd = Command::new(example(name));
-        cmd.args(args);
-        Server::start(cmd)
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    fn wait_exit(&mut self) -> Option<ExitStatus> {
-        wait_bounded(&mut self.child)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits for `child` to exit, at most [`BOUND`] (then kills it: `None`).
-fn wait_bounded(child: &mut Child) -> Option<ExitStatus> {
-    let t0 = Instant::now();
-    while t0.elapsed() < BOUND {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-/// Runs a client example to completion: (exit status, stdout).
-fn run_client(name: &str, args: &[&str]) -> (ExitStatus, String) {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn client");
-    let out = Output::collect(child.stdout.take().unwrap(), None);
-    let status = wait_bounded(&mut child).unwrap_or_else(|| panic!("{name} did not finish"));
-    // The collector thread sees EOF right after exit; wait for it briefly.
-    let t0 = Instant::now();
-    while out.text().is_empty() && t0.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (status, out.text())
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, BOUND).expect("connect");
-    s.set_read_timeout(Some(BOUND)).unwrap();
-    s.set_write_timeout(Some(BOUND)).unwrap();
-    s
-}
-
-/// Reads one response: (status, headers text, body).
-fn read_response(r: &mut impl BufRead) -> (u16, String, String) {
-    let mut head = String::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            r.read_line(&mut line).expect("read head") > 0,
-            "EOF in head: {head:?}"
-        );
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let status = head
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let len = head
-        .lines()
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        })
-        .expect("content-length");
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).expect("read body");
-    (status, head, String::from_utf8(body).unwrap())
-}
-
-/// Sends `request`, reads to EOF (the server must close): the whole reply.
-fn request_until_close(addr: SocketAddr, request: &[u8]) -> String {
-    let mut s = connect(addr);
-    s.write_all(request).unwrap();
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply)
-        .expect("server closes within the bound");
-    String::from_utf8_lossy(&reply).into_owned()
-}
-
-const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n";
+use example_harness::*;
 
 #[test]
 fn http_server_keeps_alive_and_pipelines() {
@@ -283,21 +72,31 @@ fn http_server_exits_cleanly_on_sigterm() {
     let mut idle = BufReader::new(connect(server.addr));
     idle.get_mut().write_all(GET).unwrap();
     assert_eq!(read_response(&mut idle).0, 200);
-    let kill = Command::new("kill")
-        .args(["-TERM", &server.pid()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = server.wait_exit().expect("server exits after SIGTERM");
-    assert!(status.success(), "exit status {status:?}");
-    assert!(
-        server.stdout.wait_for("shutdown complete"),
-        "{}",
-        server.stdout.text()
-    );
+    server.terminate_cleanly();
     // The idle keep-alive connection was closed, not left hanging.
     let mut buf = [0; 16];
     assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+}
+
+#[test]
+fn http_server_serves_on_every_core_of_a_multi_core_scheduler() {
+    let mut server = Server::example("http_server", &["--port", "0", "--cores", "2"]);
+    // Core 1 runs on a scheduler thread of its own.
+    let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "corun-1"), "threads: {names:?}");
+    for _ in 0..20 {
+        let mut s = BufReader::new(connect(server.addr));
+        s.get_mut().write_all(GET).unwrap();
+        assert_eq!(read_response(&mut s).0, 200);
+    }
+    server.terminate_cleanly();
+    // Both cores' counts are summed in the exit line.
+    let out = server.stdout.text();
+    assert!(out.contains("20 requests served"), "{out}");
 }
 
 #[test]
@@ -305,7 +104,8 @@ fn http_server_survives_running_out_of_fds() {
     let bin = example("http_server");
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
-        .arg(r#"ulimit -n 32 && exec "$0" --port 0"#)
+        // A cap above the fd limit, so that accept itself runs out.
+        .arg(r#"ulimit -n 32 && exec "$0" --port 0 --max-conns 100"#)
         .arg(&bin);
     let mut server = Server::start(cmd);
     let clients: Vec<TcpStream> = (0..40).map(|_| connect(server.addr)).collect();
@@ -365,6 +165,15 @@ fn echo_round_trips() {
     let mut back = [0; 4];
     s.read_exact(&mut back).unwrap();
     assert_eq!(&back, b"ping");
+}
+
+#[test]
+fn hyper_client_fetches_from_hyper_server() {
+    let server = Server::example("hyper_server", &["--port", "0"]);
+    let addr = server.addr.to_string();
+    let (status, out) = run_client("hyper_client", &["--addr", &addr, "--path", "/"]);
+    assert!(status.success(), "hyper_client failed: {out}");
+    assert_eq!(out, "HTTP 200\nHello from hyper on corun\n");
 }
 
 #[test]

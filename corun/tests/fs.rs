@@ -1,11 +1,11 @@
-//! Behaviour of `corun::fs`: files, directories and the blocking pool.
+//! Behaviour of `corun::fs`: files and directories (the blocking pool
+//! itself is tested in `unblock.rs`).
 
-use std::collections::HashSet;
 use std::io::{ErrorKind, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use corun::fs::{self, File, OpenOptions};
 
@@ -228,7 +228,7 @@ fn dropped_in_flight_operation_neither_crashes_nor_leaks() {
         let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let l = live.clone();
-        let mut job = Box::pin(fs::unblock(move || {
+        let mut job = Box::pin(corun::unblock(move || {
             started_tx.send(()).unwrap();
             go_rx.recv().unwrap();
             l.fetch_add(1, Ordering::SeqCst);
@@ -242,18 +242,18 @@ fn dropped_in_flight_operation_neither_crashes_nor_leaks() {
         let waker = std::task::Waker::noop();
         let mut cx = std::task::Context::from_waker(waker);
         assert!(job.as_mut().poll(&mut cx).is_pending());
-        fs::unblock(move || started_rx.recv().unwrap()).await;
+        corun::unblock(move || started_rx.recv().unwrap()).await;
         drop(job);
         go_tx.send(()).unwrap();
-        fs::unblock(move || done_rx.recv().unwrap()).await;
+        corun::unblock(move || done_rx.recv().unwrap()).await;
         // The pool still works, and the orphaned result gets dropped.
-        assert_eq!(fs::unblock(|| 41 + 1).await, 42);
+        assert_eq!(corun::unblock(|| 41 + 1).await, 42);
         let l = live.clone();
         // The job's thread drops its result right after sending `done`; wait
         // for that without sleeping: spin through the pool until it is 0.
         while l.load(Ordering::SeqCst) != 0 {
             corun::yield_now().await;
-            fs::unblock(|| ()).await;
+            corun::unblock(|| ()).await;
         }
 
         // A file write whose future is dropped mid-flight: the file stays
@@ -294,42 +294,6 @@ fn dropped_in_flight_operation_neither_crashes_nor_leaks() {
 }
 
 use std::future::Future;
-
-#[test]
-fn pool_reuses_threads_and_stays_bounded() {
-    corun::run(async {
-        let ids = Arc::new(Mutex::new(HashSet::new()));
-        let jobs: Vec<_> = (0..1000)
-            .map(|_| {
-                let ids = ids.clone();
-                corun::spawn(fs::unblock(move || {
-                    ids.lock().unwrap().insert(std::thread::current().id());
-                    assert!(fs::blocking_threads() <= fs::max_blocking_threads());
-                }))
-            })
-            .collect();
-        for r in corun::join_all(jobs).await {
-            r.unwrap();
-        }
-        let distinct = ids.lock().unwrap().len();
-        assert!(distinct >= 1);
-        assert!(
-            distinct <= fs::max_blocking_threads(),
-            "{distinct} threads for 1000 jobs, bound {}",
-            fs::max_blocking_threads()
-        );
-        assert!(fs::blocking_threads() <= fs::max_blocking_threads());
-    });
-}
-
-#[test]
-fn unblock_panic_reaches_the_task_not_the_pool() {
-    corun::run(async {
-        let t = corun::spawn(fs::unblock(|| -> u32 { panic!("boom in a blocking job") }));
-        assert!(t.await.is_err());
-        assert_eq!(fs::unblock(|| 7).await, 7);
-    });
-}
 
 #[test]
 fn regular_files_are_always_ready_for_io_waits() {

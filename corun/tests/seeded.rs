@@ -54,7 +54,7 @@ fn seeded(seed: u64) -> Builder {
 
 #[test]
 fn the_same_seed_replays_the_same_interleaving() {
-    let _env = ENV.lock().unwrap();
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     for seed in [0, 1, 17, u64::MAX] {
         let first = trace(seeded(seed));
         assert_eq!(first.len(), 12 * 6);
@@ -64,7 +64,7 @@ fn the_same_seed_replays_the_same_interleaving() {
 
 #[test]
 fn other_seeds_give_other_interleavings() {
-    let _env = ENV.lock().unwrap();
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let base = trace(seeded(1));
     let differing = (2..10).filter(|&s| trace(seeded(s)) != base).count();
     assert!(
@@ -75,7 +75,7 @@ fn other_seeds_give_other_interleavings() {
 
 #[test]
 fn without_a_seed_the_order_is_first_in_first_out() {
-    let _env = ENV.lock().unwrap();
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let fifo = trace(Builder::new().virtual_time(true));
     // The first round runs in spawn order.
     let first_steps: Vec<usize> = fifo
@@ -89,7 +89,7 @@ fn without_a_seed_the_order_is_first_in_first_out() {
 
 #[test]
 fn timers_due_at_the_same_tick_wake_in_the_seed_s_order() {
-    let _env = ENV.lock().unwrap();
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let order = |b: Builder| {
         b.run(async {
             let log = Rc::new(RefCell::new(Vec::new()));
@@ -116,7 +116,7 @@ fn timers_due_at_the_same_tick_wake_in_the_seed_s_order() {
 
 #[test]
 fn corun_seed_seeds_a_builder_without_one_and_a_bad_value_is_a_clear_error() {
-    let _env = ENV.lock().unwrap();
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let explicit = trace(seeded(42));
     // SAFETY (of the test): every test of this binary holds `ENV` while
     // it runs a scheduler, so no other thread reads the environment now.

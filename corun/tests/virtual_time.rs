@@ -92,7 +92,7 @@ fn real_io_with_no_timer_pending_still_waits_for_the_peer() {
             a.read_exact(&mut buf).await.unwrap();
             buf
         });
-        let b = corun::fs::unblock(move || writer.join().unwrap()).await;
+        let b = corun::unblock(move || writer.join().unwrap()).await;
         b.write_all(b"hello").await.unwrap();
         reader.await.unwrap()
     });
@@ -104,4 +104,53 @@ fn outside_a_scheduler_now_is_the_monotonic_clock() {
     let before = std::time::Instant::now();
     let now = corun::time::now();
     assert!(now >= before && now <= std::time::Instant::now());
+}
+
+#[test]
+fn work_on_the_blocking_pool_holds_the_clock_while_it_runs() {
+    let log = virtual_run(async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let timer = corun::spawn(async move {
+            corun::sleep(HOUR).await;
+            l.borrow_mut().push("timer");
+        });
+        let t0 = corun::time::now();
+        let v = corun::unblock(|| {
+            std::thread::sleep(Duration::from_millis(30));
+            7
+        })
+        .await;
+        assert_eq!(v, 7);
+        assert!(
+            corun::time::now() - t0 < HOUR,
+            "the clock jumped during the job"
+        );
+        log.borrow_mut().push("job");
+        timer.await.unwrap();
+        Rc::try_unwrap(log).unwrap().into_inner()
+    });
+    assert_eq!(log, ["job", "timer"]);
+}
+
+#[test]
+fn a_running_child_process_holds_the_clock_until_its_exit_is_collected() {
+    let (log, status_ok) = virtual_run(async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let timer = corun::spawn(async move {
+            corun::sleep(HOUR).await;
+            l.borrow_mut().push("timer");
+        });
+        let status = corun::process::Command::new("sleep")
+            .arg("0.05")
+            .status()
+            .await
+            .unwrap();
+        log.borrow_mut().push("child");
+        timer.await.unwrap();
+        (Rc::try_unwrap(log).unwrap().into_inner(), status.success())
+    });
+    assert!(status_ok);
+    assert_eq!(log, ["child", "timer"]);
 }

@@ -45,7 +45,7 @@ mod write;
 use write::Route;
 
 use super::inline::Policy;
-use super::pool::{self, Pending};
+use crate::unblock::{self as pool, Pending};
 
 /// Largest single read or write job; bigger requests are split.
 pub(super) const MAX_CHUNK: usize = 2 * 1024 * 1024;

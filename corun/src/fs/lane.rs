@@ -44,7 +44,7 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread;
 
-use super::pool::{self, Job, lock};
+use crate::unblock::{self as pool, Job, lock};
 
 struct Lane {
     state: Mutex<State>,

@@ -14,7 +14,7 @@
 //! Hence this module runs file system calls that may block on a small
 //! blocking pool of OS threads, and the calling task awaits the result;
 //! meanwhile the scheduler runs other tasks. The same pool runs any blocking
-//! closure you hand to [`unblock`]. But a trip to the pool costs context
+//! closure you hand to [`crate::unblock`]. But a trip to the pool costs context
 //! switches (a pool thread wakes, then wakes the scheduler), far more than a
 //! cached read or a buffered write itself, so [`File`] does those inline.
 //!
@@ -71,15 +71,10 @@
 //!
 //! # The pool
 //!
-//! * Process-global, shared by all schedulers, started lazily by the first
-//!   job (a program that never touches `fs` starts no thread).
-//! * Bounded: at most [`max_blocking_threads`] threads (default 16; set the
-//!   `CORUN_BLOCKING_THREADS` environment variable before first use, or call
-//!   [`set_max_blocking_threads`]). Threads are reused; one idle for 5
-//!   seconds exits. [`blocking_threads`] tells how many are alive.
-//! * Jobs start in FIFO order. A job always runs to completion; dropping the
-//!   future that awaits it only discards its result. A finished job wakes
-//!   its task through the task's `Waker` (corun's wakers work from any thread).
+//! The pool is corun's blocking pool, the one behind [`crate::unblock`]
+//! (process-global, lazy, bounded by [`crate::max_blocking_threads`], FIFO;
+//! its docs have the details). A job always runs to completion; dropping
+//! the future that awaits it only discards its result.
 //!
 //! # Data copies
 //!
@@ -112,16 +107,16 @@ mod file;
 mod inline;
 mod lane;
 mod options;
-mod pool;
 mod spread;
 
 use std::fs::{Metadata, Permissions};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::unblock;
+
 pub use file::File;
 pub use options::OpenOptions;
-pub use pool::{blocking_threads, max_blocking_threads, set_max_blocking_threads, unblock};
 #[doc(hidden)]
 pub use spread::spread_writes;
 

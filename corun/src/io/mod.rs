@@ -24,9 +24,7 @@ use crate::scheduler::context;
 
 pub use crate::reactor::{Interest, Readiness};
 
-fn outside() -> io::Error {
-    io::Error::other("corun I/O used outside a corun scheduler thread")
-}
+use crate::outside::error as outside;
 
 /// A registration of `fd` that enters epoll at its first wait that finds
 /// it not ready; still bound to this thread's reactor. A new slot guesses

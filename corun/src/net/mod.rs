@@ -62,9 +62,16 @@
 //!
 //! # Addresses
 //!
-//! TCP and UDP take `impl ToSocketAddrs` like std. A host *name* is resolved
-//! with the system resolver, which blocks the scheduler thread: pass a
-//! `SocketAddr` or an IP literal (`"127.0.0.1:8080"`) where that matters.
+//! The async calls that reach out ([`TcpStream::connect`],
+//! [`UdpSocket::send_to`], [`lookup_host`]) take corun's own
+//! [`ToSocketAddrs`]: a host *name* is resolved by the system resolver on
+//! the blocking pool ([`crate::unblock`]), so a slow DNS answer stalls no
+//! other task; socket addresses and IP literals skip the resolver.
+//!
+//! The synchronous calls (`bind`, and [`UdpSocket::connect`]) take std's
+//! `ToSocketAddrs`, whose host names are resolved on the calling thread:
+//! give them a `SocketAddr` or an IP literal (`"127.0.0.1:8080"`), or
+//! resolve first with [`lookup_host`].
 //!
 //! # Memory
 //!
@@ -75,6 +82,7 @@
 //! This module only wraps sockets: it must NOT touch the reactor's internals,
 //! the scheduler or timers except through `crate::io` and `crate::time`.
 
+mod addr;
 mod split;
 mod tcp;
 mod tcp_stream;
@@ -82,6 +90,7 @@ mod udp;
 mod unix;
 mod unix_datagram;
 
+pub use addr::{ToSocketAddrs, lookup_host};
 pub use split::{OwnedReadHalf, OwnedWriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpListenerBuilder};
 pub use tcp_stream::TcpStream;
@@ -91,7 +100,7 @@ pub use unix_datagram::UnixDatagram;
 
 use std::future::Future;
 use std::io::{self, IoSlice, Read};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
@@ -114,7 +123,7 @@ pub const DEFAULT_BACKLOG: u32 = 4096;
 
 /// Runs `f` on each address `addr` resolves to, until one succeeds; returns
 /// the last error otherwise (or `InvalidInput` when there is no address).
-fn each_addr<A: ToSocketAddrs, T>(
+fn each_addr<A: std::net::ToSocketAddrs, T>(
     addr: A,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {

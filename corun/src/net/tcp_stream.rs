@@ -6,14 +6,14 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
-use super::{impl_async_io, no_address, stream};
+use super::{ToSocketAddrs, impl_async_io, no_address, stream};
 use crate::io::{Async, Readiness};
 
 /// A TCP connection, registered with the current scheduler's reactor.
@@ -46,8 +46,9 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Connects to `addr`, trying each address it resolves to in turn
-    /// (without blocking the scheduler while the handshake runs). Returns
-    /// the last address's error when none accepts, e.g.
+    /// (without blocking the scheduler while the handshake runs, nor while
+    /// a host name is resolved: see [`ToSocketAddrs`]). Returns the last
+    /// address's error when none accepts, e.g.
     /// `ErrorKind::ConnectionRefused`.
     ///
     /// ```
@@ -60,7 +61,7 @@ impl TcpStream {
     /// ```
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
-        for a in addr.to_socket_addrs()? {
+        for a in super::addr::resolve(&addr).await? {
             match connect_one(a).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),

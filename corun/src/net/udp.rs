@@ -82,8 +82,16 @@ impl UdpSocket {
     ///     assert_eq!(a.send_to(b"x", b.local_addr().unwrap()).await.unwrap(), 1);
     /// });
     /// ```
-    pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
-        let target = target.to_socket_addrs()?.next().ok_or_else(no_address)?;
+    pub async fn send_to<A: super::ToSocketAddrs>(
+        &self,
+        buf: &[u8],
+        target: A,
+    ) -> io::Result<usize> {
+        let target = super::addr::resolve(&target)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(no_address)?;
         self.io.write_with(|s| s.send_to(buf, target)).await
     }
 

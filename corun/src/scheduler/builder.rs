@@ -130,7 +130,7 @@ impl Builder {
     /// Every other task of the scheduler waits while one poll runs, so a
     /// slow poll is a missing yield (a loop over ready I/O or a long
     /// computation without `yield_now().await`) or blocking work that
-    /// belongs in [`crate::fs::unblock`]. Polls are timed on a coarse clock
+    /// belongs in [`crate::unblock`]. Polls are timed on a coarse clock
     /// that advances every 250 µs while the scheduler runs, so durations are
     /// exact to about that much, and timing costs nothing per poll.
     ///
@@ -197,7 +197,15 @@ impl Builder {
     /// I/O and no message, it jumps to the next timer. `sleep`, `timeout`
     /// and `interval` of hours then finish at once, in the order their
     /// deadlines say. [`corun::time::now`](crate::time::now) reads this
-    /// clock; `Instant::now()` does not.
+    /// clock; `Instant::now()` does not. The clock starts at the same
+    /// instant in every run (the process's time base, so it may read
+    /// earlier than `Instant::now()`), which lets a seed replay a schedule
+    /// with timers exactly; measure durations as differences of `now()`.
+    ///
+    /// Work a task awaits on the blocking pool ([`crate::unblock`], file
+    /// operations) and child processes ([`crate::process`], until their exit
+    /// is collected) hold the clock while they run: the scheduler waits for
+    /// them for real instead of jumping.
     ///
     /// Real sockets still work: while a task waits for I/O with no timer
     /// pending, the scheduler blocks for real; but a timer pending beside

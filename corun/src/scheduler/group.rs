@@ -9,6 +9,7 @@
 //! `spawn_on_each` instead.
 //!
 //! This file must not touch a core's thread-local state; it only routes.
+//! (The reasons: `docs/design/many-cores.md`.)
 
 use std::future::Future;
 use std::pin::Pin;

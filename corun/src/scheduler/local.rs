@@ -18,8 +18,7 @@ use crate::sync::oneshot;
 use crate::task::raw;
 use crate::task::{Exit, JoinError, Task, TaskId, TaskInfo, Waiting, core_of};
 
-const OUTSIDE: &str = "this corun function must be called from a task running on a corun scheduler \
-                       (inside corun::run or a task spawned on a Scheduler)";
+const OUTSIDE: &str = crate::outside::MESSAGE;
 
 /// Runs a scheduler on the current thread until `future` completes and
 /// returns its output. Tasks still alive then are killed (their destructors

@@ -26,6 +26,8 @@
 //! a live task costs one word in a page that holds more than `COMPACT_AT`
 //! tasks, or an overflow entry.
 //!
+//! Why ids are laid out this way: `docs/design/many-cores.md`.
+//!
 //! The registry stores pointers only; it does not own or free tasks (the
 //! core manages references) and knows nothing of scheduling.
 
@@ -36,6 +38,8 @@ use super::core::IdMap;
 use crate::task::raw::{self, Header};
 use crate::task::{BLOCK, BLOCK_SHIFT, seq_of};
 
+/// No page (of `Registry::cur_page`).
+const NONE: u32 = u32::MAX;
 /// Marks "no slot" in a `TaskId` hint.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 /// The slot bit of overflow entries.
@@ -62,8 +66,10 @@ pub(crate) struct Registry {
     free_pages: Vec<u32>,
     /// Page number of each id block that has a page.
     by_block: IdMap<u32>,
-    /// The page local spawns fill now: `(block, page number)`.
-    current: Option<(u64, u32)>,
+    /// The id block and page number local spawns fill now (`NONE` when
+    /// there is none).
+    cur_block: u64,
+    cur_page: u32,
     /// Freed pages kept for reuse.
     spare: Vec<Box<Page>>,
     overflow: Vec<Entry>,
@@ -82,7 +88,8 @@ impl Registry {
             pages: Vec::new(),
             free_pages: Vec::new(),
             by_block: IdMap::default(),
-            current: None,
+            cur_block: u64::MAX,
+            cur_page: NONE,
             spare: Vec::new(),
             overflow: Vec::new(),
             overflow_free: Vec::new(),
@@ -109,13 +116,13 @@ impl Registry {
         // SAFETY: the caller hands over a live task.
         let h = unsafe { raw::header(ptr) };
         let seq = seq_of(h.id);
-        let slot = match self.current {
-            Some((block, page)) if local && block == seq >> BLOCK_SHIFT => self.put(page, seq, ptr),
-            _ if local => {
-                let page = self.start_page(seq >> BLOCK_SHIFT);
-                self.put(page, seq, ptr)
-            }
-            _ => self.put_overflow(h.id, ptr),
+        let slot = if !local {
+            self.put_overflow(h.id, ptr)
+        } else if self.cur_block == seq >> BLOCK_SHIFT {
+            self.put(self.cur_page, seq, ptr)
+        } else {
+            let page = self.start_page(seq >> BLOCK_SHIFT);
+            self.put(page, seq, ptr)
         };
         self.len += 1;
         h.slot.store(slot, Ordering::Relaxed);
@@ -152,19 +159,20 @@ impl Registry {
     /// replaces if little of it is left.
     #[inline(never)]
     fn start_page(&mut self, block: u64) -> u32 {
-        if let Some((_, old)) = self.current.take() {
-            let live = self.pages[old as usize].as_ref().map_or(0, |p| p.live);
-            if live <= COMPACT_AT {
-                self.compact(old);
+        let old = std::mem::replace(&mut self.cur_page, NONE);
+        self.cur_block = u64::MAX;
+        if old != NONE {
+            match self.pages[old as usize].as_ref().map(|p| p.live) {
+                Some(0) => {
+                    if let Some(page) = self.pages[old as usize].take() {
+                        self.release_page(old, page);
+                    }
+                }
+                Some(live) if live <= COMPACT_AT => self.compact(old),
+                _ => {}
             }
         }
-        let mut page = self.spare.pop().unwrap_or_else(|| {
-            Box::new(Page {
-                block,
-                live: 0,
-                entries: [None; BLOCK],
-            })
-        });
+        let mut page = self.spare.pop().unwrap_or_else(new_page);
         page.block = block;
         let n = match self.free_pages.pop() {
             Some(n) => {
@@ -179,30 +187,32 @@ impl Registry {
             }
         };
         self.by_block.insert(block, n);
-        self.current = Some((block, n));
+        (self.cur_block, self.cur_page) = (block, n);
         n
     }
 
     /// Moves what page `n` still holds to the overflow and frees the page.
     fn compact(&mut self, n: u32) {
-        let Some(page) = self.pages[n as usize].take() else {
+        let Some(mut page) = self.pages[n as usize].take() else {
             return;
         };
-        for ptr in page.entries.iter().flatten() {
-            // SAFETY: occupied entries point at live tasks.
-            let h = unsafe { raw::header(*ptr) };
-            let slot = self.put_overflow(h.id, *ptr);
-            h.slot.store(slot, Ordering::Relaxed);
+        for entry in page.entries.iter_mut() {
+            if let Some(ptr) = entry.take() {
+                // SAFETY: occupied entries point at live tasks.
+                let h = unsafe { raw::header(ptr) };
+                let slot = self.put_overflow(h.id, ptr);
+                h.slot.store(slot, Ordering::Relaxed);
+            }
         }
+        page.live = 0;
         self.release_page(n, page);
     }
 
-    fn release_page(&mut self, n: u32, mut page: Box<Page>) {
+    /// Frees page number `n`, whose entries are all empty.
+    fn release_page(&mut self, n: u32, page: Box<Page>) {
         self.by_block.remove(&page.block);
         self.free_pages.push(n);
         if self.spare.len() < SPARE_PAGES {
-            page.live = 0;
-            page.entries = [None; BLOCK];
             self.spare.push(page);
         }
     }
@@ -239,39 +249,57 @@ impl Registry {
     }
 
     /// Removes the task `ptr` (which must be registered).
+    #[inline]
     pub(crate) fn remove(&mut self, ptr: NonNull<Header>) {
         // SAFETY: the caller passes a live, registered task.
         let h = unsafe { raw::header(ptr) };
         let slot = h.slot.load(Ordering::Relaxed);
-        if self.at(slot) != Some(ptr) {
-            return;
-        }
-        self.len -= 1;
         if slot & OVERFLOW != 0 {
-            let idx = slot & !OVERFLOW;
-            self.overflow[idx as usize] = None;
-            self.overflow_free.push(idx);
-            self.overflow_by_id.remove(&h.id);
-            return;
+            return self.remove_overflow(slot & !OVERFLOW, ptr, h.id);
         }
         let n = slot >> BLOCK_SHIFT;
-        let current = self.current.map(|(_, c)| c) == Some(n);
-        let Some(page) = self.pages[n as usize].as_deref_mut() else {
+        let Some(page) = self
+            .pages
+            .get_mut(n as usize)
+            .and_then(|p| p.as_deref_mut())
+        else {
             return;
         };
-        page.entries[slot as usize & (BLOCK - 1)] = None;
-        page.live -= 1;
-        let live = page.live;
-        if current {
+        let entry = &mut page.entries[slot as usize & (BLOCK - 1)];
+        if *entry != Some(ptr) {
             return;
         }
+        *entry = None;
+        page.live -= 1;
+        self.len -= 1;
+        if page.live > COMPACT_AT || n == self.cur_page {
+            return;
+        }
+        self.page_emptied(n);
+    }
+
+    /// Frees page `n`, left with few tasks or none (not the current page):
+    /// compacted into the overflow first if it still holds some.
+    #[inline(never)]
+    fn page_emptied(&mut self, n: u32) {
+        let live = self.pages[n as usize].as_ref().map_or(0, |p| p.live);
         if live == 0 {
             if let Some(page) = self.pages[n as usize].take() {
                 self.release_page(n, page);
             }
-        } else if live <= COMPACT_AT {
+        } else {
             self.compact(n);
         }
+    }
+
+    fn remove_overflow(&mut self, idx: u32, ptr: NonNull<Header>, id: u64) {
+        if self.overflow.get(idx as usize).copied().flatten() != Some(ptr) {
+            return;
+        }
+        self.len -= 1;
+        self.overflow[idx as usize] = None;
+        self.overflow_free.push(idx);
+        self.overflow_by_id.remove(&id);
     }
 
     /// Every live task (pages in page order, then the overflow).
@@ -282,6 +310,22 @@ impl Registry {
             .flat_map(|p| p.entries.iter().flatten().copied())
             .chain(self.overflow.iter().flatten().copied())
     }
+}
+
+/// An empty page, allocated zeroed (the allocator may hand out memory the
+/// kernel has zeroed already, and no 8 KiB value crosses the stack).
+fn new_page() -> Box<Page> {
+    let layout = std::alloc::Layout::new::<Page>();
+    // SAFETY: `Page` has a non-zero size.
+    let raw = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Page>();
+    if raw.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `raw` is a fresh allocation of `Page`'s layout from the
+    // global allocator (what `Box` frees with), and all zero bytes are a
+    // valid `Page`: block 0, live 0, every entry `None` (an
+    // `Option<NonNull<_>>` is null for `None`).
+    unsafe { Box::from_raw(raw) }
 }
 
 fn id_of(ptr: NonNull<Header>) -> u64 {

@@ -2,7 +2,8 @@
 //! thread. It reaches a core only through its injection queue (or directly
 //! when the caller runs on that very core), and never waits for another
 //! thread while it runs on a scheduler thread: such calls have an `async`
-//! form, or return [`Error::OnSchedulerThread`].
+//! form, or return [`Error::OnSchedulerThread`]. Why, and how a kill from
+//! another thread keeps its meaning: `docs/design/many-cores.md`.
 
 use std::fmt;
 use std::future::Future;

@@ -82,6 +82,10 @@ pub(crate) struct Shared {
     /// line of its own, because the scheduler reads it after every poll
     /// while other threads write the queue's flags.
     kills: KillFlag,
+    /// Jobs on the blocking pool that tasks of this scheduler wait for,
+    /// counted only under virtual time: the clock does not jump while any
+    /// runs (see `ClockHold`).
+    clock_holds: std::sync::atomic::AtomicUsize,
     unparker: Unparker,
     /// The most spawns `reserve_spawn` lets wait in the queue.
     spawn_bound: usize,
@@ -103,6 +107,7 @@ impl Shared {
             has_msgs: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             kills: KillFlag(AtomicBool::new(false)),
+            clock_holds: std::sync::atomic::AtomicUsize::new(0),
             unparker,
             slab: Slab::new(),
         }
@@ -209,6 +214,11 @@ impl Shared {
         self.kills.0.store(false, Ordering::SeqCst);
     }
 
+    /// True while some job holds the virtual clock.
+    pub(crate) fn clock_held(&self) -> bool {
+        self.clock_holds.load(Ordering::Acquire) != 0
+    }
+
     /// True if messages may be waiting.
     pub(crate) fn has_msgs(&self) -> bool {
         self.has_msgs.load(Ordering::SeqCst)
@@ -250,3 +260,29 @@ impl Shared {
 /// An atomic flag alone on its cache line.
 #[repr(align(64))]
 struct KillFlag(AtomicBool);
+
+/// Holds a virtual clock still while a job runs outside the scheduler (the
+/// blocking pool, a file write lane): made on the scheduler's thread when
+/// the job is queued, dropped by the job's thread once the job's result is
+/// delivered. Dropping it wakes the scheduler, which may then jump.
+pub(crate) struct ClockHold(std::sync::Arc<Shared>);
+
+impl ClockHold {
+    /// A hold on this thread's scheduler if it runs on virtual time.
+    pub(crate) fn take() -> Option<ClockHold> {
+        crate::scheduler::context::with_core(|c| {
+            c.is_virtual().then(|| {
+                c.shared().clock_holds.fetch_add(1, Ordering::AcqRel);
+                ClockHold(c.shared().clone())
+            })
+        })
+        .flatten()
+    }
+}
+
+impl Drop for ClockHold {
+    fn drop(&mut self) {
+        self.0.clock_holds.fetch_sub(1, Ordering::AcqRel);
+        self.0.unparker.unpark();
+    }
+}

@@ -66,7 +66,10 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         Sender {
             shared: shared.clone(),
         },
-        Receiver { shared },
+        Receiver {
+            ended: false,
+            shared,
+        },
     )
 }
 
@@ -88,7 +91,10 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, Receiver<T>) {
         UnboundedSender {
             shared: shared.clone(),
         },
-        Receiver { shared },
+        Receiver {
+            ended: false,
+            shared,
+        },
     )
 }
 
@@ -284,6 +290,9 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 
 /// The receiving half of a single-thread channel.
 pub struct Receiver<T> {
+    /// Set once a receive returned `None` (the end): from then on the
+    /// receiver is a terminated `FusedStream`.
+    ended: bool,
     shared: Shared<T>,
 }
 
@@ -325,7 +334,10 @@ impl<T> Receiver<T> {
                 wake(granted);
                 Poll::Ready(Some(v))
             }
-            RecvStep::End => Poll::Ready(None),
+            RecvStep::End => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
             RecvStep::Empty => Poll::Pending,
         }
     }
@@ -406,6 +418,47 @@ impl<T> futures_core::Stream for Receiver<T> {
     }
 }
 
+/// Terminated once a receive returned `None`, so `futures::select!` takes
+/// the receiver (and its `next()`) without `.fuse()`.
+///
+/// ```
+/// use futures_core::stream::FusedStream;
+/// use corun::sync::local;
+///
+/// corun::run(async {
+///     let (tx, mut rx) = local::channel::<u8>(1);
+///     drop(tx);
+///     assert!(!rx.is_terminated());
+///     assert_eq!(rx.recv().await, None);
+///     assert!(rx.is_terminated());
+/// });
+/// ```
+impl<T> futures_core::stream::FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.ended
+    }
+}
+
+/// Terminated once its receiver has returned `None`, so `futures::select!`
+/// takes `rx.recv()` without `.fuse()`.
+///
+/// ```
+/// use futures_core::future::FusedFuture;
+/// use corun::sync::local;
+///
+/// corun::run(async {
+///     let (tx, mut rx) = local::channel::<u8>(1);
+///     drop(tx);
+///     assert_eq!(rx.recv().await, None);
+///     assert!(rx.recv().is_terminated());
+/// });
+/// ```
+impl<T> futures_core::future::FusedFuture for RecvFuture<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.rx.ended
+    }
+}
+
 /// Future of [`Receiver::recv`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct RecvFuture<'a, T> {
@@ -440,6 +493,10 @@ mod tests {
     use crate::sync::test_util::{counting, poll};
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "runs a scheduler, whose ticker thread outlives the test"
+    )]
     fn messages_arrive_in_order_and_full_channel_makes_senders_wait_fifo() {
         let order = Rc::new(RefCell::new(Vec::new()));
         let got = crate::run({
@@ -465,6 +522,31 @@ mod tests {
         });
         assert_eq!(got, ["a", "b", "c"]);
         assert_eq!(*order.borrow(), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn waiting_senders_are_granted_the_free_slot_one_at_a_time_in_order() {
+        let (tx, mut rx) = channel(1);
+        let mut sends = [tx.send("a"), tx.send("b"), tx.send("c")];
+        let wakers = [counting(), counting(), counting()];
+        let polled: Vec<bool> = sends
+            .iter_mut()
+            .zip(&wakers)
+            .map(|(f, (w, _))| poll(f, w).is_ready())
+            .collect();
+        assert_eq!(polled, [true, false, false], "one slot: `a` fits");
+        for (i, want) in ["a", "b", "c"].into_iter().enumerate() {
+            assert_eq!(rx.try_recv(), Ok(want));
+            let woken: Vec<usize> = wakers.iter().map(|(_, c)| c.get()).collect();
+            // Each freed slot wakes the oldest waiting sender only.
+            let expect: Vec<usize> = (0..3).map(|j| usize::from(j > 0 && j <= i + 1)).collect();
+            assert_eq!(woken, expect, "after receiving {want}");
+            if i + 1 < 3 {
+                let (w, _) = &wakers[i + 1];
+                assert!(matches!(poll(&mut sends[i + 1], w), Poll::Ready(Ok(()))));
+            }
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     }
 
     #[test]

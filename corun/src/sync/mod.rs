@@ -15,9 +15,15 @@
 //! - [`local`]: the same channels for tasks of one scheduler (`!Send` ends,
 //!   no lock and no atomic instruction per message).
 //! - [`oneshot`]: a single value from one task to another.
+//! - [`broadcast`]: every value to every receiver, from a ring of the
+//!   last few (a receiver that falls behind is told how much it lost).
+//! - [`watch`]: one value that receivers follow, told when it changed.
 //! - [`Notify`] and [`Event`] (in `notify.rs`, `event.rs`): wake-ups without data; `Event`
 //!   latches like Python's `threading.Event`.
 //! - [`Semaphore`] (in `semaphore.rs`): counted permits with FIFO waking.
+//! - [`Mutex`] and [`RwLock`] (in `mutex.rs`, `rwlock.rs`, over the FIFO
+//!   reader-writer core in `raw_lock.rs`): locks whose guards may be held
+//!   across `.await`s.
 //!
 //! # Protocol shared by every waiting future
 //!
@@ -56,27 +62,34 @@
 //! });
 //! ```
 
+pub mod broadcast;
 mod chan;
 mod event;
 pub mod local;
 pub mod mpsc;
+mod mutex;
 mod notify;
 pub mod oneshot;
+mod raw_lock;
+mod rwlock;
 mod semaphore;
+pub mod watch;
 
 pub use event::{Event, EventWait};
+pub use mutex::{Mutex, MutexGuard};
 pub use notify::{Notified, Notify};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{Acquire, AcquireError, Permit, Semaphore, TryAcquireError};
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::Waker;
 
 /// Locks `m`, ignoring poisoning: every critical section in this module
 /// leaves the state consistent before calling anything that can panic (a
 /// user's `Waker::clone`), so a poisoned lock still guards valid data, and
 /// the runtime must not panic because some other thread did.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -216,6 +229,18 @@ pub(crate) mod test_util {
         }
     }
 
+    /// The loop count for a cross-thread test that runs `native` rounds
+    /// natively. Under Miri, which interprets every step, a fiftieth (at
+    /// least 10): its scheduler preempts threads at random points, so a
+    /// few hundred rounds already interleave the two sides in many ways.
+    pub fn rounds(native: usize) -> usize {
+        if cfg!(miri) {
+            (native / 50).max(10)
+        } else {
+            native
+        }
+    }
+
     /// A fresh counting waker and its counter.
     pub fn counting() -> (Waker, Arc<Counter>) {
         let c = Arc::new(Counter::default());
@@ -271,6 +296,15 @@ mod tests {
         send_sync::<Semaphore>();
         send_sync::<Acquire<'static>>();
         send_sync::<Permit<'static>>();
+        send_sync::<broadcast::Sender<String>>();
+        send_sync::<broadcast::Receiver<String>>();
+        send_sync::<watch::Sender<String>>();
+        send_sync::<watch::Receiver<String>>();
+        send_sync::<Mutex<String>>();
+        send_sync::<MutexGuard<'static, String>>();
+        send_sync::<RwLock<String>>();
+        send_sync::<RwLockReadGuard<'static, String>>();
+        send_sync::<RwLockWriteGuard<'static, String>>();
     }
 
     #[test]

@@ -65,7 +65,10 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         Sender {
             shared: shared.clone(),
         },
-        Receiver { shared },
+        Receiver {
+            ended: false,
+            shared,
+        },
     )
 }
 
@@ -90,7 +93,10 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, Receiver<T>) {
         UnboundedSender {
             shared: shared.clone(),
         },
-        Receiver { shared },
+        Receiver {
+            ended: false,
+            shared,
+        },
     )
 }
 
@@ -334,6 +340,9 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 /// });
 /// ```
 pub struct Receiver<T> {
+    /// Set once a receive returned `None` (the end): from then on the
+    /// receiver is a terminated `FusedStream`.
+    ended: bool,
     shared: Arc<Shared<T>>,
 }
 
@@ -386,7 +395,10 @@ impl<T> Receiver<T> {
                 wake(granted);
                 Poll::Ready(Some(v))
             }
-            RecvStep::End => Poll::Ready(None),
+            RecvStep::End => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
             RecvStep::Empty => Poll::Pending,
         }
     }
@@ -478,6 +490,47 @@ impl<T> futures_core::Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.get_mut().poll_recv(cx)
+    }
+}
+
+/// Terminated once a receive returned `None`, so `futures::select!` takes
+/// the receiver (and its `next()`) without `.fuse()`.
+///
+/// ```
+/// use futures_core::stream::FusedStream;
+/// use corun::sync::mpsc;
+///
+/// corun::run(async {
+///     let (tx, mut rx) = mpsc::channel::<u8>(1);
+///     drop(tx);
+///     assert!(!rx.is_terminated());
+///     assert_eq!(rx.recv().await, None);
+///     assert!(rx.is_terminated());
+/// });
+/// ```
+impl<T> futures_core::stream::FusedStream for Receiver<T> {
+    fn is_terminated(&self) -> bool {
+        self.ended
+    }
+}
+
+/// Terminated once its receiver has returned `None`, so `futures::select!`
+/// takes `rx.recv()` without `.fuse()`.
+///
+/// ```
+/// use futures_core::future::FusedFuture;
+/// use corun::sync::mpsc;
+///
+/// corun::run(async {
+///     let (tx, mut rx) = mpsc::channel::<u8>(1);
+///     drop(tx);
+///     assert_eq!(rx.recv().await, None);
+///     assert!(rx.recv().is_terminated());
+/// });
+/// ```
+impl<T> futures_core::future::FusedFuture for RecvFuture<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.rx.ended
     }
 }
 

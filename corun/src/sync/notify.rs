@@ -281,7 +281,7 @@ impl Drop for Notified<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::test_util::{block_on, counting, poll};
+    use crate::sync::test_util::{block_on, counting, poll, rounds};
     use std::sync::Arc;
     use std::thread;
 
@@ -369,19 +369,20 @@ mod tests {
 
     #[test]
     fn cross_thread_notify_one_is_never_lost() {
+        let rounds = rounds(10_000);
         let ping = Arc::new(Notify::new());
         let pong = Arc::new(Notify::new());
         let (ping2, pong2) = (ping.clone(), pong.clone());
         let h = thread::spawn(move || {
             block_on(async {
-                for _ in 0..10_000 {
+                for _ in 0..rounds {
                     ping2.notified().await;
                     pong2.notify_one();
                 }
             })
         });
         block_on(async {
-            for _ in 0..10_000 {
+            for _ in 0..rounds {
                 ping.notify_one();
                 pong.notified().await;
             }

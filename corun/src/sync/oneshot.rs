@@ -266,7 +266,7 @@ impl<T> fmt::Debug for Receiver<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::test_util::{block_on, counting, poll};
+    use crate::sync::test_util::{block_on, counting, poll, rounds};
     use std::thread;
 
     #[test]
@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn cross_thread_send_is_received() {
-        for i in 0..1000 {
+        for i in 0..rounds(1000) {
             let (tx, rx) = channel();
             let h = thread::spawn(move || tx.send(i).unwrap());
             assert_eq!(block_on(rx), Ok(i));

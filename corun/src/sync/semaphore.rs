@@ -377,7 +377,7 @@ impl Drop for Acquire<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::test_util::{block_on, counting, poll};
+    use crate::sync::test_util::{block_on, counting, poll, rounds};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread;
@@ -482,6 +482,7 @@ mod tests {
 
     #[test]
     fn cross_thread_mutual_exclusion_holds() {
+        let rounds = rounds(10_000);
         let sem = Arc::new(Semaphore::new(2));
         let inside = Arc::new(AtomicUsize::new(0));
         let total = Arc::new(AtomicUsize::new(0));
@@ -490,7 +491,7 @@ mod tests {
                 let (sem, inside, total) = (sem.clone(), inside.clone(), total.clone());
                 thread::spawn(move || {
                     block_on(async {
-                        for _ in 0..10_000 {
+                        for _ in 0..rounds {
                             let _p = sem.acquire().await.unwrap();
                             let n = inside.fetch_add(1, Ordering::SeqCst);
                             assert!(n < 2, "more holders than permits");
@@ -504,7 +505,7 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(total.load(Ordering::SeqCst), 40_000);
+        assert_eq!(total.load(Ordering::SeqCst), 4 * rounds);
         assert_eq!(sem.available_permits(), 2);
     }
 }

@@ -599,6 +599,9 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 #[cfg(test)]
+pub(in crate::task) mod testing;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -82,9 +82,11 @@ struct FreeBlock {
 /// The owner thread's part.
 struct Local {
     free: [*mut FreeBlock; CLASSES],
-    /// Next unused byte of the newest chunk, and its end.
-    bump: usize,
-    end: usize,
+    /// Next unused byte of the newest chunk, and its end (both null before
+    /// the first chunk). `bump` is derived from the chunk pointer, so the
+    /// blocks cut from it carry the chunk's provenance.
+    bump: *mut u8,
+    end: *mut u8,
     chunks: Vec<NonNull<u8>>,
     /// Blocks handed out minus blocks given back by `free_local`.
     live: usize,
@@ -112,8 +114,8 @@ impl Slab {
         Slab {
             local: UnsafeCell::new(Local {
                 free: [ptr::null_mut(); CLASSES],
-                bump: 0,
-                end: 0,
+                bump: ptr::null_mut(),
+                end: ptr::null_mut(),
                 chunks: Vec::new(),
                 live: 0,
             }),
@@ -156,18 +158,24 @@ impl Slab {
             }
         }
         let size = block_size(class);
-        if l.end - l.bump < size {
+        if l.end.addr() - l.bump.addr() < size {
             let chunk = new_chunk(l.chunks.len() >= HUGE_AFTER)?;
             l.chunks.push(chunk);
+            // `chunk_tag` reads the tag through the chunk's address alone
+            // (a block's pointer may only cover the block): it needs the
+            // chunk's provenance exposed.
+            let _ = chunk.as_ptr().expose_provenance();
             // SAFETY: the chunk is fresh, writable, CHUNK-aligned and much
             // larger than the tag; blocks start after it.
             unsafe { chunk.as_ptr().cast::<*const ()>().write(tag) };
             // The tail of the old chunk (< MAX_BLOCK bytes) is left unused.
-            l.bump = chunk.as_ptr() as usize + TAG_SIZE;
-            l.end = chunk.as_ptr() as usize + CHUNK;
+            l.bump = chunk.as_ptr().wrapping_add(TAG_SIZE);
+            l.end = chunk.as_ptr().wrapping_add(CHUNK);
         }
-        let block = l.bump as *mut u8;
-        l.bump += size;
+        let block = l.bump;
+        // Stays inside the chunk (or one past its end): `size` bytes were
+        // left, checked above.
+        l.bump = l.bump.wrapping_add(size);
         l.live += 1;
         NonNull::new(block)
     }
@@ -246,10 +254,10 @@ impl Slab {
 impl Drop for Slab {
     fn drop(&mut self) {
         for chunk in self.local.get_mut().chunks.drain(..) {
-            // SAFETY: each chunk was mapped by `new_chunk` with this size and
+            // SAFETY: each chunk came from `new_chunk` and is freed once;
             // no block in it is in use (the shared state that owns this slab
             // outlives every block, see the module docs).
-            unsafe { libc::munmap(chunk.as_ptr().cast(), CHUNK) };
+            unsafe { free_chunk(chunk) };
         }
     }
 }
@@ -263,9 +271,9 @@ impl Drop for Slab {
 #[inline]
 pub(crate) unsafe fn chunk_tag(block: *const u8) -> *const () {
     let base = block.addr() & !(CHUNK - 1);
-    // Chunk pointers are made from integers (see `new_chunk`), so their
-    // provenance is exposed; the block's own provenance may not cover the
-    // chunk's first bytes.
+    // The block's own provenance may not cover the chunk's first bytes (a
+    // `&Header` covers the header only); `alloc` exposed the provenance of
+    // the whole chunk for this.
     let head = ptr::with_exposed_provenance::<*const ()>(base);
     // SAFETY: the chunk is mapped while its slab lives (the caller's duty),
     // is CHUNK-aligned, and its first word was written by `alloc` before
@@ -275,6 +283,7 @@ pub(crate) unsafe fn chunk_tag(block: *const u8) -> *const () {
 
 /// Maps a `CHUNK`-aligned chunk of `CHUNK` bytes (lazily committed by the
 /// kernel); `huge` asks for transparent huge pages.
+#[cfg(not(miri))]
 fn new_chunk(huge: bool) -> Option<NonNull<u8>> {
     // Map twice the size, then trim to an aligned chunk: the kernel can
     // only use a huge page for an aligned 2 MiB range.
@@ -294,25 +303,66 @@ fn new_chunk(huge: bool) -> Option<NonNull<u8>> {
     if raw == libc::MAP_FAILED {
         return None;
     }
-    let start = raw as usize;
-    let aligned = (start + CHUNK - 1) & !(CHUNK - 1);
-    let head = aligned - start;
+    let raw = raw.cast::<u8>();
+    let head = raw.addr().next_multiple_of(CHUNK) - raw.addr();
     let tail = len - head - CHUNK;
+    // Derived from the mapping's pointer, so the chunk keeps its
+    // provenance.
+    let aligned = raw.wrapping_add(head);
     // SAFETY: both ranges lie inside the mapping just made and outside the
     // chunk we keep; unmapping them touches nothing else.
     unsafe {
         if head > 0 {
-            libc::munmap(raw, head);
+            libc::munmap(raw.cast(), head);
         }
         if tail > 0 {
-            libc::munmap((aligned + CHUNK) as *mut libc::c_void, tail);
+            libc::munmap(aligned.wrapping_add(CHUNK).cast(), tail);
         }
     }
     if huge {
         // Advice only: without THP support the chunk uses small pages.
-        crate::hugepage::advise_aligned(aligned as *mut u8, CHUNK);
+        crate::hugepage::advise_aligned(aligned, CHUNK);
     }
-    NonNull::new(aligned as *mut u8)
+    NonNull::new(aligned)
+}
+
+/// Gives a chunk back to the OS.
+///
+/// # Safety
+/// `chunk` came from [`new_chunk`], is freed once, and nothing in it is
+/// used any more.
+#[cfg(not(miri))]
+unsafe fn free_chunk(chunk: NonNull<u8>) {
+    // SAFETY: `new_chunk` mapped exactly `CHUNK` bytes there (the caller's
+    // duty).
+    unsafe { libc::munmap(chunk.as_ptr().cast(), CHUNK) };
+}
+
+/// The layout of a chunk taken from the global allocator.
+#[cfg(miri)]
+const CHUNK_LAYOUT: Layout = match Layout::from_size_align(CHUNK, CHUNK) {
+    Ok(l) => l,
+    Err(_) => panic!("CHUNK is a power of two"),
+};
+
+/// [`new_chunk`] under Miri, from the global allocator: Miri's `munmap`
+/// only takes back whole mappings, so the trimming above cannot run there.
+/// The chunk has the same size and alignment, so every rule of the slab
+/// (and `chunk_tag`) holds as in the real build.
+#[cfg(miri)]
+fn new_chunk(_huge: bool) -> Option<NonNull<u8>> {
+    // SAFETY: the layout has a non-zero size.
+    NonNull::new(unsafe { std::alloc::alloc(CHUNK_LAYOUT) })
+}
+
+/// [`free_chunk`] under Miri.
+///
+/// # Safety
+/// As for the real one.
+#[cfg(miri)]
+unsafe fn free_chunk(chunk: NonNull<u8>) {
+    // SAFETY: allocated by `new_chunk` with this layout (the caller's duty).
+    unsafe { std::alloc::dealloc(chunk.as_ptr(), CHUNK_LAYOUT) };
 }
 
 #[cfg(all(test, not(corun_no_slab)))]
@@ -425,10 +475,14 @@ mod tests {
             let c = slab.alloc(2, TAG).unwrap();
             slab.free_local(a, 2);
             // Freed elsewhere before the owner goes: not the last one.
-            let s2 = slab.clone();
-            let bb = b.as_ptr() as usize;
-            let early =
-                std::thread::spawn(move || s2.free_remote(NonNull::new(bb as *mut u8).unwrap(), 2));
+            struct Block(NonNull<u8>);
+            // SAFETY: the block is handed to exactly one thread.
+            unsafe impl Send for Block {}
+            let (s2, b) = (slab.clone(), Block(b));
+            let early = std::thread::spawn(move || {
+                let b = b;
+                s2.free_remote(b.0, 2)
+            });
             assert!(!early.join().unwrap());
             // One block (c) is still out.
             assert!(!slab.orphan());

@@ -39,7 +39,7 @@ impl SlimWaker {
             // Task wakers are made from non-null, 8-aligned header pointers
             // (see `task::waker`), so the low bit is clear.
             if let Some(p) = NonNull::new(data as *mut ()) {
-                if p.as_ptr() as usize & BOXED == 0 {
+                if p.as_ptr().addr() & BOXED == 0 {
                     return SlimWaker(p);
                 }
             }
@@ -56,40 +56,43 @@ impl SlimWaker {
     fn boxed(w: Waker) -> SlimWaker {
         let p = Box::into_raw(Box::new(w));
         // `Box<Waker>` is at least 8-aligned: the low bit is free, and the
-        // pointer is non-null.
-        SlimWaker(NonNull::new((p as usize | BOXED) as *mut ()).expect("non-null box"))
+        // pointer is non-null. The tag goes into the address only, so the
+        // word keeps the box's provenance.
+        let tagged = p.cast::<()>().map_addr(|a| a | BOXED);
+        SlimWaker(NonNull::new(tagged).expect("non-null box"))
+    }
+
+    /// The box behind a boxed word.
+    fn boxed_ptr(&self) -> Option<*mut Waker> {
+        let p = self.0.as_ptr();
+        (p.addr() & BOXED != 0).then(|| p.map_addr(|a| a & !BOXED).cast())
     }
 
     /// Gives the `Waker` back.
     pub(crate) fn into_waker(self) -> Waker {
-        let word = ManuallyDrop::new(self).0.as_ptr() as usize;
-        if word & BOXED != 0 {
+        let this = ManuallyDrop::new(self);
+        match this.boxed_ptr() {
             // SAFETY: a boxed word was made by `boxed` from `Box::into_raw`
             // and is taken back exactly once (`self` is not dropped).
-            *unsafe { Box::from_raw((word & !BOXED) as *mut Waker) }
-        } else {
+            Some(b) => *unsafe { Box::from_raw(b) },
             // SAFETY: an unboxed word is the data pointer of a task waker
             // whose reference we own and now hand to the rebuilt waker.
-            unsafe { rebuild(word as *const ()) }
+            None => unsafe { rebuild(this.0.as_ptr()) },
         }
     }
 
     /// True if waking `w` would wake the same task as this waker.
     pub(crate) fn will_wake(&self, w: &Waker) -> bool {
-        let word = self.0.as_ptr() as usize;
-        if word & BOXED != 0 {
+        match self.boxed_ptr() {
             // SAFETY: the box lives as long as `self`.
-            let stored = unsafe { &*((word & !BOXED) as *const Waker) };
-            stored.will_wake(w)
-        } else {
-            waker::is_task_waker(w) && w.data() as usize == word
+            Some(b) => unsafe { &*b }.will_wake(w),
+            None => waker::is_task_waker(w) && w.data().addr() == self.0.as_ptr().addr(),
         }
     }
 
     /// The task this waker wakes, if it is a corun task waker.
     pub(crate) fn task(&self) -> Option<NonNull<Header>> {
-        let word = self.0.as_ptr() as usize;
-        (word & BOXED == 0).then(|| self.0.cast())
+        self.boxed_ptr().is_none().then(|| self.0.cast())
     }
 }
 
@@ -125,16 +128,48 @@ impl fmt::Debug for SlimWaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::raw::testing::{owner, poll_cell, refs, spawn};
+    use crate::task::raw::{PollOutcome, ref_dec};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
+    use std::task::{RawWaker, RawWakerVTable};
 
-    struct Count(AtomicUsize);
+    /// Wakes counted in an `Arc<AtomicUsize>`. Its vtable is a `static`,
+    /// so every waker and clone of it points at one address and
+    /// `Waker::will_wake` (which compares them) holds for clones. The
+    /// vtables `Waker::from(Arc<_>)` makes need not share one (they differ
+    /// under Miri).
+    static COUNTING: RawWakerVTable =
+        RawWakerVTable::new(count_clone, count_wake, count_wake_by_ref, count_drop);
 
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
+    fn counting_waker(c: &Arc<AtomicUsize>) -> Waker {
+        let data = Arc::into_raw(c.clone()).cast::<()>();
+        // SAFETY: the functions of `COUNTING` treat `data` as the `Arc`
+        // just leaked into it, each waker owning one count.
+        unsafe { Waker::from_raw(RawWaker::new(data, &COUNTING)) }
+    }
+
+    unsafe fn count_clone(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is an `Arc<AtomicUsize>` a live waker owns a
+        // count of; the clone owns a new one.
+        unsafe { Arc::increment_strong_count(data.cast::<AtomicUsize>()) };
+        RawWaker::new(data, &COUNTING)
+    }
+
+    unsafe fn count_wake(data: *const ()) {
+        // SAFETY: the waker's count, given up once.
+        let c = unsafe { Arc::from_raw(data.cast::<AtomicUsize>()) };
+        c.fetch_add(1, Ordering::SeqCst);
+    }
+
+    unsafe fn count_wake_by_ref(data: *const ()) {
+        // SAFETY: a live waker owns a count, so the counter is alive.
+        unsafe { &*data.cast::<AtomicUsize>() }.fetch_add(1, Ordering::SeqCst);
+    }
+
+    unsafe fn count_drop(data: *const ()) {
+        // SAFETY: the waker's count, given up once.
+        drop(unsafe { Arc::from_raw(data.cast::<AtomicUsize>()) });
     }
 
     #[test]
@@ -144,14 +179,15 @@ mod tests {
 
     #[test]
     fn foreign_wakers_round_trip_and_drop_once() {
-        let c = Arc::new(Count(AtomicUsize::new(0)));
-        let w = Waker::from(c.clone());
+        let c = Arc::new(AtomicUsize::new(0));
+        let w = counting_waker(&c);
         let slim = SlimWaker::new(w.clone());
         assert!(slim.task().is_none());
         assert!(slim.will_wake(&w));
+        assert!(!slim.will_wake(&counting_waker(&Arc::new(AtomicUsize::new(0)))));
         assert_eq!(Arc::strong_count(&c), 3);
         slim.into_waker().wake();
-        assert_eq!(c.0.load(Ordering::SeqCst), 1);
+        assert_eq!(c.load(Ordering::SeqCst), 1);
         assert_eq!(Arc::strong_count(&c), 2);
         drop(SlimWaker::new(w));
         assert_eq!(
@@ -159,20 +195,30 @@ mod tests {
             1,
             "dropping a slim waker drops the waker"
         );
+        assert_eq!(c.load(Ordering::SeqCst), 1, "dropping never wakes");
     }
 
     #[test]
     fn task_wakers_are_stored_unboxed_and_keep_their_task_alive() {
-        let out = crate::run(async {
-            let w = std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone())).await;
-            let slim = SlimWaker::new(w.clone());
-            assert!(slim.task().is_some());
+        let owner = owner();
+        let ptr = spawn(&owner, std::future::pending::<()>(), None, 1, true);
+        // SAFETY: the test holds the cell's one reference until the end
+        // and plays its owner thread.
+        unsafe {
+            let w = crate::task::waker::borrowed(ptr);
+            let slim = SlimWaker::new((*w).clone());
+            assert_eq!(refs(ptr), 2, "the stored waker owns a reference");
+            assert_eq!(slim.task(), Some(ptr));
             assert!(slim.will_wake(&w));
+            let other = spawn(&owner, std::future::pending::<()>(), None, 1, true);
+            assert!(!slim.will_wake(&crate::task::waker::borrowed(other)));
+            ref_dec(other);
             let back = slim.into_waker();
             assert!(back.will_wake(&w));
             drop(SlimWaker::new(back));
-            7
-        });
-        assert_eq!(out, 7);
+            assert_eq!(refs(ptr), 1, "dropping gives the reference back");
+            assert!(matches!(poll_cell(ptr), PollOutcome::Pending));
+            ref_dec(ptr);
+        }
     }
 }

@@ -66,3 +66,62 @@ unsafe fn drop_waker(data: *const ()) {
     // SAFETY: this waker owns exactly one reference.
     unsafe { raw::ref_dec(ptr_of(data)) };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::raw::testing::{owner, refs, spawn, take_wakes};
+    use std::sync::Arc;
+
+    #[test]
+    fn clones_own_references_and_off_thread_wakes_queue_the_task_once() {
+        let owner = owner();
+        let ptr = spawn(&owner, std::future::pending::<()>(), None, 1, true);
+        // SAFETY: the test holds the cell's one reference until the end;
+        // every other reference belongs to a waker or a message and is
+        // given back once.
+        unsafe {
+            let w = borrowed(ptr);
+            assert!(is_task_waker(&w));
+            assert!(!is_task_waker(Waker::noop()));
+            assert_eq!(refs(ptr), 1, "a borrowed waker owns nothing");
+            let a = (*w).clone();
+            let b = a.clone();
+            assert_eq!(refs(ptr), 3);
+            drop(b);
+            assert_eq!(refs(ptr), 2);
+            // No scheduler runs on this thread: wakes go to the queue.
+            a.wake_by_ref();
+            w.wake_by_ref();
+            std::thread::spawn(move || a.wake()).join().unwrap();
+            let woken = take_wakes(&owner);
+            assert_eq!(woken, vec![ptr], "queued once for three wakes");
+            assert_eq!(refs(ptr), 2, "the message holds the only other one");
+            raw::ref_dec(woken[0]);
+            // Queued again once the scheduler took the message.
+            w.wake_by_ref();
+            let again = take_wakes(&owner);
+            assert_eq!(again, vec![ptr]);
+            raw::ref_dec(again[0]);
+            assert_eq!(refs(ptr), 1);
+            raw::ref_dec(ptr);
+        }
+    }
+
+    #[test]
+    fn a_wake_after_its_scheduler_closed_gives_its_reference_back() {
+        let owner = owner();
+        let ptr = spawn(&owner, std::future::pending::<()>(), None, 1, false);
+        assert!(owner.close().is_empty());
+        // SAFETY: as above.
+        unsafe {
+            let w = (*borrowed(ptr)).clone();
+            assert_eq!(refs(ptr), 2);
+            w.wake();
+            assert_eq!(refs(ptr), 1, "nothing was queued, nothing is held");
+            assert!(take_wakes(&owner).is_empty());
+            raw::ref_dec(ptr);
+        }
+        assert_eq!(Arc::strong_count(&owner), 1, "the boxed cell is freed");
+    }
+}

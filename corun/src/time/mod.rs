@@ -261,7 +261,7 @@ impl Future for Sleep {
                 Poll::Ready(())
             }
             Some(false) => Poll::Pending,
-            None => panic!("corun::sleep polled outside a corun scheduler"),
+            None => panic!("{}", crate::outside::MESSAGE),
         }
     }
 }

@@ -14,7 +14,8 @@ use std::future::poll_fn;
 use std::io::{self, Write};
 
 use super::{File, Op, Route};
-use crate::fs::{lane, pool};
+use crate::fs::lane;
+use crate::unblock as pool;
 
 impl File {
     /// Writes all of `buf` and gives the buffer back, like

@@ -53,7 +53,7 @@ impl Core {
     }
 
     /// True if the clock is virtual.
-    pub(super) fn is_virtual(&self) -> bool {
+    pub(crate) fn is_virtual(&self) -> bool {
         self.virtual_ns.is_some()
     }
 

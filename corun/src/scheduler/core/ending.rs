@@ -56,28 +56,22 @@ impl Core {
 
     /// Publishes the outcome, wakes whoever waits, releases the registry
     /// reference. The task is already out of the registry and `FINISHED`.
-    pub(super) fn finish(&self, ptr: NonNull<Header>, mut exit: Exit) {
+    #[inline(always)]
+    pub(super) fn finish(&self, ptr: NonNull<Header>, exit: Exit) {
         // SAFETY: we hold the registry reference until the end.
         let h = unsafe { raw::header(ptr) };
-        let mut prev = h.remote.load(Ordering::Relaxed);
-        loop {
-            if prev & KILL_SENT != 0 && exit == Exit::Completed {
-                // Killed from another thread before it completed: kill
-                // wins, as for a local kill during the last poll.
-                // SAFETY: owner thread, before COMPLETE.
-                unsafe { (h.vtable.drop_stage)(ptr) };
-                exit = Exit::Killed;
-            }
-            match h.remote.compare_exchange_weak(
-                prev,
-                prev | COMPLETE,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => prev = now,
-            }
-        }
+        let cur = h.remote.load(Ordering::Relaxed);
+        let swapped = if cur & KILL_SENT == 0 {
+            h.remote
+                .compare_exchange(cur, cur | COMPLETE, Ordering::AcqRel, Ordering::Relaxed)
+                .ok()
+        } else {
+            None
+        };
+        let (prev, exit) = match swapped {
+            Some(prev) => (prev, exit),
+            None => self.complete_contended(ptr, exit),
+        };
         // The usual end of a joined task: it returned, its handle has not
         // awaited it yet, nobody waits for its id and nothing is logged.
         // That only counts; the rest is out of line, so that this path
@@ -100,6 +94,33 @@ impl Core {
         if l & SCHEDULED == 0 {
             // SAFETY: the registry reference, no longer needed.
             unsafe { raw::ref_dec(ptr) };
+        }
+    }
+
+    /// Sets `COMPLETE` when the flags moved under [`Core::finish`] or a
+    /// kill was sent through the handle: a task killed that way before it
+    /// completed reports `Killed`, as for a local kill during its last
+    /// poll. Returns the flags from before `COMPLETE` and the outcome.
+    #[inline(never)]
+    fn complete_contended(&self, ptr: NonNull<Header>, mut exit: Exit) -> (u8, Exit) {
+        // SAFETY: the caller holds the registry reference.
+        let h = unsafe { raw::header(ptr) };
+        let mut prev = h.remote.load(Ordering::Relaxed);
+        loop {
+            if prev & KILL_SENT != 0 && exit == Exit::Completed {
+                // SAFETY: owner thread, before COMPLETE.
+                unsafe { (h.vtable.drop_stage)(ptr) };
+                exit = Exit::Killed;
+            }
+            match h.remote.compare_exchange_weak(
+                prev,
+                prev | COMPLETE,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return (prev, exit),
+                Err(now) => prev = now,
+            }
         }
     }
 

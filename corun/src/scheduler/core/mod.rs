@@ -249,11 +249,10 @@ impl Core {
         let reactor = Reactor::new()?;
         let shared = Arc::new(Shared::new(reactor.unparker(), options.max_queued_spawns));
         let rng = options.seed.map(|seed| seeded::Rng::new(seed, index));
-        // Virtual time starts at the real time and moves only by jumps.
-        let virtual_ns = options.virtual_time.then(|| {
-            let since = Instant::now().saturating_duration_since(crate::time::clock_base());
-            Cell::new(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX / 2))
-        });
+        // Virtual time starts at the process's time base on every run, so
+        // that the same program meets the same timer-wheel state (a replay
+        // needs it), and moves only by jumps.
+        let virtual_ns = options.virtual_time.then(|| Cell::new(0));
         Ok(Core {
             id: NEXT_SCHED.fetch_add(1, Ordering::Relaxed),
             index,
@@ -463,6 +462,9 @@ impl Core {
     /// the clock cut the batch short.
     fn run_ready(&self, budget: usize) -> (usize, bool) {
         let start = ticker::now_us();
+        // Under virtual time the batch ends by count alone: the real clock
+        // must not decide the order of a replayable schedule.
+        let timed = !self.is_virtual();
         let mut n = 0;
         let mut again = None;
         let mut cut = false;
@@ -476,7 +478,7 @@ impl Core {
                 again = Some(ptr);
             }
             n += 1;
-            if ticker::now_us() != start || self.stop.get() {
+            if (timed && ticker::now_us() != start) || self.stop.get() {
                 cut = true;
                 break;
             }
@@ -604,8 +606,13 @@ impl Core {
         // for I/O and messages and, if nothing came, jump to it.
         let mut jump = None;
         if let (Wait::Until(tick), true) = (&wait, self.is_virtual()) {
-            jump = Some(*tick);
-            wait = Wait::Poll;
+            if self.shared.clock_held() {
+                // A blocking job runs: wait for it (its end unparks us).
+                wait = Wait::Forever;
+            } else {
+                jump = Some(*tick);
+                wait = Wait::Poll;
+            }
         }
         let mut spun = 0;
         if !matches!(wait, Wait::Poll) {

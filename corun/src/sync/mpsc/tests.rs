@@ -1,7 +1,7 @@
 //! Unit tests of the [`mpsc`](super) channels (std-only driver).
 
 use super::*;
-use crate::sync::test_util::{block_on, counting, poll};
+use crate::sync::test_util::{block_on, counting, poll, rounds};
 use std::thread;
 
 #[test]
@@ -176,15 +176,15 @@ fn stream_yields_messages_then_ends() {
 #[test]
 fn cross_thread_stress_delivers_every_message_once() {
     const THREADS: u64 = 4;
-    const PER: u64 = 10_000;
+    let per = rounds(10_000) as u64;
     let (tx, mut rx) = channel::<u64>(4);
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let tx = tx.clone();
             thread::spawn(move || {
                 block_on(async {
-                    for i in 0..PER {
-                        tx.send(t * PER + i).await.unwrap();
+                    for i in 0..per {
+                        tx.send(t * per + i).await.unwrap();
                     }
                 })
             })
@@ -195,7 +195,7 @@ fn cross_thread_stress_delivers_every_message_once() {
         let mut last = [None::<u64>; THREADS as usize];
         let (mut count, mut sum, mut ordered) = (0u64, 0u64, true);
         while let Some(v) = rx.recv().await {
-            let t = (v / PER) as usize;
+            let t = (v / per) as usize;
             ordered &= last[t].is_none_or(|p| p < v);
             last[t] = Some(v);
             count += 1;
@@ -206,7 +206,7 @@ fn cross_thread_stress_delivers_every_message_once() {
     for h in handles {
         h.join().unwrap();
     }
-    let n = THREADS * PER;
+    let n = THREADS * per;
     assert_eq!(count, n);
     assert_eq!(sum, n * (n - 1) / 2);
     assert!(ordered, "each sender's messages must stay in order");

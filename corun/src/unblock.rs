@@ -1,8 +1,9 @@
 //! The blocking pool: a small, process-global set of OS threads that run
-//! blocking closures (file system calls, or anything a user hands to
-//! [`unblock`]) and wake the awaiting task through its `Waker` when done.
+//! blocking closures (file system calls, name lookups, or anything a user
+//! hands to [`unblock`]) and wake the awaiting task through its `Waker`
+//! when done.
 //!
-//! Behaviour at the time of writing:
+//! Rules users may rely on (repeated in [`unblock`]'s docs):
 //! * started lazily by the first job; never started if nobody uses it;
 //! * at most [`max_blocking_threads`] threads (default 16, or the
 //!   `CORUN_BLOCKING_THREADS` environment variable read at first use, or
@@ -27,14 +28,14 @@ use std::thread;
 use std::time::Duration;
 
 /// How long a pool thread waits for work before it exits.
-pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(5);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Default bound on pool threads.
 const DEFAULT_MAX: usize = 16;
 /// Environment variable that sets the bound at first use.
 const ENV_VAR: &str = "CORUN_BLOCKING_THREADS";
 
 /// A unit of work for a pool thread.
-pub(super) type Job = Box<dyn FnOnce() + Send + 'static>;
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// The bound on threads; 0 means "not decided yet" (read the env var).
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -59,7 +60,7 @@ struct State {
 /// Locks, ignoring poison: jobs run outside the lock and are caught, so a
 /// poisoned lock only means a panic in our own bookkeeping, which leaves the
 /// state consistent (every update is a single field write).
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -70,7 +71,7 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// [`set_max_blocking_threads`] was called.
 ///
 /// ```
-/// assert!(corun::fs::max_blocking_threads() >= 1);
+/// assert!(corun::max_blocking_threads() >= 1);
 /// ```
 pub fn max_blocking_threads() -> usize {
     let n = MAX_THREADS.load(Ordering::Relaxed);
@@ -95,9 +96,9 @@ pub fn max_blocking_threads() -> usize {
 /// lowered bound finish their current job and exit when they next go idle.
 ///
 /// ```
-/// corun::fs::set_max_blocking_threads(8);
-/// assert_eq!(corun::fs::max_blocking_threads(), 8);
-/// # corun::fs::set_max_blocking_threads(16);
+/// corun::set_max_blocking_threads(8);
+/// assert_eq!(corun::max_blocking_threads(), 8);
+/// # corun::set_max_blocking_threads(16);
 /// ```
 pub fn set_max_blocking_threads(n: usize) {
     MAX_THREADS.store(n.max(1), Ordering::Relaxed);
@@ -107,8 +108,8 @@ pub fn set_max_blocking_threads(n: usize) {
 ///
 /// ```
 /// corun::run(async {
-///     corun::fs::unblock(|| ()).await;
-///     assert!(corun::fs::blocking_threads() <= corun::fs::max_blocking_threads());
+///     corun::unblock(|| ()).await;
+///     assert!(corun::blocking_threads() <= corun::max_blocking_threads());
 /// });
 /// ```
 pub fn blocking_threads() -> usize {
@@ -127,7 +128,7 @@ fn pool() -> &'static Pool {
 }
 
 /// Queues `job`; starts a thread if no idle one will take it.
-pub(super) fn submit(job: Job) {
+pub(crate) fn submit(job: Job) {
     let pool = pool();
     let mut st = lock(&pool.state);
     st.queue.push_back(job);
@@ -224,7 +225,7 @@ where
 /// wakes the task; the future resolves to that result. Whoever runs the
 /// job (the pool, or the write lane) must run it exactly once or drop it
 /// (the future then never resolves).
-pub(super) fn job<T, F>(f: F) -> (Job, Pending<T>)
+pub(crate) fn job<T, F>(f: F) -> (Job, Pending<T>)
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -233,6 +234,7 @@ where
         state: Mutex::new(SlotState::Waiting(None)),
     });
     let theirs = slot.clone();
+    let hold = crate::scheduler::shared::ClockHold::take();
     let job: Job = Box::new(move || {
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         let waker = {
@@ -246,6 +248,9 @@ where
         if let Some(w) = waker {
             w.wake();
         }
+        // After the wake: the scheduler sees the woken task before it may
+        // move a virtual clock on.
+        drop(hold);
     });
     (job, Pending { slot })
 }
@@ -283,12 +288,21 @@ impl<T> Future for Pending<T> {
 }
 
 /// Runs a blocking closure on corun's blocking pool and waits for its
-/// result without blocking the scheduler.
+/// result without blocking the scheduler (tokio's `spawn_blocking`).
 ///
 /// Use it for anything that would stall the scheduler thread: file system
-/// calls, DNS lookups through libc, CPU-heavy work, C libraries. The pool is
-/// process-global, started lazily, and bounded (see
-/// [`max_blocking_threads`]); jobs start in FIFO order.
+/// calls, DNS lookups through libc, CPU-heavy work, C libraries. [`crate::fs`]
+/// runs its blocking calls here too.
+///
+/// * The pool is process-global (shared by all schedulers) and started
+///   lazily by the first job: a program that never calls it starts no
+///   thread.
+/// * At most [`max_blocking_threads`] threads run jobs at once (default 16;
+///   the `CORUN_BLOCKING_THREADS` environment variable before first use, or
+///   [`set_max_blocking_threads`]). Threads are reused; one idle for 5
+///   seconds exits. [`blocking_threads`] tells how many are alive.
+/// * Jobs start in FIFO order. A finished job wakes its task through the
+///   task's `Waker` (corun's wakers work from any thread).
 ///
 /// The closure always runs to completion, even if this future is dropped
 /// (its result is then dropped on the pool thread). If it panics, the panic
@@ -296,7 +310,7 @@ impl<T> Future for Pending<T> {
 ///
 /// ```
 /// corun::run(async {
-///     let sum = corun::fs::unblock(|| (1..=10u64).sum::<u64>()).await;
+///     let sum = corun::unblock(|| (1..=10u64).sum::<u64>()).await;
 ///     assert_eq!(sum, 55);
 /// });
 /// ```
