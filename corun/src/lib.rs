@@ -337,6 +337,7 @@ pub(crate) mod hugepage;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod io;
+mod macro_support;
 pub mod net;
 pub(crate) mod outside;
 pub mod process;
@@ -357,6 +358,45 @@ pub use scheduler::{Builder, Error, Scheduler, Stats, TrySpawnError};
 pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};
 pub use time::{Interval, Sleep, Timeout, interval, sleep, sleep_until, timeout};
 pub use unblock::{blocking_threads, max_blocking_threads, set_max_blocking_threads, unblock};
+
+/// `async fn main()` on a corun scheduler: `#[corun::main]`, or
+/// `#[corun::main(cores = N)]` for N cores with `main` on core 0. The
+/// function becomes a plain `fn main` calling [`Builder::run`].
+///
+/// ```
+/// #[corun::main(cores = 2)]
+/// async fn main() {
+///     let on = corun::spawn_on(1, || async { corun::core() }).unwrap();
+///     assert_eq!(on.await.unwrap(), 1);
+/// }
+/// ```
+pub use corun_macros::main;
+
+/// An `async fn` test on a fresh scheduler, with the schedule's seed,
+/// virtual time and cores as options; `seeds = N` hunts for races by
+/// running the body under N seeds and prints the command that replays a
+/// failing one. The scheduler it runs on is a [`Builder`] with
+/// [`cores`](Builder::cores), [`seed`](Builder::seed) and
+/// [`virtual_time`](Builder::virtual_time) set from the options.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[corun::test(virtual_time, seeds = 20)]
+/// async fn an_hour_passes_at_once() {
+///     let start = corun::time::now();
+///     corun::sleep(Duration::from_secs(3600)).await;
+///     assert!(corun::time::now() - start >= Duration::from_secs(3600));
+/// }
+/// # fn main() {}
+/// ```
+pub use corun_macros::test;
+
+/// What `#[corun::test]` expands to calls; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::macro_support::{Outcome, TestSpec, run_test};
+}
 
 /// The README's code runs as a doctest, so the tour cannot rot.
 #[cfg(doctest)]

@@ -1,0 +1,4 @@
+#[corun::main]
+async fn start() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[corun::main]
+async fn main(args: Vec<String>) {
+    drop(args);
+}

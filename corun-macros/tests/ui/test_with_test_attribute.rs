@@ -1,0 +1,5 @@
+#[corun::test]
+#[test]
+async fn runs() {}
+
+fn main() {}

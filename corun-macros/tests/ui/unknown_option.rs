@@ -1,0 +1,4 @@
+#[corun::test(threads = 2)]
+async fn runs() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[corun::test(cores = "2")]
+async fn runs() {}
+
+fn main() {}
