@@ -327,6 +327,18 @@
 //! });
 //! ```
 //!
+//! # Interop
+//!
+//! corun's streams implement `futures-io`'s `AsyncRead`/`AsyncWrite`, its
+//! receivers `futures-core`'s `Stream`, and its wakers work from any
+//! thread, so crates written against those traits run on corun as they
+//! are: `futures`' combinators, `async-channel` and `async-lock` (across
+//! schedulers too), TLS with `futures-rustls` over a corun `TcpStream`,
+//! websockets with `async-tungstenite`. Crates written for tokio's traits
+//! need a bridge: `tokio-util`'s `compat` for a stream (then its `Framed`
+//! works), or `async-compat` to run a tokio-only crate's futures (such as
+//! `reqwest`'s) inside a corun task.
+//!
 //! Each module's doc comment describes its own files; private modules
 //! (`task`, `scheduler`, `reactor`) are documented in the source.
 

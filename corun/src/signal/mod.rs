@@ -324,7 +324,18 @@ impl Signal {
                 // Bytes arrived: some signal was delivered; look again.
                 Poll::Ready(Ok(())) => continue,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // Look once more now that the waker is registered and
+                    // the hub's slot claimed: a delivery that came before
+                    // the claim was counted but wrote no byte to this
+                    // hub; one that comes after will.
+                    let now = registry::count(self.kind.0);
+                    if now != self.seen {
+                        self.seen = now;
+                        return Poll::Ready(Ok(()));
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }

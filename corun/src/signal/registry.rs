@@ -67,7 +67,7 @@ pub(crate) fn count(sig: i32) -> u64 {
     usize::try_from(sig)
         .ok()
         .and_then(|i| COUNTS.get(i))
-        .map_or(0, |c| c.load(Ordering::Acquire))
+        .map_or(0, |c| c.load(Ordering::SeqCst))
 }
 
 /// Checks `sig` and installs the process-wide handler for it, once.
@@ -108,10 +108,14 @@ pub(crate) fn install(sig: i32) -> io::Result<()> {
 /// The handler body: count the delivery, then poke every claimed pipe.
 fn on_signal(idx: usize) {
     // Count first: a listener woken by the byte must find the new count.
-    COUNTS[idx].fetch_add(1, Ordering::AcqRel);
-    let high = HIGH.load(Ordering::Acquire).min(MAX_SLOTS);
+    // SeqCst here and in `count` and `Claim::new`: a listener claims its
+    // slot, then reads the count; the handler bumps the count, then reads
+    // the claim; with SeqCst at least one of them sees the other's write,
+    // so a delivery is never both uncounted and unpoked.
+    COUNTS[idx].fetch_add(1, Ordering::SeqCst);
+    let high = HIGH.load(Ordering::SeqCst).min(MAX_SLOTS);
     for slot in &SLOTS[..high] {
-        if !slot.in_use.load(Ordering::Acquire) {
+        if !slot.in_use.load(Ordering::SeqCst) {
             continue;
         }
         let fd = slot.write.load(Ordering::Acquire);
@@ -139,7 +143,7 @@ impl Claim {
         let mut spare = lock(&SPARE);
         if let Some(idx) = spare.iter().position(Option::is_some) {
             let read = spare[idx].take();
-            SLOTS[idx].in_use.store(true, Ordering::Release);
+            SLOTS[idx].in_use.store(true, Ordering::SeqCst);
             return Ok(Claim { idx, read });
         }
         let idx = spare.len();
@@ -156,9 +160,10 @@ impl Claim {
         SLOTS[idx]
             .write
             .store(write.into_raw_fd(), Ordering::Release);
-        SLOTS[idx].in_use.store(true, Ordering::Release);
         spare.push(None);
-        HIGH.store(idx + 1, Ordering::Release);
+        // The handler must find the slot below HIGH once it sees it claimed.
+        HIGH.store(idx + 1, Ordering::SeqCst);
+        SLOTS[idx].in_use.store(true, Ordering::SeqCst);
         Ok(Claim {
             idx,
             read: Some(read),
