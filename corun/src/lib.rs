@@ -193,6 +193,10 @@
 //! data arrives, so a replay is best-effort). [`tasks`] and
 //! [`Scheduler::tasks`] show what every task waits on.
 //!
+//! In tests, `#[corun::test(virtual_time, seeds = 64)]` runs the body under
+//! seeds 0 to 63, each on a fresh scheduler; a failing seed is printed with
+//! the command that replays it (`CORUN_SEED=… cargo test … --exact`).
+//!
 //! A check-then-act across an await: two withdrawals of 70 from 100. The
 //! plain first-in-first-out order happens to run them one after the other;
 //! some seeds interleave them and the balance goes negative, and the same
@@ -252,8 +256,11 @@
 //! # The public API
 //!
 //! * Running: [`run`] (a scheduler on this thread until a future ends),
-//!   [`Scheduler`] (one on its own thread, driven from outside: `spawn`,
-//!   `block_on`, `join_all`, `kill`, `shutdown`; [`Builder`] for options).
+//!   [`Scheduler`] (one or more cores on threads of their own, driven from
+//!   outside: `spawn`, `spawn_on`, `block_on`, `join_all`, `kill`,
+//!   `shutdown`; [`Builder`] for cores, seeds, virtual time and other
+//!   options), [`macro@main`] and [`macro@test`] for `async fn main` and tests.
+//! * Many cores: [`spawn_on`], [`core()`], [`cores`] (see "Many cores").
 //! * Tasks: [`spawn`], [`spawn_named`], [`yield_now`], [`kill`], [`wait`],
 //!   [`wait_exit`], [`join_all`], [`current`], [`tasks`], [`stats`]; a
 //!   [`Task`] handle is a future of the task's output.
