@@ -151,7 +151,7 @@ impl Usage {
     }
 
     /// User plus system CPU seconds.
-    fn cpu_s(&self) -> f64 {
+    pub fn cpu_s(&self) -> f64 {
         self.user_s + self.sys_s
     }
 

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::common::{IO_TIMEOUT, Outcome, raise_nofile};
+use crate::common::{IO_TIMEOUT, Outcome, Usage, raise_nofile};
 
 /// Bytes in one bystander message.
 pub const MESSAGE: usize = 64;
@@ -115,8 +115,10 @@ impl FloodReport {
     /// The cell's outcome, after checking that the server echoed exactly
     /// what the client sent (`echoed`: bytes the server's connections
     /// wrote back). `secs` is the server's time from first accept to last
-    /// connection closed.
-    pub fn outcome(&self, secs: f64, echoed: u64) -> Result<Outcome, String> {
+    /// connection closed, `used` the server process's CPU time meanwhile
+    /// (reported as `server_busy`, 1.0 = one core kept busy: a server that
+    /// got less than its core on a shared machine shows it here).
+    pub fn outcome(&self, secs: f64, echoed: u64, used: Usage) -> Result<Outcome, String> {
         if echoed != self.sent_bytes {
             return Err(format!(
                 "server echoed {echoed} bytes, client sent {}",
@@ -129,7 +131,8 @@ impl FloodReport {
             .with("p99_ms", self.p99_ns as f64 / 1e6)
             .with("max_ms", self.max_ns as f64 / 1e6)
             .with("samples", self.samples as f64)
-            .with("flood_mb_s", self.window_bytes as f64 / window_s / 1e6))
+            .with("flood_mb_s", self.window_bytes as f64 / window_s / 1e6)
+            .with("server_busy", used.cpu_s() / secs.max(1e-9)))
     }
 }
 
@@ -465,7 +468,9 @@ mod tests {
 
     #[test]
     fn the_outcome_gives_milliseconds_and_megabytes_per_second() {
-        let o = report().outcome(5.2, 5_100_000_000).unwrap();
+        let o = report()
+            .outcome(5.2, 5_100_000_000, Usage::now().since())
+            .unwrap();
         assert_eq!(o.secs, 5.2);
         assert_eq!(o.extra["p50_ms"], 1.5);
         assert_eq!(o.extra["p99_ms"], 2.3);
@@ -476,7 +481,9 @@ mod tests {
 
     #[test]
     fn the_outcome_fails_when_the_server_echoed_other_than_was_sent() {
-        let e = report().outcome(5.2, 5_099_999_936).unwrap_err();
+        let e = report()
+            .outcome(5.2, 5_099_999_936, Usage::now().since())
+            .unwrap_err();
         assert!(e.contains("5099999936") && e.contains("5100000000"), "{e}");
     }
 
@@ -541,7 +548,7 @@ mod tests {
         assert!(r.p50_ns <= r.p99_ns && r.p99_ns <= r.max_ns, "{r:?}");
         assert!(r.window_bytes <= r.sent_bytes, "{r:?}");
         assert_eq!(r.window_ns, 100_000_000);
-        let o = r.outcome(0.1, echoed).unwrap();
+        let o = r.outcome(0.1, echoed, Usage::now().since()).unwrap();
         assert!(o.extra["flood_mb_s"] > 0.0);
     }
 }

@@ -137,7 +137,7 @@ fn parent(cli: Cli) -> ExitCode {
         }
     };
     eprintln!(
-        "corun-bench: {} workloads × {} runtimes, {total} child runs ({} run(s) per cell){}",
+        "corun-bench: {} workloads × {} runtimes, {total} child runs (runs per cell: {}){}",
         workloads.len(),
         runtimes.len(),
         match cli.runs {

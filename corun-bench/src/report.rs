@@ -196,10 +196,11 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             format!("sync::local; sync::mpsc {:.0} ns", x("mpsc_ns"))
         }
         "flood" => format!(
-            "bystanders p50 {:.2} ms, max {:.1} ms; {} echoes timed",
+            "bystanders p50 {:.2} ms, max {:.1} ms; {} echoes timed; server CPU {:.0} %",
             x("p50_ms"),
             x("max_ms"),
-            x("samples")
+            x("samples"),
+            x("server_busy") * 100.0
         ),
         "conns" => format!(
             "RSS {:.1} → {:.1} MiB",

@@ -511,6 +511,7 @@ async fn flood(bystanders: u64, ms: u64) -> Result<Outcome, String> {
     let addr = l.local_addr().map_err(|e| e.to_string())?;
     let client = FloodClient::start(addr, bystanders, ms)?;
     let t0 = Instant::now();
+    let u0 = common::Usage::now();
     let mut conns = Vec::with_capacity(bystanders as usize + 1);
     for _ in 0..=bystanders {
         let (s, _) = corun::timeout(flood_client::ACCEPT_TIMEOUT, l.accept())
@@ -528,9 +529,10 @@ async fn flood(bystanders: u64, ms: u64) -> Result<Outcome, String> {
         echoed = echoed.and_then(|sum| r.map(|k| sum + k));
     }
     let secs = t0.elapsed().as_secs_f64();
+    let used = u0.since();
     // The client's own error, when it has one, says more than the echo's.
     let report = client.finish()?;
-    report.outcome(secs, echoed?)
+    report.outcome(secs, echoed?, used)
 }
 
 /// Writes back everything read until end of stream; returns the bytes.

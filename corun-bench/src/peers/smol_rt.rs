@@ -376,6 +376,7 @@ async fn flood(ex: &Ex, bystanders: u64, ms: u64) -> Result<Outcome, String> {
     let addr = l.get_ref().local_addr().map_err(|e| e.to_string())?;
     let client = FloodClient::start(addr, bystanders, ms)?;
     let t0 = Instant::now();
+    let u0 = common::Usage::now();
     let mut conns = Vec::with_capacity(bystanders as usize + 1);
     for _ in 0..=bystanders {
         let accepted = futures_lite::future::or(async { Some(l.accept().await) }, async {
@@ -394,9 +395,10 @@ async fn flood(ex: &Ex, bystanders: u64, ms: u64) -> Result<Outcome, String> {
         echoed = echoed.and_then(|sum| r.map(|k| sum + k));
     }
     let secs = t0.elapsed().as_secs_f64();
+    let used = u0.since();
     // The client's own error, when it has one, says more than the echo's.
     let report = client.finish()?;
-    report.outcome(secs, echoed?)
+    report.outcome(secs, echoed?, used)
 }
 
 /// Writes back everything read until end of stream; returns the bytes.
