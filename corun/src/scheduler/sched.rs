@@ -40,8 +40,7 @@ impl Inner {
             // schedulers stopping each other would wait forever). A core
             // of ours stops after the poll in progress; the threads are
             // joined by a later call from elsewhere, or run out alone.
-            if let Some(me) = self.local_core() {
-                let _ = me;
+            if self.runs_here() {
                 context::with_core(|c| c.request_stop());
             }
             return;
@@ -52,15 +51,15 @@ impl Inner {
         }
     }
 
-    /// The index of this thread's core, if it is one of ours.
-    fn local_core(&self) -> Option<usize> {
+    /// True if this thread is one of this scheduler's cores.
+    fn runs_here(&self) -> bool {
         let group = self.group();
         context::with_core(|c| {
             group
                 .iter()
-                .position(|s| std::ptr::eq(Arc::as_ptr(s), c.shared_ptr()))
+                .any(|s| std::ptr::eq(Arc::as_ptr(s), c.shared_ptr()))
         })
-        .flatten()
+        .unwrap_or(false)
     }
 }
 
