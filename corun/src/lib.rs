@@ -225,8 +225,8 @@ pub(crate) mod task;
 pub mod time;
 
 pub use scheduler::local::{
-    WaitExit, YieldNow, core, cores, current, join_all, kill, run, spawn, spawn_named, spawn_on,
-    stats, tasks, wait, wait_exit, yield_now,
+    WaitExit, YieldNow, core, cores, current, dump, dump_all, join_all, kill, run, spawn,
+    spawn_named, spawn_on, stats, tasks, wait, wait_exit, yield_now,
 };
 pub use scheduler::{Builder, Error, Scheduler, Stats, TrySpawnError};
 pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};

@@ -59,6 +59,7 @@ use super::Stats;
 use super::registry::Registry;
 use ready::ReadyQueue;
 mod clock;
+mod details;
 mod ending;
 mod ready;
 pub(crate) use clock::TICK_NS;
@@ -145,6 +146,8 @@ pub(crate) struct Options {
     /// The clock stands still while tasks run and jumps to the next timer
     /// when nothing else can happen (see `clock`).
     pub(crate) virtual_time: bool,
+    /// Keep each task's parent and since when it waits (see `details`).
+    pub(crate) dump_details: bool,
 }
 
 /// The slow-poll threshold unless a builder says otherwise: far above any
@@ -160,6 +163,7 @@ impl Default for Options {
             max_queued_spawns: usize::MAX,
             seed: None,
             virtual_time: false,
+            dump_details: false,
         }
     }
 }
@@ -202,6 +206,8 @@ pub(crate) struct Core {
     /// Longest poll in coarse microseconds, for tasks that had one of at
     /// least a tick (see `slow_poll`).
     longest: RefCell<IdMap<u64>>,
+    /// Parents and wait times, with `Options::dump_details` (see `details`).
+    details: RefCell<IdMap<details::Detail>>,
     /// Scratch space for fired timer wakers (woken after the wheel borrow).
     fired: RefCell<Vec<Waker>>,
     origin: Instant,
@@ -274,6 +280,7 @@ impl Core {
             busy_ns: RefCell::default(),
             sites: RefCell::new(Sites::new()),
             longest: RefCell::default(),
+            details: RefCell::default(),
             fired: RefCell::default(),
             // Ticks count from the deadlines' base, so that `Sleep` turns
             // a deadline into a tick without `Instant` arithmetic.
@@ -367,18 +374,25 @@ impl Core {
         let id = self.next_id();
         // Two references: the registry's and the handle's.
         let ptr = raw::allocate(future, id, name, &self.shared, 2, true);
-        self.admit(ptr, site, true);
+        let parent = if self.options.dump_details {
+            self.parent_id()
+        } else {
+            0
+        };
+        self.admit(ptr, site, true, parent);
         Task::from_raw(ptr)
     }
 
     /// Puts a new task (carrying its registry reference) in the registry
     /// and the ready queue; during shutdown it is killed straight away.
     /// `local`: spawned on this thread, with an id from this core's block.
+    /// `parent`: the id of the task that spawned it (0: none).
     pub(crate) fn admit(
         &self,
         ptr: NonNull<Header>,
         site: &'static Location<'static>,
         local: bool,
+        parent: u64,
     ) {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
@@ -386,6 +400,9 @@ impl Core {
         self.registry.borrow_mut().insert(ptr, local);
         if self.options.measure_busy_time {
             self.busy_ns.borrow_mut().insert(h.id, 0);
+        }
+        if self.options.dump_details {
+            self.note_spawn(h, parent);
         }
         self.bump(|s| s.spawned += 1);
         tracing::trace!(task.id = h.id, task.name = h.name(), "spawn");
@@ -523,6 +540,9 @@ impl Core {
             if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
                 *b = b.saturating_add(t.elapsed().as_nanos() as u64);
             }
+        }
+        if self.options.dump_details && matches!(outcome, PollOutcome::Pending) {
+            self.note_pending(h, ran_us);
         }
         self.current.set(None);
         if self.shared.kill_sent() {
@@ -686,7 +706,7 @@ impl Core {
 
     fn handle(&self, msg: Msg) {
         match msg {
-            Msg::Spawn(TaskPtr(ptr), site) => self.admit(ptr, site, false),
+            Msg::Spawn(TaskPtr(ptr), site, parent) => self.admit(ptr, site, false, parent),
             Msg::Wake(TaskPtr(ptr)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { raw::header(ptr) };
@@ -702,7 +722,7 @@ impl Core {
                 }
             }
             Msg::Tasks(reply) => {
-                let _ = reply.send(self.snapshot());
+                let _ = reply.send(self.core_tasks());
             }
             Msg::Stats(reply) => {
                 let _ = reply.send(self.stats());
