@@ -368,6 +368,46 @@ fn echo_round_trips() {
 }
 
 #[test]
+fn echo_serves_its_task_dump() {
+    let server = Server::example("echo", &["server", "--port", "0", "--dump-port", "0"]);
+    assert!(
+        server.stdout.wait_for("task dump on "),
+        "{}",
+        server.stdout.text()
+    );
+    let text = server.stdout.text();
+    let dump_addr: SocketAddr = text
+        .lines()
+        .find_map(|l| l.strip_prefix("task dump on "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // One connection stays open, so it shows up in the dump.
+    let mut conn = connect(server.addr);
+    conn.write_all(b"ping").unwrap();
+    let mut back = [0; 4];
+    conn.read_exact(&mut back).unwrap();
+    let mut table = String::new();
+    connect(dump_addr).read_to_string(&mut table).unwrap();
+    assert!(table.starts_with("corun dump: "), "{table}");
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{table}"))
+    };
+    assert!(row("main").contains("io"), "{table}");
+    let me = conn.local_addr().unwrap().to_string();
+    // Under `main`, which accepted it.
+    let conn_row = row(&format!("conn {me}"));
+    assert!(
+        conn_row.starts_with("├─ conn") || conn_row.starts_with("└─ conn"),
+        "{table}"
+    );
+    assert!(row(&format!("conn {me}")).contains("readable"), "{table}");
+}
+
+#[test]
 fn hyper_server_answers() {
     let server = Server::example("hyper_server", &["--port", "0"]);
     let mut s = BufReader::new(connect(server.addr));
