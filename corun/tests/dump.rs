@@ -459,3 +459,39 @@ fn a_one_core_scheduler_dumps_on_its_own_thread_and_from_outside() {
         sched.shutdown().unwrap();
     });
 }
+
+#[test]
+fn details_stay_with_tasks_that_outlive_thousands_of_others() {
+    watchdog("details of long-lived tasks", || {
+        Builder::new()
+            .dump_details(true)
+            .virtual_time(true)
+            .run(async {
+                let main = corun::current().unwrap();
+                let keep: Vec<_> = (0..5)
+                    .map(|_| corun::spawn(std::future::pending::<()>()))
+                    .collect();
+                corun::yield_now().await; // they start waiting
+                let t0 = corun::time::now();
+                corun::sleep(Duration::from_secs(1)).await;
+                // Thousands of short tasks after them: the places the
+                // scheduler keeps its tasks in move on and are tidied.
+                for _ in 0..4 {
+                    let batch: Vec<_> = (0..1024).map(|_| corun::spawn(async {})).collect();
+                    corun::join_all(batch).await;
+                }
+                let now = corun::time::now();
+                let infos = corun::tasks();
+                assert_eq!(infos.len(), 6);
+                for k in &keep {
+                    let i = infos.iter().find(|i| i.id == k.id()).unwrap();
+                    assert_eq!(i.parent, Some(main), "{i}");
+                    let waited = now - i.waiting_since.unwrap();
+                    assert!(
+                        waited >= now - t0 && waited < now - t0 + Duration::from_millis(1),
+                        "{waited:?}"
+                    );
+                }
+            })
+    });
+}

@@ -227,10 +227,10 @@ impl Builder {
     /// carries [`parent`](crate::TaskInfo::parent) and
     /// [`waiting_since`](crate::TaskInfo::waiting_since).
     ///
-    /// The task cell has no room for them, so they live in a table beside
-    /// it: with this on, a spawn costs one more hash-table insert, a poll
-    /// that returns `Pending` one more lookup, and a live task a table
-    /// entry of 24 bytes (plus the table's slack). Off, the dump still lists every task (state, what it
+    /// The task cell has no room for them, so they live beside the task's
+    /// entry in the scheduler's registry: with this on, a spawn and every
+    /// poll that returns `Pending` write there once more, and a live task
+    /// takes 16 more bytes. Off, the dump still lists every task (state, what it
     /// waits on, polls, longest poll, spawn site) and says that the rest is
     /// not kept.
     ///

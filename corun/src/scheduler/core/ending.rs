@@ -87,7 +87,6 @@ impl Core {
             && self.id_waiters.borrow().is_empty()
             && self.remote_waiters.borrow().is_empty()
             && !self.options.measure_busy_time
-            && !self.options.dump_details
             && !tracing::level_enabled!(tracing::Level::TRACE);
         if plain {
             self.bump(|s| s.completed += 1);
@@ -155,9 +154,6 @@ impl Core {
         }
         if self.options.measure_busy_time {
             self.busy_ns.borrow_mut().remove(&h.id);
-        }
-        if self.options.dump_details {
-            self.forget_details(h);
         }
         if let Some(waiters) = waiters {
             let mut exits = self.exits.borrow_mut();

@@ -60,6 +60,7 @@ use super::registry::Registry;
 use ready::ReadyQueue;
 mod clock;
 mod details;
+pub(crate) use details::Detail;
 mod ending;
 mod ready;
 pub(crate) use clock::TICK_NS;
@@ -179,6 +180,9 @@ pub(crate) struct Core {
     group: GroupSlot,
     shared: Arc<Shared>,
     options: Options,
+    /// Some per-task side table is kept (busy time or dump details): the
+    /// one flag the spawn and poll paths test for all of them.
+    side_tables: bool,
     /// Tasks to poll, oldest first. Holds no references (see module docs).
     /// An `UnsafeCell`, not a `RefCell`: it is touched once per wake and
     /// once per poll (the yield path), only through [`Core::ready_mut`],
@@ -206,8 +210,6 @@ pub(crate) struct Core {
     /// Longest poll in coarse microseconds, for tasks that had one of at
     /// least a tick (see `slow_poll`).
     longest: RefCell<IdMap<u64>>,
-    /// Parents and wait times, with `Options::dump_details` (see `details`).
-    details: RefCell<IdMap<details::Detail>>,
     /// Scratch space for fired timer wakers (woken after the wheel borrow).
     fired: RefCell<Vec<Waker>>,
     origin: Instant,
@@ -266,9 +268,10 @@ impl Core {
             core_bits: (index as u64) << CORE_SHIFT,
             group,
             shared: shared.clone(),
+            side_tables: options.measure_busy_time || options.dump_details,
+            registry: RefCell::new(Registry::new(options.dump_details)),
             options,
             ready: UnsafeCell::new(ReadyQueue::new()),
-            registry: RefCell::new(Registry::new()),
             id_waiters: RefCell::default(),
             exits: RefCell::default(),
             remote_waiters: RefCell::default(),
@@ -280,7 +283,6 @@ impl Core {
             busy_ns: RefCell::default(),
             sites: RefCell::new(Sites::new()),
             longest: RefCell::default(),
-            details: RefCell::default(),
             fired: RefCell::default(),
             // Ticks count from the deadlines' base, so that `Sleep` turns
             // a deadline into a tick without `Instant` arithmetic.
@@ -374,35 +376,28 @@ impl Core {
         let id = self.next_id();
         // Two references: the registry's and the handle's.
         let ptr = raw::allocate(future, id, name, &self.shared, 2, true);
-        let parent = if self.options.dump_details {
-            self.parent_id()
-        } else {
-            0
-        };
-        self.admit(ptr, site, true, parent);
+        self.admit(ptr, site, true, 0);
         Task::from_raw(ptr)
     }
 
     /// Puts a new task (carrying its registry reference) in the registry
     /// and the ready queue; during shutdown it is killed straight away.
-    /// `local`: spawned on this thread, with an id from this core's block.
-    /// `parent`: the id of the task that spawned it (0: none).
+    /// `local`: spawned on this thread (by the task being polled, if any),
+    /// with an id from this core's block. `remote_parent`: for a task
+    /// spawned elsewhere, the id of the task that spawned it (0: none).
     pub(crate) fn admit(
         &self,
         ptr: NonNull<Header>,
         site: &'static Location<'static>,
         local: bool,
-        parent: u64,
+        remote_parent: u64,
     ) {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
         h.site.set(self.sites.borrow_mut().intern(site));
         self.registry.borrow_mut().insert(ptr, local);
-        if self.options.measure_busy_time {
-            self.busy_ns.borrow_mut().insert(h.id, 0);
-        }
-        if self.options.dump_details {
-            self.note_spawn(h, parent);
+        if self.side_tables {
+            self.admit_side(h, local, remote_parent);
         }
         self.bump(|s| s.spawned += 1);
         tracing::trace!(task.id = h.id, task.name = h.name(), "spawn");
@@ -410,6 +405,38 @@ impl Core {
             self.kill(TaskId::of(h));
         } else {
             self.schedule(ptr);
+        }
+    }
+
+    /// Enters a new task in the side tables kept (see `side_tables`).
+    #[cold]
+    #[inline(never)]
+    fn admit_side(&self, h: &Header, local: bool, remote_parent: u64) {
+        if self.options.measure_busy_time {
+            self.busy_ns.borrow_mut().insert(h.id, 0);
+        }
+        if self.options.dump_details {
+            let parent = if local {
+                self.parent_id()
+            } else {
+                remote_parent
+            };
+            self.note_spawn(h, parent);
+        }
+    }
+
+    /// Updates the side tables kept after a poll of `h` that began at
+    /// `started` (if busy time is measured) and lasted `ran_us` coarse
+    /// microseconds; `pending`: it returned `Pending`.
+    #[inline(never)]
+    fn polled_side(&self, h: &Header, started: Option<Instant>, ran_us: u64, pending: bool) {
+        if let Some(t) = started {
+            if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
+                *b = b.saturating_add(t.elapsed().as_nanos() as u64);
+            }
+        }
+        if self.options.dump_details && pending {
+            self.note_pending(h, ran_us);
         }
     }
 
@@ -528,7 +555,11 @@ impl Core {
         self.current.set(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
-        let started = self.options.measure_busy_time.then(Instant::now);
+        // `Some` when side tables are kept (tested once, held across the
+        // poll): then `Some(start)` when busy time is measured.
+        let side = self
+            .side_tables
+            .then(|| self.options.measure_busy_time.then(Instant::now));
         let coarse = ticker::now_us();
         // SAFETY: owner thread, unfinished task: the poll contract holds.
         let outcome = unsafe { (h.vtable.poll)(ptr, &mut cx) };
@@ -536,13 +567,8 @@ impl Core {
         if ran_us != 0 {
             self.long_poll(h, ran_us);
         }
-        if let Some(t) = started {
-            if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
-                *b = b.saturating_add(t.elapsed().as_nanos() as u64);
-            }
-        }
-        if self.options.dump_details && matches!(outcome, PollOutcome::Pending) {
-            self.note_pending(h, ran_us);
+        if let Some(started) = side {
+            self.polled_side(h, started, ran_us, matches!(outcome, PollOutcome::Pending));
         }
         self.current.set(None);
         if self.shared.kill_sent() {

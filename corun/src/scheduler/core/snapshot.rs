@@ -35,7 +35,13 @@ impl Core {
                         Waiting::Task(id) => TaskState::Joining(id),
                     }
                 };
-                let (parent, since) = self.details_of(h);
+                let (parent, since) = match registry.detail(ptr) {
+                    Some(d) => {
+                        let (parent, since) = self.read_detail(d);
+                        (parent, Some(since))
+                    }
+                    None => (None, None),
+                };
                 TaskInfo {
                     id: TaskId::of(h),
                     name: h.name().map(str::to_string),
