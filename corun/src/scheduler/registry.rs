@@ -213,15 +213,15 @@ impl Registry {
         let Some(page) = self.pages[n as usize].take() else {
             return;
         };
-        for (off, ptr) in page.entries.iter().enumerate() {
-            let Some(ptr) = *ptr else { continue };
+        for ptr in page.entries.iter().flatten() {
             // SAFETY: occupied entries point at live tasks.
-            let h = unsafe { raw::header(ptr) };
-            let slot = self.put_overflow(h.id, ptr);
+            let h = unsafe { raw::header(*ptr) };
+            let old = h.slot.load(Ordering::Relaxed);
+            let slot = self.put_overflow(h.id, *ptr);
             h.slot.store(slot, Ordering::Relaxed);
             if let Some(details) = &page.details {
                 if let Some(d) = self.overflow_details.get_mut((slot & !OVERFLOW) as usize) {
-                    *d = details[off];
+                    *d = details[old as usize & (BLOCK - 1)];
                 }
             }
         }

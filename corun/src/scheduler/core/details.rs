@@ -7,15 +7,16 @@
 //! one per poll that returns `Pending`, 16 bytes per task while it lives.
 //! Without the option, nothing here runs and the registry keeps none.
 //!
-//! This file only records and reads; it must not poll tasks, change their
-//! scheduling or touch their headers.
+//! This file only records and reads; it must not poll tasks or change
+//! their scheduling, and of a task's header it only sets `DUMP_DETAILS`.
 
 use std::ptr::NonNull;
 use std::time::Instant;
 
 use super::{Core, TICK_NS};
+use crate::scheduler::ticker;
 use crate::task::TaskId;
-use crate::task::raw::Header;
+use crate::task::raw::{DUMP_DETAILS, Header};
 
 /// What the dump knows of one task beyond its header.
 #[derive(Clone, Copy, Default)]
@@ -39,23 +40,25 @@ impl Core {
 
     /// Records a task just registered, spawned by task `parent` (0: none).
     pub(super) fn note_spawn(&self, h: &Header, parent: u64) {
+        h.local.set(h.local.get() | DUMP_DETAILS);
         let since = self.now_tick();
         if let Some(d) = self.registry.borrow_mut().detail_mut(NonNull::from(h)) {
             *d = Detail { parent, since };
         }
     }
 
-    /// Records that a poll of `h` lasting `ran_us` coarse microseconds just
-    /// returned `Pending`: the task waits from now on.
-    pub(super) fn note_pending(&self, h: &Header, ran_us: u64) {
+    /// Records that `h` waits from now on (a poll of it just returned
+    /// `Pending`).
+    pub(super) fn note_pending(&self, h: &Header) {
         // The clock was read before the batch of polls began; a real clock
-        // has moved on by at least this poll since.
-        let ran = if self.is_virtual() {
+        // has moved on since by what the coarse clock says (a virtual one
+        // stands still while tasks run).
+        let moved = if self.is_virtual() {
             0
         } else {
-            ran_us * 1000 / TICK_NS
+            ticker::now_us().saturating_sub(self.clock_us.get()) * 1000 / TICK_NS
         };
-        let since = self.now_tick() + ran;
+        let since = self.now_tick() + moved;
         if let Some(d) = self.registry.borrow_mut().detail_mut(NonNull::from(h)) {
             d.since = since;
         }

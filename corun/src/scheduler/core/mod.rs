@@ -76,7 +76,9 @@ use super::group::GroupSlot;
 use super::shared::{Msg, Reply, Shared, TaskPtr};
 use super::ticker;
 use crate::reactor::Reactor;
-use crate::task::raw::{self, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED};
+use crate::task::raw::{
+    self, DUMP_DETAILS, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
+};
 use crate::task::{CORE_SHIFT, Exit, Task, TaskId};
 use crate::time::wheel::Wheel;
 use sites::Sites;
@@ -181,7 +183,7 @@ pub(crate) struct Core {
     shared: Arc<Shared>,
     options: Options,
     /// Some per-task side table is kept (busy time or dump details): the
-    /// one flag the spawn and poll paths test for all of them.
+    /// one flag the spawn path tests for all of them.
     side_tables: bool,
     /// Tasks to poll, oldest first. Holds no references (see module docs).
     /// An `UnsafeCell`, not a `RefCell`: it is touched once per wake and
@@ -215,6 +217,9 @@ pub(crate) struct Core {
     origin: Instant,
     /// Ticks (`TICK_NS`) since `origin` at the last clock reading.
     now_tick: Cell<u64>,
+    /// The coarse clock (`ticker`) at the last clock reading, to tell how
+    /// far the real clock has moved since without reading it.
+    clock_us: Cell<u64>,
     ids: Cell<(u64, u64)>,
     /// The seeded schedule's generator, if the scheduler has a seed.
     rng: Option<seeded::Rng>,
@@ -288,6 +293,7 @@ impl Core {
             // a deadline into a tick without `Instant` arithmetic.
             origin: crate::time::clock_base(),
             now_tick: Cell::new(0),
+            clock_us: Cell::new(0),
             ids: Cell::new((0, 0)),
             rng,
             virtual_ns,
@@ -425,21 +431,6 @@ impl Core {
         }
     }
 
-    /// Updates the side tables kept after a poll of `h` that began at
-    /// `started` (if busy time is measured) and lasted `ran_us` coarse
-    /// microseconds; `pending`: it returned `Pending`.
-    #[inline(never)]
-    fn polled_side(&self, h: &Header, started: Option<Instant>, ran_us: u64, pending: bool) {
-        if let Some(t) = started {
-            if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
-                *b = b.saturating_add(t.elapsed().as_nanos() as u64);
-            }
-        }
-        if self.options.dump_details && pending {
-            self.note_pending(h, ran_us);
-        }
-    }
-
     // ---- running ----------------------------------------------------------
 
     /// Queues a task of this scheduler for polling (a local wake).
@@ -526,18 +517,38 @@ impl Core {
             }
         }
         if let Some(ptr) = again {
-            // Budget spent: the task that yielded waits in the queue.
-            // SAFETY: it is `SCHEDULED` by `requeue_current` but was never
-            // queued (`run_task` said so), and it is alive: it is pending.
-            self.ready_mut(|q| unsafe { q.push_back(ptr) });
+            self.requeue_alone(ptr);
         }
         (n, cut)
+    }
+
+    /// Queues the task that `run_task` let run again at once when the batch
+    /// ends with it (budget spent, or the clock moved). Out of line: its
+    /// code must not crowd the registers of the polling loop.
+    #[cold]
+    #[inline(never)]
+    fn requeue_alone(&self, ptr: NonNull<Header>) {
+        // SAFETY: alive: it is pending.
+        let h = unsafe { raw::header(ptr) };
+        if h.local.get() & DUMP_DETAILS != 0 {
+            // Its polls while it was alone were not noted (see `run_task`):
+            // it waits from now on.
+            self.note_pending(h);
+        }
+        // SAFETY: it is `SCHEDULED` by `requeue_current` but was never
+        // queued (`run_task` said so), and it is alive: it is pending.
+        self.ready_mut(|q| unsafe { q.push_back(ptr) });
     }
 
     /// Polls one task. True if it yielded to its own queue slot
     /// (`requeue_current`) while no other task was ready: the caller then
     /// polls it again at once (it is `SCHEDULED` but not queued), which is
     /// exactly what a trip through the empty queue would have done.
+    ///
+    /// With dump details (`DUMP_DETAILS`), a poll that returns `Pending`
+    /// notes that the task waits from now on; not on that yield-alone
+    /// path, which must stay as short as it is: `run_ready` notes the task
+    /// when its batch ends.
     fn run_task(&self, ptr: NonNull<Header>) -> bool {
         // SAFETY: a task in the ready queue is kept alive by its registry
         // reference (released only after this pop if it has finished).
@@ -555,11 +566,7 @@ impl Core {
         self.current.set(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
-        // `Some` when side tables are kept (tested once, held across the
-        // poll): then `Some(start)` when busy time is measured.
-        let side = self
-            .side_tables
-            .then(|| self.options.measure_busy_time.then(Instant::now));
+        let started = self.options.measure_busy_time.then(Instant::now);
         let coarse = ticker::now_us();
         // SAFETY: owner thread, unfinished task: the poll contract holds.
         let outcome = unsafe { (h.vtable.poll)(ptr, &mut cx) };
@@ -567,8 +574,10 @@ impl Core {
         if ran_us != 0 {
             self.long_poll(h, ran_us);
         }
-        if let Some(started) = side {
-            self.polled_side(h, started, ran_us, matches!(outcome, PollOutcome::Pending));
+        if let Some(t) = started {
+            if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
+                *b = b.saturating_add(t.elapsed().as_nanos() as u64);
+            }
         }
         self.current.set(None);
         if self.shared.kill_sent() {
@@ -592,9 +601,13 @@ impl Core {
             self.ready_mut(|q| unsafe { q.push_back(ptr) });
         }
         match outcome {
-            PollOutcome::Pending if l & KILL_REQUESTED != 0 => {
-                self.registry.borrow_mut().remove(ptr);
-                self.kill_removed(ptr);
+            PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS) != 0 => {
+                if l & KILL_REQUESTED != 0 {
+                    self.registry.borrow_mut().remove(ptr);
+                    self.kill_removed(ptr);
+                } else {
+                    self.note_pending(h);
+                }
             }
             PollOutcome::Pending => {}
             PollOutcome::Ready | PollOutcome::Panicked => {
