@@ -235,6 +235,30 @@
 //! assert!(bank(seeded(found)) < 0); // and replays it
 //! ```
 //!
+//! # Seeing inside: the task dump
+//!
+//! [`dump`] (this core), [`dump_all`] and [`Scheduler::dump`] (every core)
+//! print every live task as a table for people: its state, what it waits on
+//! (a timer, an fd, another task, a wake corun does not track), polls,
+//! longest poll and spawn site. With [`Builder::dump_details`] the
+//! scheduler also keeps each task's parent and since when it waits, and the
+//! table becomes a tree by parent. [`tasks`] gives the same as data.
+//!
+//! ```
+//! let table = corun::Builder::new().dump_details(true).run(async {
+//!     let (_tx, rx) = corun::sync::oneshot::channel::<()>();
+//!     let _stuck = corun::spawn_named("stuck", async move { rx.await.ok() });
+//!     corun::yield_now().await;
+//!     corun::dump()
+//! });
+//! print!("{table}");
+//! // corun dump: 2 tasks on 1 core
+//! // TASK      ID  CORE  STATE    WAITS ON                     SINCE      POLLS  ...  PARENT  SPAWNED AT
+//! // main      #1     0  running  -                            -              2  ...  -       src/main.rs:2:54
+//! // └─ stuck  #2     0  idle     a wake corun does not track  160µs ago      1  ...  #1      src/main.rs:4:18
+//! assert!(table.lines().any(|l| l.starts_with("└─ stuck") && l.contains("idle")));
+//! ```
+//!
 //! # Memory
 //!
 //! A task is one allocation: a 48-byte header, then its future (later its
@@ -370,8 +394,8 @@ pub mod time;
 pub(crate) mod unblock;
 
 pub use scheduler::local::{
-    WaitExit, YieldNow, core, cores, current, join_all, kill, run, spawn, spawn_named, spawn_on,
-    stats, tasks, wait, wait_exit, yield_now,
+    WaitExit, YieldNow, core, cores, current, dump, dump_all, join_all, kill, run, spawn,
+    spawn_named, spawn_on, stats, tasks, wait, wait_exit, yield_now,
 };
 pub use scheduler::{Builder, Error, Scheduler, Stats, TrySpawnError};
 pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};

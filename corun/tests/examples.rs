@@ -10,7 +10,7 @@
 mod example_harness;
 
 use std::io::{BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 
 use example_harness::*;
@@ -174,6 +174,46 @@ fn hyper_client_fetches_from_hyper_server() {
     let (status, out) = run_client("hyper_client", &["--addr", &addr, "--path", "/"]);
     assert!(status.success(), "hyper_client failed: {out}");
     assert_eq!(out, "HTTP 200\nHello from hyper on corun\n");
+}
+
+#[test]
+fn echo_serves_its_task_dump() {
+    let server = Server::example("echo", &["server", "--port", "0", "--dump-port", "0"]);
+    assert!(
+        server.stdout.wait_for("task dump on "),
+        "{}",
+        server.stdout.text()
+    );
+    let text = server.stdout.text();
+    let dump_addr: SocketAddr = text
+        .lines()
+        .find_map(|l| l.strip_prefix("task dump on "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // One connection stays open, so it shows up in the dump.
+    let mut conn = connect(server.addr);
+    conn.write_all(b"ping").unwrap();
+    let mut back = [0; 4];
+    conn.read_exact(&mut back).unwrap();
+    let mut table = String::new();
+    connect(dump_addr).read_to_string(&mut table).unwrap();
+    assert!(table.starts_with("corun dump: "), "{table}");
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{table}"))
+    };
+    assert!(row("main").contains("io"), "{table}");
+    let me = conn.local_addr().unwrap().to_string();
+    // Under `main`, which accepted it.
+    let conn_row = row(&format!("conn {me}"));
+    assert!(
+        conn_row.starts_with("├─ conn") || conn_row.starts_with("└─ conn"),
+        "{table}"
+    );
+    assert!(row(&format!("conn {me}")).contains("readable"), "{table}");
 }
 
 #[test]

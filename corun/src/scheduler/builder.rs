@@ -229,6 +229,34 @@ impl Builder {
         self
     }
 
+    /// Keep, for every task, the task that spawned it and since when it
+    /// waits (off by default), so that [`Scheduler::dump`] draws the tasks
+    /// as a tree by parent with a wait time each, and [`TaskInfo`](crate::TaskInfo)
+    /// carries [`parent`](crate::TaskInfo::parent) and
+    /// [`waiting_since`](crate::TaskInfo::waiting_since).
+    ///
+    /// The task cell has no room for them, so they live beside the task's
+    /// entry in the scheduler's registry: with this on, a spawn and every
+    /// poll that returns `Pending` write there once more, and a live task
+    /// takes 16 more bytes. Off, the dump still lists every task (state, what it
+    /// waits on, polls, longest poll, spawn site) and says that the rest is
+    /// not kept.
+    ///
+    /// ```
+    /// let table = corun::Builder::new().dump_details(true).run(async {
+    ///     let _child = corun::spawn_named("child", corun::sleep(std::time::Duration::from_secs(9)));
+    ///     corun::yield_now().await; // let it start sleeping
+    ///     corun::dump()
+    /// });
+    /// println!("{table}");
+    /// // The child sits under `main`, the task that spawned it.
+    /// assert!(table.lines().any(|l| l.starts_with("└─ child")));
+    /// ```
+    pub fn dump_details(mut self, on: bool) -> Builder {
+        self.options.dump_details = on;
+        self
+    }
+
     /// The options with the seed from `CORUN_SEED` if none was given.
     fn resolved(&self) -> std::io::Result<super::core::Options> {
         let mut options = self.options.clone();

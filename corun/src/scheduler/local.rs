@@ -1,5 +1,5 @@
 //! The API a task uses on its own scheduler: `run`, `spawn`, `kill`,
-//! `wait`, `current`, `join_all`, `yield_now`, `tasks`, `stats`.
+//! `wait`, `current`, `join_all`, `yield_now`, `tasks`, `dump`, `stats`.
 //!
 //! Everything here acts on the scheduler of the calling thread through
 //! `context`; nothing here crosses threads.
@@ -15,8 +15,8 @@ use super::core::Core;
 use super::group::Launch;
 use super::shared::Msg;
 use crate::sync::oneshot;
-use crate::task::raw;
 use crate::task::{Exit, JoinError, Task, TaskId, TaskInfo, Waiting, core_of};
+use crate::task::{dump, raw};
 
 const OUTSIDE: &str = crate::outside::MESSAGE;
 
@@ -451,6 +451,72 @@ impl Future for YieldNow {
 /// Outside a scheduler thread (use [`Scheduler::tasks`](crate::Scheduler::tasks) there).
 pub fn tasks() -> Vec<TaskInfo> {
     with_core(|core| core.snapshot())
+}
+
+/// A text table of every live task of the current core (every task, on a
+/// one-core scheduler): the table of [`Scheduler::dump`](crate::Scheduler::dump).
+/// [`dump_all`] has every core's tasks.
+///
+/// ```
+/// corun::run(async {
+///     let _t = corun::spawn_named("napper", corun::sleep(std::time::Duration::from_secs(60)));
+///     corun::yield_now().await;
+///     let table = corun::dump();
+///     print!("{table}");
+///     assert!(table.starts_with("corun dump: 2 tasks on 1 core"));
+///     assert!(table.lines().any(|l| l.contains("napper") && l.contains("sleeping")));
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread (use [`Scheduler::dump`](crate::Scheduler::dump) there).
+pub fn dump() -> String {
+    with_core(|core| dump::render(&[core.core_tasks()], core.cores()))
+}
+
+/// [`dump`] of every core of the current scheduler: this core answers at
+/// once, the others when they next look at their messages (after the poll
+/// in progress). A core that has shut down is left out, and the table says
+/// so.
+///
+/// ```
+/// let table = corun::Builder::new().cores(2).run(async {
+///     corun::spawn_on(1, || corun::sleep(std::time::Duration::from_secs(60)))
+///         .unwrap()
+///         .detach();
+///     corun::dump_all().await
+/// });
+/// assert!(table.starts_with("corun dump: 2 tasks on 2 cores"));
+/// ```
+///
+/// # Panics
+///
+/// Outside a scheduler thread (use [`Scheduler::dump_async`](crate::Scheduler::dump_async) there).
+pub fn dump_all() -> impl Future<Output = String> {
+    let (cores, parts) = with_core(|me| {
+        let parts: Vec<_> = (0..me.cores())
+            .filter_map(|i| {
+                if i == me.index() {
+                    return Some(Ok(me.core_tasks()));
+                }
+                let (tx, rx) = oneshot::channel();
+                me.peer(i)?.push(Msg::Tasks(tx)).ok()?;
+                Some(Err(rx))
+            })
+            .collect();
+        (me.cores(), parts)
+    });
+    async move {
+        let mut all = Vec::with_capacity(parts.len());
+        for part in parts {
+            match part {
+                Ok(here) => all.push(here),
+                Err(rx) => all.extend(rx.await.ok()),
+            }
+        }
+        dump::render(&all, cores)
+    }
 }
 
 /// The current scheduler's counters.

@@ -28,13 +28,22 @@
 //!
 //! Why ids are laid out this way: `docs/design/many-cores.md`.
 //!
+//! # Dump details
+//!
+//! A registry built with details keeps one [`Detail`] beside every entry
+//! (a page's array, and one parallel to the overflow), which moves with
+//! its task when a page is compacted: a task's details cost no lookup of
+//! their own, and tasks spawned in a row keep theirs side by side. A
+//! detail is written when its task is registered and is not cleared when
+//! the task leaves; the next task in that place overwrites it.
+//!
 //! The registry stores pointers only; it does not own or free tasks (the
 //! core manages references) and knows nothing of scheduling.
 
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
-use super::core::IdMap;
+use super::core::{Detail, IdMap};
 use crate::task::raw::{self, Header};
 use crate::task::{BLOCK, BLOCK_SHIFT, seq_of};
 
@@ -57,6 +66,8 @@ struct Page {
     /// Occupied entries.
     live: u32,
     entries: [Entry; BLOCK],
+    /// The entries' details, if the registry keeps them.
+    details: Option<Box<[Detail; BLOCK]>>,
 }
 
 pub(crate) struct Registry {
@@ -75,6 +86,11 @@ pub(crate) struct Registry {
     overflow: Vec<Entry>,
     overflow_free: Vec<u32>,
     overflow_by_id: IdMap<u32>,
+    /// Details of the overflow entries, index for index (empty without
+    /// details).
+    overflow_details: Vec<Detail>,
+    /// Whether details are kept.
+    keeps_details: bool,
     len: usize,
     /// Lookups by id, and entries they examined (each lookup examines at
     /// most three: hint, page, overflow).
@@ -83,7 +99,8 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn new() -> Registry {
+    /// An empty registry; `details`: keep a [`Detail`] per task.
+    pub(crate) fn new(details: bool) -> Registry {
         Registry {
             pages: Vec::new(),
             free_pages: Vec::new(),
@@ -94,6 +111,8 @@ impl Registry {
             overflow: Vec::new(),
             overflow_free: Vec::new(),
             overflow_by_id: IdMap::default(),
+            overflow_details: Vec::new(),
+            keeps_details: details,
             len: 0,
             lookups: 0,
             probes: 0,
@@ -148,6 +167,9 @@ impl Registry {
                 // saturating keeps the slot bit intact.
                 let i = u32::try_from(self.overflow.len()).unwrap_or(OVERFLOW - 1);
                 self.overflow.push(Some(ptr));
+                if self.keeps_details {
+                    self.overflow_details.push(Detail::default());
+                }
                 i
             }
         };
@@ -172,7 +194,13 @@ impl Registry {
                 _ => {}
             }
         }
-        let mut page = self.spare.pop().unwrap_or_else(new_page);
+        let mut page = self.spare.pop().unwrap_or_else(|| {
+            let mut page = new_page();
+            if self.keeps_details {
+                page.details = Some(Box::new([Detail::default(); BLOCK]));
+            }
+            page
+        });
         page.block = block;
         let n = match self.free_pages.pop() {
             Some(n) => {
@@ -196,12 +224,19 @@ impl Registry {
         let Some(mut page) = self.pages[n as usize].take() else {
             return;
         };
-        for entry in page.entries.iter_mut() {
+        let page_ref = &mut *page;
+        for (off, entry) in page_ref.entries.iter_mut().enumerate() {
             if let Some(ptr) = entry.take() {
                 // SAFETY: occupied entries point at live tasks.
                 let h = unsafe { raw::header(ptr) };
                 let slot = self.put_overflow(h.id, ptr);
                 h.slot.store(slot, Ordering::Relaxed);
+                if let Some(details) = &page_ref.details {
+                    let idx = (slot & !OVERFLOW) as usize;
+                    if let Some(d) = self.overflow_details.get_mut(idx) {
+                        *d = details[off];
+                    }
+                }
             }
         }
         page.live = 0;
@@ -246,6 +281,43 @@ impl Registry {
         }
         let page = self.pages.get((slot >> BLOCK_SHIFT) as usize)?.as_deref()?;
         page.entries[slot as usize & (BLOCK - 1)]
+    }
+
+    /// The slot of `ptr` if it is registered here and details are kept.
+    fn detail_slot(&self, ptr: NonNull<Header>) -> Option<u32> {
+        if !self.keeps_details {
+            return None;
+        }
+        // SAFETY: the caller passes a live task.
+        let slot = unsafe { raw::header(ptr) }.slot.load(Ordering::Relaxed);
+        (self.at(slot) == Some(ptr)).then_some(slot)
+    }
+
+    /// The detail kept for the registered task `ptr` (`None` without
+    /// details, or for a task that is not registered).
+    pub(crate) fn detail(&self, ptr: NonNull<Header>) -> Option<Detail> {
+        let slot = self.detail_slot(ptr)?;
+        if slot & OVERFLOW != 0 {
+            return self
+                .overflow_details
+                .get((slot & !OVERFLOW) as usize)
+                .copied();
+        }
+        let page = self.pages.get((slot >> BLOCK_SHIFT) as usize)?.as_deref()?;
+        Some(page.details.as_deref()?[slot as usize & (BLOCK - 1)])
+    }
+
+    /// [`Registry::detail`], to change.
+    pub(crate) fn detail_mut(&mut self, ptr: NonNull<Header>) -> Option<&mut Detail> {
+        let slot = self.detail_slot(ptr)?;
+        if slot & OVERFLOW != 0 {
+            return self.overflow_details.get_mut((slot & !OVERFLOW) as usize);
+        }
+        let page = self
+            .pages
+            .get_mut((slot >> BLOCK_SHIFT) as usize)?
+            .as_deref_mut()?;
+        Some(&mut page.details.as_deref_mut()?[slot as usize & (BLOCK - 1)])
     }
 
     /// Removes the task `ptr` (which must be registered).
@@ -323,8 +395,8 @@ fn new_page() -> Box<Page> {
     }
     // SAFETY: `raw` is a fresh allocation of `Page`'s layout from the
     // global allocator (what `Box` frees with), and all zero bytes are a
-    // valid `Page`: block 0, live 0, every entry `None` (an
-    // `Option<NonNull<_>>` is null for `None`).
+    // valid `Page`: block 0, live 0, every entry `None` and no details (an
+    // `Option<NonNull<_>>` and an `Option<Box<_>>` are null for `None`).
     unsafe { Box::from_raw(raw) }
 }
 

@@ -17,8 +17,8 @@ use super::group::{Group, GroupSlot, Launch};
 use super::shared::{Msg, Shared, TaskPtr};
 use super::{Builder, Error, Stats, blocking, context, local};
 use crate::sync::oneshot;
-use crate::task::raw;
 use crate::task::{Exit, Task, TaskId, TaskInfo, core_of};
+use crate::task::{dump, raw};
 
 struct Inner {
     slot: GroupSlot,
@@ -442,14 +442,66 @@ impl Scheduler {
     pub fn tasks_async(
         &self,
     ) -> impl Future<Output = Result<Vec<TaskInfo>, Error>> + Send + 'static {
-        let parts = self.ask_every_core(Msg::Tasks, |c| c.snapshot());
+        let parts = self.ask_every_core(Msg::Tasks, |c| c.core_tasks());
         async move {
             let mut all = Vec::new();
             for part in parts {
-                all.extend(part.await?);
+                all.extend(part.await?.tasks);
             }
             all.sort_by_key(|i| i.id);
             Ok(all)
+        }
+    }
+
+    /// A text table of every live task of every core, for people: id,
+    /// name, core, state, what it waits on, polls, longest poll and spawn
+    /// site, and, if the scheduler keeps
+    /// [dump details](Builder::dump_details), since when it waits and
+    /// which task spawned it, drawn as a tree by parent. The layout is for
+    /// reading, not parsing (use [`Scheduler::tasks`] for data). On a
+    /// scheduler thread, as for [`Scheduler::tasks`]: await
+    /// [`Scheduler::dump_async`] there.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sched = corun::Builder::new().cores(2).dump_details(true).start().unwrap();
+    /// sched.spawn_named("sleeper", corun::sleep(Duration::from_secs(60))).unwrap();
+    /// let table = sched.dump().unwrap();
+    /// println!("{table}");
+    /// assert!(table.contains("sleeper"));
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn dump(&self) -> Result<String, Error> {
+        if self.cores() == 1 {
+            if let Some(part) = self.local_answer(|c| c.core_tasks()) {
+                return Ok(dump::render(&[part], 1));
+            }
+        }
+        if context::in_scheduler() {
+            return Err(Error::OnSchedulerThread);
+        }
+        blocking::block_on_thread(self.dump_async())
+    }
+
+    /// [`Scheduler::dump`] for use inside tasks (of any scheduler) and
+    /// anywhere else.
+    ///
+    /// ```
+    /// let sched = corun::Builder::new().cores(2).start().unwrap();
+    /// let s = sched.clone();
+    /// let table = sched.block_on(async move { s.dump_async().await.unwrap() }).unwrap();
+    /// assert!(table.starts_with("corun dump: 1 task on 2 cores"));
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn dump_async(&self) -> impl Future<Output = Result<String, Error>> + Send + 'static {
+        let cores = self.cores();
+        let parts = self.ask_every_core(Msg::Tasks, |c| c.core_tasks());
+        async move {
+            let mut all = Vec::with_capacity(parts.len());
+            for part in parts {
+                all.push(part.await?);
+            }
+            Ok(dump::render(&all, cores))
         }
     }
 
@@ -570,8 +622,9 @@ where
     F::Output: Send + 'static,
 {
     let id = super::core::remote_id(core);
+    let parent = context::with_core(|c| c.parent_id()).unwrap_or(0);
     let ptr = raw::allocate(future, id, name, shared, 2, false);
-    let msg = Msg::Spawn(TaskPtr(ptr), site);
+    let msg = Msg::Spawn(TaskPtr(ptr), site, parent);
     let pushed = if reserved {
         shared.push_reserved(msg)
     } else {

@@ -19,9 +19,10 @@ use std::sync::{Mutex, MutexGuard};
 use crate::reactor::Unparker;
 use crate::scheduler::Stats;
 use crate::sync::oneshot;
+use crate::task::dump::CoreTasks;
 use crate::task::raw::{self, Header, REMOTE_QUEUED};
 use crate::task::slab::Slab;
-use crate::task::{Exit, TaskId, TaskInfo};
+use crate::task::{Exit, TaskId};
 
 /// Where a scheduler sends the answer to a query from another thread: a
 /// blocked thread or an awaiting task receives it alike.
@@ -38,16 +39,16 @@ unsafe impl Send for TaskPtr {}
 
 /// A message to the scheduler thread.
 pub(crate) enum Msg {
-    /// A task spawned from another thread, and where; carries the registry
-    /// reference.
-    Spawn(TaskPtr, &'static std::panic::Location<'static>),
+    /// A task spawned from another thread, where, and by which task (its
+    /// id; 0: none); carries the registry reference.
+    Spawn(TaskPtr, &'static std::panic::Location<'static>, u64),
     /// A wake from another thread; carries one reference.
     Wake(TaskPtr),
     /// Kill by id, optionally answering whether the task was alive. Sent
     /// with [`Shared::push_kill`], which also raises the kill flag.
     Kill(TaskId, Option<Reply<bool>>),
     /// A snapshot of all tasks.
-    Tasks(Reply<Vec<TaskInfo>>),
+    Tasks(Reply<CoreTasks>),
     /// The scheduler's counters.
     Stats(Reply<Stats>),
     /// Answer how task `id` ends (at once `NotFound` if it is not alive).

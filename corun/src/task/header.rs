@@ -33,6 +33,11 @@ pub(crate) const KILL_REQUESTED: u8 = 1 << 3;
 /// A poll of this task lasted at least one coarse-clock tick, so the
 /// scheduler keeps its longest poll in a side table until the task ends.
 pub(crate) const LONG_POLLED: u8 = 1 << 4;
+/// The scheduler keeps dump details for this task (set when it is
+/// admitted, never cleared): a poll that returns `Pending` notes since
+/// when it waits. A bit here, so that the common end of a poll tests the
+/// flags it has already loaded, not an option.
+pub(crate) const DUMP_DETAILS: u8 = 1 << 5;
 
 // ---- `remote` flags: any thread, atomic ----------------------------------
 
@@ -73,7 +78,8 @@ pub(crate) struct Header {
     pub(crate) refs: AtomicU32,
     /// Cross-thread flags: `REMOTE_QUEUED`, `COMPLETE`, `JOIN_LOCK`, `HANDLE`.
     pub(crate) remote: AtomicU8,
-    /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`, `KILL_REQUESTED`.
+    /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`,
+    /// `KILL_REQUESTED`, `LONG_POLLED`, `DUMP_DETAILS`.
     pub(crate) local: Cell<u8>,
     /// What the stage union holds (`STAGE_*`). Same access rules as the
     /// stage itself (see the module docs).

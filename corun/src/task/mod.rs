@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+pub(crate) mod dump;
 pub(crate) mod handle;
 pub(crate) mod header;
 pub(crate) mod join;
@@ -295,6 +296,18 @@ pub struct TaskInfo {
     /// Where it was spawned (the caller of `spawn`), if known: a scheduler
     /// remembers its first 255 distinct spawn sites.
     pub spawned_at: Option<&'static std::panic::Location<'static>>,
+    /// The task that spawned it (on any core, or even another scheduler),
+    /// if the scheduler keeps [dump details](crate::Builder::dump_details);
+    /// `None` too for `run`'s main task and tasks spawned from a thread
+    /// that was running no task. The parent may have ended since.
+    pub parent: Option<TaskId>,
+    /// Since when it waits, if the scheduler keeps
+    /// [dump details](crate::Builder::dump_details): the instant its last
+    /// poll returned (its spawn, if it was never polled), on the
+    /// scheduler's clock ([`corun::time::now`](crate::time::now)). For a
+    /// ready task that covers its wait for a wake and then for its turn;
+    /// `None` for the running task.
+    pub waiting_since: Option<Instant>,
 }
 
 impl fmt::Display for TaskInfo {
@@ -326,6 +339,9 @@ impl fmt::Display for TaskInfo {
         }
         if let Some(site) = self.spawned_at {
             write!(f, ", spawned at {site}")?;
+        }
+        if let Some(parent) = self.parent {
+            write!(f, " by {parent}")?;
         }
         Ok(())
     }

@@ -55,8 +55,8 @@ use std::sync::atomic::{AtomicU8, AtomicU32};
 use std::task::{Context, Poll};
 
 pub(crate) use super::header::{
-    COMPLETE, FINISHED, HANDLE, Header, JOIN_LOCK, JOIN_WAKER_SET, KILL_REQUESTED, KILL_SENT,
-    LONG_POLLED, REMOTE_QUEUED, RUNNING, SCHEDULED, header, ref_dec, ref_inc,
+    COMPLETE, DUMP_DETAILS, FINISHED, HANDLE, Header, JOIN_LOCK, JOIN_WAKER_SET, KILL_REQUESTED,
+    KILL_SENT, LONG_POLLED, REMOTE_QUEUED, RUNNING, SCHEDULED, header, ref_dec, ref_inc,
 };
 use super::header::{STAGE_DONE, STAGE_EMPTY, STAGE_FAILED, STAGE_PENDING};
 use crate::scheduler::shared::Shared;

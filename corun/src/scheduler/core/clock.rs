@@ -9,6 +9,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::Core;
+use crate::scheduler::ticker;
 use crate::time::wheel::TimerKey;
 
 /// Length of a timer tick: 2^17 ns (about 131 µs). A deadline is rounded
@@ -73,6 +74,7 @@ impl Core {
         let ticks = ns / u128::from(TICK_NS);
         self.now_tick
             .set(u64::try_from(ticks).unwrap_or(u64::MAX - 1));
+        self.clock_us.set(ticker::now_us());
         now
     }
 

@@ -59,6 +59,8 @@ use super::Stats;
 use super::registry::Registry;
 use ready::ReadyQueue;
 mod clock;
+mod details;
+pub(crate) use details::Detail;
 mod ending;
 mod ready;
 pub(crate) use clock::TICK_NS;
@@ -74,7 +76,9 @@ use super::group::GroupSlot;
 use super::shared::{Msg, Reply, Shared, TaskPtr};
 use super::ticker;
 use crate::reactor::Reactor;
-use crate::task::raw::{self, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED};
+use crate::task::raw::{
+    self, DUMP_DETAILS, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
+};
 use crate::task::{CORE_SHIFT, Exit, Task, TaskId};
 use crate::time::wheel::Wheel;
 use sites::Sites;
@@ -145,6 +149,8 @@ pub(crate) struct Options {
     /// The clock stands still while tasks run and jumps to the next timer
     /// when nothing else can happen (see `clock`).
     pub(crate) virtual_time: bool,
+    /// Keep each task's parent and since when it waits (see `details`).
+    pub(crate) dump_details: bool,
 }
 
 /// The slow-poll threshold unless a builder says otherwise: far above any
@@ -160,6 +166,7 @@ impl Default for Options {
             max_queued_spawns: usize::MAX,
             seed: None,
             virtual_time: false,
+            dump_details: false,
         }
     }
 }
@@ -175,6 +182,9 @@ pub(crate) struct Core {
     group: GroupSlot,
     shared: Arc<Shared>,
     options: Options,
+    /// Some per-task side table is kept (busy time or dump details): the
+    /// one flag the spawn path tests for all of them.
+    side_tables: bool,
     /// Tasks to poll, oldest first. Holds no references (see module docs).
     /// An `UnsafeCell`, not a `RefCell`: it is touched once per wake and
     /// once per poll (the yield path), only through [`Core::ready_mut`],
@@ -207,6 +217,9 @@ pub(crate) struct Core {
     origin: Instant,
     /// Ticks (`TICK_NS`) since `origin` at the last clock reading.
     now_tick: Cell<u64>,
+    /// The coarse clock (`ticker`) at the last clock reading, to tell how
+    /// far the real clock has moved since without reading it.
+    clock_us: Cell<u64>,
     ids: Cell<(u64, u64)>,
     /// The seeded schedule's generator, if the scheduler has a seed.
     rng: Option<seeded::Rng>,
@@ -259,9 +272,10 @@ impl Core {
             core_bits: (index as u64) << CORE_SHIFT,
             group,
             shared: shared.clone(),
+            side_tables: options.measure_busy_time || options.dump_details,
+            registry: RefCell::new(Registry::new(options.dump_details)),
             options,
             ready: UnsafeCell::new(ReadyQueue::new()),
-            registry: RefCell::new(Registry::new()),
             id_waiters: RefCell::default(),
             exits: RefCell::default(),
             remote_waiters: RefCell::default(),
@@ -278,6 +292,7 @@ impl Core {
             // a deadline into a tick without `Instant` arithmetic.
             origin: crate::time::clock_base(),
             now_tick: Cell::new(0),
+            clock_us: Cell::new(0),
             ids: Cell::new((0, 0)),
             rng,
             virtual_ns,
@@ -366,25 +381,28 @@ impl Core {
         let id = self.next_id();
         // Two references: the registry's and the handle's.
         let ptr = raw::allocate(future, id, name, &self.shared, 2, true);
-        self.admit(ptr, site, true);
+        self.admit(ptr, site, true, 0);
         Task::from_raw(ptr)
     }
 
     /// Puts a new task (carrying its registry reference) in the registry
     /// and the ready queue; during shutdown it is killed straight away.
-    /// `local`: spawned on this thread, with an id from this core's block.
+    /// `local`: spawned on this thread (by the task being polled, if any),
+    /// with an id from this core's block. `remote_parent`: for a task
+    /// spawned elsewhere, the id of the task that spawned it (0: none).
     pub(crate) fn admit(
         &self,
         ptr: NonNull<Header>,
         site: &'static Location<'static>,
         local: bool,
+        remote_parent: u64,
     ) {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
         h.site.set(self.sites.borrow_mut().intern(site));
         self.registry.borrow_mut().insert(ptr, local);
-        if self.options.measure_busy_time {
-            self.busy_ns.borrow_mut().insert(h.id, 0);
+        if self.side_tables {
+            self.admit_side(h, local, remote_parent);
         }
         self.bump(|s| s.spawned += 1);
         tracing::trace!(task.id = h.id, task.name = h.name(), "spawn");
@@ -392,6 +410,23 @@ impl Core {
             self.kill(TaskId::of(h));
         } else {
             self.schedule(ptr);
+        }
+    }
+
+    /// Enters a new task in the side tables kept (see `side_tables`).
+    #[cold]
+    #[inline(never)]
+    fn admit_side(&self, h: &Header, local: bool, remote_parent: u64) {
+        if self.options.measure_busy_time {
+            self.busy_ns.borrow_mut().insert(h.id, 0);
+        }
+        if self.options.dump_details {
+            let parent = if local {
+                self.parent_id()
+            } else {
+                remote_parent
+            };
+            self.note_spawn(h, parent);
         }
     }
 
@@ -484,18 +519,38 @@ impl Core {
             }
         }
         if let Some(ptr) = again {
-            // Budget spent: the task that yielded waits in the queue.
-            // SAFETY: it is `SCHEDULED` by `requeue_current` but was never
-            // queued (`run_task` said so), and it is alive: it is pending.
-            self.ready_mut(|q| unsafe { q.push_back(ptr) });
+            self.requeue_alone(ptr);
         }
         (n, cut)
+    }
+
+    /// Queues the task that `run_task` let run again at once when the batch
+    /// ends with it (budget spent, or the clock moved). Out of line: its
+    /// code must not crowd the registers of the polling loop.
+    #[cold]
+    #[inline(never)]
+    fn requeue_alone(&self, ptr: NonNull<Header>) {
+        // SAFETY: alive: it is pending.
+        let h = unsafe { raw::header(ptr) };
+        if h.local.get() & DUMP_DETAILS != 0 {
+            // Its polls while it was alone were not noted (see `run_task`):
+            // it waits from now on.
+            self.note_pending(h);
+        }
+        // SAFETY: it is `SCHEDULED` by `requeue_current` but was never
+        // queued (`run_task` said so), and it is alive: it is pending.
+        self.ready_mut(|q| unsafe { q.push_back(ptr) });
     }
 
     /// Polls one task. True if it yielded to its own queue slot
     /// (`requeue_current`) while no other task was ready: the caller then
     /// polls it again at once (it is `SCHEDULED` but not queued), which is
     /// exactly what a trip through the empty queue would have done.
+    ///
+    /// With dump details (`DUMP_DETAILS`), a poll that returns `Pending`
+    /// notes that the task waits from now on; not on that yield-alone
+    /// path, which must stay as short as it is: `run_ready` notes the task
+    /// when its batch ends.
     fn run_task(&self, ptr: NonNull<Header>) -> bool {
         // SAFETY: a task in the ready queue is kept alive by its registry
         // reference (released only after this pop if it has finished).
@@ -548,9 +603,13 @@ impl Core {
             self.ready_mut(|q| unsafe { q.push_back(ptr) });
         }
         match outcome {
-            PollOutcome::Pending if l & KILL_REQUESTED != 0 => {
-                self.registry.borrow_mut().remove(ptr);
-                self.kill_removed(ptr);
+            PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS) != 0 => {
+                if l & KILL_REQUESTED != 0 {
+                    self.registry.borrow_mut().remove(ptr);
+                    self.kill_removed(ptr);
+                } else {
+                    self.note_pending(h);
+                }
             }
             PollOutcome::Pending => {}
             PollOutcome::Ready | PollOutcome::Panicked => {
@@ -693,7 +752,7 @@ impl Core {
 
     fn handle(&self, msg: Msg) {
         match msg {
-            Msg::Spawn(TaskPtr(ptr), site) => self.admit(ptr, site, false),
+            Msg::Spawn(TaskPtr(ptr), site, parent) => self.admit(ptr, site, false, parent),
             Msg::Wake(TaskPtr(ptr)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { raw::header(ptr) };
@@ -709,7 +768,7 @@ impl Core {
                 }
             }
             Msg::Tasks(reply) => {
-                let _ = reply.send(self.snapshot());
+                let _ = reply.send(self.core_tasks());
             }
             Msg::Stats(reply) => {
                 let _ = reply.send(self.stats());

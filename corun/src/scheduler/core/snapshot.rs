@@ -1,9 +1,12 @@
-//! `tasks()`: a snapshot of every live task of a scheduler (id, name,
-//! state, polls, busy time, longest poll, spawn site). Reads the registry; changes nothing.
+//! `tasks()` and `dump()`: a snapshot of every live task of a scheduler
+//! core (id, name, state, polls, busy time, longest poll, spawn site, and
+//! with dump details its parent and since when it waits). Reads the
+//! registry and side tables; changes nothing.
 
 use std::time::Duration;
 
 use super::Core;
+use crate::task::dump::CoreTasks;
 use crate::task::raw::{self, RUNNING, SCHEDULED};
 use crate::task::{TaskId, TaskInfo, TaskState, Waiting};
 
@@ -32,6 +35,13 @@ impl Core {
                         Waiting::Task(id) => TaskState::Joining(id),
                     }
                 };
+                let (parent, since) = match registry.detail(ptr) {
+                    Some(d) => {
+                        let (parent, since) = self.read_detail(d);
+                        (parent, Some(since))
+                    }
+                    None => (None, None),
+                };
                 TaskInfo {
                     id: TaskId::of(h),
                     name: h.name().map(str::to_string),
@@ -43,10 +53,24 @@ impl Core {
                     }),
                     longest_poll: self.longest_poll(h),
                     spawned_at: self.sites.borrow().get(h.site.get()),
+                    parent,
+                    // A running task is not waiting.
+                    waiting_since: since.filter(|_| l & RUNNING == 0),
                 }
             })
             .collect();
         out.sort_by_key(|i| i.id);
         out
+    }
+
+    /// [`Core::snapshot`] with what a dump needs to read it: this core's
+    /// clock now, and whether it keeps dump details.
+    pub(crate) fn core_tasks(&self) -> CoreTasks {
+        CoreTasks {
+            tasks: self.snapshot(),
+            core: self.index,
+            now: self.clock_now(),
+            details: self.options.dump_details,
+        }
     }
 }
