@@ -189,7 +189,7 @@ if [[ "$mode" == valgrind || "$mode" == all ]]; then
         note "valgrind: $name (skipping: ${valgrind_skip[*]:-nothing})"
         t0=$SECONDS
         rc=0
-        timeout "$valgrind_timeout" valgrind --error-exitcode=1 --leak-check=full \
+        CORUN_TEST_SLOWDOWN=30 timeout "$valgrind_timeout" valgrind --error-exitcode=1 --leak-check=full \
             --errors-for-leak-kinds=definite --show-leak-kinds=definite \
             --suppressions="$repo/scripts/valgrind.supp" \
             --log-file="$vlog" "$bin" --test-threads=1 "${skip_args[@]}" >"$tlog" 2>&1 || rc=$?

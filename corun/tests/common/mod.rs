@@ -19,7 +19,20 @@ use std::time::Duration;
 /// How long a scenario may take before it counts as hung.
 pub const WATCHDOG: Duration = Duration::from_secs(20);
 
-/// Runs `f` on a fresh std thread and waits for it at most [`WATCHDOG`].
+/// [`WATCHDOG`] times `CORUN_TEST_SLOWDOWN` (a whole number, default 1):
+/// `scripts/sanitize.sh` sets it for valgrind, under which everything runs
+/// tens of times slower, so that a slow run is not taken for a hang.
+pub fn watchdog_limit() -> Duration {
+    let factor = std::env::var("CORUN_TEST_SLOWDOWN")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    WATCHDOG * factor
+}
+
+/// Runs `f` on a fresh std thread and waits for it at most
+/// [`watchdog_limit`].
 /// A panic inside `f` is resumed here; a hang fails with a message naming
 /// `what` (the thread is left behind; the test process ends anyway).
 pub fn watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -30,11 +43,12 @@ pub fn watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 's
             let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
         })
         .expect("spawn watchdog thread");
-    match rx.recv_timeout(WATCHDOG) {
+    let limit = watchdog_limit();
+    match rx.recv_timeout(limit) {
         Ok(Ok(v)) => v,
         Ok(Err(payload)) => resume_unwind(payload),
         Err(_) => panic!(
-            "watchdog: `{what}` did not finish within {WATCHDOG:?}: something that must \
+            "watchdog: `{what}` did not finish within {limit:?}: something that must \
              happen at once never happened (a lost wake-up or a hang)"
         ),
     }
@@ -137,7 +151,7 @@ pub async fn yield_n(n: usize) {
 pub fn until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while !cond() {
-        assert!(start.elapsed() < WATCHDOG, "never happened: {what}");
+        assert!(start.elapsed() < watchdog_limit(), "never happened: {what}");
         thread::sleep(Duration::from_millis(1));
     }
 }
