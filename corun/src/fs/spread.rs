@@ -19,12 +19,9 @@
 //!   side, the places stay taken and writes run inline: the split between
 //!   the scheduler thread and the lane follows their speeds.
 //!
-//! Both are facts of the moment, not guesses from history. (An earlier
-//! policy judged each move afterwards — "did this thread write anything
-//! else meanwhile?" — and kept a file's next 32 writes inline after a
-//! fruitless one. On the fileio benchmark, tasks started by slow file
-//! creates were judged fruitless at once, and then 85 to 95 % of all
-//! writes ran inline on one core.)
+//! Both are facts of the moment, not guesses from history: a policy that
+//! judges past moves can lock itself into writing inline on one core (see
+//! `docs/design/write-placement.md`).
 //!
 //! A [`Ticket`] counts a moved write and, for a borrowed write, holds a
 //! copy of its bytes (in one of a few recycled buffers; an owned write,

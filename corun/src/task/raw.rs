@@ -101,8 +101,7 @@ pub(crate) struct Vtable {
 /// `Header::stage`. A union rather than an enum, and the output and the
 /// error apart rather than a `Result`: the tag lives in header padding, so
 /// the stage is only as large as its largest member. A task returning a
-/// word takes 8 bytes here, not the 16 of a `Result<u64, JoinError>`; a
-/// million of them, 8 MB less.
+/// word takes 8 bytes here, not the 16 of a `Result<u64, JoinError>`.
 #[repr(C)]
 union Stage<F, T> {
     future: ManuallyDrop<F>,
@@ -606,8 +605,8 @@ mod tests {
     use super::*;
 
     /// The typical sleeping task (an `Rc` and a duration captured, a
-    /// `Sleep` pending) fits a 96-byte slab block: every 8 bytes more
-    /// cost 8 MB at a million tasks.
+    /// `Sleep` pending) fits a 96-byte slab block: every byte more is paid
+    /// once per live task.
     #[test]
     fn sleeping_task_cell_fits_96_bytes() {
         fn cell_size<F: Future>(_: &F) -> usize {
