@@ -28,19 +28,14 @@
 //!
 //! * `local`, `polls`, `waiting` and the stage while the future is
 //!   alive: only the owner scheduler's thread.
-//! * `refs`, `remote`: any thread, atomically.
+//! * `refs`, `remote`: any thread, atomically, by the protocol tabled in
+//!   `header.rs` (who sets and clears each flag, with which ordering, and
+//!   who holds a reference).
 //! * `join_waker`: any thread, only while holding the [`JOIN_LOCK`] bit.
 //! * The stage (and its tag `stage`) after [`COMPLETE`] is set: the holder of the `Task` handle
 //!   (the owner thread never writes it again).
 //!
-//! # Reference counting
-//!
-//! `refs` counts: the registry entry (from spawn until the task has finished
-//! *and* left the local ready queue), the `Task` handle, every `Waker`, and
-//! every message in the injection queue that carries the task. The local ready
-//! queue does not hold its own reference: a task in it is always alive because
-//! the registry reference is only released after the task is popped (see
-//! `scheduler::core`). The last reference frees the allocation.
+//! The last reference frees the allocation.
 
 use std::alloc::Layout;
 use std::any::Any;
