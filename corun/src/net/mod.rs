@@ -83,6 +83,7 @@
 //! the scheduler or timers except through `crate::io` and `crate::time`.
 
 mod addr;
+mod methods;
 mod split;
 mod tcp;
 mod tcp_stream;

@@ -11,7 +11,8 @@
 //! # Layout
 //!
 //! - [`mpsc`]: bounded and unbounded multi-producer, single-consumer channels
-//!   over a ring buffer (the state machine itself is in `chan.rs`).
+//!   over a ring buffer (the state machine itself is in `chan.rs`, the
+//!   ends are written once for both flavours in `ends.rs`).
 //! - [`local`]: the same channels for tasks of one scheduler (`!Send` ends,
 //!   no lock and no atomic instruction per message).
 //! - [`oneshot`]: a single value from one task to another.
@@ -64,6 +65,7 @@
 
 pub mod broadcast;
 mod chan;
+mod ends;
 mod event;
 pub mod local;
 pub mod mpsc;
