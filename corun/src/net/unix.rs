@@ -165,13 +165,9 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        match self.io.poll_read_with(cx, accept_raw) {
-            Poll::Ready(Ok((s, addr))) => {
-                Poll::Ready(UnixStream::from_accepted(s).map(|s| (s, addr)))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.io
+            .poll_read_with(cx, accept_raw)
+            .map(|r| r.and_then(|(s, addr)| Ok((UnixStream::from_accepted(s)?, addr))))
     }
 
     /// The accepted connections as a never-ending `futures_core::Stream`.

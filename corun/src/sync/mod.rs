@@ -87,6 +87,45 @@ use std::collections::VecDeque;
 use std::sync::PoisonError;
 use std::task::Waker;
 
+/// Defines a channel's `SendError<T>(pub T)`, the value handed back when
+/// nobody can receive it: `Debug` hides the value (so `T` need not be
+/// `Debug`) and `Display` says `$msg`. The docs come from the call site.
+macro_rules! send_error {
+    ($(#[$doc:meta])* $msg:literal) => {
+        $(#[$doc])*
+        #[derive(PartialEq, Eq, Clone, Copy)]
+        pub struct SendError<T>(pub T);
+
+        impl<T> std::fmt::Debug for SendError<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("SendError(..)")
+            }
+        }
+
+        impl<T> std::fmt::Display for SendError<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($msg)
+            }
+        }
+
+        impl<T> std::error::Error for SendError<T> {}
+    };
+}
+pub(crate) use send_error;
+
+/// `Debug` for channel ends generic over `T` that print only their name
+/// (`$name { .. }`), so `T` need not be `Debug`.
+macro_rules! opaque_debug {
+    ($($ty:ident => $name:literal),* $(,)?) => {$(
+        impl<T> std::fmt::Debug for $ty<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!($name, " { .. }"))
+            }
+        }
+    )*};
+}
+pub(crate) use opaque_debug;
+
 /// Locks `m`, ignoring poisoning: every critical section in this module
 /// leaves the state consistent before calling anything that can panic (a
 /// user's `Waker::clone`), so a poisoned lock still guards valid data, and
