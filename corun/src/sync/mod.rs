@@ -249,7 +249,6 @@ pub(crate) mod test_util {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll, Wake, Waker};
-    use std::thread::{self, Thread};
 
     /// Counts how often it was woken.
     #[derive(Default)]
@@ -293,26 +292,8 @@ pub(crate) mod test_util {
         Pin::new(f).poll(&mut Context::from_waker(w))
     }
 
-    struct Unpark(Thread);
-
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-
     /// Runs `f` on this thread, parking while it is pending.
-    pub fn block_on<F: Future>(f: F) -> F::Output {
-        let mut f = std::pin::pin!(f);
-        let waker = Waker::from(Arc::new(Unpark(thread::current())));
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-            thread::park();
-        }
-    }
+    pub(crate) use crate::scheduler::blocking::block_on_thread as block_on;
 }
 
 #[cfg(test)]
