@@ -2,12 +2,10 @@
 //! end to end: the slab's chunks, the chunk groups of a big `SegVec`, the
 //! output of `join_all`.
 //!
-//! Why: on the project's machines (virtual, 2 cores) a first touch of a
-//! 4 KiB page costs about 2.3 µs, nearly all of it in the page fault rather
-//! than the zeroing: touching 100 MiB took 59–66 ms in small pages and
-//! 10–11 ms in huge pages (when the kernel had them at hand; 50–120 ms in
-//! the odd run when it had to find them). Spawning a million tasks touched
-//! about 105 MiB, so the faults alone were most of its cost.
+//! Why: a first touch of a small page costs a page fault, and spawning a
+//! million tasks touches enough memory that the faults are most of its
+//! cost; a huge page takes one fault for 512 small ones. Measurements and
+//! the choice of thresholds: `docs/design/memory.md`.
 //!
 //! The advice is only given for buffers of [`MIN_BYTES`] or more, and only
 //! for the 2 MiB-aligned middle of a buffer: a huge page is resident as a
@@ -15,7 +13,7 @@
 //! RSS for a few bytes used. For the same reason structures that grow
 //! piece by piece start using huge pages only past [`GROWN_BYTES`]. The
 //! kernel may ignore the advice (THP off, or no huge page free); memory
-//! then comes in small pages as before. The advice belongs to the address
+//! then comes in small pages. The advice belongs to the address
 //! range, not the buffer: should the allocator later reuse the range of a
 //! freed `join_all` output for small allocations, the kernel may back that
 //! with huge pages too (at most the size of that output).
@@ -35,13 +33,9 @@ pub(crate) const MIN_BYTES: usize = 2 * HUGE_PAGE;
 /// small pages. Its newest huge page is resident as a whole even when
 /// barely used, so this bounds that waste to one huge page on a structure
 /// of at least 4 MiB: a third of its RSS at worst, less as it grows.
-///
-/// Why this bound: with one huge page, 10 000 idle connections cost 505
-/// bytes each instead of 310 (their task cells filled just over one slab
-/// chunk); with 16 MiB, spawning a million tasks took 4 000 more small-page
-/// faults than with 4 MiB (its cells and registry), and the spawn child of
-/// the benchmark ran 0.100–0.104 s against 0.088–0.096 s (medians of 15
-/// alternating runs), while 10 000 connections or sleepers never reach it.
+/// Lower, and 10 000 idle connections pay a huge page of RSS they barely
+/// use; higher, and a million spawns pay thousands more small-page faults
+/// (see `docs/design/memory.md`).
 pub(crate) const GROWN_BYTES: usize = 2 * HUGE_PAGE;
 
 /// Advises huge pages for the 2 MiB-aligned part of `len` bytes at `ptr`,

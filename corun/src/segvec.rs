@@ -3,29 +3,20 @@
 //! copy behind.
 //!
 //! Why: a `Vec` that doubles inside the malloc heap frees its old buffer,
-//! but the freed pages stay resident; at 10 000 idle connections the dead
-//! copies of the reactor's per-fd tables and of the task registry came to
-//! tens of bytes per connection in RSS. Here memory grows by at most the
+//! but the freed pages stay resident. Here memory grows by at most the
 //! size of what is stored (plus the untouched tail of the newest chunk,
 //! which the kernel does not back). Used by the registry, the timer wheel
-//! and the reactor tables.
+//! and the reactor tables. More in `docs/design/memory.md`.
 //!
-//! Chunks are all the same size (they doubled before, from 64 elements):
-//! an index is then a shift and a mask, where doubling segments needed a
-//! leading-zeros count, a subtraction and a length check. Callgrind:
-//! 1 million sleeping tasks, 1 454 → 1 438 million instructions (firing a
-//! timer indexes the wheel's entries about seven times); spawning and
-//! joining a task, 475 → 466.
-//!
-//! Chunks come from the global allocator one at a time until the array
-//! holds [`crate::hugepage::GROWN_BYTES`] (4 MiB); from then on they come
-//! in groups of at least a huge page, aligned to it and offered to the
-//! kernel for huge pages (see `crate::hugepage`: a small-page fault costs
-//! about 2.3 µs here). A million sleeping tasks fill 24 MiB of timer
-//! entries, 5 000 page faults fewer this way. A smaller array (a scheduler
-//! with fewer than about 170 000 timers, or 500 000 registered tasks) never
-//! reaches a group, so it stays in small pages and counts only what it
-//! touched.
+//! Rules:
+//! * Chunks are all the same size, so an index is a shift and a mask (the
+//!   wheel indexes its entries several times per fired timer).
+//! * Chunks come from the global allocator one at a time until the array
+//!   holds [`crate::hugepage::GROWN_BYTES`] (4 MiB); from then on they come
+//!   in groups of at least a huge page, aligned to it and offered to the
+//!   kernel for huge pages (`crate::hugepage`). A smaller array never
+//!   reaches a group, so it stays in small pages and counts only what it
+//!   touched.
 //!
 //! This file is a plain container; it knows nothing about what it stores.
 

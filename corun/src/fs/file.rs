@@ -21,11 +21,12 @@
 //! operation settles it first (read data is kept as read-ahead; an error of a
 //! write, `set_len` or sync is returned by that next operation).
 //!
-//! Where each write runs is decided in `write.rs` (`File::route`), owned
-//! writes are in `owned.rs`, and the read path is in `read.rs`. This file and its children must not know
-//! how the pool or the lane work (only their `submit` and `pool::job`) nor
-//! how the inline and spread policies decide (only `inline::Policy`,
-//! `spread::offload`), nor touch the scheduler or the reactor.
+//! Borrowed writes are in `write.rs`, owned writes in `owned.rs`, and the
+//! read path in `read.rs`; where each write runs is decided by
+//! `fs::placement` (`File::route`). This file and its children must not
+//! know how the pool or the lane work (only their `submit` and
+//! `pool::job`) nor how placement decides, nor touch the scheduler or the
+//! reactor.
 
 use std::fs::{Metadata, Permissions};
 use std::future::Future;
@@ -42,7 +43,7 @@ mod read;
 mod traits;
 mod write;
 
-use write::Route;
+use super::placement::Route;
 
 use super::inline::Policy;
 use crate::unblock::{self as pool, Pending};

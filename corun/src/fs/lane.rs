@@ -1,35 +1,17 @@
 //! The write lane: a few OS threads, one per core beyond the first, that
 //! run the buffered writes `spread.rs` moved off the scheduler thread.
 //!
-//! Why not the blocking pool: the pool starts a thread whenever a job
-//! finds no idle one, and its threads sleep as soon as the queue is empty.
-//! For writes that take microseconds that means more threads than cores,
-//! and a futex wake (plus the wake-up latency) per write. The lane instead
-//! has at most [`threads`] threads, and a thread that finishes a job takes
-//! the next queued one without a wake-up, so while the scheduler keeps a
-//! job queued (see `spread.rs`) a lane thread runs without syscalls.
+//! Rules, each with its reason in `docs/design/write-placement.md`:
 //!
-//! A lane thread that finds the queue empty sleeps at once; it does not
-//! spin. Spinning was measured to cost more than the wake-ups it saves: on
-//! a shared machine the kernel often runs the lane on the scheduler
-//! thread's core, where every spin delays the very thread that would queue
-//! the next job (fileio benchmark, 2 cores: corun÷threads fell steadily
-//! as the spin grew, from about 1.0 without one to about 0.6 with the
-//! longest tried).
-//!
-//! Why one thread per core beyond the first, not one per core: the
-//! scheduler thread writes too (inline writes, see `spread.rs`), and moves
-//! a write only when it has other work meanwhile, so with a lane thread
-//! per core there are more writing threads than cores, and the kernel
-//! time-slices the scheduler thread (which feeds every lane) against a
-//! lane thread. Measured on the fileio benchmark (2 cores, 100 writers,
-//! 8 alternating runs each, quiet machine): median 0.103 s with one lane
-//! thread against 0.114 s with two; with two, more writes moved (about
-//! 6 500 of 10 000 against 5 000) and each cost more. (Under the earlier
-//! spread policy, which moved far fewer writes, a thread per core was
-//! measured to gain on a busy machine; the current policy was measured on
-//! a quiet one only.)
-//!
+//! * At most [`threads`] threads: one per core beyond the first, since the
+//!   scheduler thread writes too and more writers than cores would make
+//!   the kernel time-slice the thread that feeds the lane.
+//! * A thread that finishes a job takes the next queued one without a
+//!   wake-up (unlike the blocking pool, whose threads sleep as soon as the
+//!   queue is empty): a write of microseconds must not cost a futex wake.
+//! * A thread that finds the queue empty sleeps at once; it does not spin,
+//!   since a spinning lane thread delays the scheduler thread that would
+//!   queue its next job.
 //! * Jobs start in FIFO order; each runs to completion (they are
 //!   [`pool::job`]s, which catch panics and wake their task).
 //! * Started lazily by the first job; a thread idle for

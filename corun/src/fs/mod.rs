@@ -101,12 +101,13 @@
 //!
 //! This module (and its files) must not touch the scheduler, the reactor or
 //! task internals: its links to them are the `Waker` and one question
-//! `spread` asks the scheduler (is other work queued?).
+//! `placement` asks the scheduler (is other work queued?).
 
 mod file;
 mod inline;
 mod lane;
 mod options;
+mod placement;
 mod spread;
 
 use std::fs::{Metadata, Permissions};

@@ -1,40 +1,23 @@
-//! Spreading small buffered writes over the machine's cores.
+//! The write lane's places: how many writes moved off the scheduler
+//! thread may be in flight at once, and the buffers they carry.
 //!
 //! A write that could run inline (see `inline.rs`) costs kernel CPU time —
-//! copying into the page cache, allocating blocks — and inline all of it is
-//! spent on the scheduler thread, so many tasks writing files keep one core
-//! busy while the others idle. This module decides, per inline-able write,
-//! whether to hand it to the write lane instead (`lane.rs`, a thread per
-//! core beyond the first), so the scheduler thread and lane threads copy
-//! in parallel. A write moves when:
-//!
-//! * **the scheduler has other work meanwhile**: other tasks are ready, or
-//!   messages (mostly wakes) wait. The moved write's task then waits while
-//!   the scheduler thread runs the others, so both threads write at once.
-//!   A lone writer (nothing else ready) writes inline: for it a move would
-//!   only add a round trip between threads.
-//! * **the lane has room**: fewer than [`limit`] moved writes are in
-//!   flight in the whole process ([`PER_LANE`] per lane thread; on one
-//!   core there is no lane and nothing moves). When the lane is the slower
-//!   side, the places stay taken and writes run inline: the split between
-//!   the scheduler thread and the lane follows their speeds.
-//!
-//! Both are facts of the moment, not guesses from history. (An earlier
-//! policy judged each move afterwards — "did this thread write anything
-//! else meanwhile?" — and kept a file's next 32 writes inline after a
-//! fruitless one. On the fileio benchmark, tasks started by slow file
-//! creates were judged fruitless at once, and then 85 to 95 % of all
-//! writes ran inline on one core.)
+//! copying into the page cache, allocating blocks — all of it on the
+//! scheduler thread. When the scheduler has other work, `placement.rs`
+//! moves such a write to the write lane (`lane.rs`) if a place is free
+//! here: fewer than [`limit`] moved writes in flight in the whole process
+//! ([`PER_LANE`] per lane thread; none on one core). When the lane is the
+//! slower side, the places stay taken and writes run inline, so the split
+//! between the scheduler thread and the lane follows their speeds.
 //!
 //! A [`Ticket`] counts a moved write and, for a borrowed write, holds a
 //! copy of its bytes (in one of a few recycled buffers; an owned write,
 //! `File::write_all_owned`, sends its own vector instead); the job owns it
 //! and drops it when the write is done, before the task is woken.
 //!
-//! This file only keeps counters and spare buffers, and asks the scheduler
-//! one question (is other work queued?): it must not make syscalls, touch
-//! the pool, the lane, a `File`'s state or the reactor, nor change anything
-//! in the scheduler.
+//! This file only keeps counters and spare buffers: it must not decide
+//! where a write runs (`placement.rs` does), make syscalls, touch the pool,
+//! the lane, a `File`'s state, the scheduler or the reactor.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -128,26 +111,15 @@ fn recycle(mut data: Vec<u8>) {
     }
 }
 
-/// The decision for one inline-able write: move it if the scheduler has
-/// other work (`busy`) and a place is free (`room`, asked only when busy,
-/// since asking takes the place).
-pub(super) fn decide(busy: bool, room: impl FnOnce() -> bool) -> bool {
-    busy && room()
+/// Whether writes can move at all: false on one core (no lane).
+pub(super) fn has_lane() -> bool {
+    limit() != 0
 }
 
-/// Decides where an inline-able write runs: `Some` — moved, holding its
-/// place; `None` — inline.
-pub(super) fn offload() -> Option<Ticket> {
-    let limit = limit();
-    if limit == 0 {
-        return None;
-    }
-    let mut ticket = None;
-    let busy = crate::scheduler::context::others_ready();
-    decide(busy, || {
-        ticket = take(&IN_FLIGHT, limit);
-        ticket.is_some()
-    });
+/// Takes one of the lane's places for a write about to move, or `None`
+/// if all are taken.
+pub(super) fn take_place() -> Option<Ticket> {
+    let ticket = take(&IN_FLIGHT, limit());
     if ticket.is_some() {
         MOVED.fetch_add(1, Ordering::Relaxed);
     }
@@ -176,31 +148,6 @@ mod tests {
         assert_eq!(limit_for(super::super::lane::threads_for(1)), 0);
         assert_eq!(limit_for(1), PER_LANE);
         assert_eq!(limit_for(4), 4 * PER_LANE);
-    }
-
-    #[test]
-    fn writes_move_only_when_busy_and_with_room() {
-        let asked = std::cell::Cell::new(0);
-        let room = |free: bool| {
-            let asked = &asked;
-            move || {
-                asked.set(asked.get() + 1);
-                free
-            }
-        };
-        // Nothing else to run: inline, and no place is taken.
-        assert!(!decide(false, room(true)));
-        assert_eq!(asked.get(), 0);
-        // Other work, but the lane is full: inline.
-        assert!(!decide(true, room(false)));
-        // Other work and a free place: moved.
-        assert!(decide(true, room(true)));
-        assert_eq!(asked.get(), 2);
-    }
-
-    #[test]
-    fn off_a_scheduler_thread_nothing_moves() {
-        assert!(offload().is_none());
     }
 
     #[test]

@@ -276,12 +276,7 @@ impl<T: AsFd> Async<T> {
     where
         F: FnMut(&T) -> io::Result<R>,
     {
-        IoWith {
-            io: self,
-            op,
-            interest: Interest::Read,
-            wait: None,
-        }
+        IoWith::new(self, op, Interest::Read, None)
     }
 
     /// Runs `op` until it does not return `WouldBlock`, waiting for
@@ -301,12 +296,7 @@ impl<T: AsFd> Async<T> {
     where
         F: FnMut(&T) -> io::Result<R>,
     {
-        IoWith {
-            io: self,
-            op,
-            interest: Interest::Write,
-            wait: None,
-        }
+        IoWith::new(self, op, Interest::Write, None)
     }
 
     /// Like [`read_with`](Async::read_with), but consults the cached
@@ -320,12 +310,8 @@ impl<T: AsFd> Async<T> {
     where
         F: FnMut(&T) -> io::Result<R>,
     {
-        IoWith {
-            io: self,
-            op,
-            interest: Interest::Read,
-            wait: Some(self.reg.ready_or_guess(Interest::Read)),
-        }
+        let wait = self.reg.ready_or_guess(Interest::Read);
+        IoWith::new(self, op, Interest::Read, Some(wait))
     }
 
     /// Forgets the cached readiness of `interest` without an operation
@@ -417,6 +403,24 @@ pub struct IoWith<'a, T: AsFd, F> {
 
 // No field is ever pinned: the operation is only called through `&mut`.
 impl<T: AsFd, F> Unpin for IoWith<'_, T, F> {}
+
+impl<'a, T: AsFd, F> IoWith<'a, T, F> {
+    /// Runs `op` on `io` for `interest`; `wait`, if given, is awaited before
+    /// the first attempt.
+    fn new(
+        io: &'a Async<T>,
+        op: F,
+        interest: Interest,
+        wait: Option<crate::reactor::Ready<'a>>,
+    ) -> Self {
+        IoWith {
+            io,
+            op,
+            interest,
+            wait,
+        }
+    }
+}
 
 impl<T: AsFd, F, R> std::future::Future for IoWith<'_, T, F>
 where

@@ -83,6 +83,7 @@
 //! the scheduler or timers except through `crate::io` and `crate::time`.
 
 mod addr;
+mod methods;
 mod split;
 mod tcp;
 mod tcp_stream;
@@ -266,35 +267,32 @@ mod stream {
 /// given an expression `$io` of type `&Async<_>` from `$s: &$t`.
 macro_rules! impl_async_io {
     ($t:ty, $s:ident => $io:expr) => {
-        impl futures_io::AsyncRead for $t {
+        $crate::net::impl_async_io!(@for $t, |this| &*this, $s => $io);
+        $crate::net::impl_async_io!(@for &$t, |this| &**this, $s => $io);
+    };
+    // One implementing type `$ty`; `$deref` turns `$this: Pin<&mut $ty>`
+    // into the `&$t` that `$io` reads.
+    (@for $ty:ty, |$this:ident| $deref:expr, $s:ident => $io:expr) => {
+        impl futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let $s = &*self;
+                let $this = self;
+                let $s = $deref;
                 crate::net::stream::poll_read($io, cx, buf)
             }
         }
 
-        impl futures_io::AsyncRead for &$t {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let $s = &**self;
-                crate::net::stream::poll_read($io, cx, buf)
-            }
-        }
-
-        impl futures_io::AsyncWrite for $t {
+        impl futures_io::AsyncWrite for $ty {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let $s = &*self;
+                let $this = self;
+                let $s = $deref;
                 crate::net::stream::poll_write($io, cx, buf)
             }
 
@@ -303,7 +301,8 @@ macro_rules! impl_async_io {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let $s = &*self;
+                let $this = self;
+                let $s = $deref;
                 crate::net::stream::poll_write_vectored($io, cx, bufs)
             }
 
@@ -318,42 +317,8 @@ macro_rules! impl_async_io {
                 self: std::pin::Pin<&mut Self>,
                 _cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                let $s = &*self;
-                crate::net::stream::close($io)
-            }
-        }
-
-        impl futures_io::AsyncWrite for &$t {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let $s = &**self;
-                crate::net::stream::poll_write($io, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let $s = &**self;
-                crate::net::stream::poll_write_vectored($io, cx, bufs)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _cx: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                let $s = &**self;
+                let $this = self;
+                let $s = $deref;
                 crate::net::stream::close($io)
             }
         }

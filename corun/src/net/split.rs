@@ -9,15 +9,15 @@
 //!
 //! This file must NOT know how streams are created or accepted.
 
-use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::methods::{addr_methods, read_methods, write_methods};
 use super::stream;
-use crate::io::{Async, Readiness};
+use crate::io::Async;
 
 /// The registered socket both halves share.
 type Shared = Arc<Async<std::net::TcpStream>>;
@@ -74,151 +74,134 @@ impl OwnedReadHalf {
         (read, OwnedWriteHalf { io })
     }
 
-    /// Reads some bytes; `Ok(0)` at end of stream. See
-    /// [`TcpStream::read`](super::TcpStream::read).
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     let (r, _w) = b.into_split();
-    ///     drop(a);
-    ///     assert_eq!(r.read(&mut [0; 4]).await.unwrap(), 0);
-    /// });
-    /// ```
-    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        stream::read(&self.io, buf)
+    read_methods! {
+        /// Reads some bytes; `Ok(0)` at end of stream. See
+        /// [`TcpStream::read`](super::TcpStream::read).
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     let (r, _w) = b.into_split();
+        ///     drop(a);
+        ///     assert_eq!(r.read(&mut [0; 4]).await.unwrap(), 0);
+        /// });
+        /// ```
+        read;
+        /// Reads exactly `buf.len()` bytes (`UnexpectedEof` if the stream ends).
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     let (r, _w) = b.into_split();
+        ///     a.write_all(b"xyz").await.unwrap();
+        ///     let mut buf = [0; 3];
+        ///     r.read_exact(&mut buf).await.unwrap();
+        /// });
+        /// ```
+        read_exact;
+        /// Waits until readable (or at end of stream, or in error).
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     let (r, _w) = b.into_split();
+        ///     a.write_all(b"r").await.unwrap();
+        ///     assert!(r.readable().await.unwrap().is_readable());
+        /// });
+        /// ```
+        readable;
+        /// Reads without consuming. See [`TcpStream::peek`](super::TcpStream::peek).
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     let (r, _w) = b.into_split();
+        ///     a.write_all(b"p").await.unwrap();
+        ///     assert_eq!(r.peek(&mut [0; 1]).await.unwrap(), 1);
+        /// });
+        /// ```
+        peek;
     }
 
-    /// Reads exactly `buf.len()` bytes (`UnexpectedEof` if the stream ends).
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     let (r, _w) = b.into_split();
-    ///     a.write_all(b"xyz").await.unwrap();
-    ///     let mut buf = [0; 3];
-    ///     r.read_exact(&mut buf).await.unwrap();
-    /// });
-    /// ```
-    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
-        stream::read_exact(&self.io, buf).await
-    }
-
-    /// Reads without consuming. See [`TcpStream::peek`](super::TcpStream::peek).
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     let (r, _w) = b.into_split();
-    ///     a.write_all(b"p").await.unwrap();
-    ///     assert_eq!(r.peek(&mut [0; 1]).await.unwrap(), 1);
-    /// });
-    /// ```
-    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|s| s.peek(buf)).await
-    }
-
-    /// Waits until readable (or at end of stream, or in error).
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     let (r, _w) = b.into_split();
-    ///     a.write_all(b"r").await.unwrap();
-    ///     assert!(r.readable().await.unwrap().is_readable());
-    /// });
-    /// ```
-    pub async fn readable(&self) -> io::Result<Readiness> {
-        self.io.readable().await
-    }
-
-    /// This end's address.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (r, _w) = a.into_split();
-    ///     assert!(r.local_addr().unwrap().ip().is_loopback());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The peer's address.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (r, _w) = a.into_split();
-    ///     assert_eq!(r.peer_addr().unwrap(), l.local_addr().unwrap());
-    /// });
-    /// ```
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+    addr_methods! {
+        SocketAddr;
+        /// This end's address.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (r, _w) = a.into_split();
+        ///     assert!(r.local_addr().unwrap().ip().is_loopback());
+        /// });
+        /// ```
+        local_addr;
+        /// The peer's address.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (r, _w) = a.into_split();
+        ///     assert_eq!(r.peer_addr().unwrap(), l.local_addr().unwrap());
+        /// });
+        /// ```
+        peer_addr;
     }
 }
 
 impl OwnedWriteHalf {
-    /// Writes some bytes. See [`TcpStream::write`](super::TcpStream::write).
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (_r, w) = a.into_split();
-    ///     assert_eq!(w.write(b"w").await.unwrap(), 1);
-    /// });
-    /// ```
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::write(&self.io, buf).await
-    }
-
-    /// Writes all of `buf`.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (_r, w) = a.into_split();
-    ///     w.write_all(b"everything").await.unwrap();
-    /// });
-    /// ```
-    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
-    }
-
-    /// Waits until writable (or hung up, or in error).
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (_r, w) = a.into_split();
-    ///     assert!(w.writable().await.unwrap().is_writable());
-    /// });
-    /// ```
-    pub async fn writable(&self) -> io::Result<Readiness> {
-        self.io.writable().await
+    write_methods! {
+        /// Writes some bytes. See [`TcpStream::write`](super::TcpStream::write).
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (_r, w) = a.into_split();
+        ///     assert_eq!(w.write(b"w").await.unwrap(), 1);
+        /// });
+        /// ```
+        write;
+        /// Writes all of `buf`.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (_r, w) = a.into_split();
+        ///     w.write_all(b"everything").await.unwrap();
+        /// });
+        /// ```
+        write_all;
+        /// Waits until writable (or hung up, or in error).
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (_r, w) = a.into_split();
+        ///     assert!(w.writable().await.unwrap().is_writable());
+        /// });
+        /// ```
+        writable;
     }
 
     /// Shuts the write direction down now (the peer reads end of stream);
@@ -239,34 +222,32 @@ impl OwnedWriteHalf {
         self.io.get_ref().shutdown(Shutdown::Write)
     }
 
-    /// This end's address.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (_r, w) = a.into_split();
-    ///     assert!(w.local_addr().unwrap().ip().is_loopback());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The peer's address.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (_r, w) = a.into_split();
-    ///     assert_eq!(w.peer_addr().unwrap(), l.local_addr().unwrap());
-    /// });
-    /// ```
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+    addr_methods! {
+        SocketAddr;
+        /// This end's address.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (_r, w) = a.into_split();
+        ///     assert!(w.local_addr().unwrap().ip().is_loopback());
+        /// });
+        /// ```
+        local_addr;
+        /// The peer's address.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (_r, w) = a.into_split();
+        ///     assert_eq!(w.peer_addr().unwrap(), l.local_addr().unwrap());
+        /// });
+        /// ```
+        peer_addr;
     }
 }
 

@@ -251,13 +251,9 @@ impl TcpListener {
     /// });
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        match self.io.poll_read_with(cx, accept_raw) {
-            Poll::Ready(Ok((sock, addr))) => {
-                Poll::Ready(tcp_stream::from_accepted(sock).map(|s| (s, addr)))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.io
+            .poll_read_with(cx, accept_raw)
+            .map(|r| r.and_then(|(sock, addr)| Ok((tcp_stream::from_accepted(sock)?, addr))))
     }
 
     /// The accepted connections as a `futures_core::Stream`; it never ends

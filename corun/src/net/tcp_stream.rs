@@ -4,17 +4,17 @@
 //! It must NOT hold buffers or any per-connection allocation: an idle stream
 //! is its registration plus its fd. Splitting lives in `split.rs`.
 
-use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
+use super::methods::{addr_methods, read_methods, write_methods};
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
-use super::{ToSocketAddrs, impl_async_io, no_address, stream};
-use crate::io::{Async, Readiness};
+use super::{ToSocketAddrs, impl_async_io, no_address};
+use crate::io::Async;
 
 /// A TCP connection, registered with the current scheduler's reactor.
 ///
@@ -122,152 +122,115 @@ impl TcpStream {
         self.io.into_inner()
     }
 
-    /// Reads some bytes into `buf`, waiting until at least one is available;
-    /// `Ok(0)` once the peer has closed (or shut down) its write side.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     a.write_all(b"hi").await.unwrap();
-    ///     drop(a);
-    ///     let mut buf = [0; 8];
-    ///     let mut got = 0;
-    ///     loop {
-    ///         match b.read(&mut buf[got..]).await.unwrap() {
-    ///             0 => break,
-    ///             n => got += n,
-    ///         }
-    ///     }
-    ///     assert_eq!(&buf[..got], b"hi");
-    /// });
-    /// ```
-    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        stream::read(&self.io, buf)
+    read_methods! {
+        /// Reads some bytes into `buf`, waiting until at least one is available;
+        /// `Ok(0)` once the peer has closed (or shut down) its write side.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     a.write_all(b"hi").await.unwrap();
+        ///     drop(a);
+        ///     let mut buf = [0; 8];
+        ///     let mut got = 0;
+        ///     loop {
+        ///         match b.read(&mut buf[got..]).await.unwrap() {
+        ///             0 => break,
+        ///             n => got += n,
+        ///         }
+        ///     }
+        ///     assert_eq!(&buf[..got], b"hi");
+        /// });
+        /// ```
+        read;
+        /// Reads exactly `buf.len()` bytes; `ErrorKind::UnexpectedEof` if the
+        /// stream ends first.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     a.write_all(b"abcd").await.unwrap();
+        ///     let mut buf = [0; 4];
+        ///     b.read_exact(&mut buf).await.unwrap();
+        ///     assert_eq!(&buf, b"abcd");
+        /// });
+        /// ```
+        read_exact;
+        /// Waits until the stream is readable, at end of stream, or in error,
+        /// and returns the readiness seen. Any number of tasks may wait at once;
+        /// all are woken. Costs no syscall when readiness is already known.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     drop(a);
+        ///     assert!(b.readable().await.unwrap().is_read_closed());
+        /// });
+        /// ```
+        readable;
+        /// Reads some bytes into `buf` without taking them off the socket's
+        /// queue, waiting until at least one is there (`Ok(0)` at end of stream).
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     a.write_all(b"z").await.unwrap();
+        ///     let mut buf = [0; 1];
+        ///     assert_eq!(b.peek(&mut buf).await.unwrap(), 1);
+        ///     assert_eq!(b.read(&mut buf).await.unwrap(), 1); // still there
+        /// });
+        /// ```
+        peek;
     }
 
-    /// Reads exactly `buf.len()` bytes; `ErrorKind::UnexpectedEof` if the
-    /// stream ends first.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     a.write_all(b"abcd").await.unwrap();
-    ///     let mut buf = [0; 4];
-    ///     b.read_exact(&mut buf).await.unwrap();
-    ///     assert_eq!(&buf, b"abcd");
-    /// });
-    /// ```
-    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
-        stream::read_exact(&self.io, buf).await
-    }
-
-    /// Writes some bytes of `buf`, waiting until the socket accepts at least
-    /// one; returns how many it took. Fails (`EPIPE`/`ECONNRESET`) once the
-    /// peer is gone; never raises `SIGPIPE`.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     assert_eq!(a.write(b"x").await.unwrap(), 1);
-    /// });
-    /// ```
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::write(&self.io, buf).await
-    }
-
-    /// Writes all of `buf`, waiting for socket space as needed.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     a.write_all(b"all of it").await.unwrap();
-    /// });
-    /// ```
-    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
-    }
-
-    /// Reads some bytes into `buf` without taking them off the socket's
-    /// queue, waiting until at least one is there (`Ok(0)` at end of stream).
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     a.write_all(b"z").await.unwrap();
-    ///     let mut buf = [0; 1];
-    ///     assert_eq!(b.peek(&mut buf).await.unwrap(), 1);
-    ///     assert_eq!(b.read(&mut buf).await.unwrap(), 1); // still there
-    /// });
-    /// ```
-    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|s| s.peek(buf)).await
-    }
-
-    /// Waits until the stream is readable, at end of stream, or in error,
-    /// and returns the readiness seen. Any number of tasks may wait at once;
-    /// all are woken. Costs no syscall when readiness is already known.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     drop(a);
-    ///     assert!(b.readable().await.unwrap().is_read_closed());
-    /// });
-    /// ```
-    pub async fn readable(&self) -> io::Result<Readiness> {
-        self.io.readable().await
-    }
-
-    /// Waits until the stream is writable (or hung up, or in error).
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     assert!(a.writable().await.unwrap().is_writable());
-    /// });
-    /// ```
-    pub async fn writable(&self) -> io::Result<Readiness> {
-        self.io.writable().await
-    }
-
-    /// Shuts down the read, write or both directions. After
-    /// `Shutdown::Write` the peer reads end of stream while this side can
-    /// still read what the peer sends.
-    ///
-    /// ```
-    /// use std::net::Shutdown;
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     let (b, _) = l.accept().await.unwrap();
-    ///     a.shutdown(Shutdown::Write).unwrap();
-    ///     assert_eq!(b.read(&mut [0; 4]).await.unwrap(), 0);
-    ///     b.write_all(b"still").await.unwrap();
-    ///     let mut buf = [0; 5];
-    ///     a.read_exact(&mut buf).await.unwrap();
-    /// });
-    /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+    write_methods! {
+        /// Writes some bytes of `buf`, waiting until the socket accepts at least
+        /// one; returns how many it took. Fails (`EPIPE`/`ECONNRESET`) once the
+        /// peer is gone; never raises `SIGPIPE`.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     assert_eq!(a.write(b"x").await.unwrap(), 1);
+        /// });
+        /// ```
+        write;
+        /// Writes all of `buf`, waiting for socket space as needed.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     a.write_all(b"all of it").await.unwrap();
+        /// });
+        /// ```
+        write_all;
+        /// Waits until the stream is writable (or hung up, or in error).
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     assert!(a.writable().await.unwrap().is_writable());
+        /// });
+        /// ```
+        writable;
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm when `true`).
@@ -299,32 +262,49 @@ impl TcpStream {
         self.io.get_ref().nodelay()
     }
 
-    /// This end's address.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     assert!(a.local_addr().unwrap().ip().is_loopback());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The peer's address.
-    ///
-    /// ```
-    /// # use corun::net::{TcpListener, TcpStream};
-    /// corun::run(async {
-    ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-    ///     assert_eq!(a.peer_addr().unwrap(), l.local_addr().unwrap());
-    /// });
-    /// ```
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+    addr_methods! {
+        SocketAddr;
+        /// Shuts down the read, write or both directions. After
+        /// `Shutdown::Write` the peer reads end of stream while this side can
+        /// still read what the peer sends.
+        ///
+        /// ```
+        /// use std::net::Shutdown;
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     let (b, _) = l.accept().await.unwrap();
+        ///     a.shutdown(Shutdown::Write).unwrap();
+        ///     assert_eq!(b.read(&mut [0; 4]).await.unwrap(), 0);
+        ///     b.write_all(b"still").await.unwrap();
+        ///     let mut buf = [0; 5];
+        ///     a.read_exact(&mut buf).await.unwrap();
+        /// });
+        /// ```
+        shutdown;
+        /// This end's address.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     assert!(a.local_addr().unwrap().ip().is_loopback());
+        /// });
+        /// ```
+        local_addr;
+        /// The peer's address.
+        ///
+        /// ```
+        /// # use corun::net::{TcpListener, TcpStream};
+        /// corun::run(async {
+        ///     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        ///     let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        ///     assert_eq!(a.peer_addr().unwrap(), l.local_addr().unwrap());
+        /// });
+        /// ```
+        peer_addr;
     }
 
     /// Takes the socket's pending error (`SO_ERROR`), if any.

@@ -5,9 +5,7 @@
 //! This file must NOT duplicate stream I/O logic: the shared bodies live in
 //! `net::stream` (mod.rs).
 
-use std::future::Future;
 use std::io;
-use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
@@ -17,8 +15,9 @@ use std::task::{Context, Poll};
 
 use socket2::{Domain, SockAddr, SockRef, Socket, Type};
 
-use super::{impl_async_io, stream};
-use crate::io::{Async, Readiness};
+use super::impl_async_io;
+use super::methods::{addr_methods, read_methods, write_methods};
+use crate::io::Async;
 
 /// `accept4(2)` with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the new socket needs no
 /// `fcntl` before it is registered.
@@ -166,13 +165,9 @@ impl UnixListener {
     /// std::fs::remove_file(&path).unwrap();
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        match self.io.poll_read_with(cx, accept_raw) {
-            Poll::Ready(Ok((s, addr))) => {
-                Poll::Ready(UnixStream::from_accepted(s).map(|s| (s, addr)))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.io
+            .poll_read_with(cx, accept_raw)
+            .map(|r| r.and_then(|(s, addr)| Ok((UnixStream::from_accepted(s)?, addr))))
     }
 
     /// The accepted connections as a never-ending `futures_core::Stream`.
@@ -340,120 +335,103 @@ impl UnixStream {
         })
     }
 
-    /// Reads some bytes; `Ok(0)` at end of stream.
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
-    ///     a.write_all(b"x").await.unwrap();
-    ///     assert_eq!(b.read(&mut [0; 4]).await.unwrap(), 1);
-    /// });
-    /// ```
-    pub fn read<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        stream::read(&self.io, buf)
+    read_methods! {
+        /// Reads some bytes; `Ok(0)` at end of stream.
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
+        ///     a.write_all(b"x").await.unwrap();
+        ///     assert_eq!(b.read(&mut [0; 4]).await.unwrap(), 1);
+        /// });
+        /// ```
+        read;
+        /// Reads exactly `buf.len()` bytes (`UnexpectedEof` if the stream ends).
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
+        ///     a.write_all(b"xy").await.unwrap();
+        ///     drop(a);
+        ///     let err = b.read_exact(&mut [0; 3]).await.unwrap_err();
+        ///     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        /// });
+        /// ```
+        read_exact;
+        /// Waits until readable (or at end of stream, or in error).
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
+        ///     drop(a);
+        ///     assert!(b.readable().await.unwrap().is_read_closed());
+        /// });
+        /// ```
+        readable;
     }
 
-    /// Reads exactly `buf.len()` bytes (`UnexpectedEof` if the stream ends).
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
-    ///     a.write_all(b"xy").await.unwrap();
-    ///     drop(a);
-    ///     let err = b.read_exact(&mut [0; 3]).await.unwrap_err();
-    ///     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
-    /// });
-    /// ```
-    pub async fn read_exact(&self, buf: &mut [u8]) -> io::Result<()> {
-        stream::read_exact(&self.io, buf).await
+    write_methods! {
+        /// Writes some bytes (`send` with `MSG_NOSIGNAL`: an `EPIPE` error, never
+        /// `SIGPIPE`, once the peer is gone).
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
+        ///     drop(b);
+        ///     assert!(a.write(b"x").await.is_err());
+        /// });
+        /// ```
+        write;
+        /// Writes all of `buf`.
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, _b) = corun::net::UnixStream::pair().unwrap();
+        ///     a.write_all(b"all").await.unwrap();
+        /// });
+        /// ```
+        write_all;
+        /// Waits until writable (or hung up, or in error).
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, _b) = corun::net::UnixStream::pair().unwrap();
+        ///     assert!(a.writable().await.unwrap().is_writable());
+        /// });
+        /// ```
+        writable;
     }
 
-    /// Writes some bytes (`send` with `MSG_NOSIGNAL`: an `EPIPE` error, never
-    /// `SIGPIPE`, once the peer is gone).
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
-    ///     drop(b);
-    ///     assert!(a.write(b"x").await.is_err());
-    /// });
-    /// ```
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::write(&self.io, buf).await
-    }
-
-    /// Writes all of `buf`.
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, _b) = corun::net::UnixStream::pair().unwrap();
-    ///     a.write_all(b"all").await.unwrap();
-    /// });
-    /// ```
-    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
-    }
-
-    /// Waits until readable (or at end of stream, or in error).
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
-    ///     drop(a);
-    ///     assert!(b.readable().await.unwrap().is_read_closed());
-    /// });
-    /// ```
-    pub async fn readable(&self) -> io::Result<Readiness> {
-        self.io.readable().await
-    }
-
-    /// Waits until writable (or hung up, or in error).
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, _b) = corun::net::UnixStream::pair().unwrap();
-    ///     assert!(a.writable().await.unwrap().is_writable());
-    /// });
-    /// ```
-    pub async fn writable(&self) -> io::Result<Readiness> {
-        self.io.writable().await
-    }
-
-    /// Shuts down the read, write or both directions.
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
-    ///     a.shutdown(std::net::Shutdown::Write).unwrap();
-    ///     assert_eq!(b.read(&mut [0; 1]).await.unwrap(), 0);
-    /// });
-    /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
-    }
-
-    /// This end's address (unnamed for `pair` and client sockets).
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, _b) = corun::net::UnixStream::pair().unwrap();
-    ///     assert!(a.local_addr().unwrap().is_unnamed());
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
-    }
-
-    /// The peer's address.
-    ///
-    /// ```
-    /// corun::run(async {
-    ///     let (a, _b) = corun::net::UnixStream::pair().unwrap();
-    ///     assert!(a.peer_addr().unwrap().is_unnamed());
-    /// });
-    /// ```
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+    addr_methods! {
+        SocketAddr;
+        /// Shuts down the read, write or both directions.
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, b) = corun::net::UnixStream::pair().unwrap();
+        ///     a.shutdown(std::net::Shutdown::Write).unwrap();
+        ///     assert_eq!(b.read(&mut [0; 1]).await.unwrap(), 0);
+        /// });
+        /// ```
+        shutdown;
+        /// This end's address (unnamed for `pair` and client sockets).
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, _b) = corun::net::UnixStream::pair().unwrap();
+        ///     assert!(a.local_addr().unwrap().is_unnamed());
+        /// });
+        /// ```
+        local_addr;
+        /// The peer's address.
+        ///
+        /// ```
+        /// corun::run(async {
+        ///     let (a, _b) = corun::net::UnixStream::pair().unwrap();
+        ///     assert!(a.peer_addr().unwrap().is_unnamed());
+        /// });
+        /// ```
+        peer_addr;
     }
 }
 

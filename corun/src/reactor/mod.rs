@@ -53,9 +53,8 @@
 //! - Invalid or closed fds fail to register with `EBADF` (with
 //!   `register_lazy`, at the first wait).
 //! - Memory: a slot is 24 bytes with no allocation of its own; each waiting
-//!   task adds one 32-byte node in a reactor-wide slab (measured: about 96
-//!   heap bytes per fd with one waiter, slab growth slack included, plus the
-//!   40-byte `Registration` inside the task).
+//!   task adds one 32-byte node in a reactor-wide slab (plus the 40-byte
+//!   `Registration` inside the task).
 //! - `Reactor::park` blocks in `epoll_wait` until an event, the timeout, or
 //!   an `Unparker::unpark` from any thread (a `mio::Waker` on a reserved
 //!   token). `Reactor::park_until` blocks until an exact instant instead: it

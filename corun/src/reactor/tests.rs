@@ -101,6 +101,24 @@ pub(super) fn pair() -> (UnixStream, UnixStream) {
 }
 
 /// Fills `s`'s send buffer and clears its cached write readiness.
+/// Runs `f` on a fresh reactor with one end `a` of a socket pair
+/// registered: `f(reactor, a, the peer, a's registration)`. The
+/// registration is dropped before either end closes.
+fn with_pair<R>(f: impl FnOnce(&Reactor, &UnixStream, &mut UnixStream, &Registration) -> R) -> R {
+    enter_reactor(Reactor::new().unwrap(), |r| {
+        let (a, mut b) = pair();
+        let reg = r.register(a.as_raw_fd()).unwrap();
+        f(r, &a, &mut b, &reg)
+    })
+}
+
+/// A wait for readability on `reg`, polled once with `w`: it waits.
+fn waiting_read<'a>(reg: &'a Registration, w: &Waker) -> super::Ready<'a> {
+    let mut fut = reg.ready(Interest::Read);
+    assert!(poll(&mut fut, w).is_pending());
+    fut
+}
+
 fn fill(reg: &Registration, mut s: &UnixStream) {
     let chunk = [0u8; 65536];
     loop {
@@ -123,12 +141,9 @@ fn ready_now(reg: &Registration, interest: Interest) -> Readiness {
 
 #[test]
 fn socketpair_becomes_readable_after_peer_writes() {
-    enter_reactor(Reactor::new().unwrap(), |r| {
-        let (a, mut b) = pair();
-        let reg = r.register(a.as_raw_fd()).unwrap();
+    with_pair(|r, _a, b, reg| {
         let (c, w) = counter();
-        let mut fut = reg.ready(Interest::Read);
-        assert!(poll(&mut fut, &w).is_pending());
+        let mut fut = waiting_read(reg, &w);
         b.write_all(b"x").unwrap();
         let got = woken_ready(r, &mut fut, &c, &w);
         assert_eq!(wakes(&c), 1);
@@ -161,11 +176,9 @@ fn tcp_listener_readable_on_connect_and_stream_writable() {
 
 #[test]
 fn two_readers_and_a_writer_on_one_fd_are_all_woken() {
-    enter_reactor(Reactor::new().unwrap(), |r| {
-        let (a, mut b) = pair();
-        let reg = r.register(a.as_raw_fd()).unwrap();
+    with_pair(|r, a, b, reg| {
         r.park(Some(Duration::ZERO)).unwrap();
-        fill(&reg, &a);
+        fill(reg, a);
         let waiters: Vec<_> = [Interest::Read, Interest::Read, Interest::Write]
             .into_iter()
             .map(|i| (i, counter()))
@@ -214,28 +227,25 @@ fn hang_up_wakes_reader_and_writer() {
 
 #[test]
 fn cached_readiness_answers_without_parking() {
-    enter_reactor(Reactor::new().unwrap(), |r| {
-        let (a, mut b) = pair();
-        let reg = r.register(a.as_raw_fd()).unwrap();
+    with_pair(|r, a, b, reg| {
         b.write_all(b"x").unwrap();
         let (_c, w) = counter();
         let mut first = reg.ready(Interest::Read);
         park_until(r, || poll(&mut first, &w).is_ready());
         drop(first);
         // No park between: answered from the cache, twice.
-        assert!(ready_now(&reg, Interest::Read).is_readable());
-        assert!(ready_now(&reg, Interest::Read).is_readable());
+        assert!(ready_now(reg, Interest::Read).is_readable());
+        assert!(ready_now(reg, Interest::Read).is_readable());
         // After the user saw WouldBlock and cleared, it waits again.
         let mut buf = [0u8; 8];
-        assert_eq!((&a).read(&mut buf).unwrap(), 1);
+        assert_eq!((&*a).read(&mut buf).unwrap(), 1);
         assert_eq!(
-            (&a).read(&mut buf).unwrap_err().kind(),
+            (&*a).read(&mut buf).unwrap_err().kind(),
             io::ErrorKind::WouldBlock
         );
         reg.clear_readiness(Interest::Read);
         let (c, w) = counter();
-        let mut again = reg.ready(Interest::Read);
-        assert!(poll(&mut again, &w).is_pending());
+        let mut again = waiting_read(reg, &w);
         // Nothing new arrives: a zero-timeout park wakes no one.
         r.park(Some(Duration::ZERO)).unwrap();
         assert_eq!(wakes(&c), 0);
@@ -310,9 +320,7 @@ fn registrations_of_one_fd_share_a_slot_and_deregister_on_last_drop() {
 
 #[test]
 fn dropped_waiter_is_removed_and_never_woken() {
-    enter_reactor(Reactor::new().unwrap(), |r| {
-        let (a, mut b) = pair();
-        let reg = r.register(a.as_raw_fd()).unwrap();
+    with_pair(|r, _a, b, reg| {
         let (gone, gone_w) = counter();
         let (kept, kept_w) = counter();
         let mut dropped = reg.ready(Interest::Read);
@@ -331,22 +339,18 @@ fn dropped_waiter_is_removed_and_never_woken() {
 
 #[test]
 fn woken_waiter_dropped_late_does_not_remove_the_next_waiter() {
-    enter_reactor(Reactor::new().unwrap(), |r| {
-        let (a, mut b) = pair();
-        let reg = r.register(a.as_raw_fd()).unwrap();
+    with_pair(|r, a, b, reg| {
         let (first, first_w) = counter();
-        let mut early = reg.ready(Interest::Read);
-        assert!(poll(&mut early, &first_w).is_pending());
+        let early = waiting_read(reg, &first_w);
         b.write_all(b"x").unwrap();
         park_until(r, || wakes(&first) > 0);
         // Consume and clear so the next waiter really waits; its node reuses
         // the freed one while `early` still holds the old key.
         let mut buf = [0u8; 8];
-        assert_eq!((&a).read(&mut buf).unwrap(), 1);
+        assert_eq!((&*a).read(&mut buf).unwrap(), 1);
         reg.clear_readiness(Interest::Read);
         let (second, second_w) = counter();
-        let mut late = reg.ready(Interest::Read);
-        assert!(poll(&mut late, &second_w).is_pending());
+        let mut late = waiting_read(reg, &second_w);
         drop(early);
         assert_eq!(r.table.borrow().queued_waiters(), 1);
         b.write_all(b"y").unwrap();
@@ -418,18 +422,25 @@ fn per_fd_state_is_compact() {
     assert!(std::mem::size_of::<Registration>() <= 40);
 }
 
+/// A table holding fd 3 with one reader and one writer waiting: the
+/// table, the slot, its generation, and the two wake counters.
+fn reader_and_writer() -> (scheduled_io::Table, u32, u32, Arc<Counter>, Arc<Counter>) {
+    let mut table = scheduled_io::Table::default();
+    let (idx, generation) = table.insert(3).unwrap();
+    let (rc, rw) = counter();
+    let (wc, ww) = counter();
+    table.add_waiter(idx, Interest::Read, rw);
+    table.add_waiter(idx, Interest::Write, ww);
+    (table, idx, generation, rc, wc)
+}
+
 #[test]
 fn hang_up_or_error_bits_alone_wake_both_directions() {
     for bits in [
         Readiness::READ_CLOSED | Readiness::WRITE_CLOSED,
         Readiness::ERROR,
     ] {
-        let mut table = scheduled_io::Table::default();
-        let (idx, generation) = table.insert(3).unwrap();
-        let (rc, rw) = counter();
-        let (wc, ww) = counter();
-        table.add_waiter(idx, Interest::Read, rw);
-        table.add_waiter(idx, Interest::Write, ww);
+        let (mut table, idx, generation, rc, wc) = reader_and_writer();
         let mut woken = Vec::new();
         table.set_ready(idx, generation, u32::MAX, bits.bits(), &mut woken);
         woken.into_iter().for_each(Waker::wake);
@@ -440,12 +451,7 @@ fn hang_up_or_error_bits_alone_wake_both_directions() {
 
 #[test]
 fn readable_alone_wakes_only_readers_and_stale_tokens_are_ignored() {
-    let mut table = scheduled_io::Table::default();
-    let (idx, generation) = table.insert(3).unwrap();
-    let (rc, rw) = counter();
-    let (wc, ww) = counter();
-    table.add_waiter(idx, Interest::Read, rw);
-    table.add_waiter(idx, Interest::Write, ww);
+    let (mut table, idx, generation, rc, wc) = reader_and_writer();
     let mut woken = Vec::new();
     table.set_ready(
         idx,

@@ -29,7 +29,7 @@ use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use super::{lock, wake_all};
+use super::{lock, opaque_debug, send_error, wake_all};
 
 struct State<T> {
     /// The last values, oldest first; `ring[0]` has sequence `head`.
@@ -116,29 +116,16 @@ pub struct Receiver<T> {
     ended: bool,
 }
 
-/// A send failed: no receiver is left; the value comes back.
-///
-/// ```
-/// let (tx, rx) = corun::sync::broadcast::channel(1);
-/// drop(rx);
-/// assert_eq!(tx.send(3).unwrap_err().0, 3);
-/// ```
-#[derive(PartialEq, Eq, Clone, Copy)]
-pub struct SendError<T>(pub T);
-
-impl<T> fmt::Debug for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
-    }
+send_error! {
+    /// A send failed: no receiver is left; the value comes back.
+    ///
+    /// ```
+    /// let (tx, rx) = corun::sync::broadcast::channel(1);
+    /// drop(rx);
+    /// assert_eq!(tx.send(3).unwrap_err().0, 3);
+    /// ```
+    "broadcast channel has no receivers"
 }
-
-impl<T> fmt::Display for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("broadcast channel has no receivers")
-    }
-}
-
-impl<T> std::error::Error for SendError<T> {}
 
 /// Why a receive gave no value.
 ///
@@ -248,13 +235,7 @@ impl<T> Sender<T> {
     /// assert_eq!(late.try_recv(), Ok(2));
     /// ```
     pub fn subscribe(&self) -> Receiver<T> {
-        let (id, next) = lock(&self.shared).new_receiver();
-        Receiver {
-            shared: self.shared.clone(),
-            id,
-            next,
-            ended: false,
-        }
+        Receiver::joining(&self.shared)
     }
 
     /// How many receivers are alive.
@@ -364,6 +345,18 @@ fn take<T: Clone>(next: &mut u64, st: &mut State<T>) -> Option<Result<T, RecvErr
 }
 
 impl<T> Receiver<T> {
+    /// A new receiver of the channel `shared` that gets the values sent
+    /// from now on.
+    fn joining(shared: &Arc<Mutex<State<T>>>) -> Receiver<T> {
+        let (id, next) = lock(shared).new_receiver();
+        Receiver {
+            shared: shared.clone(),
+            id,
+            next,
+            ended: false,
+        }
+    }
+
     /// A new receiver that gets the values sent from now on (not the ones
     /// this receiver has yet to get).
     ///
@@ -374,13 +367,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(fresh.try_recv(), Err(corun::sync::broadcast::TryRecvError::Empty));
     /// ```
     pub fn resubscribe(&self) -> Receiver<T> {
-        let (id, next) = lock(&self.shared).new_receiver();
-        Receiver {
-            shared: self.shared.clone(),
-            id,
-            next,
-            ended: false,
-        }
+        Receiver::joining(&self.shared)
     }
 }
 
@@ -427,14 +414,4 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("broadcast::Sender { .. }")
-    }
-}
-
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("broadcast::Receiver { .. }")
-    }
-}
+opaque_debug!(Sender => "broadcast::Sender", Receiver => "broadcast::Receiver");

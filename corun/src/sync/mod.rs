@@ -11,7 +11,8 @@
 //! # Layout
 //!
 //! - [`mpsc`]: bounded and unbounded multi-producer, single-consumer channels
-//!   over a ring buffer (the state machine itself is in `chan.rs`).
+//!   over a ring buffer (the state machine itself is in `chan.rs`, the
+//!   ends are written once for both flavours in `ends.rs`).
 //! - [`local`]: the same channels for tasks of one scheduler (`!Send` ends,
 //!   no lock and no atomic instruction per message).
 //! - [`oneshot`]: a single value from one task to another.
@@ -64,6 +65,7 @@
 
 pub mod broadcast;
 mod chan;
+mod ends;
 mod event;
 pub mod local;
 pub mod mpsc;
@@ -84,6 +86,45 @@ pub use semaphore::{Acquire, AcquireError, Permit, Semaphore, TryAcquireError};
 use std::collections::VecDeque;
 use std::sync::PoisonError;
 use std::task::Waker;
+
+/// Defines a channel's `SendError<T>(pub T)`, the value handed back when
+/// nobody can receive it: `Debug` hides the value (so `T` need not be
+/// `Debug`) and `Display` says `$msg`. The docs come from the call site.
+macro_rules! send_error {
+    ($(#[$doc:meta])* $msg:literal) => {
+        $(#[$doc])*
+        #[derive(PartialEq, Eq, Clone, Copy)]
+        pub struct SendError<T>(pub T);
+
+        impl<T> std::fmt::Debug for SendError<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("SendError(..)")
+            }
+        }
+
+        impl<T> std::fmt::Display for SendError<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($msg)
+            }
+        }
+
+        impl<T> std::error::Error for SendError<T> {}
+    };
+}
+pub(crate) use send_error;
+
+/// `Debug` for channel ends generic over `T` that print only their name
+/// (`$name { .. }`), so `T` need not be `Debug`.
+macro_rules! opaque_debug {
+    ($($ty:ident => $name:literal),* $(,)?) => {$(
+        impl<T> std::fmt::Debug for $ty<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!($name, " { .. }"))
+            }
+        }
+    )*};
+}
+pub(crate) use opaque_debug;
 
 /// Locks `m`, ignoring poisoning: every critical section in this module
 /// leaves the state consistent before calling anything that can panic (a
@@ -208,7 +249,6 @@ pub(crate) mod test_util {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll, Wake, Waker};
-    use std::thread::{self, Thread};
 
     /// Counts how often it was woken.
     #[derive(Default)]
@@ -252,26 +292,8 @@ pub(crate) mod test_util {
         Pin::new(f).poll(&mut Context::from_waker(w))
     }
 
-    struct Unpark(Thread);
-
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-
     /// Runs `f` on this thread, parking while it is pending.
-    pub fn block_on<F: Future>(f: F) -> F::Output {
-        let mut f = std::pin::pin!(f);
-        let waker = Waker::from(Arc::new(Unpark(thread::current())));
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-            thread::park();
-        }
-    }
+    pub(crate) use crate::scheduler::blocking::block_on_thread as block_on;
 }
 
 #[cfg(test)]

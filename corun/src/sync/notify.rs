@@ -285,6 +285,16 @@ mod tests {
     use std::sync::Arc;
     use std::thread;
 
+    /// Two `notified()` futures of `n`, polled once (so registered, oldest
+    /// first) with `wa` and `wb`.
+    fn two_waiting<'a>(n: &'a Notify, wa: &Waker, wb: &Waker) -> (Notified<'a>, Notified<'a>) {
+        let mut a = n.notified();
+        let mut b = n.notified();
+        assert!(poll(&mut a, wa).is_pending());
+        assert!(poll(&mut b, wb).is_pending());
+        (a, b)
+    }
+
     #[test]
     fn notify_one_without_waiter_stores_a_single_permit() {
         let n = Notify::new();
@@ -299,10 +309,7 @@ mod tests {
     fn notify_waiters_wakes_all_registered_and_stores_nothing() {
         let n = Notify::new();
         let (w, count) = counting();
-        let mut a = n.notified();
-        let mut b = n.notified();
-        assert!(poll(&mut a, &w).is_pending());
-        assert!(poll(&mut b, &w).is_pending());
+        let (mut a, mut b) = two_waiting(&n, &w, &w);
         n.notify_waiters();
         assert_eq!(count.get(), 2);
         assert!(poll(&mut a, &w).is_ready());
@@ -315,10 +322,7 @@ mod tests {
         let n = Notify::new();
         let (wa, ca) = counting();
         let (wb, cb) = counting();
-        let mut a = n.notified();
-        let mut b = n.notified();
-        assert!(poll(&mut a, &wa).is_pending());
-        assert!(poll(&mut b, &wb).is_pending());
+        let (mut a, mut b) = two_waiting(&n, &wa, &wb);
         n.notify_one();
         assert_eq!((ca.get(), cb.get()), (1, 0));
         assert!(poll(&mut b, &wb).is_pending());
@@ -329,10 +333,7 @@ mod tests {
     fn dropped_notified_passes_a_notify_one_on() {
         let n = Notify::new();
         let (w, count) = counting();
-        let mut a = n.notified();
-        let mut b = n.notified();
-        assert!(poll(&mut a, &w).is_pending());
-        assert!(poll(&mut b, &w).is_pending());
+        let (a, mut b) = two_waiting(&n, &w, &w);
         n.notify_one();
         drop(a);
         assert_eq!(count.get(), 2);

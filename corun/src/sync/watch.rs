@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::{lock, wake_all};
+use super::{lock, opaque_debug, send_error, wake_all};
 
 struct Shared<T> {
     value: RwLock<T>,
@@ -134,29 +134,16 @@ impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
     }
 }
 
-/// A send failed: every receiver is gone; the value comes back.
-///
-/// ```
-/// let (tx, rx) = corun::sync::watch::channel(0);
-/// drop(rx);
-/// assert_eq!(tx.send(1).unwrap_err().0, 1);
-/// ```
-#[derive(PartialEq, Eq, Clone, Copy)]
-pub struct SendError<T>(pub T);
-
-impl<T> fmt::Debug for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
-    }
+send_error! {
+    /// A send failed: every receiver is gone; the value comes back.
+    ///
+    /// ```
+    /// let (tx, rx) = corun::sync::watch::channel(0);
+    /// drop(rx);
+    /// assert_eq!(tx.send(1).unwrap_err().0, 1);
+    /// ```
+    "watch channel has no receivers"
 }
-
-impl<T> fmt::Display for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("watch channel has no receivers")
-    }
-}
-
-impl<T> std::error::Error for SendError<T> {}
 
 /// The sender is gone and the receiver has seen its last value.
 ///
@@ -264,17 +251,7 @@ impl<T> Sender<T> {
     /// });
     /// ```
     pub fn subscribe(&self) -> Receiver<T> {
-        self.shared.receivers.fetch_add(1, Ordering::AcqRel);
-        let id = {
-            let mut w = lock(&self.shared.waiting);
-            w.next_id += 1;
-            w.next_id
-        };
-        Receiver {
-            shared: self.shared.clone(),
-            seen: self.shared.version.load(Ordering::Acquire),
-            id,
-        }
+        Receiver::joining(&self.shared, self.shared.version.load(Ordering::Acquire))
     }
 
     /// How many receivers are alive.
@@ -314,6 +291,22 @@ impl<T> Drop for Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// A new receiver of the channel `shared` (counted, with its own waiter
+    /// id) that has seen version `seen`.
+    fn joining(shared: &Arc<Shared<T>>, seen: u64) -> Receiver<T> {
+        shared.receivers.fetch_add(1, Ordering::AcqRel);
+        let id = {
+            let mut w = lock(&shared.waiting);
+            w.next_id += 1;
+            w.next_id
+        };
+        Receiver {
+            shared: shared.clone(),
+            seen,
+            id,
+        }
+    }
+
     /// The current value, without marking it seen.
     ///
     /// ```
@@ -403,17 +396,7 @@ impl<T> Receiver<T> {
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Receiver<T> {
-        self.shared.receivers.fetch_add(1, Ordering::AcqRel);
-        let id = {
-            let mut w = lock(&self.shared.waiting);
-            w.next_id += 1;
-            w.next_id
-        };
-        Receiver {
-            shared: self.shared.clone(),
-            seen: self.seen,
-            id,
-        }
+        Receiver::joining(&self.shared, self.seen)
     }
 }
 
@@ -426,14 +409,4 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
-impl<T> fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("watch::Sender { .. }")
-    }
-}
-
-impl<T> fmt::Debug for Receiver<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("watch::Receiver { .. }")
-    }
-}
+opaque_debug!(Sender => "watch::Sender", Receiver => "watch::Receiver");

@@ -7,6 +7,27 @@
 //! `ref_dec`. What must not: the typed parts of a cell (future, output,
 //! trailer), allocation and the vtable's functions (`raw`), and anything
 //! about queues or scheduling.
+//!
+//! # The cross-thread protocol
+//!
+//! The owner thread is the thread of the scheduler core the task belongs
+//! to; the handle thread is wherever the `Task` handle is (any thread,
+//! the owner's included). Every bit of `remote` and the reference count,
+//! in one table (`fetch_or`/`fetch_and` are the read-modify-writes on
+//! `remote`):
+//!
+//! | state | set by (thread, call, ordering) | cleared by (thread, call, ordering) | read by, and why it is safe |
+//! |---|---|---|---|
+//! | [`REMOTE_QUEUED`] | any thread but the owner's: `Shared::wake_remote`, `fetch_or` AcqRel, before it sends the one `Wake` message | owner: handling that `Wake` message (`core::handle`), `fetch_and` AcqRel, *before* scheduling the task | the waker that set it: a wake that finds it set sends nothing, since the queued message will schedule the task; clearing before scheduling means a later wake is never lost |
+//! | [`COMPLETE`] | owner: `Core::finish` / `complete_contended`, compare-exchange AcqRel, after writing the outcome into the stage | never | handle thread, Acquire (`is_finished`, awaiting, `Drop`, `kill`): it sees the outcome written; from then on the stage is the handle's and the owner never touches it |
+//! | [`JOIN_LOCK`] | whoever touches `join_waker`: the handle thread storing (`join::register_join_waker`) or the owner taking it at completion (`take_join_waker`); spin with `fetch_or` Acquire | the same thread, `fetch_and` Release | nobody else: it is a lock; held for a store or a take only, never across a wake or a drop of a waker |
+//! | [`HANDLE`] | allocation (`raw::allocate`: the initial value, published with the task) | handle thread: `Task::drop`, `fetch_and` AcqRel, unless it already saw `COMPLETE` | owner: in the same compare-exchange that sets `COMPLETE` (so exactly one side drops the outcome): clear means nobody will read it, so the owner drops it and logs a panic |
+//! | [`JOIN_WAKER_SET`] | handle thread, under `JOIN_LOCK`, `fetch_or` Relaxed (the lock's release orders it) | never | owner: in the `COMPLETE` compare-exchange; clear means no waker was ever stored, so completion skips the lock (a handle storing later sees `COMPLETE` on its re-check) |
+//! | [`KILL_SENT`] | a thread other than the owner's: `Task::kill`, `fetch_or` AcqRel, *before* sending the `Kill` message; a kill that finds `COMPLETE` answers false and sends nothing | never | owner: when setting `COMPLETE` (compare-exchange, retried while the word moves): if set, a task that returned is reported `Killed` and its output dropped, so the handle's `true` always holds |
+//! | `refs` | [`ref_inc`]: any thread already holding a reference, Relaxed (the new reference is created from a live one) | [`ref_dec`]: the holder giving it up, Release; the last one fences Acquire, then frees the cell | holders: the registry (owner thread, from admission until the task has finished *and* left the ready queue; a `Spawn` message carries this one until admission), the `Task` handle, every `Waker`, and every `Wake` message; the ready queue holds none |
+//!
+//! The owner-thread flags of `local` need no table: only the owner thread
+//! touches them, with plain loads and stores.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
@@ -39,7 +60,7 @@ pub(crate) const LONG_POLLED: u8 = 1 << 4;
 /// flags it has already loaded, not an option.
 pub(crate) const DUMP_DETAILS: u8 = 1 << 5;
 
-// ---- `remote` flags: any thread, atomic ----------------------------------
+// ---- `remote` flags: any thread, atomic (the module docs' table) ---------
 
 /// A `Wake` message for this task sits in the injection queue; further
 /// cross-thread wakes need not send another.
@@ -74,9 +95,11 @@ pub(super) const STAGE_FAILED: u8 = 3;
 /// The fixed-size front of every task allocation.
 #[repr(C)]
 pub(crate) struct Header {
-    /// Reference count (see the module docs).
+    /// Reference count (who holds one: the module docs' table).
     pub(crate) refs: AtomicU32,
-    /// Cross-thread flags: `REMOTE_QUEUED`, `COMPLETE`, `JOIN_LOCK`, `HANDLE`.
+    /// Cross-thread flags, any thread, atomically: `REMOTE_QUEUED`,
+    /// `COMPLETE`, `JOIN_LOCK`, `HANDLE`, `JOIN_WAKER_SET`, `KILL_SENT`
+    /// (who sets and clears each: the module docs' table).
     pub(crate) remote: AtomicU8,
     /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`,
     /// `KILL_REQUESTED`, `LONG_POLLED`, `DUMP_DETAILS`.

@@ -28,19 +28,14 @@
 //!
 //! * `local`, `polls`, `waiting` and the stage while the future is
 //!   alive: only the owner scheduler's thread.
-//! * `refs`, `remote`: any thread, atomically.
+//! * `refs`, `remote`: any thread, atomically, by the protocol tabled in
+//!   `header.rs` (who sets and clears each flag, with which ordering, and
+//!   who holds a reference).
 //! * `join_waker`: any thread, only while holding the [`JOIN_LOCK`] bit.
 //! * The stage (and its tag `stage`) after [`COMPLETE`] is set: the holder of the `Task` handle
 //!   (the owner thread never writes it again).
 //!
-//! # Reference counting
-//!
-//! `refs` counts: the registry entry (from spawn until the task has finished
-//! *and* left the local ready queue), the `Task` handle, every `Waker`, and
-//! every message in the injection queue that carries the task. The local ready
-//! queue does not hold its own reference: a task in it is always alive because
-//! the registry reference is only released after the task is popped (see
-//! `scheduler::core`). The last reference frees the allocation.
+//! The last reference frees the allocation.
 
 use std::alloc::Layout;
 use std::any::Any;
@@ -101,8 +96,7 @@ pub(crate) struct Vtable {
 /// `Header::stage`. A union rather than an enum, and the output and the
 /// error apart rather than a `Result`: the tag lives in header padding, so
 /// the stage is only as large as its largest member. A task returning a
-/// word takes 8 bytes here, not the 16 of a `Result<u64, JoinError>`; a
-/// million of them, 8 MB less.
+/// word takes 8 bytes here, not the 16 of a `Result<u64, JoinError>`.
 #[repr(C)]
 union Stage<F, T> {
     future: ManuallyDrop<F>,
@@ -606,8 +600,8 @@ mod tests {
     use super::*;
 
     /// The typical sleeping task (an `Rc` and a duration captured, a
-    /// `Sleep` pending) fits a 96-byte slab block: every 8 bytes more
-    /// cost 8 MB at a million tasks.
+    /// `Sleep` pending) fits a 96-byte slab block: every byte more is paid
+    /// once per live task.
     #[test]
     fn sleeping_task_cell_fits_96_bytes() {
         fn cell_size<F: Future>(_: &F) -> usize {

@@ -1,13 +1,12 @@
 //! Task memory: each scheduler carves its task cells out of its own chunks,
 //! sorted into size classes, and reuses freed cells of the same class.
 //!
-//! Why not the global allocator: spawning a million short tasks through
-//! `malloc` spent about a fifth of its time in glibc (`_int_malloc`,
-//! `malloc_consolidate`) and a quarter in first-touch page faults on small
-//! heap extensions. Here a spawn is a pop from a free list or a pointer bump,
-//! a finished task's cell is reused by the next spawn (still warm in cache),
-//! and chunks are large enough for the kernel to back with huge pages once a
-//! scheduler holds many tasks.
+//! Why not the global allocator: here a spawn is a pop from a free list or
+//! a pointer bump, a finished task's cell is reused by the next spawn
+//! (still warm in cache), and chunks are large enough for the kernel to
+//! back with huge pages once a scheduler holds many tasks; `malloc` spent a
+//! large share of a million spawns in its own bookkeeping and in page
+//! faults (`docs/design/memory.md`).
 //!
 //! # Rules
 //!
@@ -55,9 +54,6 @@ const TAG_SIZE: usize = GRAIN;
 const CHUNK: usize = crate::hugepage::HUGE_PAGE;
 /// From this many chunks on, new chunks are offered to the kernel for huge
 /// pages (see `crate::hugepage::GROWN_BYTES` for why not from the first).
-/// It was 16 chunks (32 MiB) before: a million spawned tasks then took
-/// 4 000 more page faults (8 chunks of 512 small pages; see
-/// `crate::hugepage` for what one costs).
 const HUGE_AFTER: usize = crate::hugepage::GROWN_BYTES / CHUNK;
 
 /// The size class serving `layout`, or `None` if the slab cannot.

@@ -1,24 +1,14 @@
-//! Where a write of a [`File`] runs, and starting a borrowed write there:
-//! inline on the scheduler thread, on the write lane, or on the blocking
-//! pool (`File::route`, shared with `write_all_owned`). The parent keeps
-//! the state machine; this file must not keep state of its own, nor decide
-//! policy (`inline::Policy` and `spread` do).
+//! Starting a borrowed write of a [`File`] where `fs::placement` says it
+//! runs: inline on the scheduler thread, on the write lane, or on the
+//! blocking pool. The parent keeps the state machine; this file must not
+//! keep state of its own, nor decide where a write runs.
 
 use std::io::{self, Seek, SeekFrom, Write};
 use std::task::{Context, Poll, ready};
 
 use super::{File, MAX_CHUNK, Op, State};
-use crate::fs::{lane, spread};
-
-/// Where one write runs (see `File::route`).
-pub(super) enum Route {
-    /// Here, on the scheduler thread.
-    Inline,
-    /// On the write lane, holding one of its places.
-    Lane(spread::Ticket),
-    /// On the blocking pool.
-    Pool,
-}
+use crate::fs::lane;
+use crate::fs::placement::{self, Route};
 
 impl File {
     /// Starts writing (a prefix of) `src`; returns how many bytes were
@@ -58,17 +48,10 @@ impl File {
         }
     }
 
-    /// Where a write of `len` bytes runs; the one decision that both
-    /// `write` and `write_all_owned` make. An inline-able write (nothing
-    /// read ahead to seek back over) runs on this thread unless `spread`
-    /// moves it to the write lane, so another core does the copying into
-    /// the page cache; anything else goes to the pool.
+    /// Where a write of `len` bytes runs (the table in `fs::placement`);
+    /// the one decision that both `write` and `write_all_owned` make.
     pub(super) fn route(&mut self, len: usize, ahead: usize) -> Route {
-        if ahead == 0 && self.inline.may_write(len) {
-            spread::offload().map_or(Route::Inline, Route::Lane)
-        } else {
-            Route::Pool
-        }
+        placement::route(&mut self.inline, len, ahead)
     }
 
     /// Starts a pool write of (a prefix of) `src`, first seeking back over

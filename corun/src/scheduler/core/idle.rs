@@ -2,31 +2,15 @@
 //! reactor (without a timeout) and its message queue for a short while
 //! ([`DEFAULT_IDLE_SPIN`], or [`crate::Builder::idle_spin`]).
 //!
-//! # Why
+//! Why: a scheduler blocked in `epoll_wait` costs whoever wakes it a
+//! wake-up inside their own syscall, and itself the latency of getting back
+//! on a CPU; a server whose work runs out for microseconds at a time saves
+//! most of those by polling a little longer first. The measurements and the
+//! price: `docs/design/idle-spin.md`.
 //!
-//! A scheduler blocked in `epoll_wait` has to be woken by whoever makes
-//! work for it: a peer writing to one of its sockets, another thread
-//! sending it a message. On Linux the waker pays for that wake-up inside
-//! its own `write` or `send` (finding the sleeping thread, an interrupt to
-//! its CPU, on a virtual machine an exit to the hypervisor), and the
-//! sleeper pays the latency of getting back onto its CPU. A server
-//! answering a steady stream of small requests runs out of work for a few
-//! tens of microseconds at a time, thousands of times a second: measured
-//! with `wrk` against the benchmark's keep-alive server on this project's
-//! 2-core VMs, the scheduler blocked once per 3–90 requests without the
-//! spin, and once per 42–1 160 requests with 50 µs of it. `wrk`, which is
-//! the side that runs out of CPU there, completed 6–12 % more requests per
-//! second (medians of two batches of 5 and 6 alternating runs: 72k → 81k,
-//! 79k → 84k).
-//!
-//! # The price
-//!
-//! Up to the spin's length of CPU time each time the scheduler runs out of
-//! work (a scheduler woken every millisecond spends up to 5 % of a core
-//! spinning with the default), and the poll syscalls that go with it. A
-//! scheduler whose only waits are long (sleeping tasks, idle connections)
-//! pays it once per wait. It never delays a timer: the spin ends at the
-//! next timer's tick at the latest.
+//! Rules: the spin never delays a timer (it ends at the next timer's
+//! instant at the latest), never exceeds [`MAX_IDLE_SPIN`], and ends as
+//! soon as an I/O event or a message turns up.
 //!
 //! This file only decides how long to poll before blocking; it must not run
 //! tasks, fire timers or handle messages (the loop in `mod.rs` does, right

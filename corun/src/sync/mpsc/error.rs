@@ -3,34 +3,23 @@
 
 use std::fmt;
 
-/// The value of a send whose receiver is gone or closed.
-///
-/// ```
-/// use corun::sync::mpsc;
-///
-/// corun::run(async {
-///     let (tx, rx) = mpsc::channel(1);
-///     drop(rx);
-///     let err = tx.send("lost").await.unwrap_err();
-///     assert_eq!(err.0, "lost");
-/// });
-/// ```
-#[derive(PartialEq, Eq, Clone, Copy)]
-pub struct SendError<T>(pub T);
+use crate::sync::send_error;
 
-impl<T> fmt::Debug for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SendError(..)")
-    }
+send_error! {
+    /// The value of a send whose receiver is gone or closed.
+    ///
+    /// ```
+    /// use corun::sync::mpsc;
+    ///
+    /// corun::run(async {
+    ///     let (tx, rx) = mpsc::channel(1);
+    ///     drop(rx);
+    ///     let err = tx.send("lost").await.unwrap_err();
+    ///     assert_eq!(err.0, "lost");
+    /// });
+    /// ```
+    "channel closed"
 }
-
-impl<T> fmt::Display for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("channel closed")
-    }
-}
-
-impl<T> std::error::Error for SendError<T> {}
 
 /// Why [`Sender::try_send`](super::Sender::try_send) failed; either way the value comes back.
 ///
