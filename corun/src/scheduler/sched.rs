@@ -2,7 +2,7 @@
 //! thread. It reaches a core only through its injection queue (or directly
 //! when the caller runs on that very core), and never waits for another
 //! thread while it runs on a scheduler thread: such calls have an `async`
-//! form, or return [`Error::OnSchedulerThread`]. Why, and how a kill from
+//! form, or return [`SchedulerError::OnSchedulerThread`]. Why, and how a kill from
 //! another thread keeps its meaning: `docs/design/many-cores.md`.
 
 use std::fmt;
@@ -14,8 +14,8 @@ use std::task::Poll;
 use std::thread::JoinHandle;
 
 use super::group::{Group, GroupSlot, Launch};
-use super::shared::{Msg, Shared, TaskPtr};
-use super::{Builder, Error, Stats, blocking, context, local};
+use super::shared::{CoreShared, Msg, TaskPtr};
+use super::{Builder, SchedulerError, Stats, blocking, context, in_task};
 use crate::sync::oneshot;
 use crate::task::raw;
 use crate::task::{Exit, Task, TaskId, TaskInfo, core_of};
@@ -129,16 +129,16 @@ impl Scheduler {
         self.inner.group().len()
     }
 
-    fn shared(&self, core: usize) -> &Arc<Shared> {
+    fn shared(&self, core: usize) -> &Arc<CoreShared> {
         self.inner.group().core(core).expect("core index checked")
     }
 
-    fn check_core(&self, core: usize) -> Result<(), Error> {
+    fn check_core(&self, core: usize) -> Result<(), SchedulerError> {
         let cores = self.cores();
         if core < cores {
             Ok(())
         } else {
-            Err(Error::NoSuchCore { core, cores })
+            Err(SchedulerError::NoSuchCore { core, cores })
         }
     }
 
@@ -152,7 +152,7 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// ```
     #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, Error>
+    pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, SchedulerError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -175,7 +175,7 @@ impl Scheduler {
         &self,
         name: impl Into<String>,
         future: F,
-    ) -> Result<Task<F::Output>, Error>
+    ) -> Result<Task<F::Output>, SchedulerError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -202,7 +202,11 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// ```
     #[track_caller]
-    pub fn spawn_on<M, Fut>(&self, core: usize, make: M) -> Result<Task<Fut::Output>, Error>
+    pub fn spawn_on<M, Fut>(
+        &self,
+        core: usize,
+        make: M,
+    ) -> Result<Task<Fut::Output>, SchedulerError>
     where
         M: FnOnce() -> Fut + Send + 'static,
         Fut: Future + 'static,
@@ -225,7 +229,7 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// ```
     #[track_caller]
-    pub fn spawn_on_each<M, Fut>(&self, make: M) -> Result<Vec<Task<Fut::Output>>, Error>
+    pub fn spawn_on_each<M, Fut>(&self, make: M) -> Result<Vec<Task<Fut::Output>>, SchedulerError>
     where
         M: Fn(usize) -> Fut + Send + Sync + 'static,
         Fut: Future + 'static,
@@ -249,7 +253,7 @@ impl Scheduler {
         future: F,
         name: Option<Box<str>>,
         reserved: bool,
-    ) -> Result<Task<F::Output>, Error>
+    ) -> Result<Task<F::Output>, SchedulerError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -263,13 +267,13 @@ impl Scheduler {
     }
 
     /// Picks a core for `try_spawn` and the queue it would wait in.
-    pub(super) fn place(&self) -> (usize, &Arc<Shared>) {
+    pub(super) fn place(&self) -> (usize, &Arc<CoreShared>) {
         let core = self.inner.group().place();
         (core, self.shared(core))
     }
 
     /// The core of `id` in this scheduler, if it has that core.
-    fn core_of_id(&self, id: TaskId) -> Option<&Arc<Shared>> {
+    fn core_of_id(&self, id: TaskId) -> Option<&Arc<CoreShared>> {
         self.inner.group().core(core_of(id.id))
     }
 
@@ -280,7 +284,7 @@ impl Scheduler {
     ///
     /// Waits for the task's core to answer, so on a scheduler thread it
     /// only works for a task of that very core; for any other it returns
-    /// [`Error::OnSchedulerThread`]: await [`Scheduler::kill_async`] there.
+    /// [`SchedulerError::OnSchedulerThread`]: await [`Scheduler::kill_async`] there.
     ///
     /// ```
     /// let sched = corun::Scheduler::start().unwrap();
@@ -289,7 +293,7 @@ impl Scheduler {
     /// assert!(!sched.kill(t.id()).unwrap());
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn kill(&self, id: TaskId) -> Result<bool, Error> {
+    pub fn kill(&self, id: TaskId) -> Result<bool, SchedulerError> {
         let Some(shared) = self.core_of_id(id) else {
             return Ok(false);
         };
@@ -297,7 +301,7 @@ impl Scheduler {
             return Ok(killed);
         }
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         Ok(blocking::block_on_thread(kill_on(shared.clone(), id)))
     }
@@ -331,7 +335,7 @@ impl Scheduler {
 
     /// Blocks the calling thread until every task in `ids` (of any core)
     /// has ended, and says how each ended. Returns
-    /// [`Error::OnSchedulerThread`] on a scheduler thread (of any
+    /// [`SchedulerError::OnSchedulerThread`] on a scheduler thread (of any
     /// scheduler): await [`crate::wait_exit`] for each id there.
     ///
     /// ```
@@ -344,12 +348,13 @@ impl Scheduler {
     /// assert_eq!(exits[1], corun::Exit::NotFound);
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn join_all(&self, ids: &[TaskId]) -> Result<Vec<Exit>, Error> {
+    pub fn join_all(&self, ids: &[TaskId]) -> Result<Vec<Exit>, SchedulerError> {
         let ids = ids.to_vec();
         self.block_on(async move {
             // Register every waiter before awaiting any: a task that ends
             // while an earlier one is awaited must still report its outcome.
-            let mut waits: Vec<local::WaitExit> = ids.into_iter().map(local::wait_exit).collect();
+            let mut waits: Vec<in_task::WaitExit> =
+                ids.into_iter().map(in_task::wait_exit).collect();
             let mut first = Vec::with_capacity(waits.len());
             std::future::poll_fn(|cx| {
                 first.extend(waits.iter_mut().map(|w| match Pin::new(w).poll(cx) {
@@ -372,7 +377,7 @@ impl Scheduler {
 
     /// Runs `future` as a task on this scheduler (placed as
     /// [`Scheduler::spawn`] places it) and blocks the calling thread until
-    /// it ends. Returns [`Error::OnSchedulerThread`] on a scheduler thread
+    /// it ends. Returns [`SchedulerError::OnSchedulerThread`] on a scheduler thread
     /// (of any scheduler), which it would stall.
     ///
     /// ```
@@ -382,26 +387,26 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// ```
     #[track_caller]
-    pub fn block_on<F>(&self, future: F) -> Result<F::Output, Error>
+    pub fn block_on<F>(&self, future: F) -> Result<F::Output, SchedulerError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         let task = self.spawn(future)?;
         match blocking::block_on_thread(task) {
             Ok(v) => Ok(v),
-            Err(e) if e.is_killed() && self.shared(0).is_closed() => Err(Error::Shutdown),
-            Err(e) => Err(Error::Join(e)),
+            Err(e) if e.is_killed() && self.shared(0).is_closed() => Err(SchedulerError::Shutdown),
+            Err(e) => Err(SchedulerError::Join(e)),
         }
     }
 
     /// A snapshot of every live task of every core (id, name, core, state,
     /// polls, busy time), by id. On a scheduler thread it answers only for
     /// a one-core scheduler running on that thread; otherwise it returns
-    /// [`Error::OnSchedulerThread`]: await [`Scheduler::tasks_async`] there.
+    /// [`SchedulerError::OnSchedulerThread`]: await [`Scheduler::tasks_async`] there.
     ///
     /// ```
     /// let sched = corun::Scheduler::start().unwrap();
@@ -410,14 +415,14 @@ impl Scheduler {
     /// assert!(tasks.iter().any(|t| t.name.as_deref() == Some("idler")));
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn tasks(&self) -> Result<Vec<TaskInfo>, Error> {
+    pub fn tasks(&self) -> Result<Vec<TaskInfo>, SchedulerError> {
         if self.cores() == 1 {
             if let Some(v) = self.local_answer(|c| c.snapshot()) {
                 return Ok(v);
             }
         }
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         blocking::block_on_thread(self.tasks_async())
     }
@@ -442,7 +447,7 @@ impl Scheduler {
     /// ```
     pub fn tasks_async(
         &self,
-    ) -> impl Future<Output = Result<Vec<TaskInfo>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<TaskInfo>, SchedulerError>> + Send + 'static {
         let parts = self.ask_every_core(Msg::Tasks, |c| c.snapshot());
         async move {
             let mut all = Vec::new();
@@ -463,14 +468,14 @@ impl Scheduler {
     /// assert_eq!(sched.stats().unwrap().tasks, 0);
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn stats(&self) -> Result<Stats, Error> {
+    pub fn stats(&self) -> Result<Stats, SchedulerError> {
         if self.cores() == 1 {
             if let Some(s) = self.local_answer(|c| c.stats()) {
                 return Ok(s);
             }
         }
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         blocking::block_on_thread(self.stats_async())
     }
@@ -484,7 +489,9 @@ impl Scheduler {
     /// assert!(stats.tasks >= 1); // the block_on task itself
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn stats_async(&self) -> impl Future<Output = Result<Stats, Error>> + Send + 'static {
+    pub fn stats_async(
+        &self,
+    ) -> impl Future<Output = Result<Stats, SchedulerError>> + Send + 'static {
         let parts = self.ask_every_core(Msg::Stats, |c| c.stats());
         async move {
             let mut sum = Stats::default();
@@ -534,7 +541,7 @@ impl Scheduler {
     /// Stops the scheduler: kills the tasks still there (their destructors
     /// run on their cores' threads), wakes blocked `join_all`/`block_on`
     /// callers, and joins the threads. Later `spawn` calls return
-    /// [`Error::Shutdown`]. Idempotent.
+    /// [`SchedulerError::Shutdown`]. Idempotent.
     ///
     /// On a scheduler thread (of any scheduler), it asks the cores to stop
     /// and returns without waiting for them. Called from one of its own
@@ -548,7 +555,7 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn shutdown(&self) -> Result<(), Error> {
+    pub fn shutdown(&self) -> Result<(), SchedulerError> {
         self.inner.stop();
         Ok(())
     }
@@ -560,12 +567,12 @@ impl Scheduler {
 /// bounded queue was taken for it.
 pub(super) fn spawn_remote<F>(
     core: usize,
-    shared: &Arc<Shared>,
+    shared: &Arc<CoreShared>,
     future: F,
     name: Option<Box<str>>,
     reserved: bool,
     site: &'static Location<'static>,
-) -> Result<Task<F::Output>, Error>
+) -> Result<Task<F::Output>, SchedulerError>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -591,13 +598,13 @@ where
                 raw::ref_dec(ptr);
                 raw::ref_dec(ptr);
             }
-            Err(Error::Shutdown)
+            Err(SchedulerError::Shutdown)
         }
     }
 }
 
 /// Sends a kill for `id` to the core `shared` and awaits the answer.
-async fn kill_on(shared: Arc<Shared>, id: TaskId) -> bool {
+async fn kill_on(shared: Arc<CoreShared>, id: TaskId) -> bool {
     let (tx, rx) = oneshot::channel();
     if shared.push_kill(id, Some(tx)).is_err() {
         return false;
@@ -612,11 +619,11 @@ enum Answer<T> {
 }
 
 impl<T> Answer<T> {
-    async fn get(self) -> Result<T, Error> {
+    async fn get(self) -> Result<T, SchedulerError> {
         match self {
             Answer::Ready(Some(v)) => Ok(v),
-            Answer::Ready(None) => Err(Error::Shutdown),
-            Answer::Waiting(rx) => rx.await.map_err(|_| Error::Shutdown),
+            Answer::Ready(None) => Err(SchedulerError::Shutdown),
+            Answer::Waiting(rx) => rx.await.map_err(|_| SchedulerError::Shutdown),
         }
     }
 }
@@ -625,8 +632,8 @@ impl<T> std::future::IntoFuture for Answer<T>
 where
     T: Send + 'static,
 {
-    type Output = Result<T, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
+    type Output = Result<T, SchedulerError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<T, SchedulerError>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.get())

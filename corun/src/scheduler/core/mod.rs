@@ -71,7 +71,7 @@ mod snapshot;
 mod waiters;
 
 use super::group::GroupSlot;
-use super::shared::{Msg, Reply, Shared, TaskPtr};
+use super::shared::{CoreShared, Msg, Reply, TaskPtr};
 use super::ticker;
 use crate::reactor::Reactor;
 use crate::task::raw::{self, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED};
@@ -173,7 +173,7 @@ pub(crate) struct Core {
     core_bits: u64,
     /// The cores of this core's scheduler (set once they have all started).
     group: GroupSlot,
-    shared: Arc<Shared>,
+    shared: Arc<CoreShared>,
     options: Options,
     /// Tasks to poll, oldest first. Holds no references (see module docs).
     /// An `UnsafeCell`, not a `RefCell`: it is touched once per wake and
@@ -226,7 +226,7 @@ pub(crate) struct Core {
 /// the core goes, one count is left behind for them if any cell is still
 /// out (held by a handle or waker elsewhere); the last one freed gives it
 /// back.
-struct CellsGuard(Arc<Shared>);
+struct CellsGuard(Arc<CoreShared>);
 
 impl Drop for CellsGuard {
     fn drop(&mut self) {
@@ -247,7 +247,10 @@ impl Core {
     /// Core `index` of the scheduler whose cores `group` will hold.
     pub(crate) fn new(options: Options, index: usize, group: GroupSlot) -> std::io::Result<Core> {
         let reactor = Reactor::new()?;
-        let shared = Arc::new(Shared::new(reactor.unparker(), options.max_queued_spawns));
+        let shared = Arc::new(CoreShared::new(
+            reactor.unparker(),
+            options.max_queued_spawns,
+        ));
         let rng = options.seed.map(|seed| seeded::Rng::new(seed, index));
         // Virtual time starts at the process's time base on every run, so
         // that the same program meets the same timer-wheel state (a replay
@@ -294,7 +297,7 @@ impl Core {
         self.id
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<CoreShared> {
         &self.shared
     }
 
@@ -304,7 +307,7 @@ impl Core {
     }
 
     /// The cross-thread side of core `i` of this core's scheduler.
-    pub(crate) fn peer(&self, i: usize) -> Option<Arc<Shared>> {
+    pub(crate) fn peer(&self, i: usize) -> Option<Arc<CoreShared>> {
         self.group.get()?.core(i).cloned()
     }
 
@@ -313,7 +316,7 @@ impl Core {
         self.group.get().map_or(1, |g| g.len())
     }
 
-    pub(crate) fn shared_ptr(&self) -> *const Shared {
+    pub(crate) fn shared_ptr(&self) -> *const CoreShared {
         Arc::as_ptr(&self.shared)
     }
 
@@ -372,17 +375,17 @@ impl Core {
 
     /// Puts a new task (carrying its registry reference) in the registry
     /// and the ready queue; during shutdown it is killed straight away.
-    /// `local`: spawned on this thread, with an id from this core's block.
+    /// `own_block`: spawned on this thread, with an id from this core's block.
     pub(crate) fn admit(
         &self,
         ptr: NonNull<Header>,
         site: &'static Location<'static>,
-        local: bool,
+        own_block: bool,
     ) {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
         h.site.set(self.sites.borrow_mut().intern(site));
-        self.registry.borrow_mut().insert(ptr, local);
+        self.registry.borrow_mut().insert(ptr, own_block);
         if self.options.measure_busy_time {
             self.busy_ns.borrow_mut().insert(h.id, 0);
         }
@@ -402,11 +405,11 @@ impl Core {
     pub(crate) fn schedule(&self, ptr: NonNull<Header>) {
         // SAFETY: wakers and the registry keep the task alive.
         let h = unsafe { raw::header(ptr) };
-        let l = h.local.get();
+        let l = h.owner_flags.get();
         if l & (SCHEDULED | FINISHED) != 0 {
             return;
         }
-        h.local.set(l | SCHEDULED);
+        h.owner_flags.set(l | SCHEDULED);
         // SAFETY: a live task of this scheduler, just marked `SCHEDULED`;
         // it was not queued (a queued task is `SCHEDULED`), and its
         // registry reference outlives its time in the queue.
@@ -431,9 +434,9 @@ impl Core {
             {
                 // SAFETY: the task being polled is alive.
                 let h = unsafe { raw::header(ptr) };
-                let l = h.local.get();
+                let l = h.owner_flags.get();
                 if l & (SCHEDULED | FINISHED) == 0 {
-                    h.local.set(l | SCHEDULED);
+                    h.owner_flags.set(l | SCHEDULED);
                     self.requeued.set(true);
                 }
                 true
@@ -500,14 +503,14 @@ impl Core {
         // SAFETY: a task in the ready queue is kept alive by its registry
         // reference (released only after this pop if it has finished).
         let h = unsafe { raw::header(ptr) };
-        let l = h.local.get() & !SCHEDULED;
+        let l = h.owner_flags.get() & !SCHEDULED;
         if l & FINISHED != 0 {
-            h.local.set(l);
+            h.owner_flags.set(l);
             // SAFETY: the queue held the registry's reference (see docs).
             unsafe { raw::ref_dec(ptr) };
             return false;
         }
-        h.local.set(l | RUNNING);
+        h.owner_flags.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
         h.clear_waiting();
         self.current.set(Some(ptr));
@@ -533,8 +536,8 @@ impl Core {
             // ends as killed whatever the poll returned).
             self.take_kills();
         }
-        let l = h.local.get() & !RUNNING;
-        h.local.set(l);
+        let l = h.owner_flags.get() & !RUNNING;
+        h.owner_flags.set(l);
         if self.requeued.replace(false) {
             let alone = self.ready_mut(|q| q.is_empty());
             if alone && matches!(outcome, PollOutcome::Pending) && l & KILL_REQUESTED == 0 {
@@ -555,7 +558,7 @@ impl Core {
             PollOutcome::Pending => {}
             PollOutcome::Ready | PollOutcome::Panicked => {
                 self.registry.borrow_mut().remove(ptr);
-                h.local.set(l | FINISHED);
+                h.owner_flags.set(l | FINISHED);
                 let exit = match outcome {
                     PollOutcome::Panicked => Exit::Panicked,
                     _ if l & KILL_REQUESTED != 0 => {
@@ -697,7 +700,8 @@ impl Core {
             Msg::Wake(TaskPtr(ptr)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { raw::header(ptr) };
-                h.remote.fetch_and(!raw::REMOTE_QUEUED, Ordering::AcqRel);
+                h.remote_flags
+                    .fetch_and(!raw::REMOTE_QUEUED, Ordering::AcqRel);
                 self.schedule(ptr);
                 // SAFETY: gives back the message's reference.
                 unsafe { raw::ref_dec(ptr) };
