@@ -146,7 +146,7 @@
 //! * No call blocks a scheduler thread: a [`Scheduler`] method that needs
 //!   another core's answer has an `async` form (`kill_async`,
 //!   `tasks_async`, `stats_async`) and, called from inside a task, the
-//!   blocking form returns [`Error::OnSchedulerThread`] instead of waiting.
+//!   blocking form returns [`SchedulerError::OnSchedulerThread`] instead of waiting.
 //!   A kill from another thread means what a local one means.
 //!
 //! Cores talk through `Send` values: [`sync::mpsc`] channels, [`sync::Event`],
@@ -393,11 +393,13 @@ pub(crate) mod task;
 pub mod time;
 pub(crate) mod unblock;
 
-pub use scheduler::local::{
+#[allow(deprecated)]
+pub use scheduler::Error;
+pub use scheduler::in_task::{
     WaitExit, YieldNow, core, cores, current, dump, dump_all, join_all, kill, run, spawn,
     spawn_named, spawn_on, stats, tasks, wait, wait_exit, yield_now,
 };
-pub use scheduler::{Builder, Error, Scheduler, Stats, TrySpawnError};
+pub use scheduler::{Builder, Scheduler, SchedulerError, Stats, TrySpawnError};
 pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};
 pub use time::{Interval, Sleep, Timeout, interval, sleep, sleep_until, timeout};
 pub use unblock::{blocking_threads, max_blocking_threads, set_max_blocking_threads, unblock};

@@ -14,7 +14,7 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use common::{Drops, watchdog};
-use corun::{Builder, Error};
+use corun::{Builder, SchedulerError};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -46,7 +46,7 @@ fn spawn_places_round_robin_and_spawn_on_places_where_asked() {
         assert_eq!(each, [(0, 0, 3), (1, 1, 3), (2, 2, 3)]);
         assert!(matches!(
             sched.spawn_on(3, || async {}),
-            Err(Error::NoSuchCore { core: 3, cores: 3 })
+            Err(SchedulerError::NoSuchCore { core: 3, cores: 3 })
         ));
         sched.shutdown().unwrap();
     });
@@ -67,7 +67,10 @@ fn futures_that_are_not_send_are_made_on_their_core_and_spawn_on_works_inside_ta
         })
         .unwrap();
         let none = corun::spawn_on(2, || async {});
-        assert!(matches!(none, Err(Error::NoSuchCore { core: 2, cores: 2 })));
+        assert!(matches!(
+            none,
+            Err(SchedulerError::NoSuchCore { core: 2, cores: 2 })
+        ));
         (local.await.unwrap(), there.await.unwrap())
     });
     assert_eq!(out, (0, 1));

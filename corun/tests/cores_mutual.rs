@@ -1,7 +1,7 @@
 //! Many cores, no deadlock: tasks of two schedulers (2 and 4 cores each)
 //! call each other's handles at the same moment. Calls that would need
 //! another thread's answer either are awaited (`kill_async`,
-//! `tasks_async`, `stats_async`) or return `Error::OnSchedulerThread`;
+//! `tasks_async`, `stats_async`) or return `SchedulerError::OnSchedulerThread`;
 //! none blocks a scheduler thread, so every round completes.
 //!
 //! Tests only; must not reach into corun internals.
@@ -12,7 +12,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::watchdog;
-use corun::{Builder, Error, Scheduler, TaskId};
+use corun::{Builder, Scheduler, SchedulerError, TaskId};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const ROUNDS: usize = 200;
@@ -32,17 +32,23 @@ fn callers(me: &Scheduler, other: &Scheduler, barrier: &Arc<Barrier>) -> Vec<cor
                 let victim = other.spawn(corun::sleep(HOUR)).unwrap();
                 assert!(matches!(
                     other.kill(victim.id()),
-                    Err(Error::OnSchedulerThread)
+                    Err(SchedulerError::OnSchedulerThread)
                 ));
-                assert!(matches!(other.tasks(), Err(Error::OnSchedulerThread)));
-                assert!(matches!(other.stats(), Err(Error::OnSchedulerThread)));
+                assert!(matches!(
+                    other.tasks(),
+                    Err(SchedulerError::OnSchedulerThread)
+                ));
+                assert!(matches!(
+                    other.stats(),
+                    Err(SchedulerError::OnSchedulerThread)
+                ));
                 assert!(matches!(
                     other.join_all(&[victim.id()]),
-                    Err(Error::OnSchedulerThread)
+                    Err(SchedulerError::OnSchedulerThread)
                 ));
                 assert!(matches!(
                     other.block_on(async {}),
-                    Err(Error::OnSchedulerThread)
+                    Err(SchedulerError::OnSchedulerThread)
                 ));
                 if other.kill_async(victim.id()).await {
                     killed += 1;
@@ -55,7 +61,10 @@ fn callers(me: &Scheduler, other: &Scheduler, barrier: &Arc<Barrier>) -> Vec<cor
                     // A task of this very core: answered at once.
                     assert!(me.kill(mine.id()).unwrap());
                 } else {
-                    assert!(matches!(me.kill(mine.id()), Err(Error::OnSchedulerThread)));
+                    assert!(matches!(
+                        me.kill(mine.id()),
+                        Err(SchedulerError::OnSchedulerThread)
+                    ));
                     assert!(me.kill_async(mine.id()).await);
                 }
                 assert!(mine.await.unwrap_err().is_killed());
@@ -115,7 +124,7 @@ fn shutdown_from_a_task_of_another_scheduler_does_not_wait() {
         assert!(a.block_on(t).unwrap().unwrap().is_ok());
         // The stop was only asked for there; from here it is joined.
         b.shutdown().unwrap();
-        assert!(matches!(b.spawn(async {}), Err(Error::Shutdown)));
+        assert!(matches!(b.spawn(async {}), Err(SchedulerError::Shutdown)));
         assert!(!b.kill(TaskId::from_u64(1)).unwrap());
         a.shutdown().unwrap();
     });

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::watchdog;
 use corun::net::TcpListener;
 use corun::sync::oneshot;
-use corun::{Builder, Error, TaskId};
+use corun::{Builder, SchedulerError, TaskId};
 
 /// A dump's table, read by its header's columns.
 struct Table {
@@ -385,7 +385,7 @@ fn a_dump_covers_every_core_and_draws_parents_across_cores() {
         let s = sched.clone();
         let (refused, all, here, everywhere) = sched
             .spawn_on(0, move || async move {
-                let refused = matches!(s.dump(), Err(Error::OnSchedulerThread));
+                let refused = matches!(s.dump(), Err(SchedulerError::OnSchedulerThread));
                 let all = s.dump_async().await.unwrap();
                 (refused, all, corun::dump(), corun::dump_all().await)
             })

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{Drops, until, watchdog};
 use corun::io::Interest;
 use corun::sync::{Event, oneshot};
-use corun::{Error, Exit, Scheduler, TaskId, TaskState};
+use corun::{Exit, Scheduler, SchedulerError, TaskId, TaskState};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -41,7 +41,7 @@ fn start_and_block_on_run_futures_on_the_scheduler_thread() {
     assert_ne!(sched_thread(&sched), std::thread::current().id());
     let e = sched.block_on(async { panic!("expected test panic") });
     assert!(
-        matches!(e, Err(Error::Join(ref j)) if j.is_panic()),
+        matches!(e, Err(SchedulerError::Join(ref j)) if j.is_panic()),
         "{e:?}"
     );
     sched.shutdown().unwrap();
@@ -215,8 +215,8 @@ fn blocking_calls_on_the_scheduler_thread_return_an_error() {
     let (j, b) = watchdog("join_all/block_on from inside", move || {
         common::block_on(t).unwrap()
     });
-    assert!(matches!(j, Err(Error::OnSchedulerThread)), "{j:?}");
-    assert!(matches!(b, Err(Error::OnSchedulerThread)), "{b:?}");
+    assert!(matches!(j, Err(SchedulerError::OnSchedulerThread)), "{j:?}");
+    assert!(matches!(b, Err(SchedulerError::OnSchedulerThread)), "{b:?}");
     sched.shutdown().unwrap();
 }
 
@@ -286,7 +286,7 @@ fn shutdown_wakes_a_join_all_caller_blocked_in_another_thread() {
     });
     sched.shutdown().unwrap();
     let r = watchdog("join_all woken by shutdown", move || joiner.join().unwrap());
-    assert!(matches!(r, Err(Error::Shutdown)), "{r:?}");
+    assert!(matches!(r, Err(SchedulerError::Shutdown)), "{r:?}");
 }
 
 #[test]
@@ -295,15 +295,24 @@ fn calls_after_shutdown_return_shutdown_errors() {
     let t = sched.spawn(corun::sleep(HOUR)).unwrap();
     sched.shutdown().unwrap();
     sched.shutdown().unwrap(); // idempotent
-    assert!(matches!(sched.spawn(async {}), Err(Error::Shutdown)));
+    assert!(matches!(
+        sched.spawn(async {}),
+        Err(SchedulerError::Shutdown)
+    ));
     assert!(matches!(
         sched.spawn_named("late", async {}),
-        Err(Error::Shutdown)
+        Err(SchedulerError::Shutdown)
     ));
-    assert!(matches!(sched.block_on(async {}), Err(Error::Shutdown)));
-    assert!(matches!(sched.join_all(&[t.id()]), Err(Error::Shutdown)));
-    assert!(matches!(sched.tasks(), Err(Error::Shutdown)));
-    assert!(matches!(sched.stats(), Err(Error::Shutdown)));
+    assert!(matches!(
+        sched.block_on(async {}),
+        Err(SchedulerError::Shutdown)
+    ));
+    assert!(matches!(
+        sched.join_all(&[t.id()]),
+        Err(SchedulerError::Shutdown)
+    ));
+    assert!(matches!(sched.tasks(), Err(SchedulerError::Shutdown)));
+    assert!(matches!(sched.stats(), Err(SchedulerError::Shutdown)));
     assert!(!sched.kill(t.id()).unwrap());
     assert!(!t.kill());
     // A future given to a refused spawn is dropped, not leaked.
@@ -355,7 +364,10 @@ fn shutdown_from_inside_a_task_stops_the_loop() {
     let s3 = sched.clone();
     watchdog("shutdown from inside", move || s3.shutdown().unwrap());
     assert_eq!(drops.dropped(), 1);
-    assert!(matches!(sched.spawn(async {}), Err(Error::Shutdown)));
+    assert!(matches!(
+        sched.spawn(async {}),
+        Err(SchedulerError::Shutdown)
+    ));
 }
 
 /// A task that shuts its own scheduler down is killed at its next yield:

@@ -20,7 +20,7 @@ use super::stream;
 use crate::io::Async;
 
 /// The registered socket both halves share.
-type Shared = Arc<Async<std::net::TcpStream>>;
+type SharedSocket = Arc<Async<std::net::TcpStream>>;
 
 /// The reading half of a [`TcpStream`](super::TcpStream), from
 /// [`into_split`](super::TcpStream::into_split).
@@ -40,7 +40,7 @@ type Shared = Arc<Async<std::net::TcpStream>>;
 /// ```
 #[derive(Debug)]
 pub struct OwnedReadHalf {
-    io: Shared,
+    io: SharedSocket,
 }
 
 /// The writing half of a [`TcpStream`](super::TcpStream), from
@@ -63,7 +63,7 @@ pub struct OwnedReadHalf {
 /// ```
 #[derive(Debug)]
 pub struct OwnedWriteHalf {
-    io: Shared,
+    io: SharedSocket,
 }
 
 impl OwnedReadHalf {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use super::core::{Core, MAX_IDLE_SPIN, Options};
 use super::group::{Group, GroupSlot};
-use super::shared::{Msg, Shared};
-use super::{Scheduler, context, local};
+use super::shared::{CoreShared, Msg};
+use super::{Scheduler, context, in_task};
 use crate::task::MAX_CORES;
 
 /// Configures a scheduler before starting it.
@@ -342,7 +342,7 @@ impl Builder {
         &self,
         index: usize,
         slot: &GroupSlot,
-    ) -> std::io::Result<(JoinHandle<()>, Arc<Shared>)> {
+    ) -> std::io::Result<(JoinHandle<()>, Arc<CoreShared>)> {
         let (tx, rx) = mpsc::channel();
         let options = self.options.clone();
         let slot = slot.clone();
@@ -416,7 +416,7 @@ impl Builder {
         }
         let _ = slot.set(Group::new(shareds));
         let stop_others = StopCores { slot, threads };
-        let out = local::run_on(core0, future, site);
+        let out = in_task::run_on(core0, future, site);
         drop(stop_others);
         out
     }

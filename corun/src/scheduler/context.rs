@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 use super::core::Core;
-use super::shared::Shared;
+use super::shared::CoreShared;
 use crate::reactor::Reactor;
 use crate::task::raw::Header;
 
@@ -68,7 +68,7 @@ pub(crate) fn with_current_task(f: impl FnOnce(&Header)) {
 
 /// True if `owner` is the scheduler of this thread.
 #[inline]
-pub(crate) fn is_local(owner: *const Shared) -> bool {
+pub(crate) fn is_local(owner: *const CoreShared) -> bool {
     with_core(|core| ptr::eq(owner, core.shared_ptr())).unwrap_or(false)
 }
 
@@ -102,6 +102,6 @@ pub(crate) fn others_ready() -> bool {
 }
 
 /// Kills task `id` if `owner` is this thread's scheduler.
-pub(crate) fn kill_if_local(owner: *const Shared, id: crate::task::TaskId) -> Option<bool> {
+pub(crate) fn kill_if_local(owner: *const CoreShared, id: crate::task::TaskId) -> Option<bool> {
     with_core(|core| ptr::eq(owner, core.shared_ptr()).then(|| core.kill(id))).flatten()
 }

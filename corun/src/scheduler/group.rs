@@ -17,18 +17,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use super::shared::Shared;
+use super::shared::CoreShared;
 
 /// The cores of one scheduler, set once all of them have started.
 pub(crate) type GroupSlot = Arc<OnceLock<Group>>;
 
 pub(crate) struct Group {
-    cores: Box<[Arc<Shared>]>,
+    cores: Box<[Arc<CoreShared>]>,
     next: AtomicUsize,
 }
 
 impl Group {
-    pub(crate) fn new(cores: Vec<Arc<Shared>>) -> Group {
+    pub(crate) fn new(cores: Vec<Arc<CoreShared>>) -> Group {
         Group {
             cores: cores.into_boxed_slice(),
             next: AtomicUsize::new(0),
@@ -40,11 +40,11 @@ impl Group {
     }
 
     /// Core `i`'s cross-thread side.
-    pub(crate) fn core(&self, i: usize) -> Option<&Arc<Shared>> {
+    pub(crate) fn core(&self, i: usize) -> Option<&Arc<CoreShared>> {
         self.cores.get(i)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Shared>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<CoreShared>> {
         self.cores.iter()
     }
 

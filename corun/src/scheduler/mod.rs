@@ -4,7 +4,7 @@
 //!
 //! The loop itself is in `core`; what other threads may touch in `shared`;
 //! the thread-local "current core" in `context`; the API a task uses on
-//! its own core in `local`; the cores of one scheduler and the placement
+//! its own core in `in_task`; the cores of one scheduler and the placement
 //! rule in `group`; the handle in `sched`, its settings in `builder`. This
 //! file holds the errors and counters they share, and must not reach into
 //! a running core.
@@ -16,7 +16,7 @@ mod builder;
 pub(crate) mod context;
 pub(crate) mod core;
 pub(crate) mod group;
-pub(crate) mod local;
+pub(crate) mod in_task;
 pub(crate) mod registry;
 mod sched;
 pub(crate) mod shared;
@@ -29,14 +29,15 @@ pub use try_spawn::TrySpawnError;
 
 use crate::task::JoinError;
 
-/// Why a scheduler call could not be carried out.
+/// Why a call on a [`Scheduler`] handle (or `spawn_on`) could not be
+/// carried out.
 ///
 /// ```
 /// let sched = corun::Scheduler::start().unwrap();
 /// sched.shutdown().unwrap();
-/// assert!(matches!(sched.spawn(async {}), Err(corun::Error::Shutdown)));
+/// assert!(matches!(sched.spawn(async {}), Err(corun::SchedulerError::Shutdown)));
 /// ```
-pub enum Error {
+pub enum SchedulerError {
     /// The scheduler has shut down.
     Shutdown,
     /// A blocking call (`join_all`, `block_on`) was made on the scheduler's
@@ -53,35 +54,40 @@ pub enum Error {
     },
 }
 
-impl fmt::Debug for Error {
+impl fmt::Debug for SchedulerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shutdown => f.write_str("Shutdown"),
-            Error::OnSchedulerThread => f.write_str("OnSchedulerThread"),
-            Error::Join(e) => write!(f, "Join({e:?})"),
-            Error::NoSuchCore { core, cores } => {
+            SchedulerError::Shutdown => f.write_str("Shutdown"),
+            SchedulerError::OnSchedulerThread => f.write_str("OnSchedulerThread"),
+            SchedulerError::Join(e) => write!(f, "Join({e:?})"),
+            SchedulerError::NoSuchCore { core, cores } => {
                 write!(f, "NoSuchCore {{ core: {core}, cores: {cores} }}")
             }
         }
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for SchedulerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shutdown => f.write_str("the scheduler has shut down"),
-            Error::OnSchedulerThread => f.write_str(
+            SchedulerError::Shutdown => f.write_str("the scheduler has shut down"),
+            SchedulerError::OnSchedulerThread => f.write_str(
                 "blocking call on the scheduler's own thread would deadlock; await instead",
             ),
-            Error::Join(e) => write!(f, "{e}"),
-            Error::NoSuchCore { core, cores } => {
+            SchedulerError::Join(e) => write!(f, "{e}"),
+            SchedulerError::NoSuchCore { core, cores } => {
                 write!(f, "no core {core}: the scheduler has {cores} (0..{cores})")
             }
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for SchedulerError {}
+
+/// The old name of [`SchedulerError`], which covers only the calls of the
+/// [`Scheduler`] handle (and `spawn_on`).
+#[deprecated(since = "0.1.0", note = "renamed to `SchedulerError`")]
+pub type Error = SchedulerError;
 
 /// Counters of one scheduler (see [`Scheduler::stats`] and [`crate::stats`]).
 ///

@@ -128,14 +128,14 @@ impl Registry {
         (self.lookups, self.probes)
     }
 
-    /// Stores `ptr` and records its slot in its header. `local`: spawned on
+    /// Stores `ptr` and records its slot in its header. `own_block`: spawned on
     /// this scheduler's thread, with an id from its current block (or the
     /// next one).
-    pub(crate) fn insert(&mut self, ptr: NonNull<Header>, local: bool) {
+    pub(crate) fn insert(&mut self, ptr: NonNull<Header>, own_block: bool) {
         // SAFETY: the caller hands over a live task.
         let h = unsafe { raw::header(ptr) };
         let seq = seq_of(h.id);
-        let slot = if !local {
+        let slot = if !own_block {
             self.put_overflow(h.id, ptr)
         } else if self.cur_block == seq >> BLOCK_SHIFT {
             self.put(self.cur_page, seq, ptr)

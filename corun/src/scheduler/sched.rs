@@ -2,7 +2,7 @@
 //! thread. It reaches a core only through its injection queue (or directly
 //! when the caller runs on that very core), and never waits for another
 //! thread while it runs on a scheduler thread: such calls have an `async`
-//! form, or return [`Error::OnSchedulerThread`]. Why, and how a kill from
+//! form, or return [`SchedulerError::OnSchedulerThread`]. Why, and how a kill from
 //! another thread keeps its meaning: `docs/design/many-cores.md`.
 
 use std::fmt;
@@ -14,8 +14,8 @@ use std::task::Poll;
 use std::thread::JoinHandle;
 
 use super::group::{Group, GroupSlot, Launch};
-use super::shared::{Msg, Shared, TaskPtr};
-use super::{Builder, Error, Stats, blocking, context, local};
+use super::shared::{CoreShared, Msg, TaskPtr};
+use super::{Builder, SchedulerError, Stats, blocking, context, in_task};
 use crate::sync::oneshot;
 use crate::task::{Exit, Task, TaskId, TaskInfo, core_of};
 use crate::task::{dump, raw};
@@ -128,16 +128,16 @@ impl Scheduler {
         self.inner.group().len()
     }
 
-    fn shared(&self, core: usize) -> &Arc<Shared> {
+    fn shared(&self, core: usize) -> &Arc<CoreShared> {
         self.inner.group().core(core).expect("core index checked")
     }
 
-    fn check_core(&self, core: usize) -> Result<(), Error> {
+    fn check_core(&self, core: usize) -> Result<(), SchedulerError> {
         let cores = self.cores();
         if core < cores {
             Ok(())
         } else {
-            Err(Error::NoSuchCore { core, cores })
+            Err(SchedulerError::NoSuchCore { core, cores })
         }
     }
 
@@ -151,7 +151,7 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// ```
     #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, Error>
+    pub fn spawn<F>(&self, future: F) -> Result<Task<F::Output>, SchedulerError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -174,7 +174,7 @@ impl Scheduler {
         &self,
         name: impl Into<String>,
         future: F,
-    ) -> Result<Task<F::Output>, Error>
+    ) -> Result<Task<F::Output>, SchedulerError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -201,7 +201,11 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// ```
     #[track_caller]
-    pub fn spawn_on<M, Fut>(&self, core: usize, make: M) -> Result<Task<Fut::Output>, Error>
+    pub fn spawn_on<M, Fut>(
+        &self,
+        core: usize,
+        make: M,
+    ) -> Result<Task<Fut::Output>, SchedulerError>
     where
         M: FnOnce() -> Fut + Send + 'static,
         Fut: Future + 'static,
@@ -224,7 +228,7 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// ```
     #[track_caller]
-    pub fn spawn_on_each<M, Fut>(&self, make: M) -> Result<Vec<Task<Fut::Output>>, Error>
+    pub fn spawn_on_each<M, Fut>(&self, make: M) -> Result<Vec<Task<Fut::Output>>, SchedulerError>
     where
         M: Fn(usize) -> Fut + Send + Sync + 'static,
         Fut: Future + 'static,
@@ -248,7 +252,7 @@ impl Scheduler {
         future: F,
         name: Option<Box<str>>,
         reserved: bool,
-    ) -> Result<Task<F::Output>, Error>
+    ) -> Result<Task<F::Output>, SchedulerError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -262,13 +266,13 @@ impl Scheduler {
     }
 
     /// Picks a core for `try_spawn` and the queue it would wait in.
-    pub(super) fn place(&self) -> (usize, &Arc<Shared>) {
+    pub(super) fn place(&self) -> (usize, &Arc<CoreShared>) {
         let core = self.inner.group().place();
         (core, self.shared(core))
     }
 
     /// The core of `id` in this scheduler, if it has that core.
-    fn core_of_id(&self, id: TaskId) -> Option<&Arc<Shared>> {
+    fn core_of_id(&self, id: TaskId) -> Option<&Arc<CoreShared>> {
         self.inner.group().core(core_of(id.id))
     }
 
@@ -279,7 +283,7 @@ impl Scheduler {
     ///
     /// Waits for the task's core to answer, so on a scheduler thread it
     /// only works for a task of that very core; for any other it returns
-    /// [`Error::OnSchedulerThread`]: await [`Scheduler::kill_async`] there.
+    /// [`SchedulerError::OnSchedulerThread`]: await [`Scheduler::kill_async`] there.
     ///
     /// ```
     /// let sched = corun::Scheduler::start().unwrap();
@@ -288,7 +292,7 @@ impl Scheduler {
     /// assert!(!sched.kill(t.id()).unwrap());
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn kill(&self, id: TaskId) -> Result<bool, Error> {
+    pub fn kill(&self, id: TaskId) -> Result<bool, SchedulerError> {
         let Some(shared) = self.core_of_id(id) else {
             return Ok(false);
         };
@@ -296,7 +300,7 @@ impl Scheduler {
             return Ok(killed);
         }
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         Ok(blocking::block_on_thread(kill_on(shared.clone(), id)))
     }
@@ -330,7 +334,7 @@ impl Scheduler {
 
     /// Blocks the calling thread until every task in `ids` (of any core)
     /// has ended, and says how each ended. Returns
-    /// [`Error::OnSchedulerThread`] on a scheduler thread (of any
+    /// [`SchedulerError::OnSchedulerThread`] on a scheduler thread (of any
     /// scheduler): await [`crate::wait_exit`] for each id there.
     ///
     /// ```
@@ -343,12 +347,13 @@ impl Scheduler {
     /// assert_eq!(exits[1], corun::Exit::NotFound);
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn join_all(&self, ids: &[TaskId]) -> Result<Vec<Exit>, Error> {
+    pub fn join_all(&self, ids: &[TaskId]) -> Result<Vec<Exit>, SchedulerError> {
         let ids = ids.to_vec();
         self.block_on(async move {
             // Register every waiter before awaiting any: a task that ends
             // while an earlier one is awaited must still report its outcome.
-            let mut waits: Vec<local::WaitExit> = ids.into_iter().map(local::wait_exit).collect();
+            let mut waits: Vec<in_task::WaitExit> =
+                ids.into_iter().map(in_task::wait_exit).collect();
             let mut first = Vec::with_capacity(waits.len());
             std::future::poll_fn(|cx| {
                 first.extend(waits.iter_mut().map(|w| match Pin::new(w).poll(cx) {
@@ -371,7 +376,7 @@ impl Scheduler {
 
     /// Runs `future` as a task on this scheduler (placed as
     /// [`Scheduler::spawn`] places it) and blocks the calling thread until
-    /// it ends. Returns [`Error::OnSchedulerThread`] on a scheduler thread
+    /// it ends. Returns [`SchedulerError::OnSchedulerThread`] on a scheduler thread
     /// (of any scheduler), which it would stall.
     ///
     /// ```
@@ -381,26 +386,26 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// ```
     #[track_caller]
-    pub fn block_on<F>(&self, future: F) -> Result<F::Output, Error>
+    pub fn block_on<F>(&self, future: F) -> Result<F::Output, SchedulerError>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         let task = self.spawn(future)?;
         match blocking::block_on_thread(task) {
             Ok(v) => Ok(v),
-            Err(e) if e.is_killed() && self.shared(0).is_closed() => Err(Error::Shutdown),
-            Err(e) => Err(Error::Join(e)),
+            Err(e) if e.is_killed() && self.shared(0).is_closed() => Err(SchedulerError::Shutdown),
+            Err(e) => Err(SchedulerError::Join(e)),
         }
     }
 
     /// A snapshot of every live task of every core (id, name, core, state,
     /// polls, busy time), by id. On a scheduler thread it answers only for
     /// a one-core scheduler running on that thread; otherwise it returns
-    /// [`Error::OnSchedulerThread`]: await [`Scheduler::tasks_async`] there.
+    /// [`SchedulerError::OnSchedulerThread`]: await [`Scheduler::tasks_async`] there.
     ///
     /// ```
     /// let sched = corun::Scheduler::start().unwrap();
@@ -409,14 +414,14 @@ impl Scheduler {
     /// assert!(tasks.iter().any(|t| t.name.as_deref() == Some("idler")));
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn tasks(&self) -> Result<Vec<TaskInfo>, Error> {
+    pub fn tasks(&self) -> Result<Vec<TaskInfo>, SchedulerError> {
         if self.cores() == 1 {
             if let Some(v) = self.local_answer(|c| c.snapshot()) {
                 return Ok(v);
             }
         }
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         blocking::block_on_thread(self.tasks_async())
     }
@@ -441,7 +446,7 @@ impl Scheduler {
     /// ```
     pub fn tasks_async(
         &self,
-    ) -> impl Future<Output = Result<Vec<TaskInfo>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<TaskInfo>, SchedulerError>> + Send + 'static {
         let parts = self.ask_every_core(Msg::Tasks, |c| c.core_tasks());
         async move {
             let mut all = Vec::new();
@@ -471,14 +476,14 @@ impl Scheduler {
     /// assert!(table.contains("sleeper"));
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn dump(&self) -> Result<String, Error> {
+    pub fn dump(&self) -> Result<String, SchedulerError> {
         if self.cores() == 1 {
             if let Some(part) = self.local_answer(|c| c.core_tasks()) {
                 return Ok(dump::render(&[part], 1));
             }
         }
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         blocking::block_on_thread(self.dump_async())
     }
@@ -493,7 +498,9 @@ impl Scheduler {
     /// assert!(table.starts_with("corun dump: 1 task on 2 cores"));
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn dump_async(&self) -> impl Future<Output = Result<String, Error>> + Send + 'static {
+    pub fn dump_async(
+        &self,
+    ) -> impl Future<Output = Result<String, SchedulerError>> + Send + 'static {
         let cores = self.cores();
         let parts = self.ask_every_core(Msg::Tasks, |c| c.core_tasks());
         async move {
@@ -514,14 +521,14 @@ impl Scheduler {
     /// assert_eq!(sched.stats().unwrap().tasks, 0);
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn stats(&self) -> Result<Stats, Error> {
+    pub fn stats(&self) -> Result<Stats, SchedulerError> {
         if self.cores() == 1 {
             if let Some(s) = self.local_answer(|c| c.stats()) {
                 return Ok(s);
             }
         }
         if context::in_scheduler() {
-            return Err(Error::OnSchedulerThread);
+            return Err(SchedulerError::OnSchedulerThread);
         }
         blocking::block_on_thread(self.stats_async())
     }
@@ -535,7 +542,9 @@ impl Scheduler {
     /// assert!(stats.tasks >= 1); // the block_on task itself
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn stats_async(&self) -> impl Future<Output = Result<Stats, Error>> + Send + 'static {
+    pub fn stats_async(
+        &self,
+    ) -> impl Future<Output = Result<Stats, SchedulerError>> + Send + 'static {
         let parts = self.ask_every_core(Msg::Stats, |c| c.stats());
         async move {
             let mut sum = Stats::default();
@@ -585,7 +594,7 @@ impl Scheduler {
     /// Stops the scheduler: kills the tasks still there (their destructors
     /// run on their cores' threads), wakes blocked `join_all`/`block_on`
     /// callers, and joins the threads. Later `spawn` calls return
-    /// [`Error::Shutdown`]. Idempotent.
+    /// [`SchedulerError::Shutdown`]. Idempotent.
     ///
     /// On a scheduler thread (of any scheduler), it asks the cores to stop
     /// and returns without waiting for them. Called from one of its own
@@ -599,7 +608,7 @@ impl Scheduler {
     /// sched.shutdown().unwrap();
     /// sched.shutdown().unwrap();
     /// ```
-    pub fn shutdown(&self) -> Result<(), Error> {
+    pub fn shutdown(&self) -> Result<(), SchedulerError> {
         self.inner.stop();
         Ok(())
     }
@@ -611,12 +620,12 @@ impl Scheduler {
 /// bounded queue was taken for it.
 pub(super) fn spawn_remote<F>(
     core: usize,
-    shared: &Arc<Shared>,
+    shared: &Arc<CoreShared>,
     future: F,
     name: Option<Box<str>>,
     reserved: bool,
     site: &'static Location<'static>,
-) -> Result<Task<F::Output>, Error>
+) -> Result<Task<F::Output>, SchedulerError>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -643,13 +652,13 @@ where
                 raw::ref_dec(ptr);
                 raw::ref_dec(ptr);
             }
-            Err(Error::Shutdown)
+            Err(SchedulerError::Shutdown)
         }
     }
 }
 
 /// Sends a kill for `id` to the core `shared` and awaits the answer.
-async fn kill_on(shared: Arc<Shared>, id: TaskId) -> bool {
+async fn kill_on(shared: Arc<CoreShared>, id: TaskId) -> bool {
     let (tx, rx) = oneshot::channel();
     if shared.push_kill(id, Some(tx)).is_err() {
         return false;
@@ -664,11 +673,11 @@ enum Answer<T> {
 }
 
 impl<T> Answer<T> {
-    async fn get(self) -> Result<T, Error> {
+    async fn get(self) -> Result<T, SchedulerError> {
         match self {
             Answer::Ready(Some(v)) => Ok(v),
-            Answer::Ready(None) => Err(Error::Shutdown),
-            Answer::Waiting(rx) => rx.await.map_err(|_| Error::Shutdown),
+            Answer::Ready(None) => Err(SchedulerError::Shutdown),
+            Answer::Waiting(rx) => rx.await.map_err(|_| SchedulerError::Shutdown),
         }
     }
 }
@@ -677,8 +686,8 @@ impl<T> std::future::IntoFuture for Answer<T>
 where
     T: Send + 'static,
 {
-    type Output = Result<T, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
+    type Output = Result<T, SchedulerError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<T, SchedulerError>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.get())

@@ -45,7 +45,7 @@ pub(crate) enum Msg {
     /// A wake from another thread; carries one reference.
     Wake(TaskPtr),
     /// Kill by id, optionally answering whether the task was alive. Sent
-    /// with [`Shared::push_kill`], which also raises the kill flag.
+    /// with [`CoreShared::push_kill`], which also raises the kill flag.
     Kill(TaskId, Option<Reply<bool>>),
     /// A snapshot of all tasks.
     Tasks(Reply<CoreTasks>),
@@ -74,12 +74,13 @@ pub(crate) enum Refused {
     Full,
 }
 
-/// Shared state of one scheduler.
-pub(crate) struct Shared {
+/// The cross-thread side of one scheduler core: what any thread may touch
+/// (messages, the unparker, the slab its task cells come from).
+pub(crate) struct CoreShared {
     inject: Mutex<Inject>,
     has_msgs: AtomicBool,
     parked: AtomicBool,
-    /// Raised when a kill is sent (see [`Shared::kill_sent`]); on a cache
+    /// Raised when a kill is sent (see [`CoreShared::kill_sent`]); on a cache
     /// line of its own, because the scheduler reads it after every poll
     /// while other threads write the queue's flags.
     kills: KillFlag,
@@ -95,9 +96,9 @@ pub(crate) struct Shared {
     pub(crate) slab: Slab,
 }
 
-impl Shared {
-    pub(crate) fn new(unparker: Unparker, spawn_bound: usize) -> Shared {
-        Shared {
+impl CoreShared {
+    pub(crate) fn new(unparker: Unparker, spawn_bound: usize) -> CoreShared {
+        CoreShared {
             inject: Mutex::new(Inject {
                 msgs: Vec::new(),
                 spawns: 0,
@@ -181,7 +182,7 @@ impl Shared {
     pub(crate) fn wake_remote(&self, ptr: NonNull<Header>) {
         // SAFETY: the caller (a waker) holds a reference.
         let h = unsafe { raw::header(ptr) };
-        if h.remote.fetch_or(REMOTE_QUEUED, Ordering::AcqRel) & REMOTE_QUEUED != 0 {
+        if h.remote_flags.fetch_or(REMOTE_QUEUED, Ordering::AcqRel) & REMOTE_QUEUED != 0 {
             return;
         }
         // SAFETY: as above; the message owns the new reference.
@@ -202,7 +203,7 @@ impl Shared {
         Ok(())
     }
 
-    /// True if a kill was sent since the last [`Shared::take_kill_flag`]
+    /// True if a kill was sent since the last [`CoreShared::take_kill_flag`]
     /// (the scheduler then drains its messages before a polled task's
     /// outcome is settled).
     #[inline]
@@ -266,7 +267,7 @@ struct KillFlag(AtomicBool);
 /// blocking pool, a file write lane): made on the scheduler's thread when
 /// the job is queued, dropped by the job's thread once the job's result is
 /// delivered. Dropping it wakes the scheduler, which may then jump.
-pub(crate) struct ClockHold(std::sync::Arc<Shared>);
+pub(crate) struct ClockHold(std::sync::Arc<CoreShared>);
 
 impl ClockHold {
     /// A hold on this thread's scheduler if it runs on virtual time.

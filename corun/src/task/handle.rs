@@ -96,7 +96,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.header().remote.load(Ordering::Acquire) & COMPLETE != 0
+        self.header().remote_flags.load(Ordering::Acquire) & COMPLETE != 0
     }
 
     /// Kills the task: its future is dropped at its current await point (at
@@ -120,7 +120,7 @@ impl<T> Task<T> {
         if let Some(killed) = context::kill_if_local(h.owner_ptr(), TaskId::of(h)) {
             return killed;
         }
-        let prev = h.remote.fetch_or(KILL_SENT, Ordering::AcqRel);
+        let prev = h.remote_flags.fetch_or(KILL_SENT, Ordering::AcqRel);
         if prev & COMPLETE != 0 {
             return false;
         }
@@ -162,11 +162,11 @@ impl<T> Drop for Task<T> {
         // Once `COMPLETE` is set the owner has read `HANDLE` for the last
         // time (in the same atomic step), so a handle that sees it (the
         // usual case after an `.await`) skips the read-modify-write.
-        let now = h.remote.load(Ordering::Acquire);
+        let now = h.remote_flags.load(Ordering::Acquire);
         let prev = if now & COMPLETE != 0 {
             now
         } else {
-            h.remote.fetch_and(!HANDLE, Ordering::AcqRel)
+            h.remote_flags.fetch_and(!HANDLE, Ordering::AcqRel)
         };
         if prev & COMPLETE != 0 {
             // The owner saw the handle and left the outcome to us. Unread

@@ -2,7 +2,7 @@
 //! the reference count.
 //!
 //! What lives here: the [`Header`] layout and who may touch which field
-//! (see `raw`'s module docs), the `local`/`remote` flag bits, the stage tag
+//! (see `raw`'s module docs), the `owner_flags`/`remote_flags` bits, the stage tag
 //! values, finding a task's scheduler from its header, and `ref_inc` /
 //! `ref_dec`. What must not: the typed parts of a cell (future, output,
 //! trailer), allocation and the vtable's functions (`raw`), and anything
@@ -12,13 +12,13 @@
 //!
 //! The owner thread is the thread of the scheduler core the task belongs
 //! to; the handle thread is wherever the `Task` handle is (any thread,
-//! the owner's included). Every bit of `remote` and the reference count,
+//! the owner's included). Every bit of `remote_flags` and the reference count,
 //! in one table (`fetch_or`/`fetch_and` are the read-modify-writes on
 //! `remote`):
 //!
 //! | state | set by (thread, call, ordering) | cleared by (thread, call, ordering) | read by, and why it is safe |
 //! |---|---|---|---|
-//! | [`REMOTE_QUEUED`] | any thread but the owner's: `Shared::wake_remote`, `fetch_or` AcqRel, before it sends the one `Wake` message | owner: handling that `Wake` message (`core::handle`), `fetch_and` AcqRel, *before* scheduling the task | the waker that set it: a wake that finds it set sends nothing, since the queued message will schedule the task; clearing before scheduling means a later wake is never lost |
+//! | [`REMOTE_QUEUED`] | any thread but the owner's: `CoreShared::wake_remote`, `fetch_or` AcqRel, before it sends the one `Wake` message | owner: handling that `Wake` message (`core::handle`), `fetch_and` AcqRel, *before* scheduling the task | the waker that set it: a wake that finds it set sends nothing, since the queued message will schedule the task; clearing before scheduling means a later wake is never lost |
 //! | [`COMPLETE`] | owner: `Core::finish` / `complete_contended`, compare-exchange AcqRel, after writing the outcome into the stage | never | handle thread, Acquire (`is_finished`, awaiting, `Drop`, `kill`): it sees the outcome written; from then on the stage is the handle's and the owner never touches it |
 //! | [`JOIN_LOCK`] | whoever touches `join_waker`: the handle thread storing (`join::register_join_waker`) or the owner taking it at completion (`take_join_waker`); spin with `fetch_or` Acquire | the same thread, `fetch_and` Release | nobody else: it is a lock; held for a store or a take only, never across a wake or a drop of a waker |
 //! | [`HANDLE`] | allocation (`raw::allocate`: the initial value, published with the task) | handle thread: `Task::drop`, `fetch_and` AcqRel, unless it already saw `COMPLETE` | owner: in the same compare-exchange that sets `COMPLETE` (so exactly one side drops the outcome): clear means nobody will read it, so the owner drops it and logs a panic |
@@ -26,7 +26,7 @@
 //! | [`KILL_SENT`] | a thread other than the owner's: `Task::kill`, `fetch_or` AcqRel, *before* sending the `Kill` message; a kill that finds `COMPLETE` answers false and sends nothing | never | owner: when setting `COMPLETE` (compare-exchange, retried while the word moves): if set, a task that returned is reported `Killed` and its output dropped, so the handle's `true` always holds |
 //! | `refs` | [`ref_inc`]: any thread already holding a reference, Relaxed (the new reference is created from a live one) | [`ref_dec`]: the holder giving it up, Release; the last one fences Acquire, then frees the cell | holders: the registry (owner thread, from admission until the task has finished *and* left the ready queue; a `Spawn` message carries this one until admission), the `Task` handle, every `Waker`, and every `Wake` message; the ready queue holds none |
 //!
-//! The owner-thread flags of `local` need no table: only the owner thread
+//! The owner-thread flags of `owner_flags` need no table: only the owner thread
 //! touches them, with plain loads and stores.
 
 use std::cell::{Cell, UnsafeCell};
@@ -36,9 +36,9 @@ use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
 use super::raw::Vtable;
 use super::slim_waker::SlimWaker;
 use super::{Waiting, slab};
-use crate::scheduler::shared::Shared;
+use crate::scheduler::shared::CoreShared;
 
-// ---- `local` flags: owner thread only ------------------------------------
+// ---- `owner_flags`: owner thread only -------------------------------------
 
 /// The task is in its scheduler's local ready queue. Set by a local wake,
 /// cleared when the scheduler pops the task.
@@ -60,7 +60,7 @@ pub(crate) const LONG_POLLED: u8 = 1 << 4;
 /// flags it has already loaded, not an option.
 pub(crate) const DUMP_DETAILS: u8 = 1 << 5;
 
-// ---- `remote` flags: any thread, atomic (the module docs' table) ---------
+// ---- `remote_flags`: any thread, atomic (the module docs' table) ---------
 
 /// A `Wake` message for this task sits in the injection queue; further
 /// cross-thread wakes need not send another.
@@ -100,10 +100,10 @@ pub(crate) struct Header {
     /// Cross-thread flags, any thread, atomically: `REMOTE_QUEUED`,
     /// `COMPLETE`, `JOIN_LOCK`, `HANDLE`, `JOIN_WAKER_SET`, `KILL_SENT`
     /// (who sets and clears each: the module docs' table).
-    pub(crate) remote: AtomicU8,
+    pub(crate) remote_flags: AtomicU8,
     /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`,
     /// `KILL_REQUESTED`, `LONG_POLLED`, `DUMP_DETAILS`.
-    pub(crate) local: Cell<u8>,
+    pub(crate) owner_flags: Cell<u8>,
     /// What the stage union holds (`STAGE_*`). Same access rules as the
     /// stage itself (see the module docs).
     pub(super) stage: UnsafeCell<u8>,
@@ -130,7 +130,7 @@ pub(crate) struct Header {
     /// reports a scheduled task as ready without reading this word,
     /// [`Header::set_waiting`] leaves it alone while the task is scheduled,
     /// and the scheduler resets it when it polls the task.
-    pub(super) waiting: Cell<u64>,
+    pub(super) wait_or_next: Cell<u64>,
 }
 
 impl Header {
@@ -140,7 +140,7 @@ impl Header {
     /// alive, see `task::slab`), a boxed cell in the word before the cell,
     /// which owns one strong count of it (see `raw::Boxed`).
     #[inline]
-    pub(crate) fn owner_ptr(&self) -> *const Shared {
+    pub(crate) fn owner_ptr(&self) -> *const CoreShared {
         let me: *const Header = self;
         if self.vtable.slab {
             // SAFETY: a slab vtable means the cell is a block of its owner's
@@ -155,7 +155,7 @@ impl Header {
 
     /// [`Header::owner_ptr`] as a reference.
     #[inline]
-    pub(crate) fn owner(&self) -> &Shared {
+    pub(crate) fn owner(&self) -> &CoreShared {
         // SAFETY: the owner outlives the cell (the cell's count, or its
         // slab's accounting), and the cell outlives every borrow of its
         // header.
@@ -178,8 +178,8 @@ impl Header {
     /// the task before its second registered a socket).
     #[inline]
     pub(crate) fn set_waiting(&self, w: Waiting) {
-        if self.local.get() & SCHEDULED == 0 {
-            self.waiting.set(w.pack());
+        if self.owner_flags.get() & SCHEDULED == 0 {
+            self.wait_or_next.set(w.pack());
         }
     }
 
@@ -187,28 +187,29 @@ impl Header {
     /// thread, task no longer `SCHEDULED`).
     #[inline]
     pub(crate) fn clear_waiting(&self) {
-        self.waiting.set(Waiting::Nothing.pack());
+        self.wait_or_next.set(Waiting::Nothing.pack());
     }
 
     /// What the task last said it waits for (owner thread). Meaningless
     /// while the task is `SCHEDULED`.
     pub(crate) fn waiting(&self) -> Waiting {
-        debug_assert_eq!(self.local.get() & SCHEDULED, 0);
-        Waiting::unpack(self.waiting.get())
+        debug_assert_eq!(self.owner_flags.get() & SCHEDULED, 0);
+        Waiting::unpack(self.wait_or_next.get())
     }
 
     /// The next task in the ready queue (owner thread, task `SCHEDULED`
     /// and queued; see `scheduler::core::ready`).
     #[inline]
     pub(crate) fn ready_next(&self) -> *mut Header {
-        ptr::with_exposed_provenance_mut(self.waiting.get() as usize)
+        ptr::with_exposed_provenance_mut(self.wait_or_next.get() as usize)
     }
 
     /// Links `next` behind this task in the ready queue (owner thread, task
     /// `SCHEDULED` and queued).
     #[inline]
     pub(crate) fn set_ready_next(&self, next: NonNull<Header>) {
-        self.waiting.set(next.as_ptr().expose_provenance() as u64);
+        self.wait_or_next
+            .set(next.as_ptr().expose_provenance() as u64);
     }
 }
 

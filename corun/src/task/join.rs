@@ -15,7 +15,7 @@ use crate::task::slim_waker::SlimWaker;
 /// Stores `waker` as the join waker unless the task already completed.
 /// Returns true if the caller must read the output now.
 pub(crate) fn register_join_waker(h: &Header, waker: &Waker) -> bool {
-    if h.remote.load(Ordering::Acquire) & COMPLETE != 0 {
+    if h.remote_flags.load(Ordering::Acquire) & COMPLETE != 0 {
         return true;
     }
     lock_join(h);
@@ -25,13 +25,13 @@ pub(crate) fn register_join_waker(h: &Header, waker: &Waker) -> bool {
         Some(old) if old.will_wake(waker) => None,
         _ => slot.replace(SlimWaker::new(waker.clone())),
     };
-    h.remote.fetch_or(JOIN_WAKER_SET, Ordering::Relaxed);
+    h.remote_flags.fetch_or(JOIN_WAKER_SET, Ordering::Relaxed);
     unlock_join(h);
     // A replaced waker is dropped outside the lock (its drop may run code).
     drop(old);
     // The owner may have completed between the first check and the store;
     // it then found (and woke) the old waker or none. Look again.
-    h.remote.load(Ordering::Acquire) & COMPLETE != 0
+    h.remote_flags.load(Ordering::Acquire) & COMPLETE != 0
 }
 
 /// Takes the join waker (owner thread, after setting `COMPLETE`; `prev` is
@@ -51,7 +51,7 @@ pub(crate) fn take_join_waker(h: &Header, prev: u8) -> Option<Waker> {
 
 fn lock_join(h: &Header) {
     loop {
-        let prev = h.remote.fetch_or(JOIN_LOCK, Ordering::Acquire);
+        let prev = h.remote_flags.fetch_or(JOIN_LOCK, Ordering::Acquire);
         if prev & JOIN_LOCK == 0 {
             return;
         }
@@ -61,5 +61,5 @@ fn lock_join(h: &Header) {
 }
 
 fn unlock_join(h: &Header) {
-    h.remote.fetch_and(!JOIN_LOCK, Ordering::Release);
+    h.remote_flags.fetch_and(!JOIN_LOCK, Ordering::Release);
 }

@@ -26,9 +26,9 @@
 //!
 //! # Who may touch what
 //!
-//! * `local`, `polls`, `waiting` and the stage while the future is
+//! * `owner_flags`, `polls`, `wait_or_next` and the stage while the future is
 //!   alive: only the owner scheduler's thread.
-//! * `refs`, `remote`: any thread, atomically, by the protocol tabled in
+//! * `refs`, `remote_flags`: any thread, atomically, by the protocol tabled in
 //!   `header.rs` (who sets and clears each flag, with which ordering, and
 //!   who holds a reference).
 //! * `join_waker`: any thread, only while holding the [`JOIN_LOCK`] bit.
@@ -54,7 +54,7 @@ pub(crate) use super::header::{
     KILL_SENT, LONG_POLLED, REMOTE_QUEUED, RUNNING, SCHEDULED, header, ref_dec, ref_inc,
 };
 use super::header::{STAGE_DONE, STAGE_EMPTY, STAGE_FAILED, STAGE_PENDING};
-use crate::scheduler::shared::Shared;
+use crate::scheduler::shared::CoreShared;
 pub(crate) use crate::task::join::{register_join_waker, take_join_waker};
 use crate::task::{JoinError, slab};
 
@@ -89,7 +89,7 @@ pub(crate) struct Vtable {
     /// The cell is a block of its owner's slab (else it is [`Boxed`]).
     pub(super) slab: bool,
     /// The owner stored before a [`Boxed`] cell (unused for slab cells).
-    pub(super) boxed_owner: unsafe fn(&Header) -> *const Shared,
+    pub(super) boxed_owner: unsafe fn(&Header) -> *const CoreShared,
 }
 
 /// The future, then its output or its error; which one is alive is
@@ -134,7 +134,7 @@ struct TaskCell<F: Future, N> {
 /// slab cell needs no such word (see [`Header::owner_ptr`]).
 #[repr(C)]
 struct Boxed<C> {
-    owner: *const Shared,
+    owner: *const CoreShared,
     cell: C,
 }
 
@@ -148,7 +148,7 @@ pub(crate) fn allocate<F: Future + 'static>(
     future: F,
     id: u64,
     name: Option<Box<str>>,
-    owner: &Arc<Shared>,
+    owner: &Arc<CoreShared>,
     refs: u32,
     on_owner_thread: bool,
 ) -> NonNull<Header> {
@@ -162,7 +162,7 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
     future: F,
     id: u64,
     trailer: N,
-    owner: &Arc<Shared>,
+    owner: &Arc<CoreShared>,
     refs: u32,
     on_owner_thread: bool,
 ) -> NonNull<Header> {
@@ -184,8 +184,8 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
     let cell = TaskCell {
         header: Header {
             refs: AtomicU32::new(refs),
-            remote: AtomicU8::new(HANDLE),
-            local: Cell::new(0),
+            remote_flags: AtomicU8::new(HANDLE),
+            owner_flags: Cell::new(0),
             stage: UnsafeCell::new(STAGE_PENDING),
             site: Cell::new(0),
             polls: Cell::new(0),
@@ -193,7 +193,7 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
             id,
             slot: AtomicU32::new(crate::scheduler::registry::NO_SLOT),
             join_waker: UnsafeCell::new(None),
-            waiting: Cell::new(0),
+            wait_or_next: Cell::new(0),
         },
         stage: UnsafeCell::new(Stage {
             future: ManuallyDrop::new(future),
@@ -259,7 +259,7 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
 
     /// # Safety
     /// `h` is the header of a live boxed `TaskCell<F, N>`.
-    unsafe fn boxed_owner(h: &Header) -> *const Shared {
+    unsafe fn boxed_owner(h: &Header) -> *const CoreShared {
         // SAFETY: the cell is boxed (the caller's duty), so a `Boxed`
         // starts that far before its header, and its owner word is written
         // once at allocation.

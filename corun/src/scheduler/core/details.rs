@@ -40,7 +40,7 @@ impl Core {
 
     /// Records a task just registered, spawned by task `parent` (0: none).
     pub(super) fn note_spawn(&self, h: &Header, parent: u64) {
-        h.local.set(h.local.get() | DUMP_DETAILS);
+        h.owner_flags.set(h.owner_flags.get() | DUMP_DETAILS);
         let since = self.now_tick();
         if let Some(d) = self.registry.borrow_mut().detail_mut(NonNull::from(h)) {
             *d = Detail { parent, since };

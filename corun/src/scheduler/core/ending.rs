@@ -24,11 +24,11 @@ impl Core {
         let Some(ptr) = found else { return false };
         // SAFETY: the registry keeps it alive.
         let h = unsafe { raw::header(ptr) };
-        let l = h.local.get();
+        let l = h.owner_flags.get();
         if l & RUNNING != 0 {
             // It is on the stack right now (killing itself): end it when its
             // poll returns.
-            h.local.set(l | KILL_REQUESTED);
+            h.owner_flags.set(l | KILL_REQUESTED);
             return true;
         }
         self.registry.borrow_mut().remove(ptr);
@@ -40,7 +40,7 @@ impl Core {
     pub(super) fn kill_removed(&self, ptr: NonNull<Header>) {
         // SAFETY: the caller took over the registry reference.
         let h = unsafe { raw::header(ptr) };
-        h.local.set(h.local.get() | FINISHED);
+        h.owner_flags.set(h.owner_flags.get() | FINISHED);
         // User destructors run here; no core borrow is held.
         // SAFETY: owner thread, task not complete.
         let panicked = unsafe { (h.vtable.kill)(ptr) };
@@ -60,9 +60,9 @@ impl Core {
     pub(super) fn finish(&self, ptr: NonNull<Header>, exit: Exit) {
         // SAFETY: we hold the registry reference until the end.
         let h = unsafe { raw::header(ptr) };
-        let cur = h.remote.load(Ordering::Relaxed);
+        let cur = h.remote_flags.load(Ordering::Relaxed);
         let swapped = if cur & KILL_SENT == 0 {
-            h.remote
+            h.remote_flags
                 .compare_exchange(cur, cur | COMPLETE, Ordering::AcqRel, Ordering::Relaxed)
                 .ok()
         } else {
@@ -87,7 +87,7 @@ impl Core {
         } else {
             self.finish_rest(ptr, exit, prev);
         }
-        let l = h.local.get();
+        let l = h.owner_flags.get();
         if l & LONG_POLLED != 0 {
             self.forget_long_poll(h);
         }
@@ -105,14 +105,14 @@ impl Core {
     fn complete_contended(&self, ptr: NonNull<Header>, mut exit: Exit) -> (u8, Exit) {
         // SAFETY: the caller holds the registry reference.
         let h = unsafe { raw::header(ptr) };
-        let mut prev = h.remote.load(Ordering::Relaxed);
+        let mut prev = h.remote_flags.load(Ordering::Relaxed);
         loop {
             if prev & KILL_SENT != 0 && exit == Exit::Completed {
                 // SAFETY: owner thread, before COMPLETE.
                 unsafe { (h.vtable.drop_stage)(ptr) };
                 exit = Exit::Killed;
             }
-            match h.remote.compare_exchange_weak(
+            match h.remote_flags.compare_exchange_weak(
                 prev,
                 prev | COMPLETE,
                 Ordering::AcqRel,

@@ -73,7 +73,7 @@ mod snapshot;
 mod waiters;
 
 use super::group::GroupSlot;
-use super::shared::{Msg, Reply, Shared, TaskPtr};
+use super::shared::{CoreShared, Msg, Reply, TaskPtr};
 use super::ticker;
 use crate::reactor::Reactor;
 use crate::task::raw::{
@@ -180,7 +180,7 @@ pub(crate) struct Core {
     core_bits: u64,
     /// The cores of this core's scheduler (set once they have all started).
     group: GroupSlot,
-    shared: Arc<Shared>,
+    shared: Arc<CoreShared>,
     options: Options,
     /// Some per-task side table is kept (busy time or dump details): the
     /// one flag the spawn path tests for all of them.
@@ -239,7 +239,7 @@ pub(crate) struct Core {
 /// the core goes, one count is left behind for them if any cell is still
 /// out (held by a handle or waker elsewhere); the last one freed gives it
 /// back.
-struct CellsGuard(Arc<Shared>);
+struct CellsGuard(Arc<CoreShared>);
 
 impl Drop for CellsGuard {
     fn drop(&mut self) {
@@ -260,7 +260,10 @@ impl Core {
     /// Core `index` of the scheduler whose cores `group` will hold.
     pub(crate) fn new(options: Options, index: usize, group: GroupSlot) -> std::io::Result<Core> {
         let reactor = Reactor::new()?;
-        let shared = Arc::new(Shared::new(reactor.unparker(), options.max_queued_spawns));
+        let shared = Arc::new(CoreShared::new(
+            reactor.unparker(),
+            options.max_queued_spawns,
+        ));
         let rng = options.seed.map(|seed| seeded::Rng::new(seed, index));
         // Virtual time starts at the process's time base on every run, so
         // that the same program meets the same timer-wheel state (a replay
@@ -309,7 +312,7 @@ impl Core {
         self.id
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<CoreShared> {
         &self.shared
     }
 
@@ -319,7 +322,7 @@ impl Core {
     }
 
     /// The cross-thread side of core `i` of this core's scheduler.
-    pub(crate) fn peer(&self, i: usize) -> Option<Arc<Shared>> {
+    pub(crate) fn peer(&self, i: usize) -> Option<Arc<CoreShared>> {
         self.group.get()?.core(i).cloned()
     }
 
@@ -328,7 +331,7 @@ impl Core {
         self.group.get().map_or(1, |g| g.len())
     }
 
-    pub(crate) fn shared_ptr(&self) -> *const Shared {
+    pub(crate) fn shared_ptr(&self) -> *const CoreShared {
         Arc::as_ptr(&self.shared)
     }
 
@@ -387,22 +390,22 @@ impl Core {
 
     /// Puts a new task (carrying its registry reference) in the registry
     /// and the ready queue; during shutdown it is killed straight away.
-    /// `local`: spawned on this thread (by the task being polled, if any),
-    /// with an id from this core's block. `remote_parent`: for a task
+    /// `own_block`: spawned on this thread (by the task being polled, if
+    /// any), with an id from this core's block. `remote_parent`: for a task
     /// spawned elsewhere, the id of the task that spawned it (0: none).
     pub(crate) fn admit(
         &self,
         ptr: NonNull<Header>,
         site: &'static Location<'static>,
-        local: bool,
+        own_block: bool,
         remote_parent: u64,
     ) {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
         h.site.set(self.sites.borrow_mut().intern(site));
-        self.registry.borrow_mut().insert(ptr, local);
+        self.registry.borrow_mut().insert(ptr, own_block);
         if self.side_tables {
-            self.admit_side(h, local, remote_parent);
+            self.admit_side(h, own_block, remote_parent);
         }
         self.bump(|s| s.spawned += 1);
         tracing::trace!(task.id = h.id, task.name = h.name(), "spawn");
@@ -437,11 +440,11 @@ impl Core {
     pub(crate) fn schedule(&self, ptr: NonNull<Header>) {
         // SAFETY: wakers and the registry keep the task alive.
         let h = unsafe { raw::header(ptr) };
-        let l = h.local.get();
+        let l = h.owner_flags.get();
         if l & (SCHEDULED | FINISHED) != 0 {
             return;
         }
-        h.local.set(l | SCHEDULED);
+        h.owner_flags.set(l | SCHEDULED);
         // SAFETY: a live task of this scheduler, just marked `SCHEDULED`;
         // it was not queued (a queued task is `SCHEDULED`), and its
         // registry reference outlives its time in the queue.
@@ -466,9 +469,9 @@ impl Core {
             {
                 // SAFETY: the task being polled is alive.
                 let h = unsafe { raw::header(ptr) };
-                let l = h.local.get();
+                let l = h.owner_flags.get();
                 if l & (SCHEDULED | FINISHED) == 0 {
-                    h.local.set(l | SCHEDULED);
+                    h.owner_flags.set(l | SCHEDULED);
                     self.requeued.set(true);
                 }
                 true
@@ -532,7 +535,7 @@ impl Core {
     fn requeue_alone(&self, ptr: NonNull<Header>) {
         // SAFETY: alive: it is pending.
         let h = unsafe { raw::header(ptr) };
-        if h.local.get() & DUMP_DETAILS != 0 {
+        if h.owner_flags.get() & DUMP_DETAILS != 0 {
             // Its polls while it was alone were not noted (see `run_task`):
             // it waits from now on.
             self.note_pending(h);
@@ -555,14 +558,14 @@ impl Core {
         // SAFETY: a task in the ready queue is kept alive by its registry
         // reference (released only after this pop if it has finished).
         let h = unsafe { raw::header(ptr) };
-        let l = h.local.get() & !SCHEDULED;
+        let l = h.owner_flags.get() & !SCHEDULED;
         if l & FINISHED != 0 {
-            h.local.set(l);
+            h.owner_flags.set(l);
             // SAFETY: the queue held the registry's reference (see docs).
             unsafe { raw::ref_dec(ptr) };
             return false;
         }
-        h.local.set(l | RUNNING);
+        h.owner_flags.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
         h.clear_waiting();
         self.current.set(Some(ptr));
@@ -588,8 +591,8 @@ impl Core {
             // ends as killed whatever the poll returned).
             self.take_kills();
         }
-        let l = h.local.get() & !RUNNING;
-        h.local.set(l);
+        let l = h.owner_flags.get() & !RUNNING;
+        h.owner_flags.set(l);
         if self.requeued.replace(false) {
             let alone = self.ready_mut(|q| q.is_empty());
             if alone && matches!(outcome, PollOutcome::Pending) && l & KILL_REQUESTED == 0 {
@@ -614,7 +617,7 @@ impl Core {
             PollOutcome::Pending => {}
             PollOutcome::Ready | PollOutcome::Panicked => {
                 self.registry.borrow_mut().remove(ptr);
-                h.local.set(l | FINISHED);
+                h.owner_flags.set(l | FINISHED);
                 let exit = match outcome {
                     PollOutcome::Panicked => Exit::Panicked,
                     _ if l & KILL_REQUESTED != 0 => {
@@ -756,7 +759,8 @@ impl Core {
             Msg::Wake(TaskPtr(ptr)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { raw::header(ptr) };
-                h.remote.fetch_and(!raw::REMOTE_QUEUED, Ordering::AcqRel);
+                h.remote_flags
+                    .fetch_and(!raw::REMOTE_QUEUED, Ordering::AcqRel);
                 self.schedule(ptr);
                 // SAFETY: gives back the message's reference.
                 unsafe { raw::ref_dec(ptr) };

@@ -20,7 +20,7 @@ impl Core {
     #[cold]
     #[inline(never)]
     pub(super) fn long_poll(&self, h: &Header, ran_us: u64) {
-        h.local.set(h.local.get() | LONG_POLLED);
+        h.owner_flags.set(h.owner_flags.get() | LONG_POLLED);
         {
             let mut map = self.longest.borrow_mut();
             let e = map.entry(h.id).or_insert(0);
@@ -49,7 +49,7 @@ impl Core {
 
     /// The longest measured poll of `h` (zero if none lasted a tick).
     pub(super) fn longest_poll(&self, h: &Header) -> Duration {
-        if h.local.get() & LONG_POLLED == 0 {
+        if h.owner_flags.get() & LONG_POLLED == 0 {
             return Duration::ZERO;
         }
         let us = self.longest.borrow().get(&h.id).copied().unwrap_or(0);

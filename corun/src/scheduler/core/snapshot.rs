@@ -19,7 +19,7 @@ impl Core {
             .map(|ptr| {
                 // SAFETY: the registry keeps it alive.
                 let h = unsafe { raw::header(ptr) };
-                let l = h.local.get();
+                let l = h.owner_flags.get();
                 let state = if l & RUNNING != 0 {
                     TaskState::Running
                 } else if l & SCHEDULED != 0 {

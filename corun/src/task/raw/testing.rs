@@ -17,23 +17,23 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use super::{COMPLETE, Header, PollOutcome, header, ref_dec};
-use crate::scheduler::shared::{Msg, Shared, TaskPtr};
+use crate::scheduler::shared::{CoreShared, Msg, TaskPtr};
 use crate::sync::test_util::{counting, poll};
 use crate::task::Task;
 
 /// A scheduler's shared state with no scheduler: the owner of the cells a
 /// test makes. Its reactor is dropped at once; only the unparker is kept
 /// (and never used: nobody parks).
-pub(in crate::task) fn owner() -> Arc<Shared> {
+pub(in crate::task) fn owner() -> Arc<CoreShared> {
     let reactor = crate::reactor::Reactor::new().expect("a reactor");
-    Arc::new(Shared::new(reactor.unparker(), usize::MAX))
+    Arc::new(CoreShared::new(reactor.unparker(), usize::MAX))
 }
 
 /// A new cell for `future` owned by `owner`, with `refs` references and
 /// its `HANDLE` flag set; from the slab if `slab` (this thread then acts
 /// as the owner thread), else from the global allocator.
 pub(in crate::task) fn spawn<F: Future + 'static>(
-    owner: &Arc<Shared>,
+    owner: &Arc<CoreShared>,
     future: F,
     name: Option<&str>,
     refs: u32,
@@ -64,7 +64,7 @@ pub(in crate::task) unsafe fn poll_cell(ptr: NonNull<Header>) -> PollOutcome {
 pub(in crate::task) unsafe fn complete(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference.
     let h = unsafe { header(ptr) };
-    let prev = h.remote.fetch_or(COMPLETE, Ordering::AcqRel);
+    let prev = h.remote_flags.fetch_or(COMPLETE, Ordering::AcqRel);
     if let Some(w) = super::take_join_waker(h, prev) {
         w.wake();
     }
@@ -73,7 +73,7 @@ pub(in crate::task) unsafe fn complete(ptr: NonNull<Header>) {
 /// Takes the wake messages queued on `owner` (each carries a reference)
 /// and clears the tasks' `REMOTE_QUEUED`, as the scheduler does when it
 /// drains them. Returns the tasks, with their references.
-pub(in crate::task) fn take_wakes(owner: &Shared) -> Vec<NonNull<Header>> {
+pub(in crate::task) fn take_wakes(owner: &CoreShared) -> Vec<NonNull<Header>> {
     let mut msgs = Vec::new();
     owner.take_msgs(&mut msgs);
     msgs.into_iter()
@@ -81,7 +81,8 @@ pub(in crate::task) fn take_wakes(owner: &Shared) -> Vec<NonNull<Header>> {
             Msg::Wake(TaskPtr(p)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { header(p) };
-                h.remote.fetch_and(!super::REMOTE_QUEUED, Ordering::AcqRel);
+                h.remote_flags
+                    .fetch_and(!super::REMOTE_QUEUED, Ordering::AcqRel);
                 p
             }
             _ => panic!("only wakes are sent in these tests"),

@@ -124,15 +124,15 @@ where
 ///
 /// # Errors
 ///
-/// [`Error::NoSuchCore`](crate::Error::NoSuchCore) if the scheduler has no
-/// core `core`; [`Error::Shutdown`](crate::Error::Shutdown) if that core has
+/// [`SchedulerError::NoSuchCore`](crate::SchedulerError::NoSuchCore) if the scheduler has no
+/// core `core`; [`SchedulerError::Shutdown`](crate::SchedulerError::Shutdown) if that core has
 /// stopped.
 ///
 /// # Panics
 ///
 /// Outside a scheduler thread.
 #[track_caller]
-pub fn spawn_on<M, Fut>(core: usize, make: M) -> Result<Task<Fut::Output>, super::Error>
+pub fn spawn_on<M, Fut>(core: usize, make: M) -> Result<Task<Fut::Output>, super::SchedulerError>
 where
     M: FnOnce() -> Fut + Send + 'static,
     Fut: Future + 'static,
@@ -146,7 +146,7 @@ where
         let cores = me.cores();
         let peer = me
             .peer(core)
-            .ok_or(super::Error::NoSuchCore { core, cores })?;
+            .ok_or(super::SchedulerError::NoSuchCore { core, cores })?;
         super::sched::spawn_remote(core, &peer, Launch::Start(Some(make)), None, false, site)
     })
 }
