@@ -50,6 +50,11 @@
 //! own `SO_REUSEPORT` listener, and the kernel spreads connections over
 //! them (thread-per-core; `--threads` is the old name of the flag).
 //!
+//! `kill -USR1 <pid>` prints every core's task table (`corun::dump`) on
+//! stderr: each connection task, what it waits on, its polls and where it
+//! was spawned, under the accept loop that spawned it when `--dump-details
+//! on` keeps parents and wait times.
+//!
 //! This file is an application on corun: no `unsafe`, and it must NOT reach
 //! into corun's internals (public API only).
 
@@ -109,17 +114,21 @@ struct Config {
     /// Live connections allowed in all; `None` until derived from the fd
     /// limit in `main`.
     max_conns: Option<usize>,
+    /// The SIGUSR1 dump shows parents and wait times.
+    dump_details: bool,
 }
 
 const USAGE: &str = "usage: http_server [--addr IP] [--port PORT] [--cores N] [--idle-timeout-ms MS]
                    [--head-timeout-ms MS] [--min-body-rate BYTES] [--max-conns N]
+                   [--dump-details on|off]
   --addr IP              address to bind (default 127.0.0.1)
   --port PORT            port to bind, 0 for any free one (default 8080)
   --cores N              scheduler cores (0: one per CPU), each with its own SO_REUSEPORT listener (default 1)
   --idle-timeout-ms MS   close connections waiting this long for a request (default 10000)
   --head-timeout-ms MS   a request head must be complete this long after its first byte (default 10000)
   --min-body-rate BYTES  bytes per second a request body must average (default 1024)
-  --max-conns N          live connections before the stalest is evicted (default: fd limit less a reserve)";
+  --max-conns N          live connections before the stalest is evicted (default: fd limit less a reserve)
+  --dump-details on|off  the SIGUSR1 task dump shows parents and wait times (default off)";
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
     let mut cfg = Config {
@@ -130,6 +139,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
         head_timeout: Duration::from_secs(10),
         min_body_rate: 1024,
         max_conns: None,
+        dump_details: false,
     };
     let mut args = args;
     while let Some(flag) = args.next() {
@@ -147,6 +157,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
             "--head-timeout-ms" => cfg.head_timeout = ms()?,
             "--min-body-rate" => cfg.min_body_rate = value.parse().map_err(|_| bad())?,
             "--max-conns" => cfg.max_conns = Some(value.parse().map_err(|_| bad())?),
+            "--dump-details" => {
+                cfg.dump_details = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(bad()),
+                }
+            }
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
@@ -194,7 +211,10 @@ fn main() {
     };
     // Core 0 binds first (resolving port 0); the other cores then bind the
     // same address with SO_REUSEPORT.
-    let all = corun::Builder::new().cores(cfg.cores).run(async move {
+    let builder = corun::Builder::new()
+        .cores(cfg.cores)
+        .dump_details(cfg.dump_details);
+    let all = builder.run(async move {
         let first = SocketAddr::new(cfg.addr, cfg.port);
         let (ready_tx, ready_rx) = oneshot::channel();
         let mut servers = vec![corun::spawn(serve(cfg, first, ready_tx))];
@@ -321,6 +341,16 @@ async fn serve(
             evicted: Cell::new(0),
         });
         let acceptor = corun::spawn_named("accept", accept_loop(listener, state.clone(), cfg));
+        // SIGUSR1: this core's task table on stderr (every core prints its
+        // own), for a look inside a live server.
+        if let Ok(mut usr1) = corun::signal::signal(corun::signal::SignalKind::user_defined1()) {
+            corun::spawn_named("dump on SIGUSR1", async move {
+                while usr1.recv().await.is_ok() {
+                    eprint!("{}", corun::dump());
+                }
+            })
+            .detach();
+        }
 
         // Wait for Ctrl-C / SIGTERM.
         signals.recv().await;

@@ -100,6 +100,38 @@ fn http_server_serves_on_every_core_of_a_multi_core_scheduler() {
 }
 
 #[test]
+fn http_server_prints_its_task_dump_on_sigusr1() {
+    let server = Server::example(
+        "http_server",
+        &["--port", "0", "--cores", "2", "--dump-details", "on"],
+    );
+    // A keep-alive connection stays, waiting for its next request.
+    let mut s = BufReader::new(connect(server.addr));
+    s.get_mut().write_all(GET).unwrap();
+    assert_eq!(read_response(&mut s).0, 200);
+    let kill = Command::new("kill")
+        .args(["-USR1", &server.pid()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // Both cores print a table; the accept loops and the dumpers are in it.
+    for core in ["on core 0 of 2", "on core 1 of 2"] {
+        assert!(server.stderr.wait_for(core), "{}", server.stderr.text());
+    }
+    let err = server.stderr.text();
+    assert_eq!(err.matches("├─ accept").count(), 2, "{err}");
+    assert_eq!(err.matches("dump on SIGUSR1").count(), 2, "{err}");
+    // main, then per core: the server, its accept loop and its dumper;
+    // and the open connection's task on one of them.
+    let tasks: usize = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("corun dump: "))
+        .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(tasks, 1 + 2 * 3 + 1, "{err}");
+}
+
+#[test]
 fn http_server_survives_running_out_of_fds() {
     let bin = example("http_server");
     let mut cmd = Command::new("sh");
