@@ -400,7 +400,9 @@ pub use scheduler::in_task::{
     spawn_named, spawn_on, stats, tasks, wait, wait_exit, yield_now,
 };
 pub use scheduler::{Builder, Scheduler, SchedulerError, Stats, TrySpawnError};
-pub use task::{Exit, JoinError, JoinErrorKind, Task, TaskId, TaskInfo, TaskState};
+pub use task::{
+    Exit, JoinError, JoinErrorKind, ParseTaskIdError, Task, TaskId, TaskInfo, TaskState,
+};
 pub use time::{Interval, Sleep, Timeout, interval, sleep, sleep_until, timeout};
 pub use unblock::{blocking_threads, max_blocking_threads, set_max_blocking_threads, unblock};
 

@@ -131,9 +131,68 @@ impl TaskId {
     }
 }
 
+/// `#N` for a task of core 0, `#C.N` for one of core C (N: the id's
+/// sequence number); [`str::parse`] reads either form back (and a plain
+/// [`TaskId::as_u64`] number).
+///
+/// ```
+/// let out = corun::Builder::new().cores(2).run(async {
+///     let here = corun::spawn(async {});
+///     let there = corun::spawn_on(1, || async {}).unwrap();
+///     (here.id(), there.id())
+/// });
+/// let (here, there) = out;
+/// assert!(!here.to_string().contains('.'));
+/// assert!(there.to_string().starts_with("#1."));
+/// for id in [here, there] {
+///     assert_eq!(id.to_string().parse::<corun::TaskId>().unwrap(), id);
+///     assert_eq!(id.as_u64().to_string().parse::<corun::TaskId>().unwrap(), id);
+/// }
+/// assert!("#x".parse::<corun::TaskId>().is_err());
+/// ```
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.id)
+        match core_of(self.id) {
+            0 => write!(f, "#{}", self.id),
+            core => write!(f, "#{core}.{}", seq_of(self.id)),
+        }
+    }
+}
+
+/// Why a string is not a task id (see [`TaskId`]'s `Display`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseTaskIdError(String);
+
+impl fmt::Display for ParseTaskIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} is not a task id (write #N, #CORE.N or the number from as_u64)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseTaskIdError {}
+
+impl std::str::FromStr for TaskId {
+    type Err = ParseTaskIdError;
+
+    fn from_str(s: &str) -> Result<TaskId, ParseTaskIdError> {
+        let bad = || ParseTaskIdError(s.to_string());
+        let body = s.trim().strip_prefix('#').unwrap_or(s.trim());
+        let id = match body.split_once('.') {
+            None => body.parse::<u64>().map_err(|_| bad())?,
+            Some((core, seq)) => {
+                let core = core.parse::<u64>().map_err(|_| bad())?;
+                let seq = seq.parse::<u64>().map_err(|_| bad())?;
+                if core >= MAX_CORES as u64 || seq_of(seq) != seq {
+                    return Err(bad());
+                }
+                core << CORE_SHIFT | seq
+            }
+        };
+        Ok(TaskId::from_u64(id))
     }
 }
 
