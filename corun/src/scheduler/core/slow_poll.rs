@@ -38,9 +38,9 @@ impl Core {
             task.spawned_at = %site,
             poll_ms = ran_us as f64 / 1000.0,
             "slow poll: task {} ({}, spawned at {}) ran {:.1} ms without reaching an await \
-             that waits; every other task on this scheduler waited that long \
+             that waits; every other task on this core waited that long \
              (yield with `corun::yield_now().await` inside long loops)",
-            h.id,
+            crate::task::TaskId::of(h),
             h.name().unwrap_or("unnamed"),
             site,
             ran_us as f64 / 1000.0,
