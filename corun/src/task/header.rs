@@ -31,8 +31,9 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
+use std::sync::atomic::AtomicU32;
 
+use super::protocol;
 use super::raw::Vtable;
 use super::slim_waker::SlimWaker;
 use super::{Waiting, slab};
@@ -96,11 +97,11 @@ pub(super) const STAGE_FAILED: u8 = 3;
 #[repr(C)]
 pub(crate) struct Header {
     /// Reference count (who holds one: the module docs' table).
-    pub(crate) refs: AtomicU32,
+    pub(crate) refs: crate::loom::AtomicU32,
     /// Cross-thread flags, any thread, atomically: `REMOTE_QUEUED`,
     /// `COMPLETE`, `JOIN_LOCK`, `HANDLE`, `JOIN_WAKER_SET`, `KILL_SENT`
     /// (who sets and clears each: the module docs' table).
-    pub(crate) remote_flags: AtomicU8,
+    pub(crate) remote_flags: crate::loom::AtomicU8,
     /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`,
     /// `KILL_REQUESTED`, `LONG_POLLED`, `DUMP_DETAILS`.
     pub(crate) owner_flags: Cell<u8>,
@@ -231,7 +232,7 @@ pub(crate) unsafe fn header<'a>(ptr: NonNull<Header>) -> &'a Header {
 #[inline]
 pub(crate) unsafe fn ref_inc(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference, so the header is alive.
-    let old = unsafe { header(ptr) }.refs.fetch_add(1, Ordering::Relaxed);
+    let old = protocol::refs_inc(&unsafe { header(ptr) }.refs);
     if old > i32::MAX as u32 {
         // Overflowing the count would lead to a use-after-free; like `Arc`,
         // stop the process instead.
@@ -247,12 +248,9 @@ pub(crate) unsafe fn ref_inc(ptr: NonNull<Header>) {
 pub(crate) unsafe fn ref_dec(ptr: NonNull<Header>) {
     // SAFETY: the caller still owns a reference, so the header is alive.
     let h = unsafe { header(ptr) };
-    if h.refs.fetch_sub(1, Ordering::Release) != 1 {
+    if !protocol::refs_dec(&h.refs) {
         return;
     }
-    // Pair with the release decrements of other threads so their last uses
-    // of the cell happen before it is freed.
-    fence(Ordering::Acquire);
     // SAFETY: that was the last reference.
     unsafe { (h.vtable.dealloc)(ptr) };
 }
