@@ -26,6 +26,18 @@
 //! | [`KILL_SENT`] | a thread other than the owner's: `Task::kill`, `fetch_or` AcqRel, *before* sending the `Kill` message; a kill that finds `COMPLETE` answers false and sends nothing | never | owner: when setting `COMPLETE` (compare-exchange, retried while the word moves): if set, a task that returned is reported `Killed` and its output dropped, so the handle's `true` always holds |
 //! | `refs` | [`ref_inc`]: any thread already holding a reference, Relaxed (the new reference is created from a live one) | [`ref_dec`]: the holder giving it up, Release; the last one fences Acquire, then frees the cell | holders: the registry (owner thread, from admission until the task has finished *and* left the ready queue; a `Spawn` message carries this one until admission), the `Task` handle, every `Waker`, and every `Wake` message; the ready queue holds none |
 //!
+//! Every read-modify-write of this table is a function of
+//! `task::protocol`, which the real code calls, and the loom models in
+//! `task/protocol/loom_tests.rs` run those functions in every interleaving
+//! the orderings allow (`scripts/sanitize.sh loom`): `COMPLETE` against
+//! `KILL_SENT` (the kill answer and the outcome agree), against the
+//! `JOIN_LOCK`/`JOIN_WAKER_SET` registration (the waker is never lost),
+//! against clearing `HANDLE` (the outcome is dropped exactly once), and
+//! against a kill and a drop at once; `refs` (the cell is freed exactly
+//! once, after every holder's last use); `REMOTE_QUEUED` (no wake is lost
+//! to the dedup). A change to a row changes `task::protocol`, and the
+//! models with it.
+//!
 //! The owner-thread flags of `owner_flags` need no table: only the owner thread
 //! touches them, with plain loads and stores.
 
