@@ -66,8 +66,9 @@
 #             segvec:: 2 min. Miri is roughly 1000x slower than native;
 #             the cross-thread loops run a fiftieth of their rounds under
 #             it (see sync::test_util::rounds).
-#   loom      about 4 min to build from scratch (stable, release), then
-#             about 20 s for the six models.
+#   loom      2–4 min to build from scratch (stable, release, its own
+#             target dir), then 2 s for the six models (17 s while the
+#             machine was busy); 131 s in all from scratch.
 # Incremental runs skip most of the build time.
 #
 # Exit status: 0 if every binary is clean under each tool run, 1 otherwise.

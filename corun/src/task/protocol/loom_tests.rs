@@ -85,8 +85,8 @@ impl Cell {
         if is_complete(&self.flags) {
             return true;
         }
-        // SAFETY: JOIN_LOCK is held.
         store_join(&self.flags, || {
+            // SAFETY: JOIN_LOCK is held.
             self.join_waker.with_mut(|w| unsafe { (*w).replace(id) })
         });
         is_complete(&self.flags)
@@ -221,7 +221,12 @@ fn loom_refs_free_once() {
         });
         let give_up = |c: &Counted| {
             if refs_dec(&c.refs) {
-                let total: u8 = c.uses.iter().map(|u| u.with(|v| unsafe { *v })).sum();
+                let total: u8 = c
+                    .uses
+                    .iter()
+                    // SAFETY: the last reference: every holder is done.
+                    .map(|u| u.with(|v| unsafe { *v }))
+                    .sum();
                 assert_eq!(total, 3, "every use happened before the free");
                 c.frees.fetch_add(1, Ordering::Relaxed);
             }
