@@ -3,10 +3,11 @@
 //! `--cfg loom` (the models in `task::protocol`'s tests) and from std
 //! otherwise.
 //!
-//! Only the protocol's atomics come from here: `Header::refs` and
-//! `Header::remote_flags`, and the functions of `task::protocol`. Nothing
-//! else may import from this module; the rest of the crate keeps std's
-//! atomics, so a loom build changes nothing but the protocol.
+//! Only the protocol's atomics come from here: the types of `Header::refs`
+//! and `Header::remote_flags` (declared in `task::header`, built in
+//! `task::raw`) and the functions of `task::protocol`. Nothing else may
+//! import from this module; the rest of the crate keeps std's atomics, so
+//! a loom build changes nothing but the protocol.
 
 #[cfg(loom)]
 pub(crate) use ::loom::hint::spin_loop;

@@ -10,7 +10,8 @@
 //! `scheduler::core::ending`, `scheduler::shared`), which pass closures
 //! where a step must happen inside the protocol (under the join lock, or
 //! before `COMPLETE`). The atomics come from `crate::loom`, so that a
-//! `--cfg loom` build runs these very functions under the model checker.
+//! `--cfg loom` build runs these very functions under the model checker
+//! (why and what the models cover: docs/design/loom.md).
 
 use super::header::{COMPLETE, HANDLE, JOIN_LOCK, JOIN_WAKER_SET, KILL_SENT, REMOTE_QUEUED};
 use crate::loom::{AtomicU8, AtomicU32, Ordering, fence, spin_loop};
