@@ -380,6 +380,7 @@ pub(crate) mod hugepage;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod io;
+mod loom;
 mod macro_support;
 pub mod net;
 pub(crate) mod outside;

@@ -20,7 +20,8 @@ use crate::reactor::Unparker;
 use crate::scheduler::Stats;
 use crate::sync::oneshot;
 use crate::task::dump::CoreTasks;
-use crate::task::raw::{self, Header, REMOTE_QUEUED};
+use crate::task::protocol;
+use crate::task::raw::{self, Header};
 use crate::task::slab::Slab;
 use crate::task::{Exit, TaskId};
 
@@ -182,7 +183,7 @@ impl CoreShared {
     pub(crate) fn wake_remote(&self, ptr: NonNull<Header>) {
         // SAFETY: the caller (a waker) holds a reference.
         let h = unsafe { raw::header(ptr) };
-        if h.remote_flags.fetch_or(REMOTE_QUEUED, Ordering::AcqRel) & REMOTE_QUEUED != 0 {
+        if !protocol::mark_remote_queued(&h.remote_flags) {
             return;
         }
         // SAFETY: as above; the message owns the new reference.

@@ -10,10 +10,10 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use super::raw::{self, COMPLETE, HANDLE, Header, KILL_SENT};
+use super::protocol;
+use super::raw::{self, Header};
 use super::{JoinError, TaskId, Waiting};
 use crate::scheduler::context;
 
@@ -96,7 +96,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.header().remote_flags.load(Ordering::Acquire) & COMPLETE != 0
+        protocol::is_complete(&self.header().remote_flags)
     }
 
     /// Kills the task: its future is dropped at its current await point (at
@@ -120,8 +120,7 @@ impl<T> Task<T> {
         if let Some(killed) = context::kill_if_local(h.owner_ptr(), TaskId::of(h)) {
             return killed;
         }
-        let prev = h.remote_flags.fetch_or(KILL_SENT, Ordering::AcqRel);
-        if prev & COMPLETE != 0 {
+        if !protocol::send_kill(&h.remote_flags) {
             return false;
         }
         // A closed scheduler has killed (or is killing) every task.
@@ -159,16 +158,7 @@ impl<T> Future for Task<T> {
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         let h = self.header();
-        // Once `COMPLETE` is set the owner has read `HANDLE` for the last
-        // time (in the same atomic step), so a handle that sees it (the
-        // usual case after an `.await`) skips the read-modify-write.
-        let now = h.remote_flags.load(Ordering::Acquire);
-        let prev = if now & COMPLETE != 0 {
-            now
-        } else {
-            h.remote_flags.fetch_and(!HANDLE, Ordering::AcqRel)
-        };
-        if prev & COMPLETE != 0 {
+        if protocol::release_handle(&h.remote_flags) {
             // The owner saw the handle and left the outcome to us. Unread
             // outputs are dropped here (on the handle's thread: T is Send if
             // the handle could move); an unread panic is logged.

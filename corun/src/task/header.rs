@@ -26,13 +26,26 @@
 //! | [`KILL_SENT`] | a thread other than the owner's: `Task::kill`, `fetch_or` AcqRel, *before* sending the `Kill` message; a kill that finds `COMPLETE` answers false and sends nothing | never | owner: when setting `COMPLETE` (compare-exchange, retried while the word moves): if set, a task that returned is reported `Killed` and its output dropped, so the handle's `true` always holds |
 //! | `refs` | [`ref_inc`]: any thread already holding a reference, Relaxed (the new reference is created from a live one) | [`ref_dec`]: the holder giving it up, Release; the last one fences Acquire, then frees the cell | holders: the registry (owner thread, from admission until the task has finished *and* left the ready queue; a `Spawn` message carries this one until admission), the `Task` handle, every `Waker`, and every `Wake` message; the ready queue holds none |
 //!
+//! Every read-modify-write of this table is a function of
+//! `task::protocol`, which the real code calls, and the loom models in
+//! `task/protocol/loom_tests.rs` run those functions in every interleaving
+//! the orderings allow (`scripts/sanitize.sh loom`): `COMPLETE` against
+//! `KILL_SENT` (the kill answer and the outcome agree), against the
+//! `JOIN_LOCK`/`JOIN_WAKER_SET` registration (the waker is never lost),
+//! against clearing `HANDLE` (the outcome is dropped exactly once), and
+//! against a kill and a drop at once; `refs` (the cell is freed exactly
+//! once, after every holder's last use); `REMOTE_QUEUED` (no wake is lost
+//! to the dedup). A change to a row changes `task::protocol`, and the
+//! models with it.
+//!
 //! The owner-thread flags of `owner_flags` need no table: only the owner thread
 //! touches them, with plain loads and stores.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering, fence};
+use std::sync::atomic::AtomicU32;
 
+use super::protocol;
 use super::raw::Vtable;
 use super::slim_waker::SlimWaker;
 use super::{Waiting, slab};
@@ -96,11 +109,11 @@ pub(super) const STAGE_FAILED: u8 = 3;
 #[repr(C)]
 pub(crate) struct Header {
     /// Reference count (who holds one: the module docs' table).
-    pub(crate) refs: AtomicU32,
+    pub(crate) refs: crate::loom::AtomicU32,
     /// Cross-thread flags, any thread, atomically: `REMOTE_QUEUED`,
     /// `COMPLETE`, `JOIN_LOCK`, `HANDLE`, `JOIN_WAKER_SET`, `KILL_SENT`
     /// (who sets and clears each: the module docs' table).
-    pub(crate) remote_flags: AtomicU8,
+    pub(crate) remote_flags: crate::loom::AtomicU8,
     /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`,
     /// `KILL_REQUESTED`, `LONG_POLLED`, `DUMP_DETAILS`.
     pub(crate) owner_flags: Cell<u8>,
@@ -231,7 +244,7 @@ pub(crate) unsafe fn header<'a>(ptr: NonNull<Header>) -> &'a Header {
 #[inline]
 pub(crate) unsafe fn ref_inc(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference, so the header is alive.
-    let old = unsafe { header(ptr) }.refs.fetch_add(1, Ordering::Relaxed);
+    let old = protocol::refs_inc(&unsafe { header(ptr) }.refs);
     if old > i32::MAX as u32 {
         // Overflowing the count would lead to a use-after-free; like `Arc`,
         // stop the process instead.
@@ -247,12 +260,9 @@ pub(crate) unsafe fn ref_inc(ptr: NonNull<Header>) {
 pub(crate) unsafe fn ref_dec(ptr: NonNull<Header>) {
     // SAFETY: the caller still owns a reference, so the header is alive.
     let h = unsafe { header(ptr) };
-    if h.refs.fetch_sub(1, Ordering::Release) != 1 {
+    if !protocol::refs_dec(&h.refs) {
         return;
     }
-    // Pair with the release decrements of other threads so their last uses
-    // of the cell happen before it is freed.
-    fence(Ordering::Acquire);
     // SAFETY: that was the last reference.
     unsafe { (h.vtable.dealloc)(ptr) };
 }

@@ -31,8 +31,8 @@
 //! * `refs`, `remote_flags`: any thread, atomically, by the protocol tabled in
 //!   `header.rs` (who sets and clears each flag, with which ordering, and
 //!   who holds a reference).
-//! * `join_waker`: any thread, only while holding the [`JOIN_LOCK`] bit.
-//! * The stage (and its tag `stage`) after [`COMPLETE`] is set: the holder of the `Task` handle
+//! * `join_waker`: any thread, only while holding the [`JOIN_LOCK`](super::header::JOIN_LOCK) bit.
+//! * The stage (and its tag `stage`) after [`COMPLETE`](super::header::COMPLETE) is set: the holder of the `Task` handle
 //!   (the owner thread never writes it again).
 //!
 //! The last reference frees the allocation.
@@ -46,12 +46,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32};
+use std::sync::atomic::AtomicU32;
 use std::task::{Context, Poll};
 
 pub(crate) use super::header::{
-    COMPLETE, DUMP_DETAILS, FINISHED, HANDLE, Header, JOIN_LOCK, JOIN_WAKER_SET, KILL_REQUESTED,
-    KILL_SENT, LONG_POLLED, REMOTE_QUEUED, RUNNING, SCHEDULED, header, ref_dec, ref_inc,
+    DUMP_DETAILS, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, LONG_POLLED, RUNNING,
+    SCHEDULED, header, ref_dec, ref_inc,
 };
 use super::header::{STAGE_DONE, STAGE_EMPTY, STAGE_FAILED, STAGE_PENDING};
 use crate::scheduler::shared::CoreShared;
@@ -183,8 +183,8 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
     };
     let cell = TaskCell {
         header: Header {
-            refs: AtomicU32::new(refs),
-            remote_flags: AtomicU8::new(HANDLE),
+            refs: crate::loom::AtomicU32::new(refs),
+            remote_flags: crate::loom::AtomicU8::new(HANDLE),
             owner_flags: Cell::new(0),
             stage: UnsafeCell::new(STAGE_PENDING),
             site: Cell::new(0),

@@ -6,13 +6,12 @@
 //! the lifetime rules of the core's module docs.
 
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
 
 use super::Core;
 use crate::scheduler::shared::Msg;
+use crate::task::protocol;
 use crate::task::raw::{
-    self, COMPLETE, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, KILL_SENT,
-    LONG_POLLED, RUNNING, SCHEDULED,
+    self, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, LONG_POLLED, RUNNING, SCHEDULED,
 };
 use crate::task::{Exit, TaskId};
 use crate::time::wheel::Wheel;
@@ -60,15 +59,7 @@ impl Core {
     pub(super) fn finish(&self, ptr: NonNull<Header>, exit: Exit) {
         // SAFETY: we hold the registry reference until the end.
         let h = unsafe { raw::header(ptr) };
-        let cur = h.remote_flags.load(Ordering::Relaxed);
-        let swapped = if cur & KILL_SENT == 0 {
-            h.remote_flags
-                .compare_exchange(cur, cur | COMPLETE, Ordering::AcqRel, Ordering::Relaxed)
-                .ok()
-        } else {
-            None
-        };
-        let (prev, exit) = match swapped {
+        let (prev, exit) = match protocol::complete_fast(&h.remote_flags) {
             Some(prev) => (prev, exit),
             None => self.complete_contended(ptr, exit),
         };
@@ -102,25 +93,20 @@ impl Core {
     /// completed reports `Killed`, as for a local kill during its last
     /// poll. Returns the flags from before `COMPLETE` and the outcome.
     #[inline(never)]
-    fn complete_contended(&self, ptr: NonNull<Header>, mut exit: Exit) -> (u8, Exit) {
+    fn complete_contended(&self, ptr: NonNull<Header>, exit: Exit) -> (u8, Exit) {
         // SAFETY: the caller holds the registry reference.
         let h = unsafe { raw::header(ptr) };
-        let mut prev = h.remote_flags.load(Ordering::Relaxed);
-        loop {
-            if prev & KILL_SENT != 0 && exit == Exit::Completed {
-                // SAFETY: owner thread, before COMPLETE.
+        let returned = exit == Exit::Completed;
+        let (prev, still_returned) =
+            protocol::complete_contended(&h.remote_flags, returned, || {
+                // SAFETY: owner thread, before COMPLETE (the protocol calls this
+                // before it sets the flag).
                 unsafe { (h.vtable.drop_stage)(ptr) };
-                exit = Exit::Killed;
-            }
-            match h.remote_flags.compare_exchange_weak(
-                prev,
-                prev | COMPLETE,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return (prev, exit),
-                Err(now) => prev = now,
-            }
+            });
+        if returned && !still_returned {
+            (prev, Exit::Killed)
+        } else {
+            (prev, exit)
         }
     }
 

@@ -76,6 +76,7 @@ use super::group::GroupSlot;
 use super::shared::{CoreShared, Msg, Reply, TaskPtr};
 use super::ticker;
 use crate::reactor::Reactor;
+use crate::task::protocol;
 use crate::task::raw::{
     self, DUMP_DETAILS, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
 };
@@ -759,8 +760,7 @@ impl Core {
             Msg::Wake(TaskPtr(ptr)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { raw::header(ptr) };
-                h.remote_flags
-                    .fetch_and(!raw::REMOTE_QUEUED, Ordering::AcqRel);
+                protocol::clear_remote_queued(&h.remote_flags);
                 self.schedule(ptr);
                 // SAFETY: gives back the message's reference.
                 unsafe { raw::ref_dec(ptr) };

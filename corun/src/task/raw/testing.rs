@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use super::{COMPLETE, Header, PollOutcome, header, ref_dec};
+use super::{Header, PollOutcome, header, ref_dec};
 use crate::scheduler::shared::{CoreShared, Msg, TaskPtr};
 use crate::sync::test_util::{counting, poll};
 use crate::task::Task;
+use crate::task::header::COMPLETE;
 
 /// A scheduler's shared state with no scheduler: the owner of the cells a
 /// test makes. Its reactor is dropped at once; only the unparker is kept
@@ -81,8 +82,7 @@ pub(in crate::task) fn take_wakes(owner: &CoreShared) -> Vec<NonNull<Header>> {
             Msg::Wake(TaskPtr(p)) => {
                 // SAFETY: the message carries a reference.
                 let h = unsafe { header(p) };
-                h.remote_flags
-                    .fetch_and(!super::REMOTE_QUEUED, Ordering::AcqRel);
+                crate::task::protocol::clear_remote_queued(&h.remote_flags);
                 p
             }
             _ => panic!("only wakes are sent in these tests"),
