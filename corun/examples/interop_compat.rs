@@ -30,7 +30,6 @@
 //!
 //! This file is an application on corun: no `unsafe`, public API only.
 
-use std::error::Error;
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -42,7 +41,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio_util::codec::{Framed, LinesCodec};
 use tokio_util::compat::{Compat, FuturesAsyncReadCompatExt};
 
-type BoxError = Box<dyn Error>;
+#[path = "shared/self_check.rs"]
+mod self_check;
+use self_check::BoxError;
 
 /// A corun stream framed by a tokio codec.
 type Lines = Framed<Compat<TcpStream>, LinesCodec>;
@@ -54,20 +55,7 @@ const MAX_LINE: usize = 1024;
 const BOUND: Duration = Duration::from_secs(15);
 
 fn main() -> ExitCode {
-    match corun::run(async { corun::timeout(BOUND, demo()).await }) {
-        Ok(Ok(())) => {
-            println!("ok");
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("interop_compat: {e}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("interop_compat: did not finish within {BOUND:?}");
-            ExitCode::FAILURE
-        }
-    }
+    self_check::run_demo("interop_compat", BOUND, demo())
 }
 
 fn framed(stream: TcpStream) -> Lines {

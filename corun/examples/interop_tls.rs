@@ -25,7 +25,6 @@
 //!
 //! This file is an application on corun: no `unsafe`, public API only.
 
-use std::error::Error;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,7 +36,9 @@ use futures_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig, version}
 use futures_rustls::{TlsAcceptor, TlsConnector};
 use futures_util::io::{AsyncReadExt, AsyncWriteExt};
 
-type BoxError = Box<dyn Error>;
+#[path = "shared/self_check.rs"]
+mod self_check;
+use self_check::BoxError;
 
 const GREETING: &[u8] = b"hello from the TLS server\n";
 const BLOB_LEN: usize = 256 * 1024;
@@ -45,20 +46,7 @@ const BLOB_LEN: usize = 256 * 1024;
 const BOUND: Duration = Duration::from_secs(15);
 
 fn main() -> ExitCode {
-    match corun::run(async { corun::timeout(BOUND, demo()).await }) {
-        Ok(Ok(())) => {
-            println!("ok");
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("interop_tls: {e}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("interop_tls: did not finish within {BOUND:?}");
-            ExitCode::FAILURE
-        }
-    }
+    self_check::run_demo("interop_tls", BOUND, demo())
 }
 
 async fn demo() -> Result<(), BoxError> {

@@ -19,7 +19,6 @@
 //!
 //! This file is an application on corun: no `unsafe`, public API only.
 
-use std::error::Error;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,27 +30,16 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use corun::net::{TcpListener, TcpStream};
 use futures_util::StreamExt;
 
-type BoxError = Box<dyn Error>;
+#[path = "shared/self_check.rs"]
+mod self_check;
+use self_check::BoxError;
 
 const BINARY_LEN: usize = 100 * 1024;
 /// The whole exchange must end within this; a hang is a failure.
 const BOUND: Duration = Duration::from_secs(15);
 
 fn main() -> ExitCode {
-    match corun::run(async { corun::timeout(BOUND, demo()).await }) {
-        Ok(Ok(())) => {
-            println!("ok");
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("interop_ws: {e}");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            eprintln!("interop_ws: did not finish within {BOUND:?}");
-            ExitCode::FAILURE
-        }
-    }
+    self_check::run_demo("interop_ws", BOUND, demo())
 }
 
 async fn demo() -> Result<(), BoxError> {
