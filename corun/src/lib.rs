@@ -370,6 +370,23 @@
 //! works), or `async-compat` to run a tokio-only crate's futures (such as
 //! `reqwest`'s) inside a corun task.
 //!
+//! Three example programs show each case end to end, a server and a
+//! client in one process on loopback; `tests/interop.rs` runs them, so
+//! they stay working:
+//!
+//! | example | shows |
+//! |---|---|
+//! | `examples/interop_tls.rs` | TLS 1.3 with `futures-rustls` on corun `TcpStream`s: a self-signed certificate made with `rcgen` at start, data both ways (full duplex on a split stream), `close_notify`, a wrong server name refused |
+//! | `examples/interop_ws.rs` | websockets with `async-tungstenite`: upgrade, text and binary messages both ways, the close handshake |
+//! | `examples/interop_compat.rs` | `tokio-util`'s `compat` + `Framed` + `LinesCodec` on a corun stream; a client written for tokio alone (`tokio::net`, `tokio::time`) run in a corun task under `async_compat::Compat` |
+//!
+//! Run one with `cargo run -p corun --example interop_tls` (or
+//! `interop_ws`, `interop_compat`). A tokio-only future polled in a corun
+//! task without `async_compat::Compat` panics with tokio's "there is no
+//! reactor running": tokio's sockets and timers need its reactor, which
+//! `Compat` supplies (on a thread of its own; corun's wakers accept wakes
+//! from there).
+//!
 //! Each module's doc comment describes its own files; private modules
 //! (`task`, `scheduler`, `reactor`) are documented in the source.
 

@@ -1,7 +1,7 @@
 //! Running the example programs as child processes for the example tests
-//! (`examples.rs`, `example_attacks.rs`): building them once, reading their
-//! `listening on ADDR` line, bounded waits, a guard that kills the child,
-//! and a minimal HTTP/1.1 response reader.
+//! (`examples.rs`, `example_attacks.rs`, `interop.rs`): building them once,
+//! reading their `listening on ADDR` line, bounded waits, a guard that
+//! kills the child, and a minimal HTTP/1.1 response reader.
 //!
 //! The binaries are the ones cargo builds for `cargo test`
 //! (`target/<profile>/examples/`); when missing (e.g. `cargo test --test
