@@ -360,9 +360,12 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
         .start()
         .map_err(|e| format!("server scheduler: {e}"))?;
     // Bound on (and so registered with) the server scheduler's thread.
+    // Awaited, not blocked on: this runs on a scheduler thread.
     let (l, addr) = server_sched
-        .block_on(async move { corun_listener(n) })
-        .map_err(|e| format!("server scheduler: {e:?}"))??;
+        .spawn(async move { corun_listener(n) })
+        .map_err(|e| format!("server scheduler: {e:?}"))?
+        .await
+        .map_err(join_err)??;
     let n_there = n * URLFETCH_CLIENTS_BESIDE_SERVER_PCT / 100;
     let overflows0 = common::listen_overflows();
     let t0 = Instant::now();
