@@ -144,7 +144,9 @@ fn build(kind: &str, n: u64, param: u64) -> Result<Work, String> {
             dir: scratch_dir(),
         },
         // A second parameter on urlfetch and httpd is a core count.
-        "urlfetch" | "httpd" | "cores" if param > 0 => Work::Cores(cores_work(kind, n, param)?),
+        "urlfetch" | "httpd" | "cores" | "cores-tuned" if param > 0 => {
+            Work::Cores(cores_work(kind, n, param)?)
+        }
         "urlfetch" => Work::UrlFetch { n },
         "httpd" => Work::Httpd { secs: n },
         "conns" => Work::Conns { n },
@@ -160,10 +162,11 @@ fn build(kind: &str, n: u64, param: u64) -> Result<Work, String> {
 fn cores_work(kind: &str, n: u64, cores: u64) -> Result<CoresWork, String> {
     let cores = usize::try_from(cores).map_err(|_| format!("bad core count {cores}"))?;
     Ok(match kind {
-        "cores" => CoresWork::Mix {
+        "cores" | "cores-tuned" => CoresWork::Mix {
             tasks: n,
             rounds: crate::cores::ROUNDS,
             cores,
+            tuned: kind == "cores-tuned",
         },
         "urlfetch" => CoresWork::UrlFetch { n, cores },
         _ => CoresWork::Httpd { secs: n, cores },

@@ -35,6 +35,10 @@ pub enum CoresWork {
         rounds: u32,
         /// Cores (or workers).
         cores: usize,
+        /// corun's tuned layout: each core's clients connect to that
+        /// core's own listener, so no round trip crosses cores (the
+        /// `cores-tuned` kind; tokio-mt does not run it).
+        tuned: bool,
     },
     /// urlfetch (`common::Work::UrlFetch`) on `cores` cores.
     UrlFetch {

@@ -165,11 +165,16 @@ impl Cell {
             "httpd" if self.param == 0 => format!("wrk -c100 -d{}s", self.n),
             "sleep" => format!("n={} × {} ms", self.n, self.param),
             "flood" => format!("{} bystanders, {} ms", self.n, self.param),
-            "cores" => format!(
-                "{} tasks × {} rounds, {}",
+            "cores" | "cores-tuned" => format!(
+                "{} tasks × {} rounds, {}{}",
                 self.n,
                 cores::ROUNDS,
-                cores_words(self.param)
+                cores_words(self.param),
+                if self.kind == "cores-tuned" {
+                    ", tuned: clients connect to their core's listener"
+                } else {
+                    ""
+                }
             ),
             "httpd" => format!("wrk -c100 -d{}s, {}", self.n, cores_words(self.param)),
             _ if self.param > 0 => format!("n={}, {}", self.n, cores_words(self.param)),
@@ -195,7 +200,7 @@ fn cores_words(n: u64) -> String {
 /// that many CPUs.
 pub fn multi_core(kind: &str, param: u64) -> Option<u64> {
     match kind {
-        "cores" => Some(param),
+        "cores" | "cores-tuned" => Some(param),
         "urlfetch" | "httpd" if param > 0 => Some(param),
         _ => None,
     }
@@ -315,14 +320,20 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
             Workload::Flood => vec![("flood", s.flood.0, s.flood.1)],
             Workload::Cores => {
                 let tasks = cores::mix_tasks_within(s.cores, cores::nofile_hard());
-                vec![("cores", tasks, 1), ("cores", tasks, 2)]
+                vec![
+                    ("cores", tasks, 1),
+                    ("cores", tasks, 2),
+                    ("cores-tuned", tasks, 2),
+                ]
             }
         };
         for (case_index, (kind, n, param)) in cases.into_iter().enumerate() {
             for &rt in runtimes {
-                if multi_core(kind, param).is_some()
-                    && !matches!(rt, Runtime::Corun | Runtime::TokioMt)
-                {
+                let runs_it = match kind {
+                    "cores-tuned" => rt == Runtime::Corun,
+                    _ => matches!(rt, Runtime::Corun | Runtime::TokioMt),
+                };
+                if multi_core(kind, param).is_some() && !runs_it {
                     continue;
                 }
                 let (n, na) = match fit(kind, n, rt) {
@@ -388,10 +399,15 @@ mod tests {
                 (Runtime::TokioMt, 1),
                 (Runtime::Corun, 2),
                 (Runtime::TokioMt, 2),
+                (Runtime::Corun, 2),
             ]
         );
         let tasks = cores::mix_tasks_within(10_000, cores::nofile_hard());
-        assert!(cells.iter().all(|c| c.kind == "cores" && c.n == tasks));
+        assert!(cells.iter().all(|c| c.n == tasks));
+        assert!(cells[..4].iter().all(|c| c.kind == "cores"));
+        assert_eq!(cells[4].kind, "cores-tuned");
+        let tuned = cells[4].case();
+        assert!(tuned.ends_with("2 cores, tuned: clients connect to their core's listener"));
         assert_eq!(
             cells[0].case(),
             format!("{tasks} tasks × 16 rounds, 1 core")

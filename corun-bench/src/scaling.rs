@@ -54,19 +54,23 @@ pub struct Speedup {
     pub range: (f64, f64),
 }
 
-/// The speed-up of `rt` in the cores rows, if both its cells succeeded.
-pub fn speedup(rows: &[Row], rt: Runtime) -> Option<Speedup> {
-    let wall = |cores: u64| {
+/// The speed-up of `rt` in the cores rows, if both its cells succeeded;
+/// the 2-core cell is of kind `two` (`cores`, or `cores-tuned`).
+pub fn speedup(rows: &[Row], rt: Runtime, two: &str) -> Option<Speedup> {
+    let wall = |cores: u64, kind: &str| {
         rows.iter()
             .find(|r| {
-                r.cell.workload == Workload::Cores && r.cell.runtime == rt && r.cell.param == cores
+                r.cell.workload == Workload::Cores
+                    && r.cell.runtime == rt
+                    && r.cell.param == cores
+                    && r.cell.kind == kind
             })
             .and_then(|r| match &r.outcome {
                 Outcome::Ok(n, _) => Some((n.secs, n.spread.headline)),
                 _ => None,
             })
     };
-    let ((one, (one_min, one_max)), (two, (two_min, two_max))) = (wall(1)?, wall(2)?);
+    let ((one, (one_min, one_max)), (two, (two_min, two_max))) = (wall(1, "cores")?, wall(2, two)?);
     (two > 0.0 && two_min > 0.0).then(|| Speedup {
         median: one / two,
         range: (one_min / two_max, one_max / two_min),
@@ -80,7 +84,9 @@ pub fn summary(rows: &[Row]) -> String {
     let mut corun = None;
     let mut tokio = None;
     for rt in Runtime::ALL {
-        let Some(s) = speedup(rows, rt) else { continue };
+        let Some(s) = speedup(rows, rt, "cores") else {
+            continue;
+        };
         out.push_str(&format!(
             "  {:<9} {:.2}× ({:.2}–{:.2})\n",
             rt.name(),
@@ -93,6 +99,12 @@ pub fn summary(rows: &[Row]) -> String {
             Runtime::TokioMt => tokio = Some(s.median),
             _ => {}
         }
+    }
+    if let Some(s) = speedup(rows, Runtime::Corun, "cores-tuned") {
+        out.push_str(&format!(
+            "  {:<9} {:.2}× ({:.2}–{:.2}), tuned (each client on its core's listener)\n",
+            "corun", s.median, s.range.0, s.range.1
+        ));
     }
     if let Some(c) = corun {
         let vs_tokio = tokio.map_or(String::new(), |t| {
@@ -113,9 +125,13 @@ mod tests {
     use crate::report::{Numbers, Spread};
 
     fn row(rt: Runtime, cores: u64, secs: f64, range: (f64, f64)) -> Row {
+        row_of("cores", rt, cores, secs, range)
+    }
+
+    fn row_of(kind: &str, rt: Runtime, cores: u64, secs: f64, range: (f64, f64)) -> Row {
         let cell = crate::plan::cells(&[Workload::Cores], &[rt], false)
             .into_iter()
-            .find(|c| c.param == cores)
+            .find(|c| c.param == cores && c.kind == kind)
             .unwrap();
         let n = Numbers {
             secs,
@@ -140,10 +156,11 @@ mod tests {
             row(Runtime::Corun, 1, 4.0, (3.8, 4.4)),
             row(Runtime::Corun, 2, 2.0, (1.9, 2.2)),
         ];
-        let s = speedup(&rows, Runtime::Corun).unwrap();
+        let s = speedup(&rows, Runtime::Corun, "cores").unwrap();
         assert_eq!(s.median, 2.0);
         assert!((s.range.0 - 3.8 / 2.2).abs() < 1e-12 && (s.range.1 - 4.4 / 1.9).abs() < 1e-12);
-        assert_eq!(speedup(&rows, Runtime::TokioMt), None);
+        assert_eq!(speedup(&rows, Runtime::TokioMt, "cores"), None);
+        assert_eq!(speedup(&rows, Runtime::Corun, "cores-tuned"), None);
     }
 
     #[test]
@@ -152,7 +169,7 @@ mod tests {
         let mut two = row(Runtime::Corun, 2, 2.0, (2.0, 2.0));
         two.outcome = Outcome::Fail("timeout".into());
         rows.push(two);
-        assert_eq!(speedup(&rows, Runtime::Corun), None);
+        assert_eq!(speedup(&rows, Runtime::Corun, "cores"), None);
     }
 
     #[test]
@@ -162,8 +179,13 @@ mod tests {
             row(Runtime::Corun, 2, 2.0, (2.0, 2.0)),
             row(Runtime::TokioMt, 1, 5.0, (5.0, 5.0)),
             row(Runtime::TokioMt, 2, 2.5, (2.5, 2.5)),
+            row_of("cores-tuned", Runtime::Corun, 2, 1.7, (1.7, 1.7)),
         ];
         let text = summary(&rows);
+        assert!(
+            text.contains("corun     2.00× (2.00–2.00), tuned"),
+            "{text}"
+        );
         assert!(text.contains("corun     1.70×"), "{text}");
         assert!(text.contains("tokio-mt  2.00×"), "{text}");
         assert!(

@@ -7,6 +7,7 @@
 //! Public corun API only; nothing here prints, and no tuning a user would
 //! not find in the docs (a tuned variant would be its own labelled row).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,9 +23,16 @@ pub fn run(work: &CoresWork) -> Result<Outcome, String> {
     let n = work.cores();
     cores::pin_to_cpus(n)?;
     match *work {
-        CoresWork::Mix { tasks, rounds, .. } => {
+        CoresWork::Mix {
+            tasks,
+            rounds,
+            tuned,
+            ..
+        } => {
             cores::ensure_nofile(cores::mix_files(tasks))?;
-            corun::Builder::new().cores(n).run(mix(tasks, rounds))
+            corun::Builder::new()
+                .cores(n)
+                .run(mix(tasks, rounds, tuned))
         }
         CoresWork::UrlFetch { n: fetches, .. } => {
             corun::Builder::new().cores(n).run(urlfetch(fetches))
@@ -42,28 +50,39 @@ fn join_err(e: corun::JoinError) -> String {
 /// to pick the port), a task per connection on the core that accepted it;
 /// each listener asks for [`cores::mix_backlog`], as every runtime's does.
 /// The client tasks go round-robin over the cores (`spawn_on(i % cores)`).
-async fn mix(tasks: u64, rounds: u32) -> Result<Outcome, String> {
+///
+/// `tuned`: each core's listener has a port of its own and each client
+/// connects to its own core's, so no round trip crosses cores (the
+/// kernel's `SO_REUSEPORT` hash ignores where the client runs, so in the
+/// docs' layout about half of them do, and each costs both cores kernel
+/// time).
+async fn mix(tasks: u64, rounds: u32, tuned: bool) -> Result<Outcome, String> {
     let backlog = cores::mix_backlog(tasks);
     let n_cores = corun::cores();
     let accepted: Arc<Vec<AtomicU64>> = Arc::new((0..n_cores).map(|_| AtomicU64::new(0)).collect());
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
     let first = TcpListener::builder()
-        .reuse_port(true)
+        .reuse_port(!tuned)
         .backlog(backlog)
-        .bind("127.0.0.1:0")
+        .bind(any)
         .map_err(|e| format!("listen: {e}"))?;
     let addr = first.local_addr().map_err(|e| e.to_string())?;
+    // Where each core's clients connect.
+    let mut addrs = vec![addr; n_cores];
     let (ready_tx, mut ready_rx) = corun::sync::mpsc::channel(n_cores);
     corun::spawn(echo_server(first, accepted.clone())).detach();
     for core in 1..n_cores {
         let (accepted, ready) = (accepted.clone(), ready_tx.clone());
         corun::spawn_on(core, move || async move {
+            let at = if tuned { any } else { addr };
             match TcpListener::builder()
-                .reuse_port(true)
+                .reuse_port(!tuned)
                 .backlog(backlog)
-                .bind(addr)
+                .bind(at)
             {
                 Ok(l) => {
-                    let _ = ready.send(Ok(())).await;
+                    let bound = l.local_addr().map_err(|e| e.to_string());
+                    let _ = ready.send(bound.map(|a| (core, a))).await;
                     echo_server(l, accepted).await;
                 }
                 Err(e) => {
@@ -77,10 +96,13 @@ async fn mix(tasks: u64, rounds: u32) -> Result<Outcome, String> {
     drop(ready_tx);
     // Every listener is up before the first client connects.
     for _ in 1..n_cores {
-        ready_rx
+        let (core, bound) = ready_rx
             .recv()
             .await
             .ok_or("a core stopped before binding")??;
+        if tuned {
+            addrs[core] = bound;
+        }
     }
     let overflows0 = common::listen_overflows();
     let u0 = common::Usage::now();
@@ -88,6 +110,7 @@ async fn mix(tasks: u64, rounds: u32) -> Result<Outcome, String> {
     let mut clients = Vec::with_capacity(tasks as usize);
     for i in 0..tasks {
         let core = (i % n_cores as u64) as usize;
+        let addr = addrs[core];
         let t = corun::spawn_on(core, move || client(addr, i, rounds))
             .map_err(|e| format!("spawn_on: {e}"))?;
         clients.push(t);
@@ -159,7 +182,7 @@ async fn echo(s: TcpStream) -> std::io::Result<()> {
 }
 
 /// One client task: connect, then `rounds` × (hash, send, read the echo).
-async fn client(addr: std::net::SocketAddr, task: u64, rounds: u32) -> Result<u64, String> {
+async fn client(addr: SocketAddr, task: u64, rounds: u32) -> Result<u64, String> {
     let s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -243,6 +266,7 @@ mod tests {
                 tasks: 64,
                 rounds: 3,
                 cores,
+                tuned: false,
             })
         })
         .join()
@@ -254,6 +278,26 @@ mod tests {
         assert_eq!(accepted, 64.0);
         for c in 0..cores {
             assert!(o.extra[&format!("polls_core{c}")] > 0.0, "{:?}", o.extra);
+        }
+    }
+
+    #[test]
+    fn the_tuned_mix_keeps_every_connection_on_its_clients_core() {
+        let cores = two_or_fewer();
+        let o = std::thread::spawn(move || {
+            run(&CoresWork::Mix {
+                tasks: 64,
+                rounds: 2,
+                cores,
+                tuned: true,
+            })
+        })
+        .join()
+        .unwrap()
+        .unwrap();
+        // Clients go round-robin, so each core's listener gets its share.
+        for c in 0..cores {
+            assert_eq!(o.extra[&format!("accepted_core{c}")], (64 / cores) as f64);
         }
     }
 

@@ -22,6 +22,9 @@ pub fn run(work: &CoresWork, multi: bool) -> Result<Outcome, String> {
     if !multi {
         return Err("multi-core cells run on tokio-mt only".into());
     }
+    if let CoresWork::Mix { tuned: true, .. } = work {
+        return Err("the tuned mix is corun's layout".into());
+    }
     let workers = work.cores();
     cores::pin_to_cpus(workers)?;
     if let CoresWork::Mix { tasks, .. } = *work {
@@ -190,6 +193,7 @@ mod tests {
             tasks: 64,
             rounds: 3,
             cores,
+            tuned: false,
         };
         let o = std::thread::spawn(move || run(&work, true))
             .join()
