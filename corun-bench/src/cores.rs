@@ -20,6 +20,10 @@ pub const MSG: usize = 64;
 /// Rounds of hash + round trip each task of the `cores` mix does.
 pub const ROUNDS: u32 = 16;
 
+/// How long urlfetch's accept loop waits for the next connection before
+/// it stops (the fetches that never connected then report their errors).
+pub const ACCEPT_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A multi-core cell: the runtime runs on `cores` cores (corun:
 /// `Builder::cores`; tokio-mt: that many workers), the process pinned to
 /// that many CPUs.

@@ -216,7 +216,11 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
     let mut accepted = 0u64;
     let mut errors = 0u64;
     while accepted < n && errors < 10_000 {
-        match l.accept().await {
+        // Bounded: clients that cannot connect never arrive.
+        let Ok(next) = corun::timeout(cores::ACCEPT_IDLE, l.accept()).await else {
+            break;
+        };
+        match next {
             Ok((s, _)) => {
                 accepted += 1;
                 corun::spawn(serve_once(s)).detach();

@@ -148,7 +148,11 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
     let mut accepted = 0u64;
     let mut errors = 0u64;
     while accepted < n && errors < 10_000 {
-        match l.accept().await {
+        // Bounded: clients that cannot connect never arrive.
+        let Ok(next) = tokio::time::timeout(cores::ACCEPT_IDLE, l.accept()).await else {
+            break;
+        };
+        match next {
             Ok((s, _)) => {
                 accepted += 1;
                 tokio::spawn(serve_once(s));
