@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::common::{self, Outcome, Work};
+use crate::cores::CoresWork;
 
 /// Bytes per fileio write.
 pub const CHUNK: usize = 32 * 1024;
@@ -142,6 +143,10 @@ fn build(kind: &str, n: u64, param: u64) -> Result<Work, String> {
             chunk: CHUNK,
             dir: scratch_dir(),
         },
+        // A second parameter on urlfetch and httpd is a core count.
+        "urlfetch" | "httpd" | "cores" | "cores-tuned" if param > 0 => {
+            Work::Cores(cores_work(kind, n, param)?)
+        }
         "urlfetch" => Work::UrlFetch { n },
         "httpd" => Work::Httpd { secs: n },
         "conns" => Work::Conns { n },
@@ -150,6 +155,21 @@ fn build(kind: &str, n: u64, param: u64) -> Result<Work, String> {
             ms: param,
         },
         other => return Err(format!("unknown workload {other}")),
+    })
+}
+
+/// The multi-core cell `kind` of size `n` on `cores` cores.
+fn cores_work(kind: &str, n: u64, cores: u64) -> Result<CoresWork, String> {
+    let cores = usize::try_from(cores).map_err(|_| format!("bad core count {cores}"))?;
+    Ok(match kind {
+        "cores" | "cores-tuned" => CoresWork::Mix {
+            tasks: n,
+            rounds: crate::cores::ROUNDS,
+            cores,
+            tuned: kind == "cores-tuned",
+        },
+        "urlfetch" => CoresWork::UrlFetch { n, cores },
+        _ => CoresWork::Httpd { secs: n, cores },
     })
 }
 

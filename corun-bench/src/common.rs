@@ -82,6 +82,8 @@ pub enum Work {
         /// Length of the flood, ms.
         ms: u64,
     },
+    /// A multi-core cell (`crate::cores`): run by corun and tokio-mt only.
+    Cores(crate::cores::CoresWork),
 }
 
 /// What a peer measured. `secs` is the timed region only.
@@ -432,7 +434,18 @@ impl WrkRun {
 /// thread of the server's process, which has no other child processes:
 /// the busy shares come from this process's and its children's CPU time.
 pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<WrkRun, String> {
-    let (server0, wrk0) = (Usage::now(), Usage::of(libc::RUSAGE_CHILDREN));
+    run_wrk_timing(addr, secs, || Usage::now().cpu_s())
+}
+
+/// [`run_wrk`] for a server whose CPU seconds so far `server_cpu_s` reads
+/// (a server in another process); wrk must be this process's only child
+/// that ends meanwhile.
+pub fn run_wrk_timing(
+    addr: SocketAddr,
+    secs: u64,
+    server_cpu_s: impl Fn() -> f64,
+) -> Result<WrkRun, String> {
+    let (server0, wrk0) = (server_cpu_s(), Usage::of(libc::RUSAGE_CHILDREN));
     let t0 = std::time::Instant::now();
     let out = Command::new("wrk")
         .args([
@@ -448,7 +461,7 @@ pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<WrkRun, String> {
         .output()
         .map_err(|e| format!("cannot run wrk: {e}"))?;
     let wall = t0.elapsed().as_secs_f64().max(1e-9);
-    let server_busy = server0.since().cpu_s() / wall;
+    let server_busy = (server_cpu_s() - server0) / wall;
     let wrk_busy = (Usage::of(libc::RUSAGE_CHILDREN).cpu_s() - wrk0.cpu_s()) / wall;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {

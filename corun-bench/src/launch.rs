@@ -114,12 +114,9 @@ impl Children {
     }
 }
 
-/// Has `cargo` build all binaries of this package into `dir` (the parent's
-/// profile directory), with the parent's features.
-fn build(cargo: OsString, dir: &Path) -> Result<(), String> {
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--bins", "-p", "corun-bench", "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+/// Adds the profile and target directory that build into `dir` (the
+/// parent's profile directory) to a `cargo build`.
+fn same_profile(cmd: &mut Command, dir: &Path) -> Result<(), String> {
     // <target-dir>/<profile dir>/corun-bench: dev builds into `debug`,
     // release into `release`, a custom profile into its own name.
     match dir.file_name().and_then(|n| n.to_str()) {
@@ -135,6 +132,50 @@ fn build(cargo: OsString, dir: &Path) -> Result<(), String> {
     if let Some(target_dir) = dir.parent() {
         cmd.arg("--target-dir").arg(target_dir);
     }
+    Ok(())
+}
+
+/// Has the `cargo` that started the parent (if one did) build corun's
+/// example server, `<profile dir>/examples/http_server`, which corun's
+/// httpd cells at N cores run (`corun_bench::http_example`).
+pub fn build_http_example() -> Result<(), String> {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        return Ok(());
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let dir = exe.parent().ok_or("the parent binary has no directory")?;
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "-p",
+        "corun",
+        "--example",
+        "http_server",
+        "--manifest-path",
+    ])
+    .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    same_profile(&mut cmd, dir)?;
+    eprintln!("corun-bench: building corun's example http_server (httpd at 2 cores)");
+    let status = cmd
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cargo to build the example server: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "building the example server failed: cargo {status}"
+        ))
+    }
+}
+
+/// Has `cargo` build all binaries of this package into `dir` (the parent's
+/// profile directory), with the parent's features.
+fn build(cargo: OsString, dir: &Path) -> Result<(), String> {
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--bins", "-p", "corun-bench", "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    same_profile(&mut cmd, dir)?;
     // Exactly the parent's feature set: a different set (even `corun`
     // spelled without `default`) makes the two builds relink each other's
     // binaries, so every `cargo run` would rebuild the package.

@@ -1,7 +1,9 @@
 //! The child side of `corun-bench`, as a library the per-runtime child
 //! binaries (`src/bin/corun-bench-child-*.rs`) link: the workload
 //! description and shared helpers ([`common`]), the `flood` client process
-//! and its report ([`flood`]), the child driver that runs
+//! and its report ([`flood`]), the multi-core cells' shared pieces
+//! ([`cores`]) and corun's example server under wrk ([`http_example`]), the
+//! child driver that runs
 //! one cell and prints its JSON line ([`child`]), and one module per runtime
 //! ([`peers`]).
 //!
@@ -15,5 +17,7 @@
 
 pub mod child;
 pub mod common;
+pub mod cores;
 pub mod flood;
+pub mod http_example;
 pub mod peers;

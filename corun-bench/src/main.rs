@@ -14,6 +14,7 @@ mod launch;
 mod machine;
 mod plan;
 mod report;
+mod scaling;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -117,6 +118,12 @@ fn parent(cli: Cli) -> ExitCode {
     let wrk = have_wrk();
     if !wrk && workloads.contains(&Workload::Httpd) {
         eprintln!("SKIP httpd: install wrk (apt-get install wrk)");
+    }
+    if wrk && workloads.contains(&Workload::Httpd) && runtimes.contains(&Runtime::Corun) {
+        // Without it corun's httpd cell at 2 cores fails and says why.
+        if let Err(e) = launch::build_http_example() {
+            eprintln!("{e}");
+        }
     }
     let cells = plan::cells(&workloads, &runtimes, cli.quick);
     let runs_of = |c: &Cell| plan::runs(c.workload, cli.runs, cli.quick);
@@ -224,6 +231,9 @@ fn parent(cli: Cli) -> ExitCode {
             .filter(|r| matches!(r.outcome, Outcome::Fail(_)))
             .count();
         print!("{}", report::table(w, &mine));
+        if w == Workload::Cores {
+            print!("{}", scaling::summary(&mine));
+        }
     }
     match chart::draw(&rows, &cli.chart) {
         Ok(true) => println!("\nsleep scaling chart: {}", cli.chart.display()),

@@ -6,6 +6,8 @@
 
 use clap::ValueEnum;
 
+use corun_bench::cores;
+
 /// A runtime under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Runtime {
@@ -90,11 +92,13 @@ pub enum Workload {
     Conns,
     /// Echo server: one flooding client and timed bystanders.
     Flood,
+    /// CPU + I/O mix on 1 and 2 cores: speed-up.
+    Cores,
 }
 
 impl Workload {
     /// Every concrete workload, in run order.
-    pub const EACH: [Workload; 10] = [
+    pub const EACH: [Workload; 11] = [
         Workload::Spawn,
         Workload::Yield,
         Workload::Pingpong,
@@ -104,6 +108,7 @@ impl Workload {
         Workload::Urlfetch,
         Workload::Conns,
         Workload::Flood,
+        Workload::Cores,
         Workload::Httpd,
     ];
 
@@ -121,6 +126,7 @@ impl Workload {
             Workload::Httpd => "httpd",
             Workload::Conns => "conns",
             Workload::Flood => "flood",
+            Workload::Cores => "cores",
         }
     }
 }
@@ -137,7 +143,9 @@ pub struct Cell {
     /// fileio the task count, for httpd the wrk seconds, for flood the
     /// bystanders).
     pub n: u64,
-    /// Second parameter: sleep ms, fileio writes per file, flood ms; else 0.
+    /// Second parameter: sleep ms, fileio writes per file, flood ms; the
+    /// core count for cores, and for urlfetch and httpd at N cores (see
+    /// [`multi_core`]); else 0.
     pub param: u64,
     /// The runtime.
     pub runtime: Runtime,
@@ -154,9 +162,22 @@ impl Cell {
             "timers-cancel" => format!("cancel n={}", self.n),
             "timers-fire" => format!("fire n={}", self.n),
             "fileio" => format!("{} files × {} × 32 KiB", self.n, self.param),
-            "httpd" => format!("wrk -c100 -d{}s", self.n),
+            "httpd" if self.param == 0 => format!("wrk -c100 -d{}s", self.n),
             "sleep" => format!("n={} × {} ms", self.n, self.param),
             "flood" => format!("{} bystanders, {} ms", self.n, self.param),
+            "cores" | "cores-tuned" => format!(
+                "{} tasks × {} rounds, {}{}",
+                self.n,
+                cores::ROUNDS,
+                cores_words(self.param),
+                if self.kind == "cores-tuned" {
+                    ", tuned: clients connect to their core's listener"
+                } else {
+                    ""
+                }
+            ),
+            "httpd" => format!("wrk -c100 -d{}s, {}", self.n, cores_words(self.param)),
+            _ if self.param > 0 => format!("n={}, {}", self.n, cores_words(self.param)),
             _ => format!("n={}", self.n),
         }
     }
@@ -165,6 +186,23 @@ impl Cell {
     /// size caps so that capped rows stay in the same group).
     pub fn group(&self) -> String {
         format!("{}#{}", self.kind, self.case_index)
+    }
+}
+
+/// `1 core`, `2 cores`.
+fn cores_words(n: u64) -> String {
+    format!("{n} core{}", if n == 1 { "" } else { "s" })
+}
+
+/// The core count of a multi-core case (the `cores` workload, and urlfetch
+/// or httpd with a core count), which only corun and tokio-mt run: corun
+/// on that many cores, tokio-mt with that many workers, each pinned to
+/// that many CPUs.
+pub fn multi_core(kind: &str, param: u64) -> Option<u64> {
+    match kind {
+        "cores" | "cores-tuned" => Some(param),
+        "urlfetch" | "httpd" if param > 0 => Some(param),
+        _ => None,
     }
 }
 
@@ -182,6 +220,10 @@ struct Sizes {
     conns: u64,
     /// Bystanders, flood ms.
     flood: (u64, u64),
+    /// Tasks of the cores mix.
+    cores: u64,
+    /// Fetches of urlfetch at 2 cores.
+    urlfetch_2: u64,
 }
 
 const FULL: Sizes = Sizes {
@@ -198,6 +240,8 @@ const FULL: Sizes = Sizes {
     httpd_secs: 5,
     conns: 10_000,
     flood: (100, 5_000),
+    cores: 10_000,
+    urlfetch_2: 10_000,
 };
 
 const QUICK: Sizes = Sizes {
@@ -213,6 +257,8 @@ const QUICK: Sizes = Sizes {
     httpd_secs: 1,
     conns: 200,
     flood: (10, 300),
+    cores: 200,
+    urlfetch_2: 100,
 };
 
 /// Live threads (or may stacks) this machine allows comfortably.
@@ -263,13 +309,39 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
             Workload::Pingpong => vec![("pingpong", s.pingpong, 0)],
             Workload::Timers => vec![("timers-cancel", s.timers, 0), ("timers-fire", s.timers, 0)],
             Workload::Fileio => vec![("fileio", s.fileio.0, s.fileio.1)],
-            Workload::Urlfetch => s.urlfetch.iter().map(|&n| ("urlfetch", n, 0)).collect(),
-            Workload::Httpd => vec![("httpd", s.httpd_secs, 0)],
+            Workload::Urlfetch => s
+                .urlfetch
+                .iter()
+                .map(|&n| ("urlfetch", n, 0))
+                // Both ends of every connection live in the child, and at
+                // 2 cores nearly all of them can be open at once.
+                .chain([(
+                    "urlfetch",
+                    cores::mix_tasks_within(s.urlfetch_2, cores::nofile_hard()),
+                    2,
+                )])
+                .collect(),
+            Workload::Httpd => vec![("httpd", s.httpd_secs, 0), ("httpd", s.httpd_secs, 2)],
             Workload::Conns => vec![("conns", s.conns, 0)],
             Workload::Flood => vec![("flood", s.flood.0, s.flood.1)],
+            Workload::Cores => {
+                let tasks = cores::mix_tasks_within(s.cores, cores::nofile_hard());
+                vec![
+                    ("cores", tasks, 1),
+                    ("cores", tasks, 2),
+                    ("cores-tuned", tasks, 2),
+                ]
+            }
         };
         for (case_index, (kind, n, param)) in cases.into_iter().enumerate() {
             for &rt in runtimes {
+                let runs_it = match kind {
+                    "cores-tuned" => rt == Runtime::Corun,
+                    _ => matches!(rt, Runtime::Corun | Runtime::TokioMt),
+                };
+                if multi_core(kind, param).is_some() && !runs_it {
+                    continue;
+                }
                 let (n, na) = match fit(kind, n, rt) {
                     Ok(n) => (n, None),
                     Err(why) => (n, Some(why)),
@@ -320,6 +392,60 @@ mod tests {
         assert_eq!(cells[0].case(), "100 bystanders, 5000 ms");
         let quick = super::cells(&[Workload::Flood], &[Runtime::TokioCt], true).remove(0);
         assert!(quick.n < 100 && quick.param < 1_000, "{quick:?}");
+    }
+
+    #[test]
+    fn cores_runs_corun_and_tokio_mt_on_one_core_then_two() {
+        let cells = cells(&[Workload::Cores], &Runtime::ALL, false);
+        let got: Vec<(Runtime, u64)> = cells.iter().map(|c| (c.runtime, c.param)).collect();
+        assert_eq!(
+            got,
+            [
+                (Runtime::Corun, 1),
+                (Runtime::TokioMt, 1),
+                (Runtime::Corun, 2),
+                (Runtime::TokioMt, 2),
+                (Runtime::Corun, 2),
+            ]
+        );
+        let tasks = cores::mix_tasks_within(10_000, cores::nofile_hard());
+        assert!(cells.iter().all(|c| c.n == tasks));
+        assert!(cells[..4].iter().all(|c| c.kind == "cores"));
+        assert_eq!(cells[4].kind, "cores-tuned");
+        let tuned = cells[4].case();
+        assert!(tuned.ends_with("2 cores, tuned: clients connect to their core's listener"));
+        assert_eq!(
+            cells[0].case(),
+            format!("{tasks} tasks × 16 rounds, 1 core")
+        );
+        assert_eq!(
+            cells[2].case(),
+            format!("{tasks} tasks × 16 rounds, 2 cores")
+        );
+        assert_ne!(cells[0].group(), cells[2].group());
+        let quick = super::cells(&[Workload::Cores], &[Runtime::Corun], true);
+        assert!(quick.iter().all(|c| c.n <= 200), "{quick:?}");
+    }
+
+    #[test]
+    fn urlfetch_and_httpd_add_a_two_core_case_for_corun_and_tokio_mt_only() {
+        let fetches = cores::mix_tasks_within(10_000, cores::nofile_hard());
+        for (w, n) in [(Workload::Urlfetch, fetches), (Workload::Httpd, 5)] {
+            let cells = cells(&[w], &Runtime::ALL, false);
+            let two: Vec<&Cell> = cells.iter().filter(|c| c.param == 2).collect();
+            let rts: Vec<Runtime> = two.iter().map(|c| c.runtime).collect();
+            assert_eq!(rts, [Runtime::Corun, Runtime::TokioMt], "{w:?}");
+            assert!(
+                two.iter()
+                    .all(|c| c.n == n && multi_core(c.kind, c.param) == Some(2))
+            );
+            assert!(two[0].case().ends_with(", 2 cores"), "{}", two[0].case());
+            // The one-core cases keep every runtime.
+            let one = cells.iter().filter(|c| c.param == 0).count();
+            assert_eq!(one % Runtime::ALL.len(), 0, "{w:?}");
+        }
+        assert_eq!(multi_core("sleep", 1000), None);
+        assert_eq!(multi_core("urlfetch", 0), None);
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub fn headline_name(kind: &str) -> (&'static str, bool) {
         "httpd" => ("req/s", true),
         "conns" => ("B/conn", false),
         "flood" => ("bystander p99 ms", false),
+        "cores" | "cores-tuned" => ("wall s", false),
         _ => ("value", false),
     }
 }
@@ -112,6 +113,7 @@ fn per_op_name(kind: &str) -> Option<&'static str> {
         "httpd" => Some("p99 ms"),
         "conns" => Some("µs/accept"),
         "flood" => Some("flooder MB/s"),
+        "cores" | "cores-tuned" => Some("µs/round"),
         _ => None,
     }
 }
@@ -147,6 +149,10 @@ pub fn numbers(cell: &Cell, r: &RunLine) -> Numbers {
             r.secs * 1e6 / n,
         ),
         "flood" => (x("p99_ms"), x("flood_mb_s")),
+        "cores" | "cores-tuned" => (
+            r.secs,
+            r.secs * 1e6 / (n * f64::from(corun_bench::cores::ROUNDS)),
+        ),
         _ => (ns_per_op, ns_per_op),
     };
     Numbers {
@@ -208,6 +214,7 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             x("rss_after_kb") / 1024.0
         ),
         "spawn" | "sleep" if r.extra.contains_key("sys_s") => usage_note(x),
+        "cores" | "cores-tuned" => crate::scaling::cores_note(r.secs, &r.extra),
         _ => String::new(),
     }
 }

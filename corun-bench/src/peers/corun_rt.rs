@@ -1,8 +1,8 @@
 //! The `corun` runtime under test: every workload on one corun scheduler
 //! (`corun::run` on the child's main thread), except `urlfetch`, which also
 //! uses a second scheduler thread (thread-per-core on the 2-core machine);
-//! corun's own timers, channels, sockets and files. Compiled only with the
-//! `corun` cargo feature.
+//! the multi-core cells are `corun_cores`'s. corun's own timers, channels,
+//! sockets and files. Compiled only with the `corun` cargo feature.
 //!
 //! Only corun code lives here; shared helpers come from `crate::common`.
 //! Nothing here prints (the child driver owns stdout), and nothing here may
@@ -25,6 +25,9 @@ use crate::flood::{self as flood_client, FloodClient};
 
 /// Runs one workload on a fresh corun scheduler on this thread.
 pub fn run(work: &Work) -> Result<Outcome, String> {
+    if let Work::Cores(w) = work {
+        return super::corun_cores::run(w);
+    }
     let work = work.clone();
     corun::run(async move {
         match work {
@@ -44,6 +47,7 @@ pub fn run(work: &Work) -> Result<Outcome, String> {
             Work::Httpd { secs } => httpd(secs).await,
             Work::Conns { n } => conns(n).await,
             Work::Flood { bystanders, ms } => flood(bystanders, ms).await,
+            Work::Cores(_) => Err("multi-core cells run in corun_cores".into()),
         }
     })
 }
@@ -230,7 +234,7 @@ async fn fileio(
     Ok(Outcome::secs(t0.elapsed().as_secs_f64()))
 }
 
-async fn serve_once(s: TcpStream) -> std::io::Result<()> {
+pub(crate) async fn serve_once(s: TcpStream) -> std::io::Result<()> {
     let mut buf = [0u8; 1024];
     let mut len = 0;
     while !common::head_complete(&buf[..len]) {
@@ -246,7 +250,7 @@ async fn serve_once(s: TcpStream) -> std::io::Result<()> {
     s.write_all(common::URL_RESPONSE).await
 }
 
-async fn fetch(addr: SocketAddr) -> Result<(), String> {
+pub(crate) async fn fetch(addr: SocketAddr) -> Result<(), String> {
     let s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -359,8 +363,8 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
         .thread_name("urlfetch-server")
         .start()
         .map_err(|e| format!("server scheduler: {e}"))?;
-    // Bound on (and so registered with) the server scheduler's thread.
-    // Awaited, not blocked on: this runs on a scheduler thread.
+    // Bound on (and so registered with) the server scheduler's thread;
+    // awaited, since `block_on` refuses to block this scheduler's thread.
     let (l, addr) = server_sched
         .spawn(async move { corun_listener(n) })
         .map_err(|e| format!("server scheduler: {e:?}"))?

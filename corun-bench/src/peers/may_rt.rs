@@ -65,6 +65,7 @@ pub fn run(work: &Work) -> Result<Outcome, String> {
         Work::Httpd { secs } => httpd(secs),
         Work::Conns { n } => conns(n),
         Work::Flood { .. } => Err("flood is not run on this peer".into()),
+        Work::Cores(_) => Err("multi-core cells are not run on this peer".into()),
     }))?
 }
 

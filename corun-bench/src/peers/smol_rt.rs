@@ -49,6 +49,7 @@ pub fn run(work: &Work) -> Result<Outcome, String> {
             Work::Httpd { secs } => httpd(&ex, secs).await,
             Work::Conns { n } => conns(&ex, n).await,
             Work::Flood { bystanders, ms } => flood(&ex, bystanders, ms).await,
+            Work::Cores(_) => Err("multi-core cells are not run on this peer".into()),
         }
     }))
 }

@@ -1,5 +1,6 @@
 //! The `tokio-ct` (current_thread) and `tokio-mt` (multi_thread, 2 workers)
-//! peers: every workload written the way a tokio user would write it.
+//! peers: every workload written the way a tokio user would write it (the
+//! multi-core cells, with their own worker counts, are `tokio_cores`'s).
 //!
 //! Only tokio code lives here; shared helpers come from `crate::common`.
 //! This file must not measure memory itself beyond what `common` offers, nor
@@ -20,6 +21,9 @@ use crate::flood::{self as flood_client, FloodClient};
 
 /// Runs one workload on a fresh tokio runtime (`multi`: 2 worker threads).
 pub fn run(work: &Work, multi: bool) -> Result<Outcome, String> {
+    if let Work::Cores(w) = work {
+        return super::tokio_cores::run(w, multi);
+    }
     let rt = if multi {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -50,6 +54,7 @@ pub fn run(work: &Work, multi: bool) -> Result<Outcome, String> {
             Work::Httpd { secs } => httpd(secs).await,
             Work::Conns { n } => conns(n).await,
             Work::Flood { bystanders, ms } => flood(bystanders, ms).await,
+            Work::Cores(_) => Err("multi-core cells run in tokio_cores".into()),
         }
     })
 }
@@ -221,7 +226,7 @@ async fn fileio(
     Ok(Outcome::secs(t0.elapsed().as_secs_f64()))
 }
 
-async fn serve_once(mut s: TcpStream) -> io::Result<()> {
+pub(crate) async fn serve_once(mut s: TcpStream) -> io::Result<()> {
     let mut buf = [0u8; 1024];
     let mut len = 0;
     while !common::head_complete(&buf[..len]) {
@@ -237,7 +242,7 @@ async fn serve_once(mut s: TcpStream) -> io::Result<()> {
     s.write_all(common::URL_RESPONSE).await
 }
 
-async fn fetch(addr: std::net::SocketAddr) -> Result<(), String> {
+pub(crate) async fn fetch(addr: std::net::SocketAddr) -> Result<(), String> {
     let mut s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -315,7 +320,7 @@ async fn serve_keepalive(mut s: TcpStream) {
     }
 }
 
-async fn httpd(secs: u64) -> Result<Outcome, String> {
+pub(crate) async fn httpd(secs: u64) -> Result<Outcome, String> {
     let std_l = common::listener(1024).map_err(|e| format!("listen: {e}"))?;
     let addr = std_l.local_addr().map_err(|e| e.to_string())?;
     let l = TcpListener::from_std(std_l).map_err(|e| format!("listen: {e}"))?;
