@@ -27,6 +27,14 @@
 //! Each poll is timed on the coarse clock for free (two relaxed loads); a
 //! poll during which it moved is recorded by `slow_poll`.
 //!
+//! After each poll the core also reads its kill flag (one relaxed load):
+//! a kill sent from another thread during the poll is handled before the
+//! task's outcome is settled, as a local kill would be
+//! (`docs/design/many-cores.md`). With a seed, step 1 picks among the 64
+//! oldest ready tasks and step 3 shuffles same-tick timers (`seeded`); under
+//! virtual time, step 1 ends by count alone and step 2 jumps the clock to
+//! the next timer instead of waiting for it (`clock`).
+//!
 //! # Task lifetime rules
 //!
 //! * The registry holds one reference per unfinished task.
