@@ -228,12 +228,5 @@ fn hyper_server_times_out_a_head_that_trickles_in() {
 
 #[test]
 fn hyper_server_shuts_down_gracefully_on_sigterm() {
-    let mut server = Server::example("hyper_server", &["--port", "0"]);
-    let mut idle = BufReader::new(connect(server.addr));
-    idle.get_mut().write_all(GET).unwrap();
-    assert_eq!(read_response(&mut idle).0, 200);
-    server.terminate_cleanly();
-    // The idle keep-alive connection was closed, not left hanging.
-    let mut buf = [0; 16];
-    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+    sigterm_closes_idle_connections("hyper_server");
 }

@@ -244,3 +244,16 @@ pub fn request_until_close(addr: SocketAddr, request: &[u8]) -> String {
 }
 
 pub const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n";
+
+/// Starts example server `name`, leaves one keep-alive connection idle
+/// after a request, and checks that SIGTERM makes the server exit 0 and
+/// close that connection rather than leave it hanging.
+pub fn sigterm_closes_idle_connections(name: &str) {
+    let mut server = Server::example(name, &["--port", "0"]);
+    let mut idle = BufReader::new(connect(server.addr));
+    idle.get_mut().write_all(GET).unwrap();
+    assert_eq!(read_response(&mut idle).0, 200);
+    server.terminate_cleanly();
+    let mut buf = [0; 16];
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+}

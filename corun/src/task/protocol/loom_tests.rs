@@ -33,6 +33,13 @@ struct Cell {
     woken: AtomicUsize,
 }
 
+/// Starts the owner thread of `cell`, completing the task; its result is
+/// [`Cell::owner_completes`]'s.
+fn spawn_owner(cell: &Arc<Cell>) -> thread::JoinHandle<bool> {
+    let cell = cell.clone();
+    thread::spawn(move || cell.owner_completes())
+}
+
 impl Cell {
     fn new(flags: u8) -> Arc<Cell> {
         Arc::new(Cell {
@@ -107,10 +114,7 @@ impl Cell {
 fn loom_complete_vs_kill() {
     loom::model(|| {
         let cell = Cell::new(HANDLE);
-        let owner = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.owner_completes())
-        };
+        let owner = spawn_owner(&cell);
         let killed = send_kill(&cell.flags);
         let returned = owner.join().unwrap();
         assert_eq!(killed, !returned, "the kill answer and the outcome agree");
@@ -134,12 +138,7 @@ fn loom_complete_vs_kill() {
 fn loom_complete_vs_join_waker() {
     loom::model(|| {
         let cell = Cell::new(HANDLE);
-        let owner = {
-            let cell = cell.clone();
-            thread::spawn(move || {
-                cell.owner_completes();
-            })
-        };
+        let owner = spawn_owner(&cell);
         let ready = cell.handle_polls(1) || cell.handle_polls(2);
         if ready {
             assert_eq!(cell.handle_reads(), OUTPUT);
@@ -162,12 +161,7 @@ fn loom_complete_vs_join_waker() {
 fn loom_complete_vs_handle_drop() {
     loom::model(|| {
         let cell = Cell::new(HANDLE);
-        let owner = {
-            let cell = cell.clone();
-            thread::spawn(move || {
-                cell.owner_completes();
-            })
-        };
+        let owner = spawn_owner(&cell);
         if release_handle(&cell.flags) {
             cell.drop_output();
         }
@@ -183,10 +177,7 @@ fn loom_complete_vs_handle_drop() {
 fn loom_complete_vs_kill_and_drop() {
     loom::model(|| {
         let cell = Cell::new(HANDLE);
-        let owner = {
-            let cell = cell.clone();
-            thread::spawn(move || cell.owner_completes())
-        };
+        let owner = spawn_owner(&cell);
         let killer = {
             let cell = cell.clone();
             thread::spawn(move || send_kill(&cell.flags))
