@@ -451,7 +451,7 @@ impl Scheduler {
         async move {
             let mut all = Vec::new();
             for part in parts {
-                all.extend(part.await?.tasks);
+                all.extend(part.get().await?.tasks);
             }
             all.sort_by_key(|i| i.id);
             Ok(all)
@@ -506,7 +506,7 @@ impl Scheduler {
         async move {
             let mut all = Vec::with_capacity(parts.len());
             for part in parts {
-                all.push(part.await?);
+                all.push(part.get().await?);
             }
             Ok(dump::render(&all, cores))
         }
@@ -549,7 +549,7 @@ impl Scheduler {
         async move {
             let mut sum = Stats::default();
             for part in parts {
-                sum.add(&part.await?);
+                sum.add(&part.get().await?);
             }
             Ok(sum)
         }
@@ -679,18 +679,6 @@ impl<T> Answer<T> {
             Answer::Ready(None) => Err(SchedulerError::Shutdown),
             Answer::Waiting(rx) => rx.await.map_err(|_| SchedulerError::Shutdown),
         }
-    }
-}
-
-impl<T> std::future::IntoFuture for Answer<T>
-where
-    T: Send + 'static,
-{
-    type Output = Result<T, SchedulerError>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<T, SchedulerError>> + Send>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.get())
     }
 }
 
