@@ -24,8 +24,9 @@
 //! it). The budget and the clock only decide how often I/O is checked;
 //! they never make a task's ready operation return `Pending`.
 //!
-//! Each poll is timed on the coarse clock for free (two relaxed loads); a
-//! poll during which it moved is recorded by `slow_poll`.
+//! Each poll is timed on the coarse clock for free: the one relaxed load
+//! after it that also ends the batch when the clock moved; that poll is
+//! recorded by `slow_poll`.
 //!
 //! After each poll the core also reads its kill flag (one relaxed load):
 //! a kill sent from another thread during the poll is handled before the
@@ -508,24 +509,36 @@ impl Core {
     /// has moved (see `ticker`). Returns how many were polled, and whether
     /// the clock cut the batch short.
     fn run_ready(&self, budget: usize) -> (usize, bool) {
-        let start = ticker::now_us();
-        // Under virtual time the batch ends by count alone: the real clock
-        // must not decide the order of a replayable schedule.
-        let timed = !self.is_virtual();
-        let mut n = 0;
+        // The clock as the next poll starts. One reading per poll serves
+        // both the slow-poll measure and the end of the batch. The loop
+        // keeps few values live across a poll (no separate count and
+        // budget, no flags): each one costs a spill per yield.
+        let mut start = ticker::now_us();
+        let mut left = budget;
         let mut again = None;
         let mut cut = false;
-        while n < budget {
+        while left != 0 {
             let next = again.take().or_else(|| match &self.rng {
                 None => self.ready_mut(ReadyQueue::pop_front),
                 Some(rng) => self.ready_mut(|q| q.pop_picked(|n| rng.below(n))),
             });
             let Some(ptr) = next else { break };
-            if self.run_task(ptr) {
+            let (alone, now) = self.run_task(ptr, start);
+            if alone {
                 again = Some(ptr);
             }
-            n += 1;
-            if (timed && ticker::now_us() != start) || self.stop.get() {
+            left -= 1;
+            if now != start {
+                // Under virtual time the batch ends by count alone: the
+                // real clock must not decide the order of a replayable
+                // schedule.
+                if !self.is_virtual() {
+                    cut = true;
+                    break;
+                }
+                start = now;
+            }
+            if self.stop.get() {
                 cut = true;
                 break;
             }
@@ -533,7 +546,7 @@ impl Core {
         if let Some(ptr) = again {
             self.requeue_alone(ptr);
         }
-        (n, cut)
+        (budget - left, cut)
     }
 
     /// Queues the task that `run_task` let run again at once when the batch
@@ -563,7 +576,10 @@ impl Core {
     /// notes that the task waits from now on; not on that yield-alone
     /// path, which must stay as short as it is: `run_ready` notes the task
     /// when its batch ends.
-    fn run_task(&self, ptr: NonNull<Header>) -> bool {
+    ///
+    /// `start` is the coarse clock as the poll starts; returns the clock as
+    /// it ended, beside the yield-alone answer.
+    fn run_task(&self, ptr: NonNull<Header>, start: u64) -> (bool, u64) {
         // SAFETY: a task in the ready queue is kept alive by its registry
         // reference (released only after this pop if it has finished).
         let h = unsafe { raw::header(ptr) };
@@ -572,7 +588,7 @@ impl Core {
             h.owner_flags.set(l);
             // SAFETY: the queue held the registry's reference (see docs).
             unsafe { raw::ref_dec(ptr) };
-            return false;
+            return (false, start);
         }
         h.owner_flags.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
@@ -580,18 +596,15 @@ impl Core {
         self.current.set(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
-        let started = self.options.measure_busy_time.then(Instant::now);
-        let coarse = ticker::now_us();
-        // SAFETY: owner thread, unfinished task: the poll contract holds.
-        let outcome = unsafe { (h.vtable.poll)(ptr, &mut cx) };
-        let ran_us = ticker::now_us().wrapping_sub(coarse);
-        if ran_us != 0 {
-            self.long_poll(h, ran_us);
-        }
-        if let Some(t) = started {
-            if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
-                *b = b.saturating_add(t.elapsed().as_nanos() as u64);
-            }
+        let outcome = if self.options.measure_busy_time {
+            self.poll_timed(ptr, &mut cx)
+        } else {
+            // SAFETY: owner thread, unfinished task: the poll contract holds.
+            unsafe { (h.vtable.poll)(ptr, &mut cx) }
+        };
+        let now = ticker::now_us();
+        if now != start {
+            self.long_poll(h, now.wrapping_sub(start));
         }
         self.current.set(None);
         if self.shared.kill_sent() {
@@ -605,7 +618,7 @@ impl Core {
         if self.requeued.replace(false) {
             let alone = self.ready_mut(|q| q.is_empty());
             if alone && matches!(outcome, PollOutcome::Pending) && l & KILL_REQUESTED == 0 {
-                return true;
+                return (true, now);
             }
             // Others are ready (or the task is ending): it takes its place
             // at the back, where the rules below expect a SCHEDULED task.
@@ -615,15 +628,8 @@ impl Core {
             self.ready_mut(|q| unsafe { q.push_back(ptr) });
         }
         match outcome {
-            PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS) != 0 => {
-                if l & KILL_REQUESTED != 0 {
-                    self.registry.borrow_mut().remove(ptr);
-                    self.kill_removed(ptr);
-                } else {
-                    self.note_pending(h);
-                }
-            }
-            PollOutcome::Pending => {}
+            PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS) == 0 => {}
+            PollOutcome::Pending => self.pending_extras(ptr, l),
             PollOutcome::Ready | PollOutcome::Panicked => {
                 self.registry.borrow_mut().remove(ptr);
                 h.owner_flags.set(l | FINISHED);
@@ -642,7 +648,38 @@ impl Core {
                 self.finish(ptr, exit);
             }
         }
-        false
+        (false, now)
+    }
+
+    /// A poll that left its task pending while a kill or dump details ask
+    /// for more (`l`: its flags as the poll ended). Out of line, so the
+    /// plain pending path keeps the polling loop's values in registers.
+    #[inline(never)]
+    fn pending_extras(&self, ptr: NonNull<Header>, l: u8) {
+        if l & KILL_REQUESTED != 0 {
+            self.registry.borrow_mut().remove(ptr);
+            self.kill_removed(ptr);
+        } else {
+            // SAFETY: the task is alive: the registry still holds it.
+            self.note_pending(unsafe { raw::header(ptr) });
+        }
+    }
+
+    /// Polls `ptr` and adds the poll's length to its busy time
+    /// (`Builder::measure_busy_time`). Out of line: the clock readings must
+    /// not take registers from the polling loop when the option is off.
+    #[cold]
+    #[inline(never)]
+    fn poll_timed(&self, ptr: NonNull<Header>, cx: &mut Context<'_>) -> PollOutcome {
+        // SAFETY: a task being polled is alive.
+        let h = unsafe { raw::header(ptr) };
+        let started = Instant::now();
+        // SAFETY: owner thread, unfinished task (the caller's duty).
+        let outcome = unsafe { (h.vtable.poll)(ptr, cx) };
+        if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
+            *b = b.saturating_add(started.elapsed().as_nanos() as u64);
+        }
+        outcome
     }
 
     // ---- the loop ---------------------------------------------------------

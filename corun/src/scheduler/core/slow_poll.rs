@@ -1,8 +1,9 @@
 //! The slow-poll detector and the longest poll of each task, measured on
 //! the coarse clock (`scheduler::ticker`).
 //!
-//! A poll is measured only when the coarse clock moved during it, so a
-//! poll shorter than one tick costs two relaxed loads and nothing else, and
+//! A poll is measured only when the coarse clock moved by its end (the
+//! reading that also ends the batch), so a poll shorter than one tick
+//! costs one relaxed load and a compare, and
 //! a task whose polls are all short has no entry here. A task with an entry
 //! carries `LONG_POLLED`, so its end removes the entry without a lookup for
 //! every other task.
