@@ -198,8 +198,13 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             }
             s
         }
-        "pingpong" if r.extra.contains_key("mpsc_ns") => {
-            format!("sync::local; sync::mpsc {:.0} ns", x("mpsc_ns"))
+        "pingpong" if r.extra.contains_key("mpsc_ns") => format!(
+            "sync::local; sync::mpsc {:.0} ns; async-channel {:.0} ns",
+            x("mpsc_ns"),
+            x("ac_ns")
+        ),
+        "pingpong" if r.extra.contains_key("ac_ns") => {
+            format!("async-channel {:.0} ns", x("ac_ns"))
         }
         "flood" => format!(
             "bystanders p50 {:.2} ms, max {:.1} ms; {} echoes timed; server CPU {:.0} %",

@@ -160,10 +160,34 @@ macro_rules! pingpong_with {
 
 /// Timed with corun's single-thread channel (`sync::local`), what tasks of
 /// one scheduler use; the thread-safe `sync::mpsc` figure goes in a note.
+/// The ecosystem's `async-channel` figure goes in a note too (the same
+/// program as smol's cell).
 async fn pingpong(n: u64) -> Result<Outcome, String> {
     let secs = pingpong_with!(corun::sync::local::channel::<u64>, n)?;
     let mpsc_secs = pingpong_with!(corun::sync::mpsc::channel::<u64>, n)?;
-    Ok(Outcome::secs(secs).with("mpsc_ns", mpsc_secs * 1e9 / n as f64))
+    let ac_secs = pingpong_with!(AsyncChannel::bounded::<u64>, n)?;
+    Ok(Outcome::secs(secs)
+        .with("mpsc_ns", mpsc_secs * 1e9 / n as f64)
+        .with("ac_ns", ac_secs * 1e9 / n as f64))
+}
+
+/// `async-channel` behind the method names `pingpong_with!` calls
+/// (`recv` answering `Option`, as corun's channels do).
+struct AsyncChannel;
+
+impl AsyncChannel {
+    fn bounded<T>(cap: usize) -> (async_channel::Sender<T>, AcReceiver<T>) {
+        let (tx, rx) = async_channel::bounded(cap);
+        (tx, AcReceiver(rx))
+    }
+}
+
+struct AcReceiver<T>(async_channel::Receiver<T>);
+
+impl<T> AcReceiver<T> {
+    async fn recv(&mut self) -> Option<T> {
+        self.0.recv().await.ok()
+    }
 }
 
 async fn timers_cancel(n: u64) -> Result<Outcome, String> {

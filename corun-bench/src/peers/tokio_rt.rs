@@ -118,39 +118,69 @@ async fn yields(n: u64) -> Result<Outcome, String> {
     Ok(Outcome::secs(secs))
 }
 
+/// One timed ping-pong over the two channels given; evaluates to
+/// `Result<f64 secs, String>`.
+macro_rules! pingpong_over {
+    ($ping_tx:ident, $ping_rx:ident, $pong_tx:ident, $pong_rx:ident, $n:expr, $recv:ident, $send:ident) => {{
+        let n: u64 = $n;
+        let t0 = Instant::now();
+        let (mut ping_rx, mut pong_rx) = ($ping_rx, $pong_rx);
+        let (ping_tx, pong_tx) = ($ping_tx, $pong_tx);
+        let ponger = tokio::spawn(async move {
+            let mut seen = 0u64;
+            while let Some(v) = ping_rx.$recv().await {
+                if pong_tx.$send(v + 1).await.is_err() {
+                    break;
+                }
+                seen += 1;
+            }
+            seen
+        });
+        let pinger = tokio::spawn(async move {
+            let mut ok = 0u64;
+            for i in 0..n {
+                if ping_tx.$send(i).await.is_err() {
+                    break;
+                }
+                match pong_rx.$recv().await {
+                    Some(v) if v == i + 1 => ok += 1,
+                    _ => break,
+                }
+            }
+            ok
+        });
+        async {
+            let ok = pinger.await.map_err(join_err)?;
+            let seen = ponger.await.map_err(join_err)?;
+            let secs = t0.elapsed().as_secs_f64();
+            check("round trips", ok, n)?;
+            check("pongs", seen, n)?;
+            Ok::<f64, String>(secs)
+        }
+        .await
+    }};
+}
+/// Timed with tokio's own channel; the ecosystem's `async-channel` (the
+/// same program as smol's cell) goes in a note.
 async fn pingpong(n: u64) -> Result<Outcome, String> {
-    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
-    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
-    let t0 = Instant::now();
-    let ponger = tokio::spawn(async move {
-        let mut seen = 0u64;
-        while let Some(v) = ping_rx.recv().await {
-            if pong_tx.send(v + 1).await.is_err() {
-                break;
-            }
-            seen += 1;
-        }
-        seen
-    });
-    let pinger = tokio::spawn(async move {
-        let mut ok = 0u64;
-        for i in 0..n {
-            if ping_tx.send(i).await.is_err() {
-                break;
-            }
-            match pong_rx.recv().await {
-                Some(v) if v == i + 1 => ok += 1,
-                _ => break,
-            }
-        }
-        ok
-    });
-    let ok = pinger.await.map_err(join_err)?;
-    let seen = ponger.await.map_err(join_err)?;
-    let secs = t0.elapsed().as_secs_f64();
-    check("round trips", ok, n)?;
-    check("pongs", seen, n)?;
-    Ok(Outcome::secs(secs))
+    let (ping_tx, ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+    let (pong_tx, pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+    let secs = pingpong_over!(ping_tx, ping_rx, pong_tx, pong_rx, n, recv, send);
+    let (ping_tx, ping_rx) = async_channel::bounded::<u64>(1);
+    let (pong_tx, pong_rx) = async_channel::bounded::<u64>(1);
+    let ac_secs = pingpong_over!(ping_tx, ping_rx, pong_tx, pong_rx, n, recv_ok, send);
+    Ok(Outcome::secs(secs?).with("ac_ns", ac_secs? * 1e9 / n as f64))
+}
+
+/// `recv` answering `Option`, as tokio's does, for `async-channel`.
+trait RecvOk<T> {
+    async fn recv_ok(&mut self) -> Option<T>;
+}
+
+impl<T> RecvOk<T> for async_channel::Receiver<T> {
+    async fn recv_ok(&mut self) -> Option<T> {
+        self.recv().await.ok()
+    }
 }
 
 /// Polls `fut` once with a no-op waker; true when it is still pending.
