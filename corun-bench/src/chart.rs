@@ -25,6 +25,8 @@ fn color(rt: Runtime) -> RGBColor {
         Runtime::TokioMt => RGBColor(23, 190, 207),
         Runtime::Smol => RGBColor(44, 160, 44),
         Runtime::May => RGBColor(148, 103, 189),
+        Runtime::Monoio => RGBColor(255, 127, 14),
+        Runtime::Glommio => RGBColor(140, 86, 75),
     }
 }
 

@@ -28,7 +28,7 @@ use launch::Children;
 use plan::{Cell, Runtime, Workload};
 use report::{Outcome, Row};
 
-/// Benchmarks corun against OS threads, tokio, smol and may.
+/// Benchmarks corun against OS threads, tokio, smol, may, monoio and glommio.
 #[derive(Parser, Debug)]
 #[command(name = "corun-bench", version)]
 struct Cli {

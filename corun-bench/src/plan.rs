@@ -25,17 +25,23 @@ pub enum Runtime {
     Smol,
     /// may, stackful coroutines.
     May,
+    /// monoio, thread-per-core io_uring (one runtime here).
+    Monoio,
+    /// glommio, thread-per-core io_uring (one executor here).
+    Glommio,
 }
 
 impl Runtime {
     /// Every runtime, in table order.
-    pub const ALL: [Runtime; 6] = [
+    pub const ALL: [Runtime; 8] = [
         Runtime::Corun,
         Runtime::Thread,
         Runtime::TokioCt,
         Runtime::TokioMt,
         Runtime::Smol,
         Runtime::May,
+        Runtime::Monoio,
+        Runtime::Glommio,
     ];
 
     /// The name used on the command line, in tables and in JSON.
@@ -47,6 +53,8 @@ impl Runtime {
             Runtime::TokioMt => "tokio-mt",
             Runtime::Smol => "smol",
             Runtime::May => "may",
+            Runtime::Monoio => "monoio",
+            Runtime::Glommio => "glommio",
         }
     }
 
@@ -58,6 +66,8 @@ impl Runtime {
             Runtime::TokioCt | Runtime::TokioMt => "corun-bench-child-tokio",
             Runtime::Smol => "corun-bench-child-smol",
             Runtime::May => "corun-bench-child-may",
+            Runtime::Monoio => "corun-bench-child-monoio",
+            Runtime::Glommio => "corun-bench-child-glommio",
         }
     }
 
@@ -276,7 +286,7 @@ fn fit(kind: &str, n: u64, rt: Runtime) -> Result<u64, &'static str> {
         ("spawn", Thread) => Ok(n.min(20_000)),
         ("spawn", May) => Ok(n.min(20_000)),
         ("yield", Thread) => Ok(n.min(1_000_000)),
-        ("yield", TokioCt | TokioMt | Smol | May) => Ok(n.min(2_000_000)),
+        ("yield", TokioCt | TokioMt | Smol | May | Monoio | Glommio) => Ok(n.min(2_000_000)),
         ("pingpong", Thread) => Ok(n.min(20_000)),
         ("pingpong", TokioMt) => Ok(n.min(200_000)),
         ("flood", Thread | May) => Err("n/a: flood compares the async runtimes"),
@@ -376,6 +386,8 @@ mod tests {
             Runtime::TokioMt,
             Runtime::Smol,
             Runtime::May,
+            Runtime::Monoio,
+            Runtime::Glommio,
         ] {
             assert_eq!(n(rt), Some(2_000_000));
         }

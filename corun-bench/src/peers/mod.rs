@@ -10,7 +10,9 @@
 pub mod corun_cores;
 #[cfg(feature = "corun")]
 pub mod corun_rt;
+pub mod glommio_rt;
 pub mod may_rt;
+pub mod monoio_rt;
 pub mod smol_rt;
 pub mod thread;
 pub mod tokio_cores;
