@@ -144,7 +144,7 @@ fn build(kind: &str, n: u64, param: u64) -> Result<Work, String> {
             dir: scratch_dir(),
         },
         // A second parameter on urlfetch and httpd is a core count.
-        "urlfetch" | "httpd" | "cores" | "cores-tuned" if param > 0 => {
+        "urlfetch" | "urlfetch-tuned" | "httpd" | "cores" | "cores-tuned" if param > 0 => {
             Work::Cores(cores_work(kind, n, param)?)
         }
         "urlfetch" => Work::UrlFetch { n },
@@ -168,7 +168,11 @@ fn cores_work(kind: &str, n: u64, cores: u64) -> Result<CoresWork, String> {
             cores,
             tuned: kind == "cores-tuned",
         },
-        "urlfetch" => CoresWork::UrlFetch { n, cores },
+        "urlfetch" | "urlfetch-tuned" => CoresWork::UrlFetch {
+            n,
+            cores,
+            tuned: kind == "urlfetch-tuned",
+        },
         _ => CoresWork::Httpd { secs: n, cores },
     })
 }

@@ -1,6 +1,6 @@
 //! Pieces every peer shares inside a child process: the workload description
 //! handed to a peer ([`Work`]), what a peer hands back ([`Outcome`]), memory
-//! and file-limit probes, the listener with a deep backlog, the canned HTTP
+//! and file-limit probes, the peers' listener, the canned HTTP
 //! bytes, the `wrk` driver and the `conns` client process.
 //!
 //! Nothing here knows about a particular runtime, and nothing here prints
@@ -261,55 +261,21 @@ pub fn listen_overflows() -> u64 {
     0
 }
 
-/// The kernel's listen-queue limits, raised for the duration of a run.
+/// The kernel's listen-queue limits as the run finds them (`somaxconn`,
+/// `tcp_max_syn_backlog`), to print beside the table.
 ///
-/// With the default caps (`somaxconn` 4096, `tcp_max_syn_backlog` 2048) a
-/// burst of 10 000 connects overflows every server's listen queue and the
-/// clients pay SYN retransmits (a second or more), which measures the
-/// kernel setting instead of the runtimes. When the bench may write the
-/// sysctls (root), it raises both to 65535 and puts the old values back
-/// when the run ends; otherwise it says what it measured under.
-pub struct ListenLimits {
-    saved: Vec<(&'static str, String)>,
-}
-
-const LISTEN_SYSCTLS: [&str; 2] = [
-    "/proc/sys/net/core/somaxconn",
-    "/proc/sys/net/ipv4/tcp_max_syn_backlog",
-];
-
-impl ListenLimits {
-    /// Raises the limits where allowed, noting what it did on stderr.
-    pub fn raise() -> ListenLimits {
-        let mut saved = Vec::new();
-        for path in LISTEN_SYSCTLS {
-            let Ok(old) = std::fs::read_to_string(path) else {
-                continue;
-            };
-            let old = old.trim().to_string();
-            if old.parse::<u64>().is_ok_and(|v| v >= 65535) {
-                continue;
-            }
-            match std::fs::write(path, "65535") {
-                Ok(()) => {
-                    eprintln!("note: raised {path} from {old} to 65535 for this run");
-                    saved.push((path, old));
-                }
-                Err(e) => eprintln!(
-                    "note: {path} stays {old} ({e}); large urlfetch runs may overflow the listen queue"
-                ),
-            }
-        }
-        ListenLimits { saved }
-    }
-}
-
-impl Drop for ListenLimits {
-    fn drop(&mut self) {
-        for (path, old) in &self.saved {
-            let _ = std::fs::write(path, old);
-        }
-    }
+/// The bench never changes them: a burst that overflows a listen queue
+/// at the kernel's defaults (`somaxconn` 4096) is part of what a runtime
+/// is measured on, since its users run at those defaults too.
+pub fn listen_limits() -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path).map_or_else(|_| "?".to_string(), |s| s.trim().to_string())
+    };
+    format!(
+        "somaxconn {}, tcp_max_syn_backlog {}",
+        read("/proc/sys/net/core/somaxconn"),
+        read("/proc/sys/net/ipv4/tcp_max_syn_backlog")
+    )
 }
 
 /// The kernel's cap on any listen backlog (`net.core.somaxconn`).

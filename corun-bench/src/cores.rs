@@ -50,6 +50,9 @@ pub enum CoresWork {
         n: u64,
         /// Cores (or workers).
         cores: usize,
+        /// corun's tuned urlfetch (two schedulers, chunked client spawns;
+        /// the `urlfetch-tuned` kind; tokio-mt does not run it).
+        tuned: bool,
     },
     /// httpd (`common::Work::Httpd`) on `cores` cores; corun's server is
     /// `corun/examples/http_server` (see `crate::http_example`).

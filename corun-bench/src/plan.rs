@@ -187,6 +187,10 @@ impl Cell {
                 }
             ),
             "httpd" => format!("wrk -c100 -d{}s, {}", self.n, cores_words(self.param)),
+            "urlfetch-tuned" => format!(
+                "n={}, tuned: 2 schedulers, chunked client spawns, raised backlog",
+                self.n
+            ),
             _ if self.param > 0 => format!("n={}, {}", self.n, cores_words(self.param)),
             _ => format!("n={}", self.n),
         }
@@ -211,7 +215,7 @@ fn cores_words(n: u64) -> String {
 pub fn multi_core(kind: &str, param: u64) -> Option<u64> {
     match kind {
         "cores" | "cores-tuned" => Some(param),
-        "urlfetch" | "httpd" if param > 0 => Some(param),
+        "urlfetch" | "urlfetch-tuned" | "httpd" if param > 0 => Some(param),
         _ => None,
     }
 }
@@ -234,6 +238,8 @@ struct Sizes {
     cores: u64,
     /// Fetches of urlfetch at 2 cores.
     urlfetch_2: u64,
+    /// Fetches of corun's tuned urlfetch row.
+    urlfetch_tuned: u64,
 }
 
 const FULL: Sizes = Sizes {
@@ -252,6 +258,7 @@ const FULL: Sizes = Sizes {
     flood: (100, 5_000),
     cores: 10_000,
     urlfetch_2: 10_000,
+    urlfetch_tuned: 10_000,
 };
 
 const QUICK: Sizes = Sizes {
@@ -262,13 +269,14 @@ const QUICK: Sizes = Sizes {
     pingpong: 10_000,
     timers: 10_000,
     fileio: (10, 10),
-    // The second size takes corun's two-scheduler path.
-    urlfetch: &[100, corun_bench::peers::corun_rt::URLFETCH_SPREAD_FROM],
+    urlfetch: &[100],
     httpd_secs: 1,
     conns: 200,
     flood: (10, 300),
     cores: 200,
     urlfetch_2: 100,
+    // The tuned row's two-scheduler path starts here.
+    urlfetch_tuned: corun_bench::peers::corun_rt::URLFETCH_SPREAD_FROM,
 };
 
 /// Live threads (or may stacks) this machine allows comfortably.
@@ -330,6 +338,9 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
                     cores::mix_tasks_within(s.urlfetch_2, cores::nofile_hard()),
                     2,
                 )])
+                // corun's tuned layout, a labelled row of its own (two
+                // scheduler threads: the 2-core machine's both cores).
+                .chain([("urlfetch-tuned", s.urlfetch_tuned, 2)])
                 .collect(),
             Workload::Httpd => vec![("httpd", s.httpd_secs, 0), ("httpd", s.httpd_secs, 2)],
             Workload::Conns => vec![("conns", s.conns, 0)],
@@ -346,7 +357,7 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
         for (case_index, (kind, n, param)) in cases.into_iter().enumerate() {
             for &rt in runtimes {
                 let runs_it = match kind {
-                    "cores-tuned" => rt == Runtime::Corun,
+                    "cores-tuned" | "urlfetch-tuned" => rt == Runtime::Corun,
                     _ => matches!(rt, Runtime::Corun | Runtime::TokioMt),
                 };
                 if multi_core(kind, param).is_some() && !runs_it {
@@ -444,7 +455,10 @@ mod tests {
         let fetches = cores::mix_tasks_within(10_000, cores::nofile_hard());
         for (w, n) in [(Workload::Urlfetch, fetches), (Workload::Httpd, 5)] {
             let cells = cells(&[w], &Runtime::ALL, false);
-            let two: Vec<&Cell> = cells.iter().filter(|c| c.param == 2).collect();
+            let two: Vec<&Cell> = cells
+                .iter()
+                .filter(|c| c.param == 2 && !c.kind.ends_with("-tuned"))
+                .collect();
             let rts: Vec<Runtime> = two.iter().map(|c| c.runtime).collect();
             assert_eq!(rts, [Runtime::Corun, Runtime::TokioMt], "{w:?}");
             assert!(
@@ -458,6 +472,30 @@ mod tests {
         }
         assert_eq!(multi_core("sleep", 1000), None);
         assert_eq!(multi_core("urlfetch", 0), None);
+    }
+
+    #[test]
+    fn urlfetch_headline_cells_are_plain_and_the_tuned_one_is_a_labelled_corun_row() {
+        let cells = cells(&[Workload::Urlfetch], &Runtime::ALL, false);
+        let tuned: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| c.kind == "urlfetch-tuned")
+            .collect();
+        assert_eq!(tuned.len(), 1);
+        assert_eq!(tuned[0].runtime, Runtime::Corun);
+        assert_eq!(tuned[0].n, 10_000);
+        assert!(tuned[0].case().contains("tuned"), "{}", tuned[0].case());
+        assert_ne!(
+            tuned[0].group(),
+            cells.iter().find(|c| c.kind == "urlfetch").unwrap().group()
+        );
+        // Every runtime runs the plain one-core sizes, corun among them.
+        for n in [1_000, 10_000] {
+            let plain = cells
+                .iter()
+                .filter(|c| c.kind == "urlfetch" && c.n == n && c.param == 0);
+            assert_eq!(plain.count(), Runtime::ALL.len(), "n={n}");
+        }
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn headline_name(kind: &str) -> (&'static str, bool) {
         "pingpong" => ("ns/round trip", false),
         "timers-cancel" | "timers-fire" => ("ns/timer", false),
         "fileio" => ("MB/s", true),
-        "urlfetch" => ("wall s", false),
+        "urlfetch" | "urlfetch-tuned" => ("wall s", false),
         "httpd" => ("req/s", true),
         "conns" => ("B/conn", false),
         "flood" => ("bystander p99 ms", false),
@@ -109,7 +109,7 @@ fn per_op_name(kind: &str) -> Option<&'static str> {
     match kind {
         "sleep" => Some("RSS/task B"),
         "fileio" => Some("µs/write"),
-        "urlfetch" => Some("µs/fetch"),
+        "urlfetch" | "urlfetch-tuned" => Some("µs/fetch"),
         "httpd" => Some("p99 ms"),
         "conns" => Some("µs/accept"),
         "flood" => Some("flooder MB/s"),
@@ -142,7 +142,7 @@ pub fn numbers(cell: &Cell, r: &RunLine) -> Numbers {
             let bytes = writes * CHUNK as f64;
             (bytes / r.secs / 1e6, r.secs * 1e6 / writes)
         }
-        "urlfetch" => (r.secs, r.secs * 1e6 / n),
+        "urlfetch" | "urlfetch-tuned" => (r.secs, r.secs * 1e6 / n),
         "httpd" => (x("req_per_s"), x("p99_ms")),
         "conns" => (
             (x("rss_after_kb") - x("rss_before_kb")).max(0.0) * 1024.0 / n,
@@ -168,15 +168,16 @@ pub fn numbers(cell: &Cell, r: &RunLine) -> Numbers {
     }
 }
 
-/// Notes for one good run (listen overflows, latency, …).
+/// Notes for one good run (latency, …); a urlfetch cell's listen
+/// overflows come from every run instead (see [`overflows_note`]).
 pub fn notes(cell: &Cell, r: &RunLine) -> String {
     let x = |k: &str| r.extra.get(k).copied().unwrap_or(0.0);
     match cell.kind {
-        "urlfetch" => {
+        "urlfetch" | "urlfetch-tuned" => {
+            let mut s = String::new();
             let cap = corun_bench::common::somaxconn();
-            let mut s = format!("listen overflows {}", x("listen_overflows"));
             if cell.n > cap {
-                s.push_str(&format!(" (backlog capped by somaxconn={cap})"));
+                s.push_str(&format!("; backlog capped by somaxconn={cap}"));
             }
             match x("schedulers") {
                 1.0 => s.push_str("; 1 scheduler"),
@@ -290,7 +291,30 @@ pub fn fold(cell: &Cell, runs: &[Result<RunLine, String>]) -> Outcome {
         })
         .map(|(i, _)| i)
         .unwrap_or(0);
-    Outcome::Ok(med, notes(cell, good[pick]))
+    let note = notes(cell, good[pick]);
+    let note = match cell.kind {
+        "urlfetch" | "urlfetch-tuned" => format!("{}{note}", overflows_note(&good)),
+        _ => note,
+    };
+    Outcome::Ok(med, note)
+}
+
+/// The listen-queue overflows of every run of a cell, in run order: one
+/// overflow costs its client a SYN retransmit (a second), so a cell whose
+/// median run had none may still have runs that did. The count is the
+/// kernel's, system-wide (`TcpExt ListenOverflows`).
+fn overflows_note(runs: &[&RunLine]) -> String {
+    let each: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{:.0}",
+                r.extra.get("listen_overflows").copied().unwrap_or(0.0)
+            )
+        })
+        .collect();
+    let word = if runs.len() > 1 { " (each run)" } else { "" };
+    format!("listen overflows {}{word}", each.join(", "))
 }
 
 /// Formats a number with a sensible precision.
@@ -603,6 +627,38 @@ mod tests {
         assert_eq!(n.spread.headline, (1.0, 3.0));
         assert_eq!(n.spread.per_op, (900.0, 1100.0));
         assert!(note.contains("p50 1.00 ms"), "{note}");
+    }
+
+    #[test]
+    fn a_urlfetch_cell_shows_the_listen_overflows_of_every_run() {
+        let cell = crate::plan::cells(&[Workload::Urlfetch], &[Runtime::Corun], false)
+            .into_iter()
+            .find(|c| c.kind == "urlfetch" && c.n == 10_000)
+            .unwrap();
+        let run = |secs: f64, overflows: f64| -> Result<RunLine, String> {
+            Ok(RunLine {
+                ok: true,
+                reason: String::new(),
+                secs,
+                extra: [("listen_overflows", overflows), ("schedulers", 1.0)]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+                rss_start_kb: 2048.0,
+                peak_rss_kb: 4096.0,
+            })
+        };
+        // The median run (0.3 s) had none; the slow one had 5 900.
+        let runs = [run(0.3, 0.0), run(1.3, 5_900.0), run(0.2, 0.0)];
+        let Outcome::Ok(n, note) = fold(&cell, &runs) else {
+            panic!("three good runs fold to a result");
+        };
+        assert_eq!(n.headline, 0.3);
+        assert!(
+            note.starts_with("listen overflows 0, 5900, 0 (each run)"),
+            "{note}"
+        );
+        assert!(note.ends_with("; 1 scheduler"), "{note}");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! first. httpd runs corun's example server (`crate::http_example`).
 //!
 //! Public corun API only; nothing here prints, and no tuning a user would
-//! not find in the docs (a tuned variant would be its own labelled row).
+//! not find in the docs (a tuned variant is its own labelled row: the
+//! tuned mix here, the tuned urlfetch in `corun_rt`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,11 @@ pub fn run(work: &CoresWork) -> Result<Outcome, String> {
                 .cores(n)
                 .run(mix(tasks, rounds, tuned))
         }
+        CoresWork::UrlFetch {
+            n: fetches,
+            tuned: true,
+            ..
+        } => super::corun_rt::urlfetch_tuned(fetches),
         CoresWork::UrlFetch { n: fetches, .. } => {
             corun::Builder::new().cores(n).run(urlfetch(fetches))
         }
@@ -308,7 +314,12 @@ mod tests {
     #[test]
     fn urlfetch_on_several_cores_accepts_every_fetch() {
         let cores = two_or_fewer();
-        let o = std::thread::spawn(move || run(&CoresWork::UrlFetch { n: 50, cores }))
+        let work = CoresWork::UrlFetch {
+            n: 50,
+            cores,
+            tuned: false,
+        };
+        let o = std::thread::spawn(move || run(&work))
             .join()
             .unwrap()
             .unwrap();

@@ -1,8 +1,10 @@
 //! The `corun` runtime under test: every workload on one corun scheduler
-//! (`corun::run` on the child's main thread), except `urlfetch`, which also
-//! uses a second scheduler thread (thread-per-core on the 2-core machine);
-//! the multi-core cells are `corun_cores`'s. corun's own timers, channels,
-//! sockets and files. Compiled only with the `corun` cargo feature.
+//! (`corun::run` on the child's main thread), each the plain program a user
+//! writes (default listener, no chunked spawns, no extra scheduler); the
+//! multi-core cells are `corun_cores`'s, and so is the dispatch of the
+//! labelled tuned urlfetch row ([`urlfetch_tuned`], two schedulers). corun's
+//! own timers, channels, sockets and files. Compiled only with the `corun`
+//! cargo feature.
 //!
 //! Only corun code lives here; shared helpers come from `crate::common`.
 //! Nothing here prints (the child driver owns stdout), and nothing here may
@@ -296,10 +298,19 @@ pub(crate) async fn fetch(addr: SocketAddr) -> Result<(), String> {
     common::check_response(&body)
 }
 
+/// A listener with a raised backlog, for the tuned urlfetch row only: the
+/// plain cells bind with `TcpListener::bind` (corun's default backlog).
 fn corun_listener(backlog: u64) -> Result<(TcpListener, SocketAddr), String> {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
     let backlog = backlog.clamp(1024, i32::MAX as u64) as _;
     let l = TcpListener::bind_with_backlog(any, backlog).map_err(|e| format!("listen: {e}"))?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    Ok((l, addr))
+}
+
+/// The default listener on an ephemeral loopback port, as a user binds it.
+fn default_listener() -> Result<(TcpListener, SocketAddr), String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("listen: {e}"))?;
     let addr = l.local_addr().map_err(|e| e.to_string())?;
     Ok((l, addr))
 }
@@ -323,6 +334,35 @@ async fn urlfetch_server(l: TcpListener, n: u64) -> u64 {
         }
     }
     accepted
+}
+
+/// urlfetch as a corun user writes it, the shape of the smol and tokio-ct
+/// peers: one scheduler, the default listener, the accept loop spawned,
+/// then every client spawned in a plain loop, then each joined in turn.
+async fn urlfetch(n: u64) -> Result<Outcome, String> {
+    let (l, addr) = default_listener()?;
+    let overflows0 = common::listen_overflows();
+    let t0 = Instant::now();
+    let server = corun::spawn(urlfetch_server(l, n));
+    let clients: Vec<_> = (0..n).map(|_| corun::spawn(fetch(addr))).collect();
+    let mut ok = 0u64;
+    let mut first_err = None;
+    for c in clients {
+        match c.await.map_err(join_err)? {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        // The server would wait for connections that never come.
+        server.kill();
+        return Err(fetches_failed(n, ok, &e));
+    }
+    let accepted = server.await.map_err(join_err)?;
+    let secs = t0.elapsed().as_secs_f64();
+    urlfetch_outcome(n, accepted, secs, overflows0, 1)
 }
 
 /// `n` client tasks: how many fetches succeeded, and the first error. With
@@ -353,15 +393,15 @@ async fn urlfetch_clients(
     Ok((ok, first_err))
 }
 
-/// Percentage of the urlfetch clients that run on the server's scheduler:
-/// a client costs the kernel about twice what serving it does (connect and
-/// the handshake, the request's delivery, the last close), so with a
-/// quarter of them beside the server both threads are about equally busy
-/// (perf: 54/46 at 20 %, 70/30 with none, 34/66 at half).
+/// Percentage of the tuned urlfetch's clients that run on the server's
+/// scheduler: a client costs the kernel about twice what serving it does
+/// (connect and the handshake, the request's delivery, the last close), so
+/// with a quarter of them beside the server both threads are about equally
+/// busy (perf: 54/46 at 20 %, 70/30 with none, 34/66 at half).
 const URLFETCH_CLIENTS_BESIDE_SERVER_PCT: u64 = 25;
 
-/// From this many fetches on, urlfetch spreads over two schedulers; below,
-/// one scheduler runs the server and every client.
+/// From this many fetches on, the tuned urlfetch spreads over two
+/// schedulers; below, one scheduler runs the server and every client.
 ///
 /// A short burst does not keep two threads busy: at 1 000 fetches, perf
 /// showed each thread about 45 % busy, mostly waiting for the other (94 ms
@@ -371,18 +411,24 @@ const URLFETCH_CLIENTS_BESIDE_SERVER_PCT: u64 = 25;
 /// 0.136; 4 000, 0.292 against 0.231; 10 000, 0.69 against 0.46.
 pub const URLFETCH_SPREAD_FROM: u64 = 2_000;
 
-/// Thread-per-core, as a corun user would run it on this 2-core machine
-/// (tokio-mt gets its 2 workers): the server (accept loop and one task per
-/// connection) on a second scheduler thread, the client tasks spread over
-/// both so the two threads are equally busy. The server-side clients are
-/// spawned in chunks: spawned all at once, the accept loop would wait
-/// behind every one of them and the listen queue could overflow. A burst
-/// too small to keep two threads busy runs on one scheduler instead
-/// ([`URLFETCH_SPREAD_FROM`], like tokio-ct).
-async fn urlfetch(n: u64) -> Result<Outcome, String> {
-    if n < URLFETCH_SPREAD_FROM {
-        return urlfetch_one_scheduler(n).await;
-    }
+/// The tuned urlfetch row (the `urlfetch-tuned` kind), work a plain user
+/// would not know to do, shown beside the plain cells and labelled so:
+/// thread-per-core on this 2-core machine, the server (accept loop and one
+/// task per connection) on a second scheduler thread with a raised
+/// backlog, the client tasks spread over both so the two threads are
+/// equally busy, the server-side clients spawned in chunks with yields. A
+/// burst too small to keep two threads busy runs on one scheduler instead
+/// ([`URLFETCH_SPREAD_FROM`]), still in chunks.
+pub fn urlfetch_tuned(n: u64) -> Result<Outcome, String> {
+    corun::run(async move {
+        if n < URLFETCH_SPREAD_FROM {
+            return urlfetch_tuned_one_scheduler(n).await;
+        }
+        urlfetch_tuned_two_schedulers(n).await
+    })
+}
+
+async fn urlfetch_tuned_two_schedulers(n: u64) -> Result<Outcome, String> {
     let server_sched = corun::Builder::new()
         .thread_name("urlfetch-server")
         .start()
@@ -417,11 +463,11 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
     urlfetch_outcome(n, accepted, secs, overflows0, 2)
 }
 
-/// urlfetch with the server and every client on this scheduler. The
-/// clients are spawned in chunks of 64, so that the accept loop gets its
-/// turns (8 alternating runs each: chunks of 8 to 1 000 were within 4 % of
-/// each other).
-async fn urlfetch_one_scheduler(n: u64) -> Result<Outcome, String> {
+/// The tuned urlfetch with the server and every client on this scheduler.
+/// The clients are spawned in chunks of 64, so that the accept loop gets
+/// its turns (8 alternating runs each: chunks of 8 to 1 000 were within 4 %
+/// of each other).
+async fn urlfetch_tuned_one_scheduler(n: u64) -> Result<Outcome, String> {
     let (l, addr) = corun_listener(n)?;
     let overflows0 = common::listen_overflows();
     let t0 = Instant::now();
@@ -479,7 +525,7 @@ async fn serve_keepalive(s: TcpStream) {
 }
 
 async fn httpd(secs: u64) -> Result<Outcome, String> {
-    let (l, addr) = corun_listener(1024)?;
+    let (l, addr) = default_listener()?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
     let wrk = std::thread::spawn(move || {
@@ -506,7 +552,7 @@ async fn httpd(secs: u64) -> Result<Outcome, String> {
 }
 
 async fn conns(n: u64) -> Result<Outcome, String> {
-    let (l, addr) = corun_listener(n)?;
+    let (l, addr) = default_listener()?;
     let mut tasks = Vec::with_capacity(n as usize);
     let before = common::current_rss_kb();
     let mut client = ConnsClient::start(addr, n)?;

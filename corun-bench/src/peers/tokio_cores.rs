@@ -22,8 +22,8 @@ pub fn run(work: &CoresWork, multi: bool) -> Result<Outcome, String> {
     if !multi {
         return Err("multi-core cells run on tokio-mt only".into());
     }
-    if let CoresWork::Mix { tuned: true, .. } = work {
-        return Err("the tuned mix is corun's layout".into());
+    if let CoresWork::Mix { tuned: true, .. } | CoresWork::UrlFetch { tuned: true, .. } = work {
+        return Err("the tuned rows are corun's layouts".into());
     }
     let workers = work.cores();
     cores::pin_to_cpus(workers)?;
@@ -209,7 +209,11 @@ mod tests {
 
     #[test]
     fn tokio_ct_does_not_run_multi_core_cells() {
-        let work = CoresWork::UrlFetch { n: 1, cores: 1 };
+        let work = CoresWork::UrlFetch {
+            n: 1,
+            cores: 1,
+            tuned: false,
+        };
         assert!(run(&work, false).unwrap_err().contains("tokio-mt"));
     }
 
@@ -218,6 +222,7 @@ mod tests {
         let work = CoresWork::UrlFetch {
             n: 50,
             cores: two_or_fewer(),
+            tuned: false,
         };
         let o = std::thread::spawn(move || run(&work, true))
             .join()
