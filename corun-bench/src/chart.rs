@@ -25,6 +25,8 @@ fn color(rt: Runtime) -> RGBColor {
         Runtime::TokioMt => RGBColor(23, 190, 207),
         Runtime::Smol => RGBColor(44, 160, 44),
         Runtime::May => RGBColor(148, 103, 189),
+        // Never drawn: the reference row runs httpd only.
+        Runtime::Epoll => RGBColor(0, 0, 0),
     }
 }
 
