@@ -27,6 +27,8 @@ fn color(rt: Runtime) -> RGBColor {
         Runtime::May => RGBColor(148, 103, 189),
         Runtime::Monoio => RGBColor(255, 127, 14),
         Runtime::Glommio => RGBColor(140, 86, 75),
+        // Never drawn: the reference row runs httpd only.
+        Runtime::Epoll => RGBColor(0, 0, 0),
     }
 }
 

@@ -379,6 +379,8 @@ pub struct WrkRun {
     /// CPU time of this process (the server) while wrk ran, as a share of
     /// wrk's wall time: 1.0 is one core kept busy.
     pub server_busy: f64,
+    /// The server's CPU seconds (user + system) while wrk ran.
+    pub server_cpu_s: f64,
     /// wrk's own CPU time as a share of its wall time.
     pub wrk_busy: f64,
 }
@@ -392,6 +394,7 @@ impl WrkRun {
             .with("p99_ms", self.p99_ms)
             .with("requests", self.requests)
             .with("server_busy", self.server_busy)
+            .with("server_cpu_s", self.server_cpu_s)
             .with("wrk_busy", self.wrk_busy)
     }
 }
@@ -427,7 +430,8 @@ pub fn run_wrk_timing(
         .output()
         .map_err(|e| format!("cannot run wrk: {e}"))?;
     let wall = t0.elapsed().as_secs_f64().max(1e-9);
-    let server_busy = (server_cpu_s() - server0) / wall;
+    let server_cpu_s = server_cpu_s() - server0;
+    let server_busy = server_cpu_s / wall;
     let wrk_busy = (Usage::of(libc::RUSAGE_CHILDREN).cpu_s() - wrk0.cpu_s()) / wall;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
@@ -440,6 +444,7 @@ pub fn run_wrk_timing(
         p99_ms,
         requests,
         server_busy,
+        server_cpu_s,
         wrk_busy,
     })
 }

@@ -29,11 +29,14 @@ pub enum Runtime {
     Monoio,
     /// glommio, thread-per-core io_uring (one executor here).
     Glommio,
+    /// Not a runtime: httpd's reference row, a one-thread epoll loop
+    /// written straight on libc (`peers::epoll_raw`). Runs httpd only.
+    Epoll,
 }
 
 impl Runtime {
     /// Every runtime, in table order.
-    pub const ALL: [Runtime; 8] = [
+    pub const ALL: [Runtime; 9] = [
         Runtime::Corun,
         Runtime::Thread,
         Runtime::TokioCt,
@@ -42,6 +45,7 @@ impl Runtime {
         Runtime::May,
         Runtime::Monoio,
         Runtime::Glommio,
+        Runtime::Epoll,
     ];
 
     /// The name used on the command line, in tables and in JSON.
@@ -55,7 +59,23 @@ impl Runtime {
             Runtime::May => "may",
             Runtime::Monoio => "monoio",
             Runtime::Glommio => "glommio",
+            Runtime::Epoll => "epoll",
         }
+    }
+
+    /// The row label in tables: the name, or for the reference row what it
+    /// is (so nobody reads it as a peer).
+    pub fn label(self) -> &'static str {
+        match self {
+            Runtime::Epoll => "epoll (raw, no runtime; reference)",
+            rt => rt.name(),
+        }
+    }
+
+    /// Whether this runtime has a row in cases of `kind` with second
+    /// parameter `param`: the raw epoll loop only in httpd on one core.
+    fn has_row(self, kind: &str, param: u64) -> bool {
+        self != Runtime::Epoll || (kind == "httpd" && param == 0)
     }
 
     /// The child binary (next to the parent's) that runs it.
@@ -68,6 +88,7 @@ impl Runtime {
             Runtime::May => "corun-bench-child-may",
             Runtime::Monoio => "corun-bench-child-monoio",
             Runtime::Glommio => "corun-bench-child-glommio",
+            Runtime::Epoll => "corun-bench-child-epoll",
         }
     }
 
@@ -360,7 +381,7 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
                     "cores-tuned" | "urlfetch-tuned" => rt == Runtime::Corun,
                     _ => matches!(rt, Runtime::Corun | Runtime::TokioMt),
                 };
-                if multi_core(kind, param).is_some() && !runs_it {
+                if (multi_core(kind, param).is_some() && !runs_it) || !rt.has_row(kind, param) {
                     continue;
                 }
                 let (n, na) = match fit(kind, n, rt) {
@@ -466,9 +487,19 @@ mod tests {
                     .all(|c| c.n == n && multi_core(c.kind, c.param) == Some(2))
             );
             assert!(two[0].case().ends_with(", 2 cores"), "{}", two[0].case());
-            // The one-core cases keep every runtime.
-            let one = cells.iter().filter(|c| c.param == 0).count();
-            assert_eq!(one % Runtime::ALL.len(), 0, "{w:?}");
+            // The one-core cases keep every runtime (the raw epoll
+            // reference row is httpd's only).
+            let one: Vec<Runtime> = cells
+                .iter()
+                .filter(|c| c.param == 0)
+                .map(|c| c.runtime)
+                .collect();
+            let peers = Runtime::ALL.len() - 1;
+            match w {
+                Workload::Httpd => assert_eq!(one, Runtime::ALL, "{w:?}"),
+                _ => assert_eq!(one.len() % peers, 0, "{w:?}"),
+            }
+            assert!(two.iter().all(|c| c.runtime != Runtime::Epoll));
         }
         assert_eq!(multi_core("sleep", 1000), None);
         assert_eq!(multi_core("urlfetch", 0), None);
@@ -494,8 +525,24 @@ mod tests {
             let plain = cells
                 .iter()
                 .filter(|c| c.kind == "urlfetch" && c.n == n && c.param == 0);
-            assert_eq!(plain.count(), Runtime::ALL.len(), "n={n}");
+            let peers = Runtime::ALL
+                .iter()
+                .filter(|r| **r != Runtime::Epoll)
+                .count();
+            assert_eq!(plain.count(), peers, "n={n}");
         }
+    }
+
+    #[test]
+    fn the_raw_epoll_loop_is_a_labelled_httpd_row_only() {
+        for w in Workload::EACH {
+            let has = cells(&[w], &Runtime::ALL, false)
+                .iter()
+                .any(|c| c.runtime == Runtime::Epoll);
+            assert_eq!(has, w == Workload::Httpd, "{w:?}");
+        }
+        assert!(Runtime::Epoll.label().contains("reference"));
+        assert_eq!(Runtime::Corun.label(), "corun");
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct Numbers {
     pub per_op: f64,
     /// Peak RSS, KiB.
     pub peak_kb: f64,
+    /// The further figures of [`more_columns`] (unused slots: 0).
+    pub more: [f64; MORE],
     /// How far the runs behind these numbers spread.
     pub spread: Spread,
 }
@@ -62,7 +64,12 @@ pub struct Spread {
     pub headline: (f64, f64),
     /// Second figure (min, max).
     pub per_op: (f64, f64),
+    /// Further figures (min, max).
+    pub more: [(f64, f64); MORE],
 }
+
+/// Most further figures a table shows besides the headline and the second.
+pub const MORE: usize = 2;
 
 /// What became of one cell.
 #[derive(Debug, Clone)]
@@ -95,7 +102,7 @@ pub fn headline_name(kind: &str) -> (&'static str, bool) {
         "timers-cancel" | "timers-fire" => ("ns/timer", false),
         "fileio" => ("MB/s", true),
         "urlfetch" | "urlfetch-tuned" => ("wall s", false),
-        "httpd" => ("req/s", true),
+        "httpd" => ("server CPU µs/request", false),
         "conns" => ("B/conn", false),
         "flood" => ("bystander p99 ms", false),
         "cores" | "cores-tuned" => ("wall s", false),
@@ -123,7 +130,27 @@ fn per_op_name(kind: &str) -> Option<&'static str> {
 fn per_op_higher_better(kind: &str) -> Option<bool> {
     match kind {
         "flood" => Some(true),
+        "httpd" => Some(false),
         _ => None,
+    }
+}
+
+/// Figures shown after the second one, each with its spread: (label, key of
+/// the run's extra numbers). At most [`MORE`].
+fn more_columns(kind: &str) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        "httpd" => &[("req/s", "req_per_s"), ("p50 ms", "p50_ms")],
+        _ => &[],
+    }
+}
+
+/// The server's CPU µs (user + system) per request served while wrk ran;
+/// from the busy share for runs that did not record the CPU seconds.
+fn cpu_us_per_request(x: impl Fn(&str) -> f64, has: impl Fn(&str) -> bool) -> f64 {
+    if has("server_cpu_s") {
+        x("server_cpu_s") / x("requests").max(1.0) * 1e6
+    } else {
+        x("server_busy") / x("req_per_s").max(1.0) * 1e6
     }
 }
 
@@ -143,7 +170,10 @@ pub fn numbers(cell: &Cell, r: &RunLine) -> Numbers {
             (bytes / r.secs / 1e6, r.secs * 1e6 / writes)
         }
         "urlfetch" | "urlfetch-tuned" => (r.secs, r.secs * 1e6 / n),
-        "httpd" => (x("req_per_s"), x("p99_ms")),
+        "httpd" => (
+            cpu_us_per_request(x, |k| r.extra.contains_key(k)),
+            x("p99_ms"),
+        ),
         "conns" => (
             (x("rss_after_kb") - x("rss_before_kb")).max(0.0) * 1024.0 / n,
             r.secs * 1e6 / n,
@@ -155,15 +185,21 @@ pub fn numbers(cell: &Cell, r: &RunLine) -> Numbers {
         ),
         _ => (ns_per_op, ns_per_op),
     };
+    let mut more = [0.0; MORE];
+    for (slot, (_, key)) in more.iter_mut().zip(more_columns(cell.kind)) {
+        *slot = x(key);
+    }
     Numbers {
         secs: r.secs,
         headline,
         per_op,
         peak_kb: r.peak_rss_kb,
+        more,
         spread: Spread {
             runs: 1,
             headline: (headline, headline),
             per_op: (per_op, per_op),
+            more: more.map(|v| (v, v)),
         },
     }
 }
@@ -187,14 +223,13 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             s
         }
         "httpd" => {
-            let mut s = format!("p50 {:.2} ms, {} requests", x("p50_ms"), x("requests"));
+            let mut s = format!("{} requests", x("requests"));
             // Which side limits the rate (see `common::WrkRun`).
             if r.extra.contains_key("wrk_busy") {
                 s.push_str(&format!(
-                    "; busy: server {:.0} %, wrk {:.0} %; server {:.1} µs CPU/request",
+                    "; busy: server {:.0} %, wrk {:.0} %",
                     x("server_busy") * 100.0,
                     x("wrk_busy") * 100.0,
-                    x("server_busy") / x("req_per_s").max(1.0) * 1e6
                 ));
             }
             s
@@ -269,15 +304,18 @@ pub fn fold(cell: &Cell, runs: &[Result<RunLine, String>]) -> Outcome {
     let nums: Vec<Numbers> = good.iter().map(|r| numbers(cell, r)).collect();
     let headlines: Vec<f64> = nums.iter().map(|n| n.headline).collect();
     let per_ops: Vec<f64> = nums.iter().map(|n| n.per_op).collect();
+    let mores: [Vec<f64>; MORE] = std::array::from_fn(|i| nums.iter().map(|n| n.more[i]).collect());
     let med = Numbers {
         secs: median(nums.iter().map(|n| n.secs).collect()),
         headline: median(headlines.clone()),
         per_op: median(per_ops.clone()),
         peak_kb: median(nums.iter().map(|n| n.peak_kb).collect()),
+        more: std::array::from_fn(|i| median(mores[i].clone())),
         spread: Spread {
             runs: nums.len(),
             headline: range(&headlines),
             per_op: range(&per_ops),
+            more: std::array::from_fn(|i| range(&mores[i])),
         },
     };
     // Notes come from the run whose headline is closest to the median.
@@ -410,6 +448,8 @@ pub fn table(workload: Workload, rows: &[Row]) -> String {
     let mut header = vec!["case".to_string(), "runtime".into(), "median time s".into()];
     header.push(hl.into());
     header.extend(second.map(String::from));
+    let more = more_columns(kind);
+    header.extend(more.iter().map(|(label, _)| label.to_string()));
     header.extend(["peak RSS".into(), "notes".into()]);
     header.push(format!("{} vs peer, {hl}", base.name()));
     if let Some((name, _)) = second_ratio {
@@ -425,7 +465,10 @@ pub fn table(workload: Workload, rows: &[Row]) -> String {
                 Outcome::Ok(n, _) => Some(*n),
                 _ => None,
             });
-        let mut line = vec![TCell::new(r.cell.case()), TCell::new(r.cell.runtime.name())];
+        let mut line = vec![
+            TCell::new(r.cell.case()),
+            TCell::new(r.cell.runtime.label()),
+        ];
         match &r.outcome {
             Outcome::Ok(n, note) => {
                 let words = |b: f64, v: f64, higher_better: bool| {
@@ -442,6 +485,13 @@ pub fn table(workload: Workload, rows: &[Row]) -> String {
                 ]);
                 if second.is_some() {
                     line.push(right(fmt_spread(n.per_op, n.spread.per_op, n.spread.runs)));
+                }
+                for i in 0..more.len() {
+                    line.push(right(fmt_spread(
+                        n.more[i],
+                        n.spread.more[i],
+                        n.spread.runs,
+                    )));
                 }
                 line.extend([right(fmt_kb(n.peak_kb)), TCell::new(note)]);
                 let b = base_nums.map_or(f64::NAN, |b| b.headline);
@@ -627,6 +677,73 @@ mod tests {
         assert_eq!(n.spread.headline, (1.0, 3.0));
         assert_eq!(n.spread.per_op, (900.0, 1100.0));
         assert!(note.contains("p50 1.00 ms"), "{note}");
+    }
+
+    fn httpd_run(cpu_s: f64, requests: f64, p99_ms: f64) -> Result<RunLine, String> {
+        let extra = [
+            ("req_per_s", requests / 5.0),
+            ("p50_ms", p99_ms / 4.0),
+            ("p99_ms", p99_ms),
+            ("requests", requests),
+            ("server_busy", cpu_s / 5.0),
+            ("server_cpu_s", cpu_s),
+            ("wrk_busy", 1.0),
+        ];
+        Ok(RunLine {
+            ok: true,
+            reason: String::new(),
+            secs: 5.0,
+            extra: extra.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            rss_start_kb: 2048.0,
+            peak_rss_kb: 4096.0,
+        })
+    }
+
+    #[test]
+    fn the_httpd_table_leads_with_server_cpu_per_request_and_shows_rate_and_latency() {
+        let cell = |rt| crate::plan::cells(&[Workload::Httpd], &[rt], false).remove(0);
+        // 1.6 s of server CPU over 400 000 requests: 4 µs each.
+        let corun = [
+            httpd_run(1.6, 400_000.0, 0.8),
+            httpd_run(1.8, 400_000.0, 0.6),
+            httpd_run(1.5, 400_000.0, 1.0),
+        ];
+        let Outcome::Ok(n, note) = fold(&cell(Runtime::Corun), &corun) else {
+            panic!("three good runs fold to a result");
+        };
+        assert!((n.headline - 4.0).abs() < 1e-9, "{}", n.headline);
+        assert!((n.spread.headline.0 - 3.75).abs() < 1e-9);
+        assert!((n.spread.headline.1 - 4.5).abs() < 1e-9);
+        assert_eq!(n.per_op, 0.8);
+        assert_eq!(n.more, [80_000.0, 0.2]);
+        assert_eq!(n.spread.more[1], (0.15, 0.25));
+        assert!(note.contains("busy: server"), "{note}");
+        let rows = [
+            Row {
+                cell: cell(Runtime::Corun),
+                outcome: fold(&cell(Runtime::Corun), &corun),
+            },
+            Row {
+                cell: cell(Runtime::Epoll),
+                outcome: fold(&cell(Runtime::Epoll), &[httpd_run(1.2, 400_000.0, 0.4)]),
+            },
+        ];
+        let text = table(Workload::Httpd, &rows);
+        let header = text.lines().find(|l| l.contains("runtime")).unwrap();
+        let at = |s: &str| header.find(s).unwrap_or_else(|| panic!("{s}: {header}"));
+        assert!(at("server CPU µs/request") < at("p99 ms"), "{header}");
+        assert!(
+            at("p99 ms") < at("req/s") && at("req/s") < at("p50 ms"),
+            "{header}"
+        );
+        assert!(text.contains("4.000 (3.750–4.500)"), "{text}");
+        assert!(
+            text.contains("epoll (raw, no runtime; reference)"),
+            "{text}"
+        );
+        // 4 µs against the reference's 3 µs; p99 0.8 against 0.4.
+        assert!(text.contains("corun 1.33× worse"), "{text}");
+        assert!(text.contains("corun 2.00× worse"), "{text}");
     }
 
     #[test]

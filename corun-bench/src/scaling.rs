@@ -138,10 +138,12 @@ mod tests {
             headline: secs,
             per_op: 0.0,
             peak_kb: 0.0,
+            more: Default::default(),
             spread: Spread {
                 runs: 3,
                 headline: range,
                 per_op: (0.0, 0.0),
+                more: Default::default(),
             },
         };
         Row {

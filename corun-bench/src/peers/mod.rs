@@ -2,7 +2,8 @@
 //! `run(&Work) -> Result<Outcome, String>` (tokio takes a `multi` flag) and
 //! implements every workload the plan sends it, validating its own counts.
 //! The multi-core cells (`Work::Cores`) of corun and tokio-mt live in
-//! `corun_cores` and `tokio_cores`.
+//! `corun_cores` and `tokio_cores`. `epoll_raw` is no runtime: httpd's
+//! reference row, a server written straight on libc.
 //!
 //! Peers never print, never pick sizes and never read other peers' code.
 
@@ -10,6 +11,7 @@
 pub mod corun_cores;
 #[cfg(feature = "corun")]
 pub mod corun_rt;
+pub mod epoll_raw;
 pub mod glommio_rt;
 pub mod may_rt;
 pub mod monoio_rt;
