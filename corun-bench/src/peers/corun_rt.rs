@@ -242,14 +242,11 @@ async fn fileio(
     for i in 0..tasks {
         let path = dir.join(format!("f{i}"));
         handles.push(corun::spawn(async move {
-            // Owned writes: a write that moves to another core takes the
-            // buffer along instead of a copy (`File::write_all_owned`).
-            let mut buf = vec![0xA5u8; chunk];
+            // The plain program, as for the peers: a borrowed `write_all`.
+            let buf = vec![0xA5u8; chunk];
             let mut f = corun::fs::File::create(&path).await?;
             for _ in 0..writes {
-                let (r, back) = f.write_all_owned(buf).await;
-                r?;
-                buf = back;
+                f.write_all(&buf).await?;
             }
             std::io::Result::Ok(())
         }));

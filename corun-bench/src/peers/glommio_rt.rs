@@ -9,7 +9,9 @@
 //!
 //! glommio needs at least 512 KiB of locked memory (`RLIMIT_MEMLOCK`);
 //! [`run`] raises the soft limit to the hard one first, as a user's program
-//! that hits the limit is told to.
+//! that hits the limit is told to. The I/O memory stays at glommio's
+//! default (10 MiB): run as root, it is registered with the rings and so
+//! resident, and counts in this peer's RSS as it would in a user's program.
 //!
 //! Only glommio code lives here; shared helpers come from `crate::common`.
 //! Nothing here prints (the child driver owns stdout).

@@ -63,7 +63,10 @@ pub(super) const MAX_CHUNK: usize = 2 * 1024 * 1024;
 /// `flush` or `close` (from `futures` `AsyncWriteExt`) to see its outcome.
 ///
 /// Dropping a `File` with an operation in flight is fine: the operation
-/// completes on the pool, then the file is closed.
+/// completes on its thread (the pool, or the write lane for a moved
+/// write, whose bytes were copied before it started), then the file is
+/// closed; no written byte is lost, but that operation's error, if any,
+/// is (call `flush` first to see it).
 ///
 /// ```
 /// corun::run(async {

@@ -9,9 +9,12 @@
 //! * A thread that finishes a job takes the next queued one without a
 //!   wake-up (unlike the blocking pool, whose threads sleep as soon as the
 //!   queue is empty): a write of microseconds must not cost a futex wake.
-//! * A thread that finds the queue empty sleeps at once; it does not spin,
-//!   since a spinning lane thread delays the scheduler thread that would
-//!   queue its next job.
+//! * A thread that finds the queue empty gives up its core
+//!   ([`YIELDS_BEFORE_SLEEP`] `sched_yield`s, looking at the queue after
+//!   each) before it sleeps: where it shares a core with the scheduler
+//!   thread, that thread runs and queues the next job, which the lane then
+//!   takes without a futex wake. It does not spin: a spinning lane thread
+//!   delays the scheduler thread that would queue its next job.
 //! * Jobs start in FIFO order; each runs to completion (they are
 //!   [`pool::job`]s, which catch panics and wake their task).
 //! * Started lazily by the first job; a thread idle for
@@ -117,16 +120,59 @@ pub(super) fn submit(job: Job) {
     }
 }
 
+/// How many times a lane thread that finds the queue empty yields its
+/// core (looking at the queue again after each) before it sleeps.
+pub(super) const YIELDS_BEFORE_SLEEP: u32 = 3;
+
+/// What a lane thread does next.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Run the queued job at the front.
+    Run,
+    /// Give up the core once, then look again.
+    Yield,
+    /// Wait on the condvar until a job is queued (or the keep-alive ends).
+    Sleep,
+}
+
+/// The next step for a lane thread that has yielded `yields` times since
+/// it last ran a job or woke up.
+fn next_step(queued: bool, yields: u32) -> Step {
+    if queued {
+        Step::Run
+    } else if yields < YIELDS_BEFORE_SLEEP {
+        Step::Yield
+    } else {
+        Step::Sleep
+    }
+}
+
 fn worker(lane: &'static Lane) {
-    // This thread counts in `awake` except while it waits on the condvar.
+    // This thread counts in `awake` except while it waits on the condvar,
+    // so a job queued while it yields is taken without a notify.
     let mut st = lock(&lane.state);
+    let mut yields = 0;
     loop {
-        if let Some(job) = st.queue.pop_front() {
-            drop(st);
-            // Lane jobs catch their own panics; belt and braces.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-            st = lock(&lane.state);
-            continue;
+        match next_step(!st.queue.is_empty(), yields) {
+            Step::Run => {
+                let Some(job) = st.queue.pop_front() else {
+                    continue;
+                };
+                yields = 0;
+                drop(st);
+                // Lane jobs catch their own panics; belt and braces.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                st = lock(&lane.state);
+                continue;
+            }
+            Step::Yield => {
+                yields += 1;
+                drop(st);
+                thread::yield_now();
+                st = lock(&lane.state);
+                continue;
+            }
+            Step::Sleep => yields = 0,
         }
         st.awake -= 1;
         st.sleeping += 1;
@@ -157,6 +203,21 @@ mod tests {
         assert_eq!(threads_for(1), 0);
         assert_eq!(threads_for(2), 1);
         assert_eq!(threads_for(8), 7);
+    }
+
+    #[test]
+    fn an_idle_lane_thread_yields_a_few_times_then_sleeps() {
+        // A queued job always runs first, whatever came before.
+        for yields in 0..=YIELDS_BEFORE_SLEEP + 1 {
+            assert_eq!(next_step(true, yields), Step::Run);
+        }
+        // Nothing queued: yield (at least once), looking again after
+        // each, then sleep.
+        assert_eq!(next_step(false, 0), Step::Yield);
+        for yields in 0..YIELDS_BEFORE_SLEEP {
+            assert_eq!(next_step(false, yields), Step::Yield);
+        }
+        assert_eq!(next_step(false, YIELDS_BEFORE_SLEEP), Step::Sleep);
     }
 
     #[test]

@@ -39,7 +39,7 @@
 //! * **Spreading writes over the cores**: inline, all the copying into the
 //!   page cache happens on the scheduler's core. When the scheduler has
 //!   other work queued (other tasks ready, or wakes waiting) and the lane
-//!   has room (at most 2 such writes in flight per lane thread,
+//!   has room (at most 4 such writes in flight per lane thread,
 //!   process-wide), an inline-able write is copied into a recycled buffer
 //!   and handed to the *write lane* — one thread per core beyond the
 //!   first, sleeping when idle — while the task yields and the scheduler
