@@ -29,6 +29,7 @@ pub struct Builder {
     cores: usize,
     /// `None`: pin when [`affinity::pin_by_default`] says so.
     pin_cores: Option<bool>,
+    least_loaded: bool,
     pub(super) options: Options,
 }
 
@@ -50,6 +51,7 @@ impl Builder {
             thread_name: "corun".to_string(),
             cores: 1,
             pin_cores: None,
+            least_loaded: false,
             options: Options::default(),
         }
     }
@@ -331,6 +333,14 @@ impl Builder {
         self
     }
 
+    /// Experiment (issue 15): `Scheduler::spawn` places on the core with
+    /// the fewest unfinished tasks it placed, instead of round-robin.
+    #[doc(hidden)]
+    pub fn least_loaded(mut self, on: bool) -> Builder {
+        self.least_loaded = on;
+        self
+    }
+
     /// The CPU each core is pinned to (`None`s when not pinned), from the
     /// calling thread's allowed CPUs.
     fn cpus(&self) -> std::io::Result<Vec<Option<usize>>> {
@@ -378,7 +388,7 @@ impl Builder {
                 }
             }
         }
-        let _ = slot.set(Group::new(shareds));
+        let _ = slot.set(Group::new(shareds, self.least_loaded));
         Ok(Scheduler::from_parts(slot, threads))
     }
 
@@ -478,7 +488,7 @@ impl Builder {
             threads.push(thread);
             shareds.push(shared);
         }
-        let _ = slot.set(Group::new(shareds));
+        let _ = slot.set(Group::new(shareds, this.least_loaded));
         let stop_others = StopCores { slot, threads };
         let out = in_task::run_on(core0, future, site);
         drop(stop_others);

@@ -156,7 +156,15 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let core = self.inner.group().place();
+        let group = self.inner.group();
+        let core = group.place();
+        if group.counts_load() {
+            let fut = super::group::WithCount {
+                fut: Box::pin(future),
+                _count: Group::count(&self.inner.slot, core),
+            };
+            return self.spawn_to(core, fut, None, false);
+        }
         self.spawn_to(core, future, None, false)
     }
 
