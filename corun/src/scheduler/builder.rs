@@ -29,7 +29,6 @@ pub struct Builder {
     cores: usize,
     /// `None`: pin when [`affinity::pin_by_default`] says so.
     pin_cores: Option<bool>,
-    least_loaded: bool,
     pub(super) options: Options,
 }
 
@@ -51,7 +50,6 @@ impl Builder {
             thread_name: "corun".to_string(),
             cores: 1,
             pin_cores: None,
-            least_loaded: false,
             options: Options::default(),
         }
     }
@@ -333,14 +331,6 @@ impl Builder {
         self
     }
 
-    /// Experiment (issue 15): `Scheduler::spawn` places on the core with
-    /// the fewest unfinished tasks it placed, instead of round-robin.
-    #[doc(hidden)]
-    pub fn least_loaded(mut self, on: bool) -> Builder {
-        self.least_loaded = on;
-        self
-    }
-
     /// The CPU each core is pinned to (`None`s when not pinned), from the
     /// calling thread's allowed CPUs.
     fn cpus(&self) -> std::io::Result<Vec<Option<usize>>> {
@@ -388,7 +378,7 @@ impl Builder {
                 }
             }
         }
-        let _ = slot.set(Group::new(shareds, self.least_loaded));
+        let _ = slot.set(Group::new(shareds));
         Ok(Scheduler::from_parts(slot, threads))
     }
 
@@ -488,7 +478,7 @@ impl Builder {
             threads.push(thread);
             shareds.push(shared);
         }
-        let _ = slot.set(Group::new(shareds, this.least_loaded));
+        let _ = slot.set(Group::new(shareds));
         let stop_others = StopCores { slot, threads };
         let out = in_task::run_on(core0, future, site);
         drop(stop_others);

@@ -25,42 +25,13 @@ pub(crate) type GroupSlot = Arc<OnceLock<Group>>;
 pub(crate) struct Group {
     cores: Box<[Arc<CoreShared>]>,
     next: AtomicUsize,
-    /// Experiment: place on the core with the fewest unfinished placed
-    /// tasks instead of round-robin.
-    least_loaded: bool,
-    /// Per core, tasks placed by the rule and not yet finished (only kept
-    /// when `least_loaded`).
-    live: Box<[Padded]>,
 }
 
-/// A counter on a cache line of its own.
-#[repr(align(64))]
-#[derive(Default)]
-struct Padded(AtomicUsize);
-
 impl Group {
-    pub(crate) fn new(cores: Vec<Arc<CoreShared>>, least_loaded: bool) -> Group {
+    pub(crate) fn new(cores: Vec<Arc<CoreShared>>) -> Group {
         Group {
-            live: (0..cores.len()).map(|_| Padded::default()).collect(),
             cores: cores.into_boxed_slice(),
             next: AtomicUsize::new(0),
-            least_loaded,
-        }
-    }
-
-    /// Whether placed tasks must carry a [`Counted`] guard.
-    pub(crate) fn counts_load(&self) -> bool {
-        self.least_loaded && self.cores.len() > 1
-    }
-
-    /// One more unfinished task on `core`, until the guard drops.
-    pub(crate) fn count(slot: &GroupSlot, core: usize) -> Counted {
-        if let Some(g) = slot.get() {
-            g.live[core].0.fetch_add(1, Ordering::Relaxed);
-        }
-        Counted {
-            slot: slot.clone(),
-            core,
         }
     }
 
@@ -81,45 +52,8 @@ impl Group {
     pub(crate) fn place(&self) -> usize {
         match self.cores.len() {
             1 => 0,
-            n if self.least_loaded => {
-                // Ties go round-robin, so an idle group fills evenly.
-                let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .min_by_key(|&c| self.live[c].0.load(Ordering::Relaxed))
-                    .unwrap_or(start)
-            }
             n => self.next.fetch_add(1, Ordering::Relaxed) % n,
         }
-    }
-}
-
-/// Counts a placed task as unfinished on its core until it is dropped
-/// (with the task's future: at completion, kill or shutdown).
-pub(crate) struct Counted {
-    slot: GroupSlot,
-    core: usize,
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        if let Some(g) = self.slot.get() {
-            g.live[self.core].0.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A future that carries a [`Counted`] guard.
-pub(crate) struct WithCount<F> {
-    pub(crate) fut: Pin<Box<F>>,
-    pub(crate) _count: Counted,
-}
-
-impl<F: Future> Future for WithCount<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.fut.as_mut().poll(cx)
     }
 }
 

@@ -156,15 +156,7 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let group = self.inner.group();
-        let core = group.place();
-        if group.counts_load() {
-            let fut = super::group::WithCount {
-                fut: Box::pin(future),
-                _count: Group::count(&self.inner.slot, core),
-            };
-            return self.spawn_to(core, fut, None, false);
-        }
+        let core = self.inner.group().place();
         self.spawn_to(core, future, None, false)
     }
 
