@@ -333,10 +333,13 @@ impl Builder {
 
     /// The CPU each core is pinned to (`None`s when not pinned), from the
     /// calling thread's allowed CPUs.
+    /// Only an explicit `pin_cores(true)` fails when the allowed CPUs
+    /// cannot be read; the default then leaves the cores unpinned.
     fn cpus(&self) -> std::io::Result<Vec<Option<usize>>> {
-        let allowed = match self.pin_cores {
-            Some(false) => Vec::new(),
-            _ => affinity::allowed_cpus()?,
+        let allowed = match (self.pin_cores, self.cores) {
+            (Some(false), _) | (None, 1) => Vec::new(),
+            (Some(true), _) => affinity::allowed_cpus()?,
+            (None, _) => affinity::allowed_cpus().unwrap_or_default(),
         };
         let pin = self
             .pin_cores
@@ -445,7 +448,8 @@ impl Builder {
     ///
     /// # Panics
     ///
-    /// If the OS refuses the poller or a thread, or `future` panics (its
+    /// If the OS refuses the poller or a thread, or pinning a core that
+    /// [`pin_cores`](Builder::pin_cores) asked for, or `future` panics (its
     /// panic is resumed here).
     #[track_caller]
     pub fn run<F: Future + 'static>(self, future: F) -> F::Output
