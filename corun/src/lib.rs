@@ -137,6 +137,12 @@
 //!   `RefCell`s. [`Scheduler::spawn_on_each`] starts one task per core: the
 //!   thread-per-core server, where each core binds its own listener with
 //!   `SO_REUSEPORT` and the kernel spreads connections over them.
+//! * With one core per CPU the process may use, each core is pinned to its
+//!   CPU ([`Builder::pin_cores`]), and a core's `SO_REUSEPORT` listener gets
+//!   the connections the kernel handles on that CPU
+//!   ([`steer_to_core`](net::TcpListenerBuilder::steer_to_core)): a
+//!   connection made by a task on core k is served on core k, so its round
+//!   trips never cross cores.
 //! * [`core()`] and [`cores`] say where a task runs. [`spawn`] inside a task
 //!   stays on the caller's core.
 //! * Ids are unique across cores and carry their core: [`kill`](Scheduler::kill),

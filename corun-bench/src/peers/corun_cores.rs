@@ -57,11 +57,15 @@ fn join_err(e: corun::JoinError) -> String {
 /// each listener asks for [`cores::mix_backlog`], as every runtime's does.
 /// The client tasks go round-robin over the cores (`spawn_on(i % cores)`).
 ///
+/// With one core per allowed CPU the cores are pinned by default and each
+/// listener steers to its core's CPU (`steer_to_core`), so a client's
+/// connection is accepted on the client's own core and no round trip
+/// crosses cores.
+///
 /// `tuned`: each core's listener has a port of its own and each client
-/// connects to its own core's, so no round trip crosses cores (the
-/// kernel's `SO_REUSEPORT` hash ignores where the client runs, so in the
-/// docs' layout about half of them do, and each costs both cores kernel
-/// time).
+/// connects to its own core's: the same locality by hand, without relying
+/// on the kernel's `SO_INCOMING_CPU` (without it the `SO_REUSEPORT` hash
+/// ignores where the client runs, and about half the round trips cross).
 async fn mix(tasks: u64, rounds: u32, tuned: bool) -> Result<Outcome, String> {
     let backlog = cores::mix_backlog(tasks);
     let n_cores = corun::cores();
@@ -268,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn the_mix_completes_every_round_trip_and_every_core_accepts_and_polls() {
+    fn the_mix_completes_every_round_trip_and_each_core_accepts_its_own_clients() {
         let cores = two_or_fewer();
         // On a thread of its own: run pins the calling thread.
         let o = std::thread::spawn(move || {
@@ -288,6 +292,14 @@ mod tests {
         assert_eq!(accepted, 64.0);
         for c in 0..cores {
             assert!(o.extra[&format!("polls_core{c}")] > 0.0, "{:?}", o.extra);
+            // Pinned (one core per CPU the run allows) and steered: each
+            // core's listener accepts exactly its own clients.
+            assert_eq!(
+                o.extra[&format!("accepted_core{c}")],
+                (64 / cores) as f64,
+                "{:?}",
+                o.extra
+            );
         }
     }
 

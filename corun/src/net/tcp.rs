@@ -1,6 +1,6 @@
 //! [`TcpListener`] (with its [`TcpListenerBuilder`] for the listen backlog,
-//! `SO_REUSEADDR` and `SO_REUSEPORT`) and the [`Incoming`] stream of
-//! accepted connections.
+//! `SO_REUSEADDR`, `SO_REUSEPORT` and steering to a pinned core's CPU with
+//! `SO_INCOMING_CPU`) and the [`Incoming`] stream of accepted connections.
 //!
 //! Accepting tries `accept4(2)` first and waits only on `WouldBlock`, so one
 //! wake-up drains the whole queue; every other error (notably `EMFILE` and
@@ -58,6 +58,7 @@ pub struct TcpListenerBuilder {
     backlog: u32,
     reuse_address: bool,
     reuse_port: bool,
+    steer_to_core: bool,
 }
 
 impl Default for TcpListenerBuilder {
@@ -81,6 +82,7 @@ impl TcpListenerBuilder {
             backlog: DEFAULT_BACKLOG,
             reuse_address: true,
             reuse_port: false,
+            steer_to_core: true,
         }
     }
 
@@ -127,6 +129,38 @@ impl TcpListenerBuilder {
         self
     }
 
+    /// Steers connections to this core (default on): a listener with
+    /// `SO_REUSEPORT`, bound on a core [pinned](crate::Builder::pin_cores)
+    /// to a CPU, asks the kernel (`SO_INCOMING_CPU`) for the connections
+    /// whose first packet it handles on that CPU; the others are spread
+    /// by the kernel's hash as without it. Over loopback the kernel handles
+    /// a connection on the CPU of the task that makes it, so a client task
+    /// on core `k` is served by core `k`'s listener and no round trip
+    /// crosses cores; from the network, on the CPU that takes the network
+    /// card's interrupt for it.
+    ///
+    /// The price: connections follow where the kernel handles them, not
+    /// the cores' load, so if one CPU handles them all (one client thread
+    /// making every connection, a network card with one interrupt), one
+    /// core serves them all. Turn it off then, or leave the cores unpinned.
+    /// Without `SO_REUSEPORT`, or on a core that is not pinned, it does
+    /// nothing.
+    ///
+    /// ```
+    /// corun::run(async {
+    ///     let l = corun::net::TcpListenerBuilder::new()
+    ///         .reuse_port(true)
+    ///         .steer_to_core(false)
+    ///         .bind("127.0.0.1:0")
+    ///         .unwrap();
+    ///     assert!(l.local_addr().is_ok());
+    /// });
+    /// ```
+    pub fn steer_to_core(mut self, on: bool) -> TcpListenerBuilder {
+        self.steer_to_core = on;
+        self
+    }
+
     /// Creates the socket, applies the options, binds to the first address
     /// of `addr` that works and listens. Must run on a scheduler thread.
     ///
@@ -155,6 +189,11 @@ impl TcpListenerBuilder {
         }
         if self.reuse_port {
             socket.set_reuse_port(true)?;
+            if let Some(cpu) =
+                crate::scheduler::affinity::pinned_cpu().filter(|_| self.steer_to_core)
+            {
+                socket.set_cpu_affinity(cpu)?;
+            }
         }
         socket.bind(&SockAddr::from(addr))?;
         let backlog = i32::try_from(self.backlog).unwrap_or(i32::MAX);

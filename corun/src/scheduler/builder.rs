@@ -8,6 +8,7 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::affinity;
 use super::core::{Core, MAX_IDLE_SPIN, Options};
 use super::group::{Group, GroupSlot};
 use super::shared::{CoreShared, Msg};
@@ -26,6 +27,8 @@ use crate::task::MAX_CORES;
 pub struct Builder {
     thread_name: String,
     cores: usize,
+    /// `None`: pin when [`affinity::pin_by_default`] says so.
+    pin_cores: Option<bool>,
     pub(super) options: Options,
 }
 
@@ -46,6 +49,7 @@ impl Builder {
         Builder {
             thread_name: "corun".to_string(),
             cores: 1,
+            pin_cores: None,
             options: Options::default(),
         }
     }
@@ -301,6 +305,50 @@ impl Builder {
         self
     }
 
+    /// Pin each core's thread to a CPU of its own (`true`) or let the OS
+    /// move it (`false`). Core `k` gets the `k`-th of the CPUs the thread
+    /// calling [`start`](Builder::start) or [`run`](Builder::run) may use
+    /// (wrapping if there are more cores than CPUs); [`run`](Builder::run)
+    /// gives its thread its former CPUs back when it returns.
+    ///
+    /// Default: pinned when there are several cores and exactly one per
+    /// CPU the process may use (`cores(0)`, or a process confined with
+    /// `taskset` to as many CPUs as it has cores), else not. Pinned, a
+    /// core's `SO_REUSEPORT` listener is given the connections the kernel
+    /// handles on that core's CPU
+    /// ([`steer_to_core`](crate::net::TcpListenerBuilder::steer_to_core)),
+    /// so a connection made by a task on that core is served there too.
+    /// Turn it off when the CPUs are shared with other busy processes: a
+    /// pinned core cannot leave a CPU another process keeps busy.
+    ///
+    /// ```
+    /// let sched = corun::Builder::new().cores(2).pin_cores(false).start().unwrap();
+    /// assert_eq!(sched.cores(), 2);
+    /// sched.shutdown().unwrap();
+    /// ```
+    pub fn pin_cores(mut self, on: bool) -> Builder {
+        self.pin_cores = Some(on);
+        self
+    }
+
+    /// The CPU each core is pinned to (`None`s when not pinned), from the
+    /// calling thread's allowed CPUs.
+    /// Only an explicit `pin_cores(true)` fails when the allowed CPUs
+    /// cannot be read; the default then leaves the cores unpinned.
+    fn cpus(&self) -> std::io::Result<Vec<Option<usize>>> {
+        let allowed = match (self.pin_cores, self.cores) {
+            (Some(false), _) | (None, 1) => Vec::new(),
+            (Some(true), _) => affinity::allowed_cpus()?,
+            (None, _) => affinity::allowed_cpus().unwrap_or_default(),
+        };
+        let pin = self
+            .pin_cores
+            .unwrap_or_else(|| affinity::pin_by_default(self.cores, allowed.len()));
+        Ok((0..self.cores)
+            .map(|i| affinity::cpu_for(i, &allowed).filter(|_| pin))
+            .collect())
+    }
+
     /// Starts the scheduler: one OS thread per core (named after
     /// [`thread_name`](Builder::thread_name), with `-N` appended when there
     /// are several cores).
@@ -311,11 +359,12 @@ impl Builder {
     /// ```
     pub fn start(mut self) -> std::io::Result<Scheduler> {
         self.options = self.resolved()?;
+        let cpus = self.cpus()?;
         let slot = GroupSlot::default();
         let mut threads = Vec::with_capacity(self.cores);
         let mut shareds = Vec::with_capacity(self.cores);
-        for index in 0..self.cores {
-            match self.start_core(index, &slot) {
+        for (index, &cpu) in cpus.iter().enumerate() {
+            match self.start_core(index, cpu, &slot) {
                 Ok((thread, shared)) => {
                     threads.push(thread);
                     shareds.push(shared);
@@ -336,11 +385,13 @@ impl Builder {
         Ok(Scheduler::from_parts(slot, threads))
     }
 
-    /// Starts core `index` on a thread of its own; returns the thread and
-    /// the core's cross-thread side once the core exists.
+    /// Starts core `index` on a thread of its own, pinned to `cpu` if one
+    /// is given; returns the thread and the core's cross-thread side once
+    /// the core exists.
     fn start_core(
         &self,
         index: usize,
+        cpu: Option<usize>,
         slot: &GroupSlot,
     ) -> std::io::Result<(JoinHandle<()>, Arc<CoreShared>)> {
         let (tx, rx) = mpsc::channel();
@@ -352,6 +403,15 @@ impl Builder {
             self.thread_name.clone()
         };
         let thread = std::thread::Builder::new().name(name).spawn(move || {
+            let pinned =
+                cpu.map(|cpu| affinity::pin_current(cpu).map_err(|e| pin_error(index, cpu, e)));
+            let _pinned = match pinned.transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
             let core = match Core::new(options, index, slot) {
                 Ok(core) => core,
                 Err(e) => {
@@ -388,7 +448,8 @@ impl Builder {
     ///
     /// # Panics
     ///
-    /// If the OS refuses the poller or a thread, or `future` panics (its
+    /// If the OS refuses the poller or a thread, or pinning a core that
+    /// [`pin_cores`](Builder::pin_cores) asked for, or `future` panics (its
     /// panic is resumed here).
     #[track_caller]
     pub fn run<F: Future + 'static>(self, future: F) -> F::Output
@@ -402,14 +463,21 @@ impl Builder {
             !context::in_scheduler(),
             "corun::run called inside a running scheduler; spawn the future or await it instead"
         );
+        let cpus = this
+            .cpus()
+            .unwrap_or_else(|e| panic!("corun: cannot read the allowed CPUs: {e}"));
+        // Held until `run` returns: this thread gets its CPUs back then.
+        let _pinned = cpus.first().copied().flatten().map(|cpu| {
+            affinity::pin_current(cpu).unwrap_or_else(|e| panic!("corun: {}", pin_error(0, cpu, e)))
+        });
         let slot = GroupSlot::default();
         let core0 = Core::new(this.options.clone(), 0, slot.clone())
             .unwrap_or_else(|e| panic!("corun: cannot create the OS poller: {e}"));
         let mut threads = Vec::new();
         let mut shareds = vec![core0.shared().clone()];
-        for index in 1..this.cores {
+        for (index, &cpu) in cpus.iter().enumerate().skip(1) {
             let (thread, shared) = this
-                .start_core(index, &slot)
+                .start_core(index, cpu, &slot)
                 .unwrap_or_else(|e| panic!("corun: cannot start core {index}: {e}"));
             threads.push(thread);
             shareds.push(shared);
@@ -420,6 +488,14 @@ impl Builder {
         drop(stop_others);
         out
     }
+}
+
+/// Says which core could not be pinned to which CPU, and why.
+fn pin_error(index: usize, cpu: usize, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!("cannot pin core {index} to CPU {cpu}: {e}"),
+    )
 }
 
 /// Stops and joins cores `1..` of a `Builder::run` when it ends, panics

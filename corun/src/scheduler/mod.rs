@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+pub(crate) mod affinity;
 pub(crate) mod blocking;
 mod builder;
 pub(crate) mod context;
