@@ -1,7 +1,9 @@
 //! An idle scheduler does not busy-loop: while its only task sleeps (or it
 //! has no task at all), its loop makes a small constant number of turns,
-//! not one per poll of a busy loop. Its idle spin (`Builder::idle_spin`,
-//! 50 µs by default, at most 10 ms) stays inside one turn and then blocks.
+//! not one per poll of a busy loop, and by default no look at the poller
+//! beyond one per turn (`Stats::spin_polls` stays 0). An idle spin asked
+//! for (`Builder::idle_spin`, at most 10 ms) stays inside one turn and then
+//! blocks.
 //!
 //! Tests only; must not reach into corun internals. The sleeps here only
 //! give a spinning loop time to show itself; a correct loop passes however
@@ -24,6 +26,48 @@ fn a_scheduler_whose_only_task_sleeps_does_not_spin() {
     });
     assert!(turns <= 5, "{turns} loop turns during one 200 ms sleep");
     assert!(parks <= 5, "{parks} parks during one 200 ms sleep");
+}
+
+/// By default a scheduler that runs dry blocks at once: around a 200 ms
+/// sleep it calls the OS poller once per loop turn (a handful), never in a
+/// spin.
+#[test]
+fn a_default_scheduler_blocks_without_spinning() {
+    let (turns, spins, parks) = run_watched("idle run, default spin", || async {
+        let before = corun::stats();
+        corun::sleep(Duration::from_millis(200)).await;
+        let after = corun::stats();
+        (
+            after.turns - before.turns,
+            after.spin_polls - before.spin_polls,
+            after.parks - before.parks,
+        )
+    });
+    assert_eq!(spins, 0, "the idle spin polled the poller {spins} times");
+    assert!(parks >= 1, "slept without blocking");
+    assert!(
+        turns <= 5,
+        "{turns} calls to the poller during one 200 ms sleep"
+    );
+}
+
+/// An idle spin asked for is counted: each spin looks at the poller at
+/// least once before it blocks, and every such look shows in `spin_polls`.
+#[test]
+fn an_idle_spin_asked_for_counts_its_polls() {
+    let (spins, parks) = corun::Builder::new()
+        .idle_spin(Duration::from_micros(200))
+        .run(async {
+            let before = corun::stats();
+            corun::sleep(Duration::from_millis(20)).await;
+            let after = corun::stats();
+            (
+                after.spin_polls - before.spin_polls,
+                after.parks - before.parks,
+            )
+        });
+    assert!(parks >= 1, "slept without blocking");
+    assert!(spins >= parks, "{spins} spin polls for {parks} parks");
 }
 
 /// Runs one 200 ms sleep as the only task of `sched` and shuts it down;

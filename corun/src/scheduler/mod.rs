@@ -116,6 +116,10 @@ pub struct Stats {
     pub turns: u64,
     /// Of those, turns that were allowed to block (idle).
     pub parks: u64,
+    /// Extra looks at the OS poller (non-blocking) made by the idle spin
+    /// before a park, if one is configured (`Builder::idle_spin`; none by
+    /// default). Calls to the poller in all: `turns + spin_polls`.
+    pub spin_polls: u64,
     /// Live tasks now.
     pub tasks: u64,
     /// Pending timers now.
@@ -144,6 +148,7 @@ impl Stats {
             polls,
             turns,
             parks,
+            spin_polls,
             tasks,
             timers,
             slow_polls,
@@ -158,6 +163,7 @@ impl Stats {
         self.polls += polls;
         self.turns += turns;
         self.parks += parks;
+        self.spin_polls += spin_polls;
         self.tasks += tasks;
         self.timers += timers;
         self.slow_polls += slow_polls;

@@ -1,16 +1,20 @@
-//! What an idle scheduler does before it blocks: it keeps polling the
-//! reactor (without a timeout) and its message queue for a short while
-//! ([`DEFAULT_IDLE_SPIN`], or [`crate::Builder::idle_spin`]).
+//! What an idle scheduler may do before it blocks: keep polling the
+//! reactor (without a timeout) and its message queue for a short while, if
+//! its builder asked for it ([`crate::Builder::idle_spin`]). By default it
+//! does not ([`DEFAULT_IDLE_SPIN`] is zero): it blocks at once.
 //!
-//! Why: a scheduler blocked in `epoll_wait` costs whoever wakes it a
-//! wake-up inside their own syscall, and itself the latency of getting back
-//! on a CPU; a server whose work runs out for microseconds at a time saves
-//! most of those by polling a little longer first. The measurements and the
-//! price: `docs/design/idle-spin.md`.
+//! Why off by default: every look at the poller during the spin is an
+//! `epoll_wait` that usually finds nothing, and a server whose client is
+//! the slow side runs dry thousands of times a second, so the spin bills
+//! its user several syscalls per request and takes away the batching a
+//! blocked scheduler gets for free (it wakes to all the requests that came
+//! meanwhile). The spin only pays where a wake-up's latency matters more
+//! than CPU. The measurements: `docs/design/idle-spin.md`.
 //!
 //! Rules: the spin never delays a timer (it ends at the next timer's
-//! instant at the latest), never exceeds [`MAX_IDLE_SPIN`], and ends as
-//! soon as an I/O event or a message turns up.
+//! instant at the latest), never exceeds [`MAX_IDLE_SPIN`], ends as soon
+//! as an I/O event or a message turns up, and counts each look in
+//! `Stats::spin_polls`.
 //!
 //! This file only decides how long to poll before blocking; it must not run
 //! tasks, fire timers or handle messages (the loop in `mod.rs` does, right
@@ -21,8 +25,8 @@ use std::time::{Duration, Instant};
 use super::Core;
 
 /// How long an idle scheduler polls before it blocks, unless its builder
-/// said otherwise.
-pub(crate) const DEFAULT_IDLE_SPIN: Duration = Duration::from_micros(50);
+/// said otherwise: not at all (see the module docs).
+pub(crate) const DEFAULT_IDLE_SPIN: Duration = Duration::ZERO;
 
 /// The longest spin a builder may ask for; longer requests are cut to it
 /// (a scheduler spinning for seconds would be a busy loop in all but name).
@@ -50,6 +54,7 @@ impl Core {
             if self.shared.has_msgs() {
                 return (0, false);
             }
+            self.bump(|s| s.spin_polls += 1);
             match self.reactor.park(Some(Duration::ZERO)) {
                 Ok(0) => {}
                 Ok(n) => return (n, false),
