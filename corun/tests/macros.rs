@@ -52,8 +52,21 @@ async fn cores_option_starts_that_many_cores_with_the_body_on_core_0() {
 
 #[corun::test(cores = 0)]
 async fn cores_0_means_one_per_cpu() {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Counted on the process's main thread: this body runs on core 0,
+    // which is pinned to one CPU when there is a core per CPU.
+    let cpus = main_thread_cpus();
     assert_eq!(corun::cores(), cpus.min(256));
+}
+
+/// The CPUs the process's main thread may run on.
+fn main_thread_cpus() -> usize {
+    // SAFETY: `set` is a plain bit set the call fills; its size is passed.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let pid = libc::getpid();
+        assert_eq!(libc::sched_getaffinity(pid, std::mem::size_of_val(&set), &mut set), 0);
+        libc::CPU_COUNT(&set) as usize
+    }
 }
 
 #[corun::test(seed = 7)]
