@@ -64,7 +64,10 @@ fn main_thread_cpus() -> usize {
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         let pid = libc::getpid();
-        assert_eq!(libc::sched_getaffinity(pid, std::mem::size_of_val(&set), &mut set), 0);
+        assert_eq!(
+            libc::sched_getaffinity(pid, std::mem::size_of_val(&set), &mut set),
+            0
+        );
         libc::CPU_COUNT(&set) as usize
     }
 }

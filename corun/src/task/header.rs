@@ -72,6 +72,11 @@ pub(crate) const LONG_POLLED: u8 = 1 << 4;
 /// when it waits. A bit here, so that the common end of a poll tests the
 /// flags it has already loaded, not an option.
 pub(crate) const DUMP_DETAILS: u8 = 1 << 5;
+/// A look at the reactor (I/O, timers, messages) queued this task: before
+/// its poll the scheduler sets the other ready tasks aside, so that what it
+/// spawns or wakes runs next (`docs/design/io-first.md`). Set while it is
+/// `SCHEDULED`, cleared when it is popped.
+pub(crate) const WOKEN_OUTSIDE: u8 = 1 << 6;
 
 // ---- `remote_flags`: any thread, atomic (the module docs' table) ---------
 

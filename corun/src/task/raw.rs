@@ -51,7 +51,7 @@ use std::task::{Context, Poll};
 
 pub(crate) use super::header::{
     DUMP_DETAILS, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, LONG_POLLED, RUNNING,
-    SCHEDULED, header, ref_dec, ref_inc,
+    SCHEDULED, WOKEN_OUTSIDE, header, ref_dec, ref_inc,
 };
 use super::header::{STAGE_DONE, STAGE_EMPTY, STAGE_FAILED, STAGE_PENDING};
 use crate::scheduler::shared::CoreShared;

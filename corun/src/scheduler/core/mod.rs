@@ -22,7 +22,11 @@
 //! poll in progress before the scheduler sees it, and the task it wakes
 //! runs before every task that was already ready (a yielder waits behind
 //! it). The budget and the clock only decide how often I/O is checked;
-//! they never make a task's ready operation return `Pending`.
+//! they never make a task's ready operation return `Pending`. Before a
+//! woken task's poll the other ready tasks are set aside, so what it
+//! spawns or wakes runs next, until the next turn (an accept loop's
+//! handlers before clients not yet started); a yield always goes behind
+//! every ready task (`ready`, `docs/design/io-first.md`).
 //!
 //! Each poll is timed on the coarse clock for free: the one relaxed load
 //! after it that also ends the batch when the clock moved; that poll is
@@ -88,6 +92,7 @@ use crate::reactor::Reactor;
 use crate::task::protocol;
 use crate::task::raw::{
     self, DUMP_DETAILS, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
+    WOKEN_OUTSIDE,
 };
 use crate::task::{CORE_SHIFT, Exit, Task, TaskId};
 use crate::time::wheel::Wheel;
@@ -564,7 +569,7 @@ impl Core {
         }
         // SAFETY: it is `SCHEDULED` by `requeue_current` but was never
         // queued (`run_task` said so), and it is alive: it is pending.
-        self.ready_mut(|q| unsafe { q.push_back(ptr) });
+        self.ready_mut(|q| unsafe { q.push_last(ptr) });
     }
 
     /// Polls one task. True if it yielded to its own queue slot
@@ -583,12 +588,16 @@ impl Core {
         // SAFETY: a task in the ready queue is kept alive by its registry
         // reference (released only after this pop if it has finished).
         let h = unsafe { raw::header(ptr) };
-        let l = h.owner_flags.get() & !SCHEDULED;
-        if l & FINISHED != 0 {
-            h.owner_flags.set(l);
-            // SAFETY: the queue held the registry's reference (see docs).
-            unsafe { raw::ref_dec(ptr) };
-            return (false, start);
+        let l = h.owner_flags.get() & !(SCHEDULED | WOKEN_OUTSIDE);
+        if h.owner_flags.get() & (FINISHED | WOKEN_OUTSIDE) != 0 {
+            if l & FINISHED != 0 {
+                h.owner_flags.set(l);
+                // SAFETY: the queue held the registry's reference (see docs).
+                unsafe { raw::ref_dec(ptr) };
+                return (false, start);
+            }
+            // Woken by a look at the reactor: what it queues runs next.
+            self.ready_mut(ReadyQueue::set_aside);
         }
         h.owner_flags.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
@@ -621,11 +630,12 @@ impl Core {
                 return (true, now);
             }
             // Others are ready (or the task is ending): it takes its place
-            // at the back, where the rules below expect a SCHEDULED task.
+            // at the back, behind every ready task, where the rules below
+            // expect a SCHEDULED task.
             // SAFETY: `requeue_current` marked it `SCHEDULED` without
             // queueing it (so `schedule` skipped it since); its registry
             // reference outlives its time in the queue.
-            self.ready_mut(|q| unsafe { q.push_back(ptr) });
+            self.ready_mut(|q| unsafe { q.push_last(ptr) });
         }
         match outcome {
             PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS) == 0 => {}
@@ -775,8 +785,12 @@ impl Core {
         let fired = self.fire_timers();
         let msgs = self.drain_messages();
         // SAFETY: nothing popped the queue since `mark` (only `run_ready`
-        // pops, and a turn runs no task).
-        self.ready_mut(|q| unsafe { q.promote_since(mark) });
+        // pops, and a turn runs no task). The closure only sets a flag.
+        self.ready_mut(|q| unsafe {
+            q.promote_since(mark, |h| {
+                h.owner_flags.set(h.owner_flags.get() | WOKEN_OUTSIDE);
+            })
+        });
         events > 0 || fired || msgs
     }
 

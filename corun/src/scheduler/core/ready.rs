@@ -9,6 +9,14 @@
 //! grows with a burst and keeps its memory after it):
 //! `docs/design/ready-queue.md`.
 //!
+//! A look at the reactor puts the tasks it woke first (see
+//! [`ReadyQueue::promote_since`]). When the scheduler polls one of them, it
+//! first sets the other queued tasks aside ([`ReadyQueue::set_aside`]), so
+//! that what the woken task spawns or wakes runs next, before them; the
+//! tasks set aside wait *behind*, in their own order, as a second list
+//! that rejoins the first when that runs out or at the next look. Why:
+//! `docs/design/io-first.md`.
+//!
 //! It only links pointers: it holds no task references (see `core`'s
 //! lifetime rules) and knows nothing of task state beyond the link.
 
@@ -19,13 +27,23 @@ use crate::task::raw::Header;
 /// How many of the oldest ready tasks a seeded schedule picks among.
 pub(crate) const PICK_WINDOW: usize = 64;
 
-/// FIFO of scheduled tasks.
+/// FIFO of scheduled tasks: the list `head..tail`, where pushes go, then
+/// the list `behind`, polled after it.
+///
+/// The front list may be empty while tasks wait behind (its last task was
+/// popped and runs, or it was set aside): what the running task spawns or
+/// wakes must still go ahead of them. So `behind` joins the front list
+/// only at a pop that finds the front list empty, or at the next look at
+/// the reactor, never when the front list empties.
 pub(crate) struct ReadyQueue {
-    /// The oldest task, `None` when empty.
+    /// The oldest task of the front list, `None` when empty.
     head: Option<NonNull<Header>>,
-    /// The newest task; its link is stale (never read: `pop_front` stops
-    /// at the tail). Meaningless when `head` is `None`.
+    /// The newest task of the front list; its link is stale (never read:
+    /// `pop_front` stops at the tail). Meaningless when `head` is `None`.
     tail: NonNull<Header>,
+    /// First and last of the tasks set aside, linked like the front list;
+    /// `None`: none.
+    behind: Option<(NonNull<Header>, NonNull<Header>)>,
 }
 
 impl ReadyQueue {
@@ -34,15 +52,29 @@ impl ReadyQueue {
         ReadyQueue {
             head: None,
             tail: NonNull::dangling(),
+            behind: None,
         }
     }
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_none()
+        self.head.is_none() && self.behind.is_none()
     }
 
-    /// Appends `ptr` at the back.
+    /// Makes the tasks behind the front list if that is empty; the first
+    /// task, if any.
+    #[inline]
+    fn refill(&mut self) -> Option<NonNull<Header>> {
+        if self.head.is_none() {
+            let (first, last) = self.behind.take()?;
+            self.head = Some(first);
+            self.tail = last;
+        }
+        self.head
+    }
+
+    /// Appends `ptr` to the front list (a spawn, a wake): ahead of the
+    /// tasks set aside, if any.
     ///
     /// # Safety
     /// `ptr` is a live task of this thread's scheduler, marked `SCHEDULED`
@@ -60,37 +92,118 @@ impl ReadyQueue {
         self.tail = ptr;
     }
 
-    /// Where the queue ends now, for [`ReadyQueue::promote_since`].
+    /// Appends `ptr` after every queued task, those behind included: where
+    /// a task that yields goes (an explicit yield lets every other ready
+    /// task run first).
+    ///
+    /// # Safety
+    /// As for [`ReadyQueue::push_back`].
+    #[inline]
+    pub(crate) unsafe fn push_last(&mut self, ptr: NonNull<Header>) {
+        match &mut self.behind {
+            // SAFETY: the caller's contract.
+            None => unsafe { self.push_back(ptr) },
+            Some((_, last)) => {
+                // SAFETY: `last` is a queued task, alive by the contract of
+                // its own push, and only this thread touches its link.
+                unsafe { last.as_ref() }.set_ready_next(ptr);
+                *last = ptr;
+            }
+        }
+    }
+
+    /// Where the front list ends now, for [`ReadyQueue::promote_since`]
+    /// (`None`: it is empty).
     #[inline]
     pub(crate) fn mark(&self) -> Option<NonNull<Header>> {
         self.head.map(|_| self.tail)
     }
 
-    /// Moves the tasks pushed since `mark` was taken to the front, in the
-    /// order they were pushed; the tasks queued before stay behind them in
-    /// their own order.
+    /// Puts every queued task behind, ahead of those already there: what
+    /// is pushed next runs before all of them. For the task about to be
+    /// polled, if a look at the reactor woke it.
+    #[inline]
+    pub(crate) fn set_aside(&mut self) {
+        let Some(first) = self.head.take() else {
+            return;
+        };
+        self.behind = Some(match self.behind {
+            None => (first, self.tail),
+            Some((behind, last)) => {
+                // SAFETY: the tail is queued; only this thread touches links.
+                unsafe { self.tail.as_ref() }.set_ready_next(behind);
+                (first, last)
+            }
+        });
+    }
+
+    /// Moves the tasks pushed since `mark` was taken (those a look at the
+    /// reactor woke) to the front, in the order they were pushed, after
+    /// calling `each` on each of them; the tasks queued before follow in
+    /// their own order, those behind included (the lists join: what the
+    /// woken tasks queue from now on goes last again, so work they keep
+    /// spawning cannot starve the tasks that were set aside).
     ///
     /// # Safety
     /// `mark` was taken from this queue with no `pop_front` since (so the
     /// marked tail, if any, is still queued).
     #[inline]
-    pub(crate) unsafe fn promote_since(&mut self, mark: Option<NonNull<Header>>) {
-        // With no mark, every queued task is new: the order is right.
-        let (Some(old_tail), Some(old_head)) = (mark, self.head) else {
+    pub(crate) unsafe fn promote_since(
+        &mut self,
+        mark: Option<NonNull<Header>>,
+        mut each: impl FnMut(&Header),
+    ) {
+        let first_new = match mark {
+            // The front list was empty: all of it is new.
+            None => self.head,
+            Some(old_tail) if old_tail != self.tail => {
+                // SAFETY: the marked tail is still queued (no pop since the
+                // mark) and not the tail, so the push after it wrote its
+                // link.
+                NonNull::new(unsafe { old_tail.as_ref() }.ready_next())
+            }
+            Some(_) => None,
+        };
+        if let Some(first_new) = first_new {
+            let mut at = first_new;
+            loop {
+                // SAFETY: `at` is queued, so alive; from `first_new` to the
+                // tail every link was written by the push after it.
+                let h = unsafe { at.as_ref() };
+                each(h);
+                if at == self.tail {
+                    break;
+                }
+                match NonNull::new(h.ready_next()) {
+                    Some(next) => at = next,
+                    None => break,
+                }
+            }
+            // With a mark the front list had older tasks (no pop since):
+            // the new ones go before them.
+            if let (Some(old_tail), Some(old_head)) = (mark, self.head) {
+                // SAFETY: the tail is queued; only this thread touches
+                // links.
+                unsafe { self.tail.as_ref() }.set_ready_next(old_head);
+                self.head = Some(first_new);
+                self.tail = old_tail;
+            }
+        }
+        self.join_behind();
+    }
+
+    /// Appends the tasks behind to the front list.
+    #[inline]
+    fn join_behind(&mut self) {
+        let Some((first, last)) = self.behind.take() else {
             return;
         };
-        if old_tail == self.tail {
-            return;
+        match self.head {
+            // SAFETY: the tail is queued; only this thread touches links.
+            Some(_) => unsafe { self.tail.as_ref() }.set_ready_next(first),
+            None => self.head = Some(first),
         }
-        // SAFETY: `old_tail` is still queued (no pop since the mark) and
-        // not the tail, so its link was written by the push after it; the
-        // tail is queued, and only this thread touches links.
-        unsafe {
-            let first_new = old_tail.as_ref().ready_next();
-            self.tail.as_ref().set_ready_next(old_head);
-            self.head = NonNull::new(first_new);
-        }
-        self.tail = old_tail;
+        self.tail = last;
     }
 
     /// Removes and returns a task picked by `pick(n)` among the first `n`
@@ -100,7 +213,7 @@ impl ReadyQueue {
         &mut self,
         pick: impl FnOnce(usize) -> usize,
     ) -> Option<NonNull<Header>> {
-        let head = self.head?;
+        let head = self.refill()?;
         let mut n = 1;
         let mut at = head;
         while n < PICK_WINDOW && at != self.tail {
@@ -134,10 +247,14 @@ impl ReadyQueue {
         Some(picked)
     }
 
-    /// Removes and returns the oldest task.
+    /// Removes and returns the oldest task of the front list, or if that
+    /// is empty, of the tasks behind (which become the front list).
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<NonNull<Header>> {
-        let first = self.head?;
+        let Some(first) = self.head else {
+            self.refill()?;
+            return self.pop_front();
+        };
         self.head = if first == self.tail {
             None
         } else {

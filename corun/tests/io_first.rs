@@ -1,0 +1,274 @@
+//! Work that I/O readiness causes runs before the backlog of ready tasks:
+//! a task woken by readiness, and the tasks it spawns or wakes in the
+//! batch that follows, run before tasks that were already ready and have
+//! not run yet; its explicit yields still go behind all of them, and the
+//! head start lasts one batch, so a chain of spawns cannot starve them.
+//! Then the case that needs it: an accept storm on one scheduler, where
+//! each handler runs as soon as its connection is accepted, so the
+//! connections in flight stay within the listen queue's size and the
+//! queue never fills.
+//!
+//! Every assertion counts (orders, queue lengths); none times anything.
+//! Servers bind 127.0.0.1 port 0; every loop is bounded. Public API only.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use corun::net::{TcpListener, TcpStream};
+
+mod common;
+use common::run;
+
+/// Tasks that are ready and have never run when the reader is woken: more
+/// than the scheduler's largest batch, so it looks at the poller (and
+/// wakes the reader) while most of them still wait.
+const FILLERS: usize = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ran {
+    Filler,
+    Reader,
+    Child,
+    ReaderAgain,
+    Chain,
+}
+
+type Log = Rc<RefCell<Vec<Ran>>>;
+
+/// Spawns a reader that waits for a byte on a socket, makes the byte
+/// ready, then spawns [`FILLERS`] tasks that each log `Filler`; `after`
+/// is what the reader does once woken. Returns the log.
+async fn reader_among_fillers<F, Fut>(after: F) -> Vec<Ran>
+where
+    F: FnOnce(Log) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let log: Log = Rc::default();
+    let (mut tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+    let rx = corun::net::UnixStream::from_std(rx).unwrap();
+    let l = log.clone();
+    let reader = corun::spawn(async move {
+        let mut buf = [0u8; 1];
+        assert_eq!(rx.read(&mut buf).await.unwrap(), 1);
+        l.borrow_mut().push(Ran::Reader);
+        after(l).await;
+    });
+    // The reader reaches its pending read before the byte is written.
+    corun::yield_now().await;
+    assert!(log.borrow().is_empty());
+    tx.write_all(b"x").unwrap();
+    let fillers: Vec<_> = (0..FILLERS)
+        .map(|_| {
+            let l = log.clone();
+            corun::spawn(async move { l.borrow_mut().push(Ran::Filler) })
+        })
+        .collect();
+    reader.await.unwrap();
+    corun::join_all(fillers).await;
+    log.take()
+}
+
+fn position(log: &[Ran], what: Ran) -> usize {
+    log.iter()
+        .position(|&r| r == what)
+        .unwrap_or_else(|| panic!("{what:?} never ran"))
+}
+
+fn fillers_after(log: &[Ran], at: usize) -> usize {
+    log[at..].iter().filter(|&&r| r == Ran::Filler).count()
+}
+
+#[test]
+fn a_task_spawned_by_a_readiness_woken_task_runs_before_older_ready_tasks() {
+    let log = run(|| {
+        reader_among_fillers(|l| async move {
+            let l2 = l.clone();
+            corun::spawn(async move { l2.borrow_mut().push(Ran::Child) })
+                .await
+                .unwrap();
+        })
+    });
+    let reader = position(&log, Ran::Reader);
+    assert!(
+        fillers_after(&log, reader) > 0,
+        "the reader was woken only after every filler had run"
+    );
+    assert_eq!(
+        position(&log, Ran::Child),
+        reader + 1,
+        "the reader's child waited behind fillers that were ready before it"
+    );
+}
+
+#[test]
+fn a_readiness_woken_task_that_yields_goes_behind_every_older_ready_task() {
+    let log = run(|| {
+        reader_among_fillers(|l| async move {
+            corun::yield_now().await;
+            l.borrow_mut().push(Ran::ReaderAgain);
+        })
+    });
+    assert!(fillers_after(&log, position(&log, Ran::Reader)) > 0);
+    assert_eq!(
+        fillers_after(&log, position(&log, Ran::ReaderAgain)),
+        0,
+        "a yield let the reader run again before fillers that were waiting"
+    );
+}
+
+/// One link of a chain of tasks, each spawning the next and waiting for
+/// it: the chain's first link ends when the whole chain has run.
+fn link(l: Log, left: u32) -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async move {
+        l.borrow_mut().push(Ran::Chain);
+        if left > 0 {
+            corun::spawn(link(l, left - 1)).await.unwrap();
+        }
+    })
+}
+
+#[test]
+fn a_chain_of_spawns_from_a_readiness_woken_task_does_not_starve_older_tasks() {
+    const CHAIN: u32 = 3 * FILLERS as u32;
+    let log = run(|| reader_among_fillers(|l| link(l, CHAIN)));
+    assert!(fillers_after(&log, position(&log, Ran::Reader)) > 0);
+    let last_filler = log.iter().rposition(|&r| r == Ran::Filler).unwrap();
+    let last_link = log.iter().rposition(|&r| r == Ran::Chain).unwrap();
+    assert!(
+        last_filler < last_link,
+        "the chain ran to its end before older ready tasks had all run"
+    );
+}
+
+// ---- an accept storm on one scheduler --------------------------------------
+
+const REQUEST: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
+const RESPONSE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// Raises the soft open-file limit to the hard one; returns the limit.
+fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct passed by
+    // a valid pointer; failure shows in the return value.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+    }
+    lim.rlim_cur
+}
+
+/// Connections waiting in a listener's accept queue (`tcpi_unacked` of a
+/// listening socket).
+fn accept_queue_len(l: &TcpListener) -> u32 {
+    // SAFETY: tcp_info is plain data; zeroed is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: a valid fd, and a buffer of `len` bytes that getsockopt fills.
+    let r = unsafe {
+        libc::getsockopt(
+            l.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(r, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    info.tcpi_unacked
+}
+
+/// The plain urlfetch program on one scheduler, at a backlog below the
+/// number of clients: the accept loop spawned, then every client spawned
+/// in a plain loop. Before each accept the loop reads how many
+/// connections wait in the kernel's queue; the queue only grows while
+/// clients run (one thread), so the largest reading is the queue's peak.
+/// It stays below the backlog: the queue never filled, so no SYN was
+/// dropped. And each handler gets its first poll before any client that
+/// had not started when its connection was accepted, so the connections
+/// in flight stay few however many clients wait to start.
+#[test]
+fn an_accept_storm_on_one_scheduler_never_fills_the_listen_queue() {
+    const BACKLOG: u32 = 1024;
+    let limit = raise_nofile();
+    // Both ends of every connection live in this process.
+    let clients = 3_000.min((limit.saturating_sub(200) / 2) as u32);
+    assert!(
+        clients > BACKLOG,
+        "open-file limit {limit} too low for this test"
+    );
+    let (served, peak_queue, late) = run(move || async move {
+        let l = TcpListener::bind_with_backlog("127.0.0.1:0", BACKLOG).unwrap();
+        let addr = l.local_addr().unwrap();
+        // Clients that have started; handlers polled first after a client
+        // that started after their connection was accepted.
+        let started = Rc::new(Cell::new(0u32));
+        let late = Rc::new(Cell::new(0u32));
+        let (st, lt) = (started.clone(), late.clone());
+        let server = corun::spawn(async move {
+            let mut peak_queue = 0;
+            for _ in 0..clients {
+                peak_queue = peak_queue.max(accept_queue_len(&l));
+                let (s, _) = l.accept().await.unwrap();
+                let at_accept = st.get();
+                let (st, lt) = (st.clone(), lt.clone());
+                corun::spawn(async move {
+                    lt.set(lt.get() + u32::from(st.get() != at_accept));
+                    let mut buf = [0u8; 64];
+                    let mut got = 0;
+                    while got < REQUEST.len() {
+                        match s.read(&mut buf[got..]).await.unwrap() {
+                            0 => break,
+                            k => got += k,
+                        }
+                    }
+                    s.write_all(RESPONSE).await.unwrap();
+                })
+                .detach();
+            }
+            peak_queue
+        });
+        let fetches: Vec<_> = (0..clients)
+            .map(|_| {
+                let started = started.clone();
+                corun::spawn(async move {
+                    started.set(started.get() + 1);
+                    let s = TcpStream::connect(addr).await.unwrap();
+                    s.write_all(REQUEST).await.unwrap();
+                    let mut body = Vec::new();
+                    let mut buf = [0u8; 128];
+                    loop {
+                        match s.read(&mut buf).await.unwrap() {
+                            0 => break,
+                            k => body.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    body == RESPONSE
+                })
+            })
+            .collect();
+        let mut served = 0u32;
+        for f in fetches {
+            served += u32::from(f.await.unwrap());
+        }
+        let peak_queue = server.await.unwrap();
+        (served, peak_queue, late.get())
+    });
+    assert_eq!(served, clients);
+    assert!(
+        peak_queue < BACKLOG,
+        "the listen queue reached {peak_queue} of {BACKLOG}"
+    );
+    assert_eq!(
+        late, 0,
+        "handlers of accepted connections waited behind clients not yet started"
+    );
+}
