@@ -53,8 +53,8 @@
 //! - Invalid or closed fds fail to register with `EBADF` (with
 //!   `register_lazy`, at the first wait).
 //! - Memory: a slot is 24 bytes with no allocation of its own; each waiting
-//!   task adds one 32-byte node in a reactor-wide slab (plus the 40-byte
-//!   `Registration` inside the task).
+//!   task adds one 24-byte node in a reactor-wide slab (plus the 16-byte
+//!   `Registration` inside the task, and its one-word `Wait`).
 //! - `Reactor::park` blocks in `epoll_wait` until an event, the timeout, or
 //!   an `Unparker::unpark` from any thread (a `mio::Waker` on a reserved
 //!   token). `Reactor::park_until` blocks until an exact instant instead: it
@@ -100,7 +100,7 @@ use mio::{Events, Poll, Token};
 pub use readiness::{Interest, Readiness};
 // `Ready` is named by the io layers that keep the future in a struct.
 #[allow(unused_imports)]
-pub(crate) use registration::{Ready, Registration};
+pub(crate) use registration::{Ready, Registration, Wait};
 pub(crate) use scheduled_io::WaiterKey;
 use scheduled_io::{Slot, Table};
 
@@ -162,8 +162,8 @@ pub(crate) struct Remote {
 #[derive(Clone, Copy)]
 pub(crate) struct Release {
     idx: u32,
-    generation: u32,
-    own: [WaiterKey; 2],
+    /// The registration's `poll_ready` keys in the table, or `NONE`.
+    own: u32,
     /// The owner closes the fd right after this release (a dropped
     /// `Async` whose object owns its fd): the close removes the epoll
     /// entry, so the release makes no `EPOLL_CTL_DEL`.
@@ -322,7 +322,7 @@ impl Reactor {
             drop(leftovers);
             return Err(e);
         }
-        Ok(Registration::new(self.remote.clone(), idx, generation))
+        Ok(Registration::new(self.remote.clone(), idx))
     }
 
     /// Like [`Reactor::register`] but makes no syscall: the slot is added to
@@ -330,8 +330,8 @@ impl Reactor {
     /// is `guess` (ready bits of `Readiness`; see the module docs). An fd
     /// epoll refuses (`EBADF`) is reported by that first wait.
     pub(crate) fn register_lazy(&self, fd: RawFd, guess: u8) -> io::Result<Registration> {
-        let (idx, generation) = self.slot_of(fd, guess)?;
-        Ok(Registration::new(self.remote.clone(), idx, generation))
+        let (idx, _) = self.slot_of(fd, guess)?;
+        Ok(Registration::new(self.remote.clone(), idx))
     }
 
     /// Shares the live slot of `fd` or makes a new one (not in epoll yet,
@@ -395,13 +395,16 @@ impl Reactor {
         let mut table = self.table.borrow_mut();
         for (interest, key) in [Interest::Read, Interest::Write]
             .into_iter()
-            .zip(release.own)
+            .zip(table.take_own(release.own))
         {
             if key != WaiterKey::NONE {
                 leftovers.extend(table.remove_waiter(release.idx, interest, key));
             }
         }
-        if let Some((fd, polled)) = table.release(release.idx, release.generation, &mut leftovers) {
+        // The registration's reference kept its slot live: this is its
+        // generation.
+        let generation = table.generation_of(release.idx);
+        if let Some((fd, polled)) = table.release(release.idx, generation, &mut leftovers) {
             // A closing fd leaves epoll with its close. Only where tokens
             // carry the generation: elsewhere an entry surviving the close
             // (dup) could hand stale events to the slot's next user.
