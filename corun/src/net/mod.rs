@@ -75,7 +75,7 @@
 //!
 //! # Memory
 //!
-//! A [`TcpStream`] is the 16-byte reactor registration plus the fd (24 bytes
+//! A [`TcpStream`] is the 12-byte reactor registration plus the fd (20 bytes
 //! on 64-bit Linux) and allocates nothing itself: no buffer exists before
 //! the caller passes one. A pending `read` future is 32 bytes beside the
 //! caller's buffer.

@@ -53,7 +53,7 @@
 //! - Invalid or closed fds fail to register with `EBADF` (with
 //!   `register_lazy`, at the first wait).
 //! - Memory: a slot is 24 bytes with no allocation of its own; each waiting
-//!   task adds one 24-byte node in a reactor-wide slab (plus the 16-byte
+//!   task adds one 24-byte node in a reactor-wide slab (plus the 12-byte
 //!   `Registration` inside the task, and its one-word `Wait`).
 //! - `Reactor::park` blocks in `epoll_wait` until an event, the timeout, or
 //!   an `Unparker::unpark` from any thread (a `mio::Waker` on a reserved
@@ -88,7 +88,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::mem;
 use std::os::unix::io::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -116,13 +116,21 @@ const ALARM_TOKEN: Token = Token(usize::MAX - 1);
 /// the kernel for the next park.
 const EVENTS_CAPACITY: usize = 1024;
 
-/// Source of unique reactor ids.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Source of unique reactor ids (never reused: a registration compares
+/// its reactor's id with the current thread's).
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// The `Remote` of every live reactor, for registrations dropped on another
+/// thread: a registration keeps its reactor's 4-byte id rather than an
+/// 8-byte `Arc` (one lives in every task holding a socket). A `Mutex` over a
+/// short list (one entry per scheduler thread) because only that rare path
+/// and reactor creation and drop touch it.
+static REMOTES: Mutex<Vec<Arc<Remote>>> = Mutex::new(Vec::new());
 
 /// Per-thread I/O reactor. See the module docs.
 pub(crate) struct Reactor {
     /// Unique id; registrations compare it with the current thread's reactor.
-    id: u64,
+    id: u32,
     /// The epoll instance. `RefCell` because `Poll::poll` takes `&mut self`.
     poll: RefCell<Poll>,
     /// Event buffer reused by every park.
@@ -148,7 +156,7 @@ pub(crate) struct Reactor {
 /// that rare path, and by the reactor once per park when the flag is set.
 pub(crate) struct Remote {
     /// Id of the owning reactor.
-    id: u64,
+    id: u32,
     /// Set (after a push) when `pending` may be non-empty.
     has_pending: AtomicBool,
     /// Set when the reactor is gone: foreign drops then have nothing to do.
@@ -171,6 +179,18 @@ pub(crate) struct Release {
 }
 
 impl Remote {
+    /// Queues a release for the next park of reactor `id`, if it still
+    /// lives (foreign-thread drop).
+    fn push_to(id: u32, release: Release) {
+        let remote = {
+            let remotes = REMOTES.lock().unwrap_or_else(|e| e.into_inner());
+            remotes.iter().find(|r| r.id == id).cloned()
+        };
+        if let Some(remote) = remote {
+            remote.push(release);
+        }
+    }
+
     /// Queues a release for the reactor's next park (foreign-thread drop).
     fn push(&self, release: Release) {
         if self.closed.load(Ordering::Acquire) {
@@ -205,7 +225,19 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), UNPARK_TOKEN)?;
         let alarm = Alarm::new(poll.registry(), ALARM_TOKEN).ok();
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_ID
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+            .map_err(|_| io::Error::other("corun: reactor ids exhausted (2^32 made)"))?;
+        let remote = Arc::new(Remote {
+            id,
+            has_pending: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+        });
+        REMOTES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(remote.clone());
         Ok(Reactor {
             id,
             poll: RefCell::new(poll),
@@ -214,19 +246,14 @@ impl Reactor {
             wake_buf: RefCell::new(Vec::new()),
             unparker: Unparker(Arc::new(waker)),
             alarm,
-            remote: Arc::new(Remote {
-                id,
-                has_pending: AtomicBool::new(false),
-                closed: AtomicBool::new(false),
-                pending: Mutex::new(Vec::new()),
-            }),
+            remote,
             _not_send: PhantomData,
         })
     }
 
     /// This reactor's unique id (never reused within the process).
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        u64::from(self.id)
     }
 
     /// Thread-safe handle that wakes a parked reactor.
@@ -322,7 +349,7 @@ impl Reactor {
             drop(leftovers);
             return Err(e);
         }
-        Ok(Registration::new(self.remote.clone(), idx))
+        Ok(Registration::new(self.id, idx))
     }
 
     /// Like [`Reactor::register`] but makes no syscall: the slot is added to
@@ -331,7 +358,7 @@ impl Reactor {
     /// epoll refuses (`EBADF`) is reported by that first wait.
     pub(crate) fn register_lazy(&self, fd: RawFd, guess: u8) -> io::Result<Registration> {
         let (idx, _) = self.slot_of(fd, guess)?;
-        Ok(Registration::new(self.remote.clone(), idx))
+        Ok(Registration::new(self.id, idx))
     }
 
     /// Shares the live slot of `fd` or makes a new one (not in epoll yet,
@@ -440,6 +467,10 @@ impl Reactor {
 impl Drop for Reactor {
     fn drop(&mut self) {
         self.remote.closed.store(true, Ordering::Release);
+        REMOTES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|r| r.id != self.id);
     }
 }
 

@@ -13,7 +13,6 @@ use std::io;
 use std::mem;
 use std::os::unix::io::RawFd;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll, Waker};
 
@@ -31,13 +30,14 @@ use super::{Interest, Reactor, Readiness, Release, Remote, WaiterKey, make_token
 /// an error. Dropped on another thread, its release is queued and done at the
 /// reactor's next `park` or `register`.
 ///
-/// 16 bytes: one lives in every task that holds a socket. It keeps no slot
-/// generation (the reference it holds keeps its slot from being freed or
-/// reused) and keeps the waiter nodes of its `poll_ready` calls in the
+/// 12 bytes: one lives in every task that holds a socket. It keeps its
+/// reactor's id (a drop on another thread finds the reactor's queue by it),
+/// no slot generation (the reference it holds keeps its slot from being
+/// freed or reused), and the waiter nodes of its `poll_ready` calls in the
 /// reactor's table, made at the first such call that waits.
 pub(crate) struct Registration {
-    /// Queue for foreign-thread drops; also carries the reactor id.
-    remote: Arc<Remote>,
+    /// Id of the reactor that made it.
+    reactor: u32,
     idx: u32,
     /// Index of this registration's `poll_ready` waiter keys (one per
     /// direction) in the reactor's table, or [`NONE`] before its first
@@ -57,9 +57,9 @@ enum KeyHome<'k> {
 }
 
 impl Registration {
-    pub(super) fn new(remote: Arc<Remote>, idx: u32) -> Registration {
+    pub(super) fn new(reactor: u32, idx: u32) -> Registration {
         Registration {
-            remote,
+            reactor,
             idx,
             own: AtomicU32::new(NONE),
         }
@@ -68,7 +68,7 @@ impl Registration {
     /// Runs `f` with this registration's reactor, or fails when the current
     /// thread has no reactor or another one.
     fn with_own<T>(&self, f: impl FnOnce(&Reactor) -> T) -> io::Result<T> {
-        let id = self.remote.id;
+        let id = u64::from(self.reactor);
         with_reactor(|r| (r.id() == id).then(|| f(r)))
             .flatten()
             .ok_or_else(|| {
@@ -386,7 +386,7 @@ impl Registration {
             // Another thread: queued; the fd may be closed (and its number
             // reused) before the reactor gets to it, which is why a closing
             // release makes no DEL on that path either.
-            Err(_) => self.remote.push(release),
+            Err(_) => Remote::push_to(self.reactor, release),
         }
     }
 }
@@ -401,7 +401,7 @@ impl fmt::Debug for Registration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registration")
             .field("slot", &self.idx)
-            .field("reactor", &self.remote.id)
+            .field("reactor", &self.reactor)
             .finish()
     }
 }

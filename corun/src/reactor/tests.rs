@@ -468,7 +468,7 @@ fn per_fd_state_is_compact() {
     let (slot, node) = scheduled_io::sizes();
     assert!(slot <= 24, "slot is {slot} bytes");
     assert!(node <= 24, "waiter node is {node} bytes");
-    assert!(std::mem::size_of::<Registration>() <= 16);
+    assert!(std::mem::size_of::<Registration>() <= 12);
     assert_eq!(std::mem::size_of::<super::Wait>(), 8);
 }
 
