@@ -19,7 +19,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::reactor::Registration;
+use crate::reactor::{Registration, Wait};
 use crate::scheduler::context;
 
 pub use crate::reactor::{Interest, Readiness};
@@ -276,7 +276,7 @@ impl<T: AsFd> Async<T> {
     where
         F: FnMut(&T) -> io::Result<R>,
     {
-        IoWith::new(self, op, Interest::Read, None)
+        IoWith::new(self, op, Wait::idle(Interest::Read))
     }
 
     /// Runs `op` until it does not return `WouldBlock`, waiting for
@@ -296,31 +296,28 @@ impl<T: AsFd> Async<T> {
     where
         F: FnMut(&T) -> io::Result<R>,
     {
-        IoWith::new(self, op, Interest::Write, None)
+        IoWith::new(self, op, Wait::idle(Interest::Write))
     }
 
-    /// Like [`read_with`](Async::read_with), but consults the cached
-    /// readiness before the first attempt: when the fd is known not to be
-    /// readable (a previous read drained it), it waits instead of making a
-    /// read that could only return `WouldBlock`. An object's first read is
-    /// always tried: nothing is known before it (no hidden yield). For
-    /// stream reads, whose readiness the caller keeps exact with
-    /// [`Async::clear_readiness`].
-    pub(crate) fn read_when_ready<R, F>(&self, op: F) -> IoWith<'_, T, F>
+    /// One read of a byte stream into `buf` (`Ok(0)` at its end), waiting
+    /// while it would block. Unlike [`read_with`](Async::read_with), it
+    /// consults the cached readiness before the first attempt: when the fd
+    /// is known not to be readable, it waits instead of making a read that
+    /// could only return `WouldBlock`. An object's first read is always
+    /// tried: nothing is known before it (no hidden yield). A read that fills
+    /// less than `buf` has drained the kernel queue, so it forgets the
+    /// readiness and the next read waits for an event instead of making a
+    /// wasted `WouldBlock` read (safe with edge-triggered readiness: data
+    /// arriving later raises a new event). Only for stream sockets and pipes.
+    pub(crate) fn read_stream<'a>(&'a self, buf: &'a mut [u8]) -> ReadStream<'a, T>
     where
-        F: FnMut(&T) -> io::Result<R>,
+        for<'b> &'b T: Read,
     {
-        let wait = self.reg.ready_or_guess(Interest::Read);
-        IoWith::new(self, op, Interest::Read, Some(wait))
-    }
-
-    /// Forgets the cached readiness of `interest` without an operation
-    /// having returned `WouldBlock`: for a stream socket, a read that
-    /// filled less than the buffer has drained the kernel queue, so the next
-    /// read would only return `WouldBlock` (a wasted syscall). Safe with
-    /// edge-triggered readiness: data arriving later raises a new event.
-    pub(crate) fn clear_readiness(&self, interest: Interest) {
-        self.reg.clear_readiness(interest);
+        ReadStream {
+            io: self,
+            buf,
+            wait: Wait::armed(Interest::Read, true),
+        }
     }
 
     /// Poll form of [`read_with`](Async::read_with), for `AsyncRead`-style
@@ -392,33 +389,26 @@ impl<T: AsFd> Async<T> {
 /// operation, and while it returns `WouldBlock`, waits for readiness (each
 /// such future is its own waiter, so any number of tasks may wait on one
 /// object) and runs it again. A named future rather than an `async fn` so it
-/// stays a few words large: one lives in every task blocked on a socket.
+/// stays small: one lives in every task blocked on a socket. It is the
+/// object's reference, the operation, and one word for the wait (its
+/// direction, and its waiter node while queued); the operation gets the
+/// object from here, so it need not capture it.
 #[must_use = "futures do nothing unless awaited"]
 pub struct IoWith<'a, T: AsFd, F> {
     io: &'a Async<T>,
     op: F,
-    interest: Interest,
-    wait: Option<crate::reactor::Ready<'a>>,
+    /// Idle: run `op` next. Active: poll the wait first.
+    wait: Wait,
 }
 
 // No field is ever pinned: the operation is only called through `&mut`.
 impl<T: AsFd, F> Unpin for IoWith<'_, T, F> {}
 
 impl<'a, T: AsFd, F> IoWith<'a, T, F> {
-    /// Runs `op` on `io` for `interest`; `wait`, if given, is awaited before
-    /// the first attempt.
-    fn new(
-        io: &'a Async<T>,
-        op: F,
-        interest: Interest,
-        wait: Option<crate::reactor::Ready<'a>>,
-    ) -> Self {
-        IoWith {
-            io,
-            op,
-            interest,
-            wait,
-        }
+    /// Runs `op` on `io`, waiting with `wait` (its direction) whenever `op`
+    /// would block; an active `wait` is polled before the first attempt.
+    fn new(io: &'a Async<T>, op: F, wait: Wait) -> Self {
+        IoWith { io, op, wait }
     }
 }
 
@@ -430,22 +420,88 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let this = self.get_mut();
-        loop {
-            if let Some(wait) = &mut this.wait {
-                match Pin::new(wait).poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Ready(Ok(_)) => this.wait = None,
-                }
-            }
-            match (this.op)(this.io.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    this.io.reg.clear_readiness(this.interest);
-                    this.wait = Some(this.io.reg.ready(this.interest));
-                }
-                res => return Poll::Ready(res),
+        let op = &mut this.op;
+        poll_op(this.io, &mut this.wait, cx, |io| op(io.get_ref()))
+    }
+}
+
+impl<T: AsFd, F> Drop for IoWith<'_, T, F> {
+    fn drop(&mut self) {
+        cancel(self.io, &mut self.wait);
+    }
+}
+
+/// The body of [`IoWith`] and [`ReadStream`]: polls `wait` while it is
+/// active, runs `op`, and on `WouldBlock` forgets the readiness of the
+/// wait's direction and arms it. A ready operation never returns `Pending`.
+fn poll_op<T: AsFd, R>(
+    io: &Async<T>,
+    wait: &mut Wait,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut(&Async<T>) -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    loop {
+        if wait.is_active() {
+            match io.reg.poll_wait_for(cx.waker(), wait) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                // The wait is idle again.
+                Poll::Ready(Ok(_)) => {}
             }
         }
+        match op(io) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let interest = wait.interest();
+                io.reg.clear_readiness(interest);
+                *wait = Wait::armed(interest, false);
+            }
+            res => return Poll::Ready(res),
+        }
+    }
+}
+
+/// Drop of a future holding `wait`: dropped while waiting (cancelled), its
+/// waiter node leaves the list.
+fn cancel<T: AsFd>(io: &Async<T>, wait: &mut Wait) {
+    if wait.is_active() {
+        io.reg.cancel_wait(wait);
+    }
+}
+
+/// Future of [`Async::read_stream`]: the object, the buffer and one word
+/// for the wait (32 bytes; an idle connection's task holds one).
+#[must_use = "futures do nothing unless awaited"]
+pub(crate) struct ReadStream<'a, T: AsFd> {
+    io: &'a Async<T>,
+    buf: &'a mut [u8],
+    wait: Wait,
+}
+
+impl<T: AsFd> std::future::Future for ReadStream<'_, T>
+where
+    for<'b> &'b T: Read,
+{
+    type Output = io::Result<usize>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let buf = &mut *this.buf;
+        poll_op(this.io, &mut this.wait, cx, |io| {
+            let len = buf.len();
+            let n = io.get_ref().read(buf)?;
+            if n > 0 && n < len {
+                // A short read drained the socket: skip the WouldBlock read
+                // the next call would otherwise make.
+                io.reg.clear_readiness(Interest::Read);
+            }
+            Ok(n)
+        })
+    }
+}
+
+impl<T: AsFd> Drop for ReadStream<'_, T> {
+    fn drop(&mut self) {
+        cancel(self.io, &mut self.wait);
     }
 }
 
@@ -453,7 +509,7 @@ impl<T: AsFd + std::fmt::Debug, F> std::fmt::Debug for IoWith<'_, T, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IoWith")
             .field("io", self.io)
-            .field("interest", &self.interest)
+            .field("wait", &self.wait)
             .finish()
     }
 }

@@ -53,8 +53,8 @@
 //! - Invalid or closed fds fail to register with `EBADF` (with
 //!   `register_lazy`, at the first wait).
 //! - Memory: a slot is 24 bytes with no allocation of its own; each waiting
-//!   task adds one 32-byte node in a reactor-wide slab (plus the 40-byte
-//!   `Registration` inside the task).
+//!   task adds one 24-byte node in a reactor-wide slab (plus the 12-byte
+//!   `Registration` inside the task, and its one-word `Wait`).
 //! - `Reactor::park` blocks in `epoll_wait` until an event, the timeout, or
 //!   an `Unparker::unpark` from any thread (a `mio::Waker` on a reserved
 //!   token). `Reactor::park_until` blocks until an exact instant instead: it
@@ -88,7 +88,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::mem;
 use std::os::unix::io::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -100,7 +100,7 @@ use mio::{Events, Poll, Token};
 pub use readiness::{Interest, Readiness};
 // `Ready` is named by the io layers that keep the future in a struct.
 #[allow(unused_imports)]
-pub(crate) use registration::{Ready, Registration};
+pub(crate) use registration::{Ready, Registration, Wait};
 pub(crate) use scheduled_io::WaiterKey;
 use scheduled_io::{Slot, Table};
 
@@ -116,13 +116,21 @@ const ALARM_TOKEN: Token = Token(usize::MAX - 1);
 /// the kernel for the next park.
 const EVENTS_CAPACITY: usize = 1024;
 
-/// Source of unique reactor ids.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Source of unique reactor ids (never reused: a registration compares
+/// its reactor's id with the current thread's).
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// The `Remote` of every live reactor, for registrations dropped on another
+/// thread: a registration keeps its reactor's 4-byte id rather than an
+/// 8-byte `Arc` (one lives in every task holding a socket). A `Mutex` over a
+/// short list (one entry per scheduler thread) because only that rare path
+/// and reactor creation and drop touch it.
+static REMOTES: Mutex<Vec<Arc<Remote>>> = Mutex::new(Vec::new());
 
 /// Per-thread I/O reactor. See the module docs.
 pub(crate) struct Reactor {
     /// Unique id; registrations compare it with the current thread's reactor.
-    id: u64,
+    id: u32,
     /// The epoll instance. `RefCell` because `Poll::poll` takes `&mut self`.
     poll: RefCell<Poll>,
     /// Event buffer reused by every park.
@@ -148,7 +156,7 @@ pub(crate) struct Reactor {
 /// that rare path, and by the reactor once per park when the flag is set.
 pub(crate) struct Remote {
     /// Id of the owning reactor.
-    id: u64,
+    id: u32,
     /// Set (after a push) when `pending` may be non-empty.
     has_pending: AtomicBool,
     /// Set when the reactor is gone: foreign drops then have nothing to do.
@@ -162,8 +170,8 @@ pub(crate) struct Remote {
 #[derive(Clone, Copy)]
 pub(crate) struct Release {
     idx: u32,
-    generation: u32,
-    own: [WaiterKey; 2],
+    /// The registration's `poll_ready` keys in the table, or `NONE`.
+    own: u32,
     /// The owner closes the fd right after this release (a dropped
     /// `Async` whose object owns its fd): the close removes the epoll
     /// entry, so the release makes no `EPOLL_CTL_DEL`.
@@ -171,6 +179,18 @@ pub(crate) struct Release {
 }
 
 impl Remote {
+    /// Queues a release for the next park of reactor `id`, if it still
+    /// lives (foreign-thread drop).
+    fn push_to(id: u32, release: Release) {
+        let remote = {
+            let remotes = REMOTES.lock().unwrap_or_else(|e| e.into_inner());
+            remotes.iter().find(|r| r.id == id).cloned()
+        };
+        if let Some(remote) = remote {
+            remote.push(release);
+        }
+    }
+
     /// Queues a release for the reactor's next park (foreign-thread drop).
     fn push(&self, release: Release) {
         if self.closed.load(Ordering::Acquire) {
@@ -205,7 +225,19 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), UNPARK_TOKEN)?;
         let alarm = Alarm::new(poll.registry(), ALARM_TOKEN).ok();
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_ID
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+            .map_err(|_| io::Error::other("corun: reactor ids exhausted (2^32 made)"))?;
+        let remote = Arc::new(Remote {
+            id,
+            has_pending: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+        });
+        REMOTES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(remote.clone());
         Ok(Reactor {
             id,
             poll: RefCell::new(poll),
@@ -214,19 +246,14 @@ impl Reactor {
             wake_buf: RefCell::new(Vec::new()),
             unparker: Unparker(Arc::new(waker)),
             alarm,
-            remote: Arc::new(Remote {
-                id,
-                has_pending: AtomicBool::new(false),
-                closed: AtomicBool::new(false),
-                pending: Mutex::new(Vec::new()),
-            }),
+            remote,
             _not_send: PhantomData,
         })
     }
 
     /// This reactor's unique id (never reused within the process).
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        u64::from(self.id)
     }
 
     /// Thread-safe handle that wakes a parked reactor.
@@ -322,7 +349,7 @@ impl Reactor {
             drop(leftovers);
             return Err(e);
         }
-        Ok(Registration::new(self.remote.clone(), idx, generation))
+        Ok(Registration::new(self.id, idx))
     }
 
     /// Like [`Reactor::register`] but makes no syscall: the slot is added to
@@ -330,8 +357,8 @@ impl Reactor {
     /// is `guess` (ready bits of `Readiness`; see the module docs). An fd
     /// epoll refuses (`EBADF`) is reported by that first wait.
     pub(crate) fn register_lazy(&self, fd: RawFd, guess: u8) -> io::Result<Registration> {
-        let (idx, generation) = self.slot_of(fd, guess)?;
-        Ok(Registration::new(self.remote.clone(), idx, generation))
+        let (idx, _) = self.slot_of(fd, guess)?;
+        Ok(Registration::new(self.id, idx))
     }
 
     /// Shares the live slot of `fd` or makes a new one (not in epoll yet,
@@ -395,13 +422,16 @@ impl Reactor {
         let mut table = self.table.borrow_mut();
         for (interest, key) in [Interest::Read, Interest::Write]
             .into_iter()
-            .zip(release.own)
+            .zip(table.take_own(release.own))
         {
             if key != WaiterKey::NONE {
                 leftovers.extend(table.remove_waiter(release.idx, interest, key));
             }
         }
-        if let Some((fd, polled)) = table.release(release.idx, release.generation, &mut leftovers) {
+        // The registration's reference kept its slot live: this is its
+        // generation.
+        let generation = table.generation_of(release.idx);
+        if let Some((fd, polled)) = table.release(release.idx, generation, &mut leftovers) {
             // A closing fd leaves epoll with its close. Only where tokens
             // carry the generation: elsewhere an entry surviving the close
             // (dup) could hand stale events to the slot's next user.
@@ -437,6 +467,10 @@ impl Reactor {
 impl Drop for Reactor {
     fn drop(&mut self) {
         self.remote.closed.store(true, Ordering::Release);
+        REMOTES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|r| r.id != self.id);
     }
 }
 

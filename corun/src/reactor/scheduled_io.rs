@@ -4,8 +4,10 @@
 //! direction.
 //!
 //! Memory: a slot is 24 bytes and allocates nothing; a waiting task costs one
-//! 32-byte node in the shared node slab, so an idle connection with a parked
-//! reader costs about 24 + 32 + 4 (fd index) bytes here.
+//! 24-byte node in the shared node slab (its waker kept in one word, a
+//! `SlimWaker`), so an idle connection with a parked reader costs about
+//! 24 + 24 + 4 (fd index) bytes here. A registration that uses `poll_ready`
+//! adds one 16-byte entry for its two waiter keys.
 //!
 //! This file is plain data structures: it must NOT make syscalls, touch
 //! thread-locals, or wake/drop wakers itself — every waker that leaves a list
@@ -18,7 +20,9 @@ use std::os::unix::io::RawFd;
 use std::task::Waker;
 
 use super::readiness::Interest;
+use super::registration::NO_NODE;
 use crate::segvec::SegVec;
+use crate::task::slim_waker::SlimWaker;
 
 /// "No index" in slot and node links.
 pub(super) const NONE: u32 = u32::MAX;
@@ -80,7 +84,9 @@ impl WaiterKey {
 /// One waiting task. Free nodes have `waker == None` and use `next` as the
 /// free-list link.
 struct Node {
-    waker: Option<Waker>,
+    /// One word: a task waker is kept as its task pointer (a million idle
+    /// connections each park one reader here).
+    waker: Option<SlimWaker>,
     next: u32,
     prev: u32,
     generation: u32,
@@ -127,6 +133,10 @@ pub(super) struct Table {
     live: usize,
     nodes: SegVec<Node>,
     free_node: Option<u32>,
+    /// The `poll_ready` waiter keys (read, write) of the registrations that
+    /// waited through it; a registration holds its entry's index.
+    owners: SegVec<[WaiterKey; 2]>,
+    free_owners: Vec<u32>,
 }
 
 impl Table {
@@ -183,6 +193,58 @@ impl Table {
         Ok((idx, slot.generation))
     }
 
+    /// The live slot `idx`, for a registration (whose reference keeps it
+    /// live).
+    pub(super) fn live_slot(&mut self, idx: u32) -> Option<&mut Slot> {
+        self.slots.get_mut(idx as usize).filter(|s| s.refs > 0)
+    }
+
+    /// The current generation of slot `idx` (0 for an index never used).
+    pub(super) fn generation_of(&self, idx: u32) -> u32 {
+        self.slots.get(idx as usize).map_or(0, |s| s.generation)
+    }
+
+    /// The `interest` key of the `poll_ready` entry `own` (`NONE`: none).
+    pub(super) fn own_key(&self, own: u32, interest: Interest) -> WaiterKey {
+        self.owners
+            .get(own as usize)
+            .map_or(WaiterKey::NONE, |keys| keys[interest.index()])
+    }
+
+    /// Stores `key` as the `interest` key of the `poll_ready` entry `*own`,
+    /// making the entry (and setting `*own`) if there is none and `key` is a
+    /// real key.
+    pub(super) fn set_own_key(&mut self, own: &mut u32, interest: Interest, key: WaiterKey) {
+        if *own == NONE {
+            if key == WaiterKey::NONE {
+                return;
+            }
+            *own = match self.free_owners.pop() {
+                Some(o) => o,
+                None => {
+                    // Bounded by the live registrations (each holds one slot
+                    // reference, and slots are counted in `u32`).
+                    self.owners.push([WaiterKey::NONE; 2]) as u32
+                }
+            };
+        }
+        if let Some(keys) = self.owners.get_mut(*own as usize) {
+            keys[interest.index()] = key;
+        }
+    }
+
+    /// Frees the `poll_ready` entry `own` (if any) and returns its keys.
+    pub(super) fn take_own(&mut self, own: u32) -> [WaiterKey; 2] {
+        match self.owners.get_mut(own as usize) {
+            Some(keys) => {
+                let taken = std::mem::replace(keys, [WaiterKey::NONE; 2]);
+                self.free_owners.push(own);
+                taken
+            }
+            None => [WaiterKey::NONE; 2],
+        }
+    }
+
     /// The live slot `idx` if it still has generation `generation`.
     pub(super) fn slot(&mut self, idx: u32, generation: u32) -> Option<&mut Slot> {
         self.slots
@@ -221,8 +283,15 @@ impl Table {
         Some((fd, polled))
     }
 
-    /// Adds `waker` to the `interest` list of slot `idx` (which must be live).
-    pub(super) fn add_waiter(&mut self, idx: u32, interest: Interest, waker: Waker) -> WaiterKey {
+    /// Adds `waker` to the `interest` list of slot `idx` (which must be
+    /// live). Fails when [`NO_NODE`] nodes are in use (a `Wait` holds a node
+    /// index in 31 bits).
+    pub(super) fn add_waiter(
+        &mut self,
+        idx: u32,
+        interest: Interest,
+        waker: Waker,
+    ) -> io::Result<WaiterKey> {
         let dir = interest.index();
         let head = self.slots[idx as usize].heads[dir];
         let node_idx = match self.free_node {
@@ -232,6 +301,9 @@ impl Table {
                 n
             }
             None => {
+                if self.nodes.len() >= NO_NODE as usize {
+                    return Err(io::Error::other("corun: too many tasks waiting for I/O"));
+                }
                 self.nodes.push(Node {
                     waker: None,
                     next: NONE,
@@ -242,7 +314,7 @@ impl Table {
             }
         };
         let node = &mut self.nodes[node_idx as usize];
-        node.waker = Some(waker);
+        node.waker = Some(SlimWaker::new(waker));
         node.next = head;
         node.prev = NONE;
         let generation = node.generation;
@@ -250,10 +322,10 @@ impl Table {
             self.nodes[head as usize].prev = node_idx;
         }
         self.slots[idx as usize].heads[dir] = node_idx;
-        WaiterKey {
+        Ok(WaiterKey {
             idx: node_idx,
             generation,
-        }
+        })
     }
 
     /// Whether `key` still names a queued waiter.
@@ -277,7 +349,9 @@ impl Table {
         let slot = &mut self.nodes[key.idx as usize].waker;
         match slot {
             Some(w) if w.will_wake(waker) => Ok(None),
-            _ => Ok(slot.replace(waker.clone())),
+            _ => Ok(slot
+                .replace(SlimWaker::new(waker.clone()))
+                .map(SlimWaker::into_waker)),
         }
     }
 
@@ -315,7 +389,7 @@ impl Table {
         node.next = next_free;
         node.prev = NONE;
         self.free_node = Some(n);
-        node.waker.take()
+        node.waker.take().map(SlimWaker::into_waker)
     }
 
     /// Moves every waker of list `dir` of slot `idx` into `out`.
@@ -367,7 +441,7 @@ impl Table {
     }
 }
 
-/// Sizes that the memory budget (≤ 350 bytes per idle connection) relies on.
+/// Sizes that the memory budget (≤ 256 bytes per idle connection) relies on.
 #[cfg(test)]
 pub(super) fn sizes() -> (usize, usize) {
     (std::mem::size_of::<Slot>(), std::mem::size_of::<Node>())

@@ -379,6 +379,55 @@ fn repeated_poll_ready_keeps_one_waiter_and_registration_drop_frees_it() {
 }
 
 #[test]
+fn registrations_of_one_fd_keep_their_own_poll_ready_waiters() {
+    enter_reactor(Reactor::new().unwrap(), |r| {
+        let (a, mut b) = pair();
+        let first = r.register(a.as_raw_fd()).unwrap();
+        let second = r.register(a.as_raw_fd()).unwrap();
+        let (c1, w1) = counter();
+        let (c2, w2) = counter();
+        for (reg, w) in [(&first, &w1), (&second, &w2), (&first, &w1)] {
+            assert!(
+                reg.poll_ready(&mut Context::from_waker(w), Interest::Read)
+                    .is_pending()
+            );
+        }
+        assert_eq!(r.table.borrow().queued_waiters(), 2);
+        b.write_all(b"x").unwrap();
+        park_until(r, || wakes(&c1) > 0 && wakes(&c2) > 0);
+        drop(first);
+        // The second registration's entry is still its own after the
+        // first's was freed and taken by a third.
+        let (a2, _b2) = pair();
+        let third = r.register(a2.as_raw_fd()).unwrap();
+        let (_c3, w3) = counter();
+        assert!(
+            third
+                .poll_ready(&mut Context::from_waker(&w3), Interest::Read)
+                .is_pending()
+        );
+        assert!(
+            second
+                .poll_ready(&mut Context::from_waker(&w2), Interest::Read)
+                .is_ready()
+        );
+        assert_eq!(r.table.borrow().queued_waiters(), 1);
+    });
+}
+
+#[test]
+fn a_wait_keeps_its_direction_and_node_in_one_word() {
+    use super::Wait;
+    for interest in [Interest::Read, Interest::Write] {
+        assert!(!Wait::idle(interest).is_active());
+        assert_eq!(Wait::idle(interest).interest(), interest);
+        let armed = Wait::armed(interest, true);
+        assert!(armed.is_active());
+        assert_eq!(armed.interest(), interest);
+    }
+}
+
+#[test]
 fn unpark_from_another_thread_ends_park_none() {
     enter_reactor(Reactor::new().unwrap(), |r| {
         let unparker = r.unparker();
@@ -418,8 +467,9 @@ fn foreign_thread_use_errors_and_foreign_drop_is_released_at_next_park() {
 fn per_fd_state_is_compact() {
     let (slot, node) = scheduled_io::sizes();
     assert!(slot <= 24, "slot is {slot} bytes");
-    assert!(node <= 32, "waiter node is {node} bytes");
-    assert!(std::mem::size_of::<Registration>() <= 40);
+    assert!(node <= 24, "waiter node is {node} bytes");
+    assert!(std::mem::size_of::<Registration>() <= 12);
+    assert_eq!(std::mem::size_of::<super::Wait>(), 8);
 }
 
 /// A table holding fd 3 with one reader and one writer waiting: the
@@ -429,8 +479,8 @@ fn reader_and_writer() -> (scheduled_io::Table, u32, u32, Arc<Counter>, Arc<Coun
     let (idx, generation) = table.insert(3).unwrap();
     let (rc, rw) = counter();
     let (wc, ww) = counter();
-    table.add_waiter(idx, Interest::Read, rw);
-    table.add_waiter(idx, Interest::Write, ww);
+    table.add_waiter(idx, Interest::Read, rw).unwrap();
+    table.add_waiter(idx, Interest::Write, ww).unwrap();
     (table, idx, generation, rc, wc)
 }
 
