@@ -91,9 +91,8 @@ impl Builder {
     /// price is CPU: each look at the poller during the spin is a syscall,
     /// up to this much CPU time each time the scheduler runs dry, and a
     /// server that spins answers requests one at a time where a blocked one
-    /// wakes to a batch (with 50 µs, a keep-alive server under `wrk` made
-    /// about 3.5 `epoll_wait` calls per request instead of 0.1, and spent
-    /// ~30 % more CPU per request). Worth it only where wake-up latency
+    /// wakes to a batch, so it spends more CPU per request (figures:
+    /// `docs/design/idle-spin.md`). Worth it only where wake-up latency
     /// matters more than CPU. Timers are never delayed by it; its polls
     /// are counted in [`Stats::spin_polls`](crate::Stats::spin_polls).
     ///
