@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use corun::net::{TcpListener, TcpStream};
 
-use super::corun_rt::{fetch, serve_once};
+use super::corun_rt::{fetch, fetches_failed, join_fetches, serve_once};
 use crate::common::{self, Outcome};
 use crate::cores::{self, CoresWork, MSG};
 
@@ -241,19 +241,10 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
             }
         }
     }
-    let mut ok = 0u64;
-    let mut first_err = None;
-    for c in clients {
-        match c.await.map_err(join_err)? {
-            Ok(()) => ok += 1,
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
+    let (ok, first_err) = join_fetches(clients).await?;
     let secs = t0.elapsed().as_secs_f64();
     if let Some(e) = first_err {
-        return Err(format!("{} of {n} fetches failed, first: {e}", n - ok));
+        return Err(fetches_failed(n, ok, &e));
     }
     common::check("connections accepted", accepted, n)?;
     let overflows = common::listen_overflows().saturating_sub(overflows0);

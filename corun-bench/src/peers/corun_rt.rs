@@ -342,16 +342,7 @@ async fn urlfetch(n: u64) -> Result<Outcome, String> {
     let t0 = Instant::now();
     let server = corun::spawn(urlfetch_server(l, n));
     let clients: Vec<_> = (0..n).map(|_| corun::spawn(fetch(addr))).collect();
-    let mut ok = 0u64;
-    let mut first_err = None;
-    for c in clients {
-        match c.await.map_err(join_err)? {
-            Ok(()) => ok += 1,
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
-    }
+    let (ok, first_err) = join_fetches(clients).await?;
     if let Some(e) = first_err {
         // The server would wait for connections that never come.
         server.kill();
@@ -377,10 +368,18 @@ async fn urlfetch_clients(
         }
         clients.push(corun::spawn(fetch(addr)));
     }
+    join_fetches(clients).await
+}
+
+/// Awaits each client task in turn: how many fetches succeeded, and the
+/// first error.
+pub(crate) async fn join_fetches(
+    clients: Vec<corun::Task<Result<(), String>>>,
+) -> Result<(u64, Option<String>), String> {
     let mut ok = 0u64;
     let mut first_err = None;
-    for r in corun::join_all(clients).await {
-        match r.map_err(join_err)? {
+    for c in clients {
+        match c.await.map_err(join_err)? {
             Ok(()) => ok += 1,
             Err(e) => {
                 first_err.get_or_insert(e);
@@ -394,7 +393,7 @@ async fn urlfetch_clients(
 /// scheduler: a client costs the kernel about twice what serving it does
 /// (connect and the handshake, the request's delivery, the last close), so
 /// with a quarter of them beside the server both threads are about equally
-/// busy (perf: 54/46 at 20 %, 70/30 with none, 34/66 at half).
+/// busy.
 const URLFETCH_CLIENTS_BESIDE_SERVER_PCT: u64 = 25;
 
 /// From this many fetches on, the tuned urlfetch spreads over two
@@ -462,8 +461,7 @@ async fn urlfetch_tuned_two_schedulers(n: u64) -> Result<Outcome, String> {
 
 /// The tuned urlfetch with the server and every client on this scheduler.
 /// The clients are spawned in chunks of 64, so that the accept loop gets
-/// its turns (8 alternating runs each: chunks of 8 to 1 000 were within 4 %
-/// of each other).
+/// its turns between chunks; the chunk size barely matters.
 async fn urlfetch_tuned_one_scheduler(n: u64) -> Result<Outcome, String> {
     let (l, addr) = corun_listener(n)?;
     let overflows0 = common::listen_overflows();
@@ -481,7 +479,7 @@ async fn urlfetch_tuned_one_scheduler(n: u64) -> Result<Outcome, String> {
 }
 
 /// The error of a urlfetch run in which some fetches failed.
-fn fetches_failed(n: u64, ok: u64, first: &str) -> String {
+pub(crate) fn fetches_failed(n: u64, ok: u64, first: &str) -> String {
     format!("{} of {n} fetches failed, first: {first}", n - ok)
 }
 
