@@ -137,8 +137,9 @@ impl Builder {
     /// slow poll is a missing yield (a loop over ready I/O or a long
     /// computation without `yield_now().await`) or blocking work that
     /// belongs in [`crate::unblock`]. Polls are timed on a coarse clock
-    /// that advances every 250 µs while the scheduler runs, so durations are
-    /// exact to about that much, and timing costs nothing per poll.
+    /// that advances every 250 µs to 2 ms while the scheduler runs, so
+    /// timing costs nothing per poll and durations are exact to about one
+    /// such gap; a threshold under 2 ms may miss polls shorter than 2 ms.
     ///
     /// ```
     /// use std::time::{Duration, Instant};

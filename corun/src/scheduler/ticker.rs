@@ -1,26 +1,37 @@
-//! The coarse clock: a process-wide count of microseconds that one
-//! background thread (`corun-ticker`) advances every [`PERIOD`] while any
-//! scheduler is awake.
+//! The coarse clock: a process-wide count of microseconds since the time
+//! base (`time::clock_base`) that one background thread (`corun-ticker`)
+//! advances while any scheduler is awake: every [`PERIOD`] while some
+//! scheduler's batches of polls run long, backing off to every
+//! [`SLOW_PERIOD`] while none does.
 //!
 //! Schedulers read it with one relaxed load, so they can ask "has time
-//! passed?" after every poll without reading a real clock: the loop cuts a
-//! batch of polls short when the count moves (so the OS poller is looked at
-//! on time), and a poll during which it moved is measured for the slow-poll
-//! detector and the snapshot's longest poll.
+//! passed?" after every poll without reading a real clock: a move during a
+//! poll is when the loop looks at the batch's length (and cuts it if it ran
+//! long, so the OS poller is looked at on time) and measures the poll for
+//! the slow-poll detector and the snapshot's longest poll.
+//!
+//! # Cadence (`docs/design/cadence.md`)
+//!
+//! A scheduler says after each batch whether the clock cut it for running
+//! long ([`AwakeGuard::batch_ended`]). While any scheduler's last batch
+//! was cut, the gap stays [`PERIOD`]; otherwise each tick doubles it, up
+//! to [`SLOW_PERIOD`]. A server whose batches end by themselves (its tasks
+//! wait on I/O) costs the process one wake-up per [`SLOW_PERIOD`], not one
+//! per [`PERIOD`].
 //!
 //! # Protocol (no lost wake-up, no idle ticking)
 //!
 //! * `AWAKE` counts schedulers that are not blocked in the OS poller. A
 //!   scheduler calls [`awake`] when it starts running and after every
 //!   blocking wait, [`asleep`] before every blocking wait and when it stops.
-//! * The ticker, after [`IDLE_TICKS`] ticks in a row with `AWAKE == 0`,
+//! * The ticker, after [`IDLE_PARK`] of ticks in a row with `AWAKE == 0`,
 //!   stores `PARKED = true`, then reads `AWAKE`; it parks only if that is
 //!   still 0. [`awake`] increments `AWAKE`, then reads `PARKED` and unparks
 //!   the ticker if it is set. All four accesses are `SeqCst`, so either the
 //!   ticker sees the increment or the scheduler sees `PARKED`.
 //!
-//! So an idle process wakes the ticker at most [`IDLE_TICKS`] times after
-//! its last scheduler blocked, then not at all.
+//! So an idle process wakes the ticker a few times after its last
+//! scheduler blocked, then not at all.
 //!
 //! This file only keeps time; it must not touch schedulers, tasks or the
 //! reactor.
@@ -28,23 +39,33 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How often the coarse clock advances while a scheduler is awake: the
-/// bound on how long ready I/O can go unseen while tasks keep yielding
+/// The gap between ticks while batches run long: with the loop's rule (a
+/// batch is cut at the first tick at least half of this after it began),
+/// the bound on how long ready I/O goes unseen while tasks keep yielding
 /// (plus the poll in progress).
 pub(crate) const PERIOD: Duration = Duration::from_micros(250);
+/// [`PERIOD`] in the clock's unit.
+pub(crate) const PERIOD_US: u64 = 250;
 
-/// Ticks with no scheduler awake before the ticker parks.
-const IDLE_TICKS: u32 = 40;
+/// The longest gap between ticks, reached while no batch runs long: the
+/// bound for the first long batch after such a quiet spell.
+pub(crate) const SLOW_PERIOD: Duration = Duration::from_millis(2);
 
-/// Microseconds since the ticker started, as of its last tick.
+/// How long no scheduler may be awake before the ticker parks.
+const IDLE_PARK: Duration = Duration::from_millis(10);
+
+/// Microseconds since the time base, as of the last tick.
 static NOW_US: AtomicU64 = AtomicU64::new(0);
 static AWAKE: AtomicUsize = AtomicUsize::new(0);
 static PARKED: AtomicBool = AtomicBool::new(false);
+/// Schedulers whose last batch of polls was cut for running long.
+static LONG: AtomicUsize = AtomicUsize::new(0);
 static TICKER: OnceLock<Option<Thread>> = OnceLock::new();
 
-/// The coarse clock in microseconds: exact to within [`PERIOD`] (and the
+/// The coarse clock in microseconds since the time base: exact to within
+/// the current gap between ticks ([`PERIOD`] to [`SLOW_PERIOD`], plus the
 /// ticker's scheduling delay) while a scheduler is awake.
 #[inline]
 pub(crate) fn now_us() -> u64 {
@@ -83,18 +104,31 @@ fn start() -> Option<Thread> {
     }
 }
 
+/// The gap after a tick that found `long` (some scheduler's last batch
+/// was cut for running long) and followed a gap of `gap`.
+fn next_gap(gap: Duration, long: bool) -> Duration {
+    if long {
+        PERIOD
+    } else {
+        (gap * 2).min(SLOW_PERIOD)
+    }
+}
+
 fn run() {
-    let base = Instant::now();
-    let mut idle = 0;
+    let base = crate::time::clock_base();
+    let mut gap = PERIOD;
+    let mut idle = Duration::ZERO;
     loop {
-        std::thread::sleep(PERIOD);
+        std::thread::sleep(gap);
         NOW_US.store(base.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let slept = gap;
+        gap = next_gap(gap, LONG.load(Ordering::Relaxed) != 0);
         if AWAKE.load(Ordering::SeqCst) != 0 {
-            idle = 0;
+            idle = Duration::ZERO;
             continue;
         }
-        idle += 1;
-        if idle < IDLE_TICKS {
+        idle += slept;
+        if idle < IDLE_PARK {
             continue;
         }
         PARKED.store(true, Ordering::SeqCst);
@@ -102,23 +136,43 @@ fn run() {
             std::thread::park();
         }
         PARKED.store(false, Ordering::SeqCst);
-        idle = 0;
+        idle = Duration::ZERO;
+        gap = PERIOD;
     }
 }
 
-/// Keeps the count of awake schedulers right on every way out of a run,
-/// panics included.
-pub(crate) struct AwakeGuard(());
+/// Keeps the count of awake schedulers, and of those whose batches run
+/// long, right on every way out of a run, panics included.
+pub(crate) struct AwakeGuard {
+    long: std::cell::Cell<bool>,
+}
 
 impl AwakeGuard {
     pub(crate) fn new() -> AwakeGuard {
         awake();
-        AwakeGuard(())
+        AwakeGuard {
+            long: std::cell::Cell::new(false),
+        }
+    }
+
+    /// The scheduler's last batch was (`true`) or was not cut for running
+    /// long: while any scheduler's was, the ticker keeps its short gap.
+    #[inline]
+    pub(crate) fn batch_ended(&self, cut: bool) {
+        if cut != self.long.get() {
+            self.long.set(cut);
+            if cut {
+                LONG.fetch_add(1, Ordering::Relaxed);
+            } else {
+                LONG.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 
 impl Drop for AwakeGuard {
     fn drop(&mut self) {
+        self.batch_ended(false);
         asleep();
     }
 }
@@ -126,17 +180,32 @@ impl Drop for AwakeGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn the_clock_moves_while_a_scheduler_is_awake() {
         let _g = AwakeGuard::new();
         let t0 = now_us();
-        // Bounded: the ticker advances every PERIOD; give it 10 s at most.
+        // Bounded: the ticker advances every SLOW_PERIOD at most; give it
+        // 10 s.
         let deadline = Instant::now() + Duration::from_secs(10);
         while now_us() == t0 {
             assert!(Instant::now() < deadline, "the coarse clock never moved");
             std::thread::sleep(PERIOD);
         }
         assert!(now_us() > t0);
+    }
+
+    #[test]
+    fn the_gap_backs_off_to_the_slow_period_and_a_hurry_resets_it() {
+        let mut gap = PERIOD;
+        let mut gaps = Vec::new();
+        for _ in 0..6 {
+            gap = next_gap(gap, false);
+            gaps.push(gap.as_micros());
+        }
+        assert_eq!(gaps, [500, 1000, 2000, 2000, 2000, 2000]);
+        assert_eq!(next_gap(SLOW_PERIOD, true), PERIOD);
+        assert_eq!(u128::from(PERIOD_US), PERIOD.as_micros());
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::Core;
 use crate::scheduler::ticker;
+use crate::task::raw::Header;
 use crate::time::wheel::TimerKey;
 
 /// Length of a timer tick: 2^17 ns (about 131 µs). A deadline is rounded
@@ -74,8 +75,44 @@ impl Core {
         let ticks = ns / u128::from(TICK_NS);
         self.now_tick
             .set(u64::try_from(ticks).unwrap_or(u64::MAX - 1));
-        self.clock_us.set(ticker::now_us());
+        // On the coarse clock's scale (microseconds since the same base),
+        // but exact: the start of the batch that follows (see `run_ready`).
+        // Virtual time never cuts a batch by time: the coarse clock will do.
+        let us = if self.is_virtual() {
+            ticker::now_us()
+        } else {
+            u64::try_from(ns / 1000).unwrap_or(u64::MAX)
+        };
+        self.clock_us.set(us);
+        self.since_us.set(us);
         now
+    }
+
+    /// The coarse clock moved during a poll of `h` that began at or after
+    /// the tick `start`: measures the poll (`slow_poll`), and ends the
+    /// batch (`cut_due`; the ticker then keeps its short gap) if it has run
+    /// at least half a [`ticker::PERIOD`]. A tick that lands in a short
+    /// batch does not end it: batches that end by themselves keep the
+    /// ticker slow (`docs/design/cadence.md`). Runs at most once per tick,
+    /// so it may read the real clock.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn clock_moved(&self, h: &Header, start: u64) {
+        let elapsed = Instant::now().saturating_duration_since(self.origin);
+        let now = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        // The poll began after the tick `start`, after the batch began, and
+        // after the last poll this function measured.
+        let began = start.max(self.since_us.get());
+        self.since_us.set(now);
+        let ran = now.saturating_sub(began);
+        if ran > 0 {
+            self.long_poll(h, ran);
+        }
+        // Under virtual time the batch ends by count alone: the real clock
+        // must not decide the order of a replayable schedule.
+        if !self.is_virtual() && now.saturating_sub(self.clock_us.get()) >= ticker::PERIOD_US / 2 {
+            self.cut_due.set(true);
+        }
     }
 
     pub(crate) fn timer_insert(&self, tick: u64, waker: Waker) -> TimerKey {

@@ -4,8 +4,9 @@
 //! # The loop
 //!
 //! 1. Poll tasks from the ready queue, oldest first, until the budget is
-//!    spent or the coarse clock (`ticker`, one tick per 250 µs) moves. A
-//!    task woken meanwhile (or that yields) goes to the back of the queue.
+//!    spent or the batch has run long: a tick of the coarse clock
+//!    (`ticker`) lands at least 125 µs after the batch began. A task woken
+//!    meanwhile (or that yields) goes to the back of the queue.
 //!    The budget is [`BUDGET`]; while consecutive looks at the reactor find
 //!    nothing, it doubles up to [`MAX_BUDGET`] (a CPU-bound phase then pays
 //!    one `epoll_wait` per thousands of polls, not per 256), and it drops
@@ -18,8 +19,10 @@
 //! 4. Take the messages other threads sent (spawns, wakes, kills, queries).
 //! 5. Move the tasks steps 2–4 woke to the front of the ready queue.
 //!
-//! So while tasks keep yielding, ready I/O waits at most one tick plus the
-//! poll in progress before the scheduler sees it, and the task it wakes
+//! So while tasks keep yielding, ready I/O waits at most one tick gap plus
+//! the poll in progress before the scheduler sees it (250 µs once batches
+//! run long, up to 2 ms for the first long batch after a quiet spell,
+//! `docs/design/cadence.md`), and the task it wakes
 //! runs before every task that was already ready (a yielder waits behind
 //! it). The budget and the clock only decide how often I/O is checked;
 //! they never make a task's ready operation return `Pending`. Before a
@@ -28,9 +31,9 @@
 //! handlers before clients not yet started); a yield always goes behind
 //! every ready task (`ready`, `docs/design/io-first.md`).
 //!
-//! Each poll is timed on the coarse clock for free: the one relaxed load
-//! after it that also ends the batch when the clock moved; that poll is
-//! recorded by `slow_poll`.
+//! Each poll is timed on the coarse clock for free: one relaxed load after
+//! it; when the clock moved, `clock_moved` measures that poll (`slow_poll`)
+//! and decides whether the batch ends.
 //!
 //! After each poll the core also reads its kill flag (one relaxed load):
 //! a kill sent from another thread during the poll is handled before the
@@ -232,9 +235,16 @@ pub(crate) struct Core {
     origin: Instant,
     /// Ticks (`TICK_NS`) since `origin` at the last clock reading.
     now_tick: Cell<u64>,
-    /// The coarse clock (`ticker`) at the last clock reading, to tell how
-    /// far the real clock has moved since without reading it.
+    /// The last clock reading on the coarse clock's scale (microseconds
+    /// since the time base), exact: when the batch that follows began.
     clock_us: Cell<u64>,
+    /// Exact time (as `clock_us`) at the end of the last poll of this
+    /// batch during which the coarse clock moved: a later poll began after
+    /// it (see `clock_moved`).
+    since_us: Cell<u64>,
+    /// Set by `clock_moved`: the batch has run long, end it after this
+    /// poll.
+    cut_due: Cell<bool>,
     ids: Cell<(u64, u64)>,
     /// The seeded schedule's generator, if the scheduler has a seed.
     rng: Option<seeded::Rng>,
@@ -311,6 +321,8 @@ impl Core {
             origin: crate::time::clock_base(),
             now_tick: Cell::new(0),
             clock_us: Cell::new(0),
+            since_us: Cell::new(0),
+            cut_due: Cell::new(false),
             ids: Cell::new((0, 0)),
             rng,
             virtual_ns,
@@ -510,9 +522,10 @@ impl Core {
         !self.ready_mut(|q| q.is_empty()) || self.shared.has_msgs()
     }
 
-    /// Polls up to `budget` ready tasks, and no more once the coarse clock
-    /// has moved (see `ticker`). Returns how many were polled, and whether
-    /// the clock cut the batch short.
+    /// Polls up to `budget` ready tasks, and no more once the batch has run
+    /// long (a coarse-clock tick at least half a [`ticker::PERIOD`] after
+    /// it began, see `clock_moved`). Returns how many were polled, and
+    /// whether the clock cut the batch short.
     fn run_ready(&self, budget: usize) -> (usize, bool) {
         // The clock as the next poll starts. One reading per poll serves
         // both the slow-poll measure and the end of the batch. The loop
@@ -534,10 +547,9 @@ impl Core {
             }
             left -= 1;
             if now != start {
-                // Under virtual time the batch ends by count alone: the
-                // real clock must not decide the order of a replayable
-                // schedule.
-                if !self.is_virtual() {
+                // The coarse clock ticked during that poll: `clock_moved`
+                // said whether the batch has run long enough to end.
+                if self.cut_due.replace(false) {
                     cut = true;
                     break;
                 }
@@ -613,7 +625,7 @@ impl Core {
         };
         let now = ticker::now_us();
         if now != start {
-            self.long_poll(h, now.wrapping_sub(start));
+            self.clock_moved(h, start);
         }
         self.current.set(None);
         if self.shared.kill_sent() {
@@ -848,12 +860,13 @@ impl Core {
 
     /// Runs until `done()` or a stop request.
     pub(crate) fn run_until(&self, done: impl Fn() -> bool) {
-        let _awake = ticker::AwakeGuard::new();
+        let awake = ticker::AwakeGuard::new();
         self.update_clock();
         let mut budget = BUDGET;
         loop {
             self.drain_messages();
             let (polled, cut) = self.run_ready(budget);
+            awake.batch_ended(cut);
             self.bump(|s| s.polls += polled as u64);
             if done() || self.stop.get() {
                 return;

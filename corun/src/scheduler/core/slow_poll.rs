@@ -1,10 +1,11 @@
 //! The slow-poll detector and the longest poll of each task, measured on
 //! the coarse clock (`scheduler::ticker`).
 //!
-//! A poll is measured only when the coarse clock moved by its end (the
-//! reading that also ends the batch), so a poll shorter than one tick
-//! costs one relaxed load and a compare, and
-//! a task whose polls are all short has no entry here. A task with an entry
+//! A poll is measured only when the coarse clock moved by its end
+//! (`Core::clock_moved`, which reads the real clock then), so a poll that
+//! no tick lands in costs one relaxed load and a compare, and a task whose
+//! polls are all short has no entry here. A poll at least as long as the
+//! gap between ticks (2 ms at most) always has one land in it. A task with an entry
 //! carries `LONG_POLLED`, so its end removes the entry without a lookup for
 //! every other task.
 //!
@@ -16,8 +17,9 @@ use super::Core;
 use crate::task::raw::{Header, LONG_POLLED};
 
 impl Core {
-    /// Records a poll of `h` that lasted `ran_us` coarse microseconds (more
-    /// than zero), and warns if it reached the slow-poll threshold.
+    /// Records a poll of `h` that lasted about `ran_us` microseconds (more
+    /// than zero; from the last tick, batch start or measured poll before
+    /// it to its end), and warns if it reached the slow-poll threshold.
     #[cold]
     #[inline(never)]
     pub(super) fn long_poll(&self, h: &Header, ran_us: u64) {
