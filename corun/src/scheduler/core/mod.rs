@@ -541,7 +541,7 @@ impl Core {
                 Some(rng) => self.ready_mut(|q| q.pop_picked(|n| rng.below(n))),
             });
             let Some(ptr) = next else { break };
-            let (alone, now) = self.run_task(ptr, start);
+            let (alone, now) = self.run_task(ptr, start, &mut left);
             if alone {
                 again = Some(ptr);
             }
@@ -594,9 +594,12 @@ impl Core {
     /// path, which must stay as short as it is: `run_ready` notes the task
     /// when its batch ends.
     ///
+    /// While it keeps yielding alone and the batch may go on, it is polled
+    /// again in `yield_alone`, each extra poll taken from `left`.
+    ///
     /// `start` is the coarse clock as the poll starts; returns the clock as
     /// it ended, beside the yield-alone answer.
-    fn run_task(&self, ptr: NonNull<Header>, start: u64) -> (bool, u64) {
+    fn run_task(&self, ptr: NonNull<Header>, start: u64, left: &mut usize) -> (bool, u64) {
         // SAFETY: a task in the ready queue is kept alive by its registry
         // reference (released only after this pop if it has finished).
         let h = unsafe { raw::header(ptr) };
@@ -617,60 +620,117 @@ impl Core {
         self.current.set(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
-        let outcome = if self.options.measure_busy_time {
+        let mut outcome = if self.options.measure_busy_time {
             self.poll_timed(ptr, &mut cx)
         } else {
             // SAFETY: owner thread, unfinished task: the poll contract holds.
             unsafe { (h.vtable.poll)(ptr, &mut cx) }
         };
-        let now = ticker::now_us();
-        if now != start {
-            self.clock_moved(h, start);
-        }
-        self.current.set(None);
-        if self.shared.kill_sent() {
-            // A kill sent from another thread during this poll takes
-            // effect now, while the task still counts as running (so it
-            // ends as killed whatever the poll returned).
-            self.take_kills();
-        }
-        let l = h.owner_flags.get() & !RUNNING;
-        h.owner_flags.set(l);
-        if self.requeued.replace(false) {
-            let alone = self.ready_mut(|q| q.is_empty());
-            if alone && matches!(outcome, PollOutcome::Pending) && l & KILL_REQUESTED == 0 {
-                return (true, now);
+        loop {
+            let now = ticker::now_us();
+            if now != start {
+                self.clock_moved(h, start);
             }
-            // Others are ready (or the task is ending): it takes its place
-            // at the back, behind every ready task, where the rules below
-            // expect a SCHEDULED task.
-            // SAFETY: `requeue_current` marked it `SCHEDULED` without
-            // queueing it (so `schedule` skipped it since); its registry
-            // reference outlives its time in the queue.
-            self.ready_mut(|q| unsafe { q.push_last(ptr) });
-        }
-        match outcome {
-            PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS) == 0 => {}
-            PollOutcome::Pending => self.pending_extras(ptr, l),
-            PollOutcome::Ready | PollOutcome::Panicked => {
-                self.registry.borrow_mut().remove(ptr);
-                h.owner_flags.set(l | FINISHED);
-                let exit = match outcome {
-                    PollOutcome::Panicked => Exit::Panicked,
-                    _ if l & KILL_REQUESTED != 0 => {
-                        // Killed itself and then returned: kill wins.
-                        // The output is dropped; an empty stage reads as
-                        // `Killed` (see `task::raw`).
-                        // SAFETY: owner thread, before COMPLETE.
-                        unsafe { (h.vtable.drop_stage)(ptr) };
-                        Exit::Killed
+            self.current.set(None);
+            if self.shared.kill_sent() {
+                // A kill sent from another thread during this poll takes
+                // effect now, while the task still counts as running (so it
+                // ends as killed whatever the poll returned).
+                self.take_kills();
+            }
+            let l = h.owner_flags.get() & !RUNNING;
+            h.owner_flags.set(l);
+            if self.requeued.replace(false) {
+                let alone = self.ready_mut(|q| q.is_empty());
+                if alone && matches!(outcome, PollOutcome::Pending) && l & KILL_REQUESTED == 0 {
+                    if now == start
+                        && !self.stop.get()
+                        && *left > 1
+                        && !self.options.measure_busy_time
+                    {
+                        outcome = self.yield_alone(ptr, start, left);
+                        continue;
                     }
-                    _ => Exit::Completed,
-                };
-                self.finish(ptr, exit);
+                    return (true, now);
+                }
+                // Others are ready (or the task is ending): it takes its place
+                // at the back, behind every ready task, where the rules below
+                // expect a SCHEDULED task.
+                // SAFETY: `requeue_current` marked it `SCHEDULED` without
+                // queueing it (so `schedule` skipped it since); its registry
+                // reference outlives its time in the queue.
+                self.ready_mut(|q| unsafe { q.push_last(ptr) });
             }
+            match outcome {
+                PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS) == 0 => {}
+                PollOutcome::Pending => self.pending_extras(ptr, l),
+                PollOutcome::Ready | PollOutcome::Panicked => {
+                    self.registry.borrow_mut().remove(ptr);
+                    h.owner_flags.set(l | FINISHED);
+                    let exit = match outcome {
+                        PollOutcome::Panicked => Exit::Panicked,
+                        _ if l & KILL_REQUESTED != 0 => {
+                            // Killed itself and then returned: kill wins.
+                            // The output is dropped; an empty stage reads as
+                            // `Killed` (see `task::raw`).
+                            // SAFETY: owner thread, before COMPLETE.
+                            unsafe { (h.vtable.drop_stage)(ptr) };
+                            Exit::Killed
+                        }
+                        _ => Exit::Completed,
+                    };
+                    self.finish(ptr, exit);
+                }
+            }
+            return (false, now);
         }
-        (false, now)
+    }
+
+    /// Polls `ptr` again and again while it yields to its own slot
+    /// (`requeue_current`) with nothing else to do first, each poll taken
+    /// from `left` (kept at one or more for the caller's count). Entered
+    /// from `run_task` after such a poll, once its end was handled (no
+    /// tick since `start`, no kill, no stop, nothing else ready). Between
+    /// two polls it checks what the end of a poll could act on (a tick,
+    /// the kill flag, a kill requested, a stop, another ready task) and
+    /// resets only what a pop from the queue would; the first poll that
+    /// leaves anything to act on goes back to `run_task` as it ended (the
+    /// task current and `RUNNING`), which handles it like any poll.
+    /// Out of line, with its own registers: the loop is a dozen loads and
+    /// stores around the call.
+    #[inline(never)]
+    fn yield_alone(&self, ptr: NonNull<Header>, start: u64, left: &mut usize) -> PollOutcome {
+        // SAFETY: alive: it is pending, and the registry holds it.
+        let h = unsafe { raw::header(ptr) };
+        let waker = crate::task::waker::borrowed(ptr);
+        let mut cx = Context::from_waker(&waker);
+        self.current.set(Some(ptr));
+        h.owner_flags.set(h.owner_flags.get() | RUNNING);
+        // A local count: one through `left` would be stored every poll.
+        let mut n = *left;
+        let outcome = loop {
+            n -= 1;
+            h.owner_flags.set(h.owner_flags.get() & !SCHEDULED);
+            h.polls.set(h.polls.get().wrapping_add(1));
+            h.clear_waiting();
+            // SAFETY: owner thread, unfinished task (it returned `Pending`):
+            // the poll contract holds.
+            let outcome = unsafe { (h.vtable.poll)(ptr, &mut cx) };
+            let again = self.requeued.get()
+                && matches!(outcome, PollOutcome::Pending)
+                && ticker::now_us() == start
+                && !self.shared.kill_sent()
+                && h.owner_flags.get() & KILL_REQUESTED == 0
+                && !self.stop.get()
+                && self.ready_mut(|q| q.is_empty())
+                && n > 1;
+            if !again {
+                break outcome;
+            }
+            self.requeued.set(false);
+        };
+        *left = n;
+        outcome
     }
 
     /// A poll that left its task pending while a kill or dump details ask
