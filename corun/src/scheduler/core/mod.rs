@@ -6,7 +6,9 @@
 //! 1. Poll tasks from the ready queue, oldest first, until the budget is
 //!    spent or the batch has run long: a tick of the coarse clock
 //!    (`ticker`) lands at least 125 µs after the batch began. A task woken
-//!    meanwhile (or that yields) goes to the back of the queue.
+//!    meanwhile (or that yields) goes to the back of the queue; one that
+//!    yields while nothing else is ready is polled again at once
+//!    (`yield_alone`), with the same checks after each poll.
 //!    The budget is [`BUDGET`]; while consecutive looks at the reactor find
 //!    nothing, it doubles up to [`MAX_BUDGET`] (a CPU-bound phase then pays
 //!    one `epoll_wait` per thousands of polls, not per 256), and it drops
