@@ -5,17 +5,18 @@
 //! [`SLOW_PERIOD`] while none does.
 //!
 //! Schedulers read it with one relaxed load, so they can ask "has time
-//! passed?" after every poll without reading a real clock: a move during a
-//! poll is when the loop looks at the batch's length (and cuts it if it ran
-//! long, so the OS poller is looked at on time) and measures the poll for
-//! the slow-poll detector and the snapshot's longest poll.
+//! passed?" after every poll without reading a real clock: the loop cuts a
+//! batch of polls short when the count moves (so the OS poller is looked at
+//! on time), and a poll during which it moved is measured for the
+//! slow-poll detector and the snapshot's longest poll.
 //!
 //! # Cadence (`docs/design/cadence.md`)
 //!
-//! A scheduler says after each batch whether the clock cut it for running
-//! long ([`AwakeGuard::batch_ended`]). While any scheduler's last batch
-//! was cut, the gap stays [`PERIOD`]; otherwise each tick doubles it, up
-//! to [`SLOW_PERIOD`]. A server whose batches end by themselves (its tasks
+//! A scheduler says after each batch whether it ran long
+//! ([`AwakeGuard::batch_ended`]: the clock or the budget ended it, tasks
+//! still ready, after half a [`PERIOD`] or more). While any scheduler's
+//! last batch did, the gap stays [`PERIOD`]; otherwise each tick doubles
+//! it, up to [`SLOW_PERIOD`]. A server whose batches end by themselves (its tasks
 //! wait on I/O) costs the process one wake-up per [`SLOW_PERIOD`], not one
 //! per [`PERIOD`].
 //!
@@ -41,10 +42,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::Thread;
 use std::time::Duration;
 
-/// The gap between ticks while batches run long: with the loop's rule (a
-/// batch is cut at the first tick at least half of this after it began),
-/// the bound on how long ready I/O goes unseen while tasks keep yielding
-/// (plus the poll in progress).
+/// The gap between ticks while batches run long: the bound on how long
+/// ready I/O goes unseen while tasks keep yielding (plus the poll in
+/// progress).
 pub(crate) const PERIOD: Duration = Duration::from_micros(250);
 /// [`PERIOD`] in the clock's unit.
 pub(crate) const PERIOD_US: u64 = 250;
@@ -60,7 +60,7 @@ const IDLE_PARK: Duration = Duration::from_millis(10);
 static NOW_US: AtomicU64 = AtomicU64::new(0);
 static AWAKE: AtomicUsize = AtomicUsize::new(0);
 static PARKED: AtomicBool = AtomicBool::new(false);
-/// Schedulers whose last batch of polls was cut for running long.
+/// Schedulers whose last batch of polls ran long.
 static LONG: AtomicUsize = AtomicUsize::new(0);
 static TICKER: OnceLock<Option<Thread>> = OnceLock::new();
 
@@ -105,7 +105,7 @@ fn start() -> Option<Thread> {
 }
 
 /// The gap after a tick that found `long` (some scheduler's last batch
-/// was cut for running long) and followed a gap of `gap`.
+/// ran long) and followed a gap of `gap`.
 fn next_gap(gap: Duration, long: bool) -> Duration {
     if long {
         PERIOD
@@ -155,13 +155,13 @@ impl AwakeGuard {
         }
     }
 
-    /// The scheduler's last batch was (`true`) or was not cut for running
-    /// long: while any scheduler's was, the ticker keeps its short gap.
+    /// The scheduler's last batch ran long (`true`) or not: while any
+    /// scheduler's did, the ticker keeps its short gap.
     #[inline]
-    pub(crate) fn batch_ended(&self, cut: bool) {
-        if cut != self.long.get() {
-            self.long.set(cut);
-            if cut {
+    pub(crate) fn batch_ended(&self, long: bool) {
+        if long != self.long.get() {
+            self.long.set(long);
+            if long {
                 LONG.fetch_add(1, Ordering::Relaxed);
             } else {
                 LONG.fetch_sub(1, Ordering::Relaxed);
@@ -197,7 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn the_gap_backs_off_to_the_slow_period_and_a_hurry_resets_it() {
+    fn the_gap_backs_off_to_the_slow_period_and_a_long_batch_resets_it() {
         let mut gap = PERIOD;
         let mut gaps = Vec::new();
         for _ in 0..6 {

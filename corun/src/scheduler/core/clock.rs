@@ -76,8 +76,9 @@ impl Core {
         self.now_tick
             .set(u64::try_from(ticks).unwrap_or(u64::MAX - 1));
         // On the coarse clock's scale (microseconds since the same base),
-        // but exact: the start of the batch that follows (see `run_ready`).
-        // Virtual time never cuts a batch by time: the coarse clock will do.
+        // but exact: the start of the batch that follows (`run_until` times
+        // batches with it, `clock_moved` polls). Virtual time: the coarse
+        // clock will do.
         let us = if self.is_virtual() {
             ticker::now_us()
         } else {
@@ -89,12 +90,8 @@ impl Core {
     }
 
     /// The coarse clock moved during a poll of `h` that began at or after
-    /// the tick `start`: measures the poll (`slow_poll`), and ends the
-    /// batch (`cut_due`; the ticker then keeps its short gap) if it has run
-    /// at least half a [`ticker::PERIOD`]. A tick that lands in a short
-    /// batch does not end it: batches that end by themselves keep the
-    /// ticker slow (`docs/design/cadence.md`). Runs at most once per tick,
-    /// so it may read the real clock.
+    /// the tick `start`: measures the poll (`slow_poll`). Runs at most once
+    /// per tick, so it may read the real clock.
     #[cold]
     #[inline(never)]
     pub(super) fn clock_moved(&self, h: &Header, start: u64) {
@@ -107,11 +104,6 @@ impl Core {
         let ran = now.saturating_sub(began);
         if ran > 0 {
             self.long_poll(h, ran);
-        }
-        // Under virtual time the batch ends by count alone: the real clock
-        // must not decide the order of a replayable schedule.
-        if !self.is_virtual() && now.saturating_sub(self.clock_us.get()) >= ticker::PERIOD_US / 2 {
-            self.cut_due.set(true);
         }
     }
 

@@ -4,8 +4,7 @@
 //! # The loop
 //!
 //! 1. Poll tasks from the ready queue, oldest first, until the budget is
-//!    spent or the batch has run long: a tick of the coarse clock
-//!    (`ticker`) lands at least 125 µs after the batch began. A task woken
+//!    spent or the coarse clock (`ticker`) moves. A task woken
 //!    meanwhile (or that yields) goes to the back of the queue; one that
 //!    yields while nothing else is ready is polled again at once
 //!    (`yield_alone`), with the same checks after each poll.
@@ -35,7 +34,8 @@
 //!
 //! Each poll is timed on the coarse clock for free: one relaxed load after
 //! it; when the clock moved, `clock_moved` measures that poll (`slow_poll`)
-//! and decides whether the batch ends.
+//! and the batch ends. After each batch the core tells the ticker whether
+//! it ran long (`AwakeGuard::batch_ended`), which sets the tick gap.
 //!
 //! After each poll the core also reads its kill flag (one relaxed load):
 //! a kill sent from another thread during the poll is handled before the
@@ -244,9 +244,6 @@ pub(crate) struct Core {
     /// batch during which the coarse clock moved: a later poll began after
     /// it (see `clock_moved`).
     since_us: Cell<u64>,
-    /// Set by `clock_moved`: the batch has run long, end it after this
-    /// poll.
-    cut_due: Cell<bool>,
     ids: Cell<(u64, u64)>,
     /// The seeded schedule's generator, if the scheduler has a seed.
     rng: Option<seeded::Rng>,
@@ -324,7 +321,6 @@ impl Core {
             now_tick: Cell::new(0),
             clock_us: Cell::new(0),
             since_us: Cell::new(0),
-            cut_due: Cell::new(false),
             ids: Cell::new((0, 0)),
             rng,
             virtual_ns,
@@ -524,10 +520,9 @@ impl Core {
         !self.ready_mut(|q| q.is_empty()) || self.shared.has_msgs()
     }
 
-    /// Polls up to `budget` ready tasks, and no more once the batch has run
-    /// long (a coarse-clock tick at least half a [`ticker::PERIOD`] after
-    /// it began, see `clock_moved`). Returns how many were polled, and
-    /// whether the clock cut the batch short.
+    /// Polls up to `budget` ready tasks, and no more once the coarse clock
+    /// has moved (see `ticker`). Returns how many were polled, and whether
+    /// the clock cut the batch short.
     fn run_ready(&self, budget: usize) -> (usize, bool) {
         // The clock as the next poll starts. One reading per poll serves
         // both the slow-poll measure and the end of the batch. The loop
@@ -549,9 +544,10 @@ impl Core {
             }
             left -= 1;
             if now != start {
-                // The coarse clock ticked during that poll: `clock_moved`
-                // said whether the batch has run long enough to end.
-                if self.cut_due.replace(false) {
+                // Under virtual time the batch ends by count alone: the
+                // real clock must not decide the order of a replayable
+                // schedule.
+                if !self.is_virtual() {
                     cut = true;
                     break;
                 }
@@ -927,13 +923,21 @@ impl Core {
         let mut budget = BUDGET;
         loop {
             self.drain_messages();
+            let began = self.clock_us.get();
             let (polled, cut) = self.run_ready(budget);
-            awake.batch_ended(cut);
             self.bump(|s| s.polls += polled as u64);
             if done() || self.stop.get() {
                 return;
             }
             let found = self.turn();
+            // The batch ran long if the clock or the budget ended it (tasks
+            // were still ready) after half a tick gap or more, the turn's
+            // look at the poller included: the ticker keeps its short gap
+            // while batches do. A batch that ran the queue dry ended by
+            // itself, however long it took; a tick that lands early in a
+            // batch ends it but says nothing of its length.
+            let ran = self.clock_us.get().saturating_sub(began);
+            awake.batch_ended((cut || polled == budget) && ran >= ticker::PERIOD_US / 2);
             budget = if found || (polled < budget && !cut) {
                 BUDGET
             } else {
