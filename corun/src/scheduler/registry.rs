@@ -1,5 +1,5 @@
 //! The registry of a scheduler's live tasks, laid out by id so that any id
-//! reaches its task in O(1), with or without a slot hint.
+//! reaches its task in O(1).
 //!
 //! # Layout
 //!
@@ -12,11 +12,12 @@
 //! block, so it lives in the *overflow* table instead (a free-listed array
 //! plus a map from id to index).
 //!
-//! A task's slot (kept in its header, and carried by a `TaskId` as a hint)
-//! says where it is: `page << 10 | offset` for a paged task,
-//! [`OVERFLOW`]` | index` for the overflow. A hint is only a hint: every
-//! lookup checks the id it finds, and falls back to the id's own place when
-//! a hint is stale.
+//! A task's place is found from its id alone: the page of its id's block
+//! (the current page, the page last looked up, or the block map), at the
+//! offset of its id; if that entry is not this task, the overflow's map.
+//! Nothing of the place is kept in the task (a million sleeping tasks each
+//! save the four bytes of a slot number): every lookup checks the pointer
+//! or id it finds.
 //!
 //! # Memory
 //!
@@ -40,8 +41,8 @@
 //! The registry stores pointers only; it does not own or free tasks (the
 //! core manages references) and knows nothing of scheduling.
 
+use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
 
 use super::core::{Detail, IdMap};
 use crate::task::raw::{self, Header};
@@ -49,9 +50,7 @@ use crate::task::{BLOCK, BLOCK_SHIFT, seq_of};
 
 /// No page (of `Registry::cur_page`).
 const NONE: u32 = u32::MAX;
-/// Marks "no slot" in a `TaskId` hint.
-pub(crate) const NO_SLOT: u32 = u32::MAX;
-/// The slot bit of overflow entries.
+/// The bit of a place (see [`Registry::place`]) that says "overflow".
 const OVERFLOW: u32 = 1 << 31;
 /// A non-current page holding this many tasks or fewer is compacted.
 const COMPACT_AT: u32 = 32;
@@ -81,6 +80,10 @@ pub(crate) struct Registry {
     /// there is none).
     cur_block: u64,
     cur_page: u32,
+    /// The id block and page number of the last page found through the
+    /// block map (tasks end roughly in the order they were spawned, so most
+    /// lookups of a non-current page find it here); `u64::MAX` for none.
+    last: Cell<(u64, u32)>,
     /// Freed pages kept for reuse.
     spare: Vec<Box<Page>>,
     overflow: Vec<Entry>,
@@ -93,7 +96,7 @@ pub(crate) struct Registry {
     keeps_details: bool,
     len: usize,
     /// Lookups by id, and entries they examined (each lookup examines at
-    /// most three: hint, page, overflow).
+    /// most two: page, overflow).
     lookups: u64,
     probes: u64,
 }
@@ -107,6 +110,7 @@ impl Registry {
             by_block: IdMap::default(),
             cur_block: u64::MAX,
             cur_page: NONE,
+            last: Cell::new((u64::MAX, NONE)),
             spare: Vec::new(),
             overflow: Vec::new(),
             overflow_free: Vec::new(),
@@ -128,32 +132,29 @@ impl Registry {
         (self.lookups, self.probes)
     }
 
-    /// Stores `ptr` and records its slot in its header. `own_block`: spawned on
-    /// this scheduler's thread, with an id from its current block (or the
-    /// next one).
+    /// Stores `ptr`. `own_block`: spawned on this scheduler's thread, with
+    /// an id from its current block (or the next one).
     pub(crate) fn insert(&mut self, ptr: NonNull<Header>, own_block: bool) {
         // SAFETY: the caller hands over a live task.
-        let h = unsafe { raw::header(ptr) };
-        let seq = seq_of(h.id);
-        let slot = if !own_block {
-            self.put_overflow(h.id, ptr)
+        let id = unsafe { raw::header(ptr) }.id;
+        let seq = seq_of(id);
+        if !own_block {
+            self.put_overflow(id, ptr);
         } else if self.cur_block == seq >> BLOCK_SHIFT {
-            self.put(self.cur_page, seq, ptr)
+            self.put(self.cur_page, seq, ptr);
         } else {
             let page = self.start_page(seq >> BLOCK_SHIFT);
-            self.put(page, seq, ptr)
-        };
+            self.put(page, seq, ptr);
+        }
         self.len += 1;
-        h.slot.store(slot, Ordering::Relaxed);
     }
 
-    fn put(&mut self, page: u32, seq: u64, ptr: NonNull<Header>) -> u32 {
+    fn put(&mut self, page: u32, seq: u64, ptr: NonNull<Header>) {
         let off = (seq as usize) & (BLOCK - 1);
         if let Some(p) = self.pages[page as usize].as_deref_mut() {
             p.entries[off] = Some(ptr);
             p.live += 1;
         }
-        (page << BLOCK_SHIFT) | off as u32
     }
 
     fn put_overflow(&mut self, id: u64, ptr: NonNull<Header>) -> u32 {
@@ -230,7 +231,6 @@ impl Registry {
                 // SAFETY: occupied entries point at live tasks.
                 let h = unsafe { raw::header(ptr) };
                 let slot = self.put_overflow(h.id, ptr);
-                h.slot.store(slot, Ordering::Relaxed);
                 if let Some(details) = &page_ref.details {
                     let idx = (slot & !OVERFLOW) as usize;
                     if let Some(d) = self.overflow_details.get_mut(idx) {
@@ -246,25 +246,21 @@ impl Registry {
     /// Frees page number `n`, whose entries are all empty.
     fn release_page(&mut self, n: u32, page: Box<Page>) {
         self.by_block.remove(&page.block);
+        if self.last.get().1 == n {
+            self.last.set((u64::MAX, NONE));
+        }
         self.free_pages.push(n);
         if self.spare.len() < SPARE_PAGES {
             self.spare.push(page);
         }
     }
 
-    /// The live task with this id, using the slot hint when it has one.
-    pub(crate) fn get(&mut self, id: u64, slot: u32) -> Option<NonNull<Header>> {
+    /// The live task with this id.
+    pub(crate) fn get(&mut self, id: u64) -> Option<NonNull<Header>> {
         self.lookups += 1;
-        if slot != NO_SLOT {
-            self.probes += 1;
-            if let Some(p) = self.at(slot).filter(|p| id_of(*p) == id) {
-                return Some(p);
-            }
-        }
         self.probes += 1;
-        let seq = seq_of(id);
-        if let Some(&n) = self.by_block.get(&(seq >> BLOCK_SHIFT)) {
-            let slot = (n << BLOCK_SHIFT) | (seq as u32 & (BLOCK as u32 - 1));
+        if let Some(n) = self.page_of(seq_of(id) >> BLOCK_SHIFT) {
+            let slot = (n << BLOCK_SHIFT) | (seq_of(id) as u32 & (BLOCK as u32 - 1));
             if let Some(p) = self.at(slot).filter(|p| id_of(*p) == id) {
                 return Some(p);
             }
@@ -272,6 +268,51 @@ impl Registry {
         self.probes += 1;
         let idx = *self.overflow_by_id.get(&id)?;
         self.at(OVERFLOW | idx).filter(|p| id_of(*p) == id)
+    }
+
+    /// The page number of id block `block`, if it has a page.
+    #[inline]
+    fn page_of(&self, block: u64) -> Option<u32> {
+        if block == self.cur_block {
+            return Some(self.cur_page);
+        }
+        let (last_block, last_page) = self.last.get();
+        if block == last_block {
+            return Some(last_page);
+        }
+        self.page_of_slow(block)
+    }
+
+    /// [`Registry::page_of`] through the block map.
+    #[inline(never)]
+    fn page_of_slow(&self, block: u64) -> Option<u32> {
+        let n = *self.by_block.get(&block)?;
+        self.last.set((block, n));
+        Some(n)
+    }
+
+    /// Where the registered task `ptr` is: `page << 10 | offset` for a
+    /// paged task, [`OVERFLOW`]` | index` for the overflow; `None` if it is
+    /// not registered.
+    #[inline]
+    fn place(&self, ptr: NonNull<Header>) -> Option<u32> {
+        // SAFETY: the caller passes a live task.
+        let id = unsafe { raw::header(ptr) }.id;
+        let seq = seq_of(id);
+        if let Some(n) = self.page_of(seq >> BLOCK_SHIFT) {
+            let slot = (n << BLOCK_SHIFT) | (seq as u32 & (BLOCK as u32 - 1));
+            if self.at(slot) == Some(ptr) {
+                return Some(slot);
+            }
+        }
+        self.place_overflow(id, ptr)
+    }
+
+    /// [`Registry::place`] in the overflow.
+    #[inline(never)]
+    fn place_overflow(&self, id: u64, ptr: NonNull<Header>) -> Option<u32> {
+        let idx = *self.overflow_by_id.get(&id)?;
+        (self.at(OVERFLOW | idx) == Some(ptr)).then_some(OVERFLOW | idx)
     }
 
     /// What slot `slot` holds, if it is occupied.
@@ -283,14 +324,12 @@ impl Registry {
         page.entries[slot as usize & (BLOCK - 1)]
     }
 
-    /// The slot of `ptr` if it is registered here and details are kept.
+    /// The place of `ptr` if it is registered here and details are kept.
     fn detail_slot(&self, ptr: NonNull<Header>) -> Option<u32> {
         if !self.keeps_details {
             return None;
         }
-        // SAFETY: the caller passes a live task.
-        let slot = unsafe { raw::header(ptr) }.slot.load(Ordering::Relaxed);
-        (self.at(slot) == Some(ptr)).then_some(slot)
+        self.place(ptr)
     }
 
     /// The detail kept for the registered task `ptr` (`None` without
@@ -324,30 +363,29 @@ impl Registry {
     #[inline]
     pub(crate) fn remove(&mut self, ptr: NonNull<Header>) {
         // SAFETY: the caller passes a live, registered task.
-        let h = unsafe { raw::header(ptr) };
-        let slot = h.slot.load(Ordering::Relaxed);
-        if slot & OVERFLOW != 0 {
-            return self.remove_overflow(slot & !OVERFLOW, ptr, h.id);
+        let id = unsafe { raw::header(ptr) }.id;
+        let seq = seq_of(id);
+        if let Some(n) = self.page_of(seq >> BLOCK_SHIFT) {
+            if let Some(page) = self
+                .pages
+                .get_mut(n as usize)
+                .and_then(|p| p.as_deref_mut())
+            {
+                let entry = &mut page.entries[seq as usize & (BLOCK - 1)];
+                if *entry == Some(ptr) {
+                    *entry = None;
+                    page.live -= 1;
+                    self.len -= 1;
+                    if page.live > COMPACT_AT || n == self.cur_page {
+                        return;
+                    }
+                    return self.page_emptied(n);
+                }
+            }
         }
-        let n = slot >> BLOCK_SHIFT;
-        let Some(page) = self
-            .pages
-            .get_mut(n as usize)
-            .and_then(|p| p.as_deref_mut())
-        else {
-            return;
-        };
-        let entry = &mut page.entries[slot as usize & (BLOCK - 1)];
-        if *entry != Some(ptr) {
-            return;
+        if let Some(slot) = self.place_overflow(id, ptr) {
+            self.remove_overflow(slot & !OVERFLOW, ptr);
         }
-        *entry = None;
-        page.live -= 1;
-        self.len -= 1;
-        if page.live > COMPACT_AT || n == self.cur_page {
-            return;
-        }
-        self.page_emptied(n);
     }
 
     /// Frees page `n`, left with few tasks or none (not the current page):
@@ -364,14 +402,15 @@ impl Registry {
         }
     }
 
-    fn remove_overflow(&mut self, idx: u32, ptr: NonNull<Header>, id: u64) {
+    #[inline(never)]
+    fn remove_overflow(&mut self, idx: u32, ptr: NonNull<Header>) {
         if self.overflow.get(idx as usize).copied().flatten() != Some(ptr) {
             return;
         }
         self.len -= 1;
         self.overflow[idx as usize] = None;
         self.overflow_free.push(idx);
-        self.overflow_by_id.remove(&id);
+        self.overflow_by_id.remove(&id_of(ptr));
     }
 
     /// Every live task (pages in page order, then the overflow).

@@ -43,7 +43,6 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::AtomicU32;
 
 use super::protocol;
 use super::raw::Vtable;
@@ -131,9 +130,6 @@ pub(crate) struct Header {
     pub(crate) site: Cell<u8>,
     /// How many times the future was polled (for `tasks()` snapshots).
     pub(crate) polls: Cell<u32>,
-    /// Index in the owner's registry (`NO_SLOT` until admitted). Written
-    /// once by the owner thread; read by handles for kill-by-id hints.
-    pub(crate) slot: AtomicU32,
     /// Operations on the typed cell.
     pub(crate) vtable: &'static Vtable,
     /// The task id; never reused.

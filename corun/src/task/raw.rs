@@ -46,7 +46,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
 use std::task::{Context, Poll};
 
 pub(crate) use super::header::{
@@ -191,7 +190,6 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
             polls: Cell::new(0),
             vtable,
             id,
-            slot: AtomicU32::new(crate::scheduler::registry::NO_SLOT),
             join_waker: UnsafeCell::new(None),
             wait_or_next: Cell::new(0),
         },

@@ -19,7 +19,7 @@ use crate::time::wheel::Wheel;
 impl Core {
     /// Kills task `id`. False if no such task is alive here.
     pub(crate) fn kill(&self, id: TaskId) -> bool {
-        let found = self.registry.borrow_mut().get(id.id, id.slot);
+        let found = self.registry.borrow_mut().get(id.id);
         let Some(ptr) = found else { return false };
         // SAFETY: the registry keeps it alive.
         let h = unsafe { raw::header(ptr) };
