@@ -647,8 +647,8 @@ where
             // both references.
             unsafe {
                 let h = raw::header(ptr);
-                (h.vtable.kill)(ptr);
-                (h.vtable.drop_stage)(ptr);
+                (h.vtable().kill)(ptr);
+                (h.vtable().drop_stage)(ptr);
                 raw::ref_dec(ptr);
                 raw::ref_dec(ptr);
             }

@@ -16,6 +16,7 @@ pub(crate) mod protocol;
 pub(crate) mod raw;
 pub(crate) mod slab;
 pub(crate) mod slim_waker;
+mod vtable_ref;
 pub(crate) mod waker;
 
 pub use handle::Task;
