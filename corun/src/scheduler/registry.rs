@@ -19,12 +19,20 @@
 //! save the four bytes of a slot number): every lookup checks the pointer
 //! or id it finds.
 //!
+//! A page names its tasks in four bytes, not eight: a cell's key is its
+//! distance from the registry's base address (the first cell it held) in
+//! 8-byte units, which reaches 16 GiB either way: a scheduler's slab chunks
+//! are mapped near one another. A task whose cell lies farther (say, a
+//! boxed cell in the `brk` heap) lives in the overflow, whose entries are
+//! pointers. Keys go back to pointers through exposed provenance: every
+//! cell's was exposed when it was allocated (`task::raw`).
+//!
 //! # Memory
 //!
 //! A page is freed when its last task ends. A page that is no longer the
 //! current one and holds [`COMPACT_AT`] tasks or fewer moves them to the
 //! overflow and is freed, so a few long-lived tasks never pin whole pages:
-//! a live task costs one word in a page that holds more than `COMPACT_AT`
+//! a live task costs four bytes in a page that holds more than `COMPACT_AT`
 //! tasks, or an overflow entry.
 //!
 //! Why ids are laid out this way: `docs/design/many-cores.md`.
@@ -42,7 +50,7 @@
 //! core manages references) and knows nothing of scheduling.
 
 use std::cell::Cell;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 
 use super::core::{Detail, IdMap};
 use crate::task::raw::{self, Header};
@@ -59,17 +67,27 @@ const SPARE_PAGES: usize = 64;
 
 type Entry = Option<NonNull<Header>>;
 
+/// A page entry: the key of the task's cell (see the module docs), or
+/// [`EMPTY`].
+type Key = u32;
+/// A page entry with no task; no cell has this key (the registry's base
+/// address lies just before the first cell it held, and a cell that
+/// starts exactly there later gets no key).
+const EMPTY: Key = 0;
+
 struct Page {
     /// The id block this page holds.
     block: u64,
     /// Occupied entries.
     live: u32,
-    entries: [Entry; BLOCK],
+    entries: [Key; BLOCK],
     /// The entries' details, if the registry keeps them.
     details: Option<Box<[Detail; BLOCK]>>,
 }
 
 pub(crate) struct Registry {
+    /// The address keys count from (0 until the first task comes).
+    base: usize,
     /// Pages by page number; `None` for a free page number.
     pages: Vec<Option<Box<Page>>>,
     /// Free page numbers, reused first.
@@ -105,6 +123,7 @@ impl Registry {
     /// An empty registry; `details`: keep a [`Detail`] per task.
     pub(crate) fn new(details: bool) -> Registry {
         Registry {
+            base: 0,
             pages: Vec::new(),
             free_pages: Vec::new(),
             by_block: IdMap::default(),
@@ -138,23 +157,50 @@ impl Registry {
         // SAFETY: the caller hands over a live task.
         let id = unsafe { raw::header(ptr) }.id;
         let seq = seq_of(id);
-        if !own_block {
-            self.put_overflow(id, ptr);
-        } else if self.cur_block == seq >> BLOCK_SHIFT {
-            self.put(self.cur_page, seq, ptr);
-        } else {
-            let page = self.start_page(seq >> BLOCK_SHIFT);
-            self.put(page, seq, ptr);
-        }
         self.len += 1;
+        if own_block {
+            let page = if self.cur_block == seq >> BLOCK_SHIFT {
+                self.cur_page
+            } else {
+                self.start_page(seq >> BLOCK_SHIFT, ptr)
+            };
+            let key = self.key_of(ptr);
+            if key != EMPTY {
+                return self.put(page, seq, key);
+            }
+        }
+        self.put_overflow(id, ptr);
     }
 
-    fn put(&mut self, page: u32, seq: u64, ptr: NonNull<Header>) {
+    fn put(&mut self, page: u32, seq: u64, key: Key) {
         let off = (seq as usize) & (BLOCK - 1);
         if let Some(p) = self.pages[page as usize].as_deref_mut() {
-            p.entries[off] = Some(ptr);
+            p.entries[off] = key;
             p.live += 1;
         }
+    }
+
+    /// The key of the cell at `ptr`, or [`EMPTY`] if it lies too far from
+    /// the base (or at the base itself).
+    #[inline]
+    fn key_of(&self, ptr: NonNull<Header>) -> Key {
+        // Cells are 8-aligned, so the distance loses nothing in the shift.
+        let dist = (ptr.as_ptr().addr().wrapping_sub(self.base) as isize) >> 3;
+        let key = dist as i32;
+        if key as isize == dist {
+            key as u32
+        } else {
+            EMPTY
+        }
+    }
+
+    /// The task whose cell has key `key` (not [`EMPTY`]).
+    fn task_at(&self, key: Key) -> NonNull<Header> {
+        let addr = self.base.wrapping_add_signed((key as i32 as isize) << 3);
+        // SAFETY: the key was made by `key_of` from a registered, so live,
+        // task's pointer, whose provenance `task::raw` exposed when it
+        // allocated the cell; a non-null pointer made the key.
+        unsafe { NonNull::new_unchecked(ptr::with_exposed_provenance_mut(addr)) }
     }
 
     fn put_overflow(&mut self, id: u64, ptr: NonNull<Header>) -> u32 {
@@ -181,7 +227,11 @@ impl Registry {
     /// Makes the page of `block` the current one, compacting the page it
     /// replaces if little of it is left.
     #[inline(never)]
-    fn start_page(&mut self, block: u64) -> u32 {
+    fn start_page(&mut self, block: u64, first: NonNull<Header>) -> u32 {
+        if self.base == 0 {
+            // Just before the first cell, so that no key of a live cell is 0.
+            self.base = first.as_ptr().addr() - 8;
+        }
         let old = std::mem::replace(&mut self.cur_page, NONE);
         self.cur_block = u64::MAX;
         if old != NONE {
@@ -226,8 +276,10 @@ impl Registry {
             return;
         };
         let page_ref = &mut *page;
-        for (off, entry) in page_ref.entries.iter_mut().enumerate() {
-            if let Some(ptr) = entry.take() {
+        for off in 0..BLOCK {
+            let key = std::mem::replace(&mut page_ref.entries[off], EMPTY);
+            if key != EMPTY {
+                let ptr = self.task_at(key);
                 // SAFETY: occupied entries point at live tasks.
                 let h = unsafe { raw::header(ptr) };
                 let slot = self.put_overflow(h.id, ptr);
@@ -321,7 +373,8 @@ impl Registry {
             return *self.overflow.get((slot & !OVERFLOW) as usize)?;
         }
         let page = self.pages.get((slot >> BLOCK_SHIFT) as usize)?.as_deref()?;
-        page.entries[slot as usize & (BLOCK - 1)]
+        let key = page.entries[slot as usize & (BLOCK - 1)];
+        (key != EMPTY).then(|| self.task_at(key))
     }
 
     /// The place of `ptr` if it is registered here and details are kept.
@@ -363,28 +416,58 @@ impl Registry {
     #[inline]
     pub(crate) fn remove(&mut self, ptr: NonNull<Header>) {
         // SAFETY: the caller passes a live, registered task.
-        let id = unsafe { raw::header(ptr) }.id;
-        let seq = seq_of(id);
-        if let Some(n) = self.page_of(seq >> BLOCK_SHIFT) {
-            if let Some(page) = self
-                .pages
-                .get_mut(n as usize)
-                .and_then(|p| p.as_deref_mut())
-            {
-                let entry = &mut page.entries[seq as usize & (BLOCK - 1)];
-                if *entry == Some(ptr) {
-                    *entry = None;
-                    page.live -= 1;
-                    self.len -= 1;
-                    if page.live > COMPACT_AT || n == self.cur_page {
-                        return;
-                    }
-                    return self.page_emptied(n);
+        let seq = seq_of(unsafe { raw::header(ptr) }.id);
+        let key = self.key_of(ptr);
+        let (last_block, last_page) = self.last.get();
+        let n = if seq >> BLOCK_SHIFT == self.cur_block {
+            self.cur_page
+        } else if seq >> BLOCK_SHIFT == last_block {
+            last_page
+        } else {
+            return self.remove_slow(ptr);
+        };
+        let Some(page) = self
+            .pages
+            .get_mut(n as usize)
+            .and_then(|p| p.as_deref_mut())
+        else {
+            return self.remove_slow(ptr);
+        };
+        let entry = &mut page.entries[seq as usize & (BLOCK - 1)];
+        if key == EMPTY || *entry != key {
+            return self.remove_slow(ptr);
+        }
+        *entry = EMPTY;
+        page.live -= 1;
+        self.len -= 1;
+        if page.live <= COMPACT_AT && n != self.cur_page {
+            self.page_emptied(n);
+        }
+    }
+
+    /// [`Registry::remove`] of a task whose page is neither the current one
+    /// nor the one found last, or that is in the overflow.
+    #[inline(never)]
+    fn remove_slow(&mut self, ptr: NonNull<Header>) {
+        match self.place(ptr) {
+            Some(slot) if slot & OVERFLOW != 0 => self.remove_overflow(slot & !OVERFLOW, ptr),
+            Some(slot) => {
+                let n = slot >> BLOCK_SHIFT;
+                let Some(page) = self
+                    .pages
+                    .get_mut(n as usize)
+                    .and_then(|p| p.as_deref_mut())
+                else {
+                    return;
+                };
+                page.entries[slot as usize & (BLOCK - 1)] = EMPTY;
+                page.live -= 1;
+                self.len -= 1;
+                if page.live <= COMPACT_AT && n != self.cur_page {
+                    self.page_emptied(n);
                 }
             }
-        }
-        if let Some(slot) = self.place_overflow(id, ptr) {
-            self.remove_overflow(slot & !OVERFLOW, ptr);
+            None => {}
         }
     }
 
@@ -418,7 +501,8 @@ impl Registry {
         self.pages
             .iter()
             .flatten()
-            .flat_map(|p| p.entries.iter().flatten().copied())
+            .flat_map(|p| p.entries.iter().filter(|&&k| k != EMPTY))
+            .map(|&k| self.task_at(k))
             .chain(self.overflow.iter().flatten().copied())
     }
 }
@@ -434,8 +518,8 @@ fn new_page() -> Box<Page> {
     }
     // SAFETY: `raw` is a fresh allocation of `Page`'s layout from the
     // global allocator (what `Box` frees with), and all zero bytes are a
-    // valid `Page`: block 0, live 0, every entry `None` and no details (an
-    // `Option<NonNull<_>>` and an `Option<Box<_>>` are null for `None`).
+    // valid `Page`: block 0, live 0, every entry `EMPTY` and no details (an
+    // `Option<Box<_>>` is null for `None`).
     unsafe { Box::from_raw(raw) }
 }
 
