@@ -29,9 +29,10 @@
 #      scheduler (its process-wide ticker thread outlives the test, which
 #      Miri reports as an error) and tests that read /proc or mmap. The
 #      warnings "integer-to-pointer cast" are expected at the places that
-#      reach a cell's owner word, trailer or slab chunk from a `&Header`
-#      through exposed provenance (task/raw.rs, task/slab.rs); the summary
-#      lists where they came from, so a new one stands out.
+#      reach a cell's owner word, trailer or slab chunk from a `&Header`,
+#      or a vtable from its 4-byte offset, through exposed provenance
+#      (task/raw.rs, task/slab.rs, task/vtable_ref.rs); the summary lists
+#      where they came from, so a new one stands out.
 #   4. loom: the models of the task cell's cross-thread protocol
 #      (corun/src/task/protocol/loom_tests.rs: completion vs a kill, vs the
 #      join waker's registration, vs the handle's drop, vs a kill and a drop
@@ -251,8 +252,8 @@ if [[ "$mode" == miri || "$mode" == all ]]; then
         failed=1
     fi
     summary+=("miri      $verdict  ${result:-no test result}")
-    # Where the exposed-provenance casts happened (expected: task/raw.rs
-    # and task/slab.rs; see the header).
+    # Where the exposed-provenance casts happened (expected: task/raw.rs,
+    # task/slab.rs and task/vtable_ref.rs; see the header).
     casts="$(grep -A1 'warning: integer-to-pointer cast' "$log" | grep -o '[a-z_/]*\.rs:[0-9]*' | sort -u | tr '\n' ' ')"
     summary+=("miri      integer-to-pointer casts at: ${casts:-none}")
     summary+=("miri      $((SECONDS - start)) s; log $log")

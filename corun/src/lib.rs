@@ -267,12 +267,12 @@
 //!
 //! # Memory
 //!
-//! A task is one allocation: a 48-byte header, then its future (later its
+//! A task is one allocation: a 40-byte header, then its future (later its
 //! output, or the error it failed with, in the same bytes): a task that
-//! returns a `u64` takes 56 bytes. A scheduler carves these from its own slab and keeps about one
-//! word per live task in its registry (pages of 1 024 ids, freed as they
+//! returns a `u64` takes 48 bytes. A scheduler carves these from its own slab and keeps four
+//! bytes per live task in its registry (pages of 1 024 ids, freed as they
 //! empty); a pending timer adds 24 bytes. A million
-//! tasks sleeping in the benchmark cost about 140 bytes each, all told.
+//! tasks sleeping in the benchmark cost about 130 bytes each, all told.
 //!
 //! Once a scheduler's task memory (or its registry, or its timer table)
 //! passes 4 MiB, it asks the kernel for transparent huge pages

@@ -297,3 +297,40 @@ fn kill_of_a_task_in_the_ready_queue_never_polls_it_again() {
         assert!(woken.await.unwrap_err().is_killed());
     });
 }
+
+/// Tasks left few on a registry page that is no longer the current one
+/// move to the overflow; every one stays listed and reachable by id.
+#[test]
+fn tasks_left_on_old_registry_pages_stay_listed_and_killable_by_id() {
+    corun::run(async {
+        let mut kept = Vec::new();
+        let mut done = Vec::new();
+        // Three pages' worth of ids; every hundredth task stays pending, so
+        // each old page keeps few enough to be compacted.
+        for i in 0..3000 {
+            if i % 100 == 0 {
+                kept.push(corun::spawn(std::future::pending::<()>()));
+            } else {
+                done.push(corun::spawn(async {}));
+            }
+        }
+        for t in done {
+            t.await.unwrap();
+        }
+        // Two more pages, so the kept tasks' pages are all old ones.
+        for _ in 0..2048 {
+            corun::spawn(async {}).await.unwrap();
+        }
+        let infos = corun::tasks();
+        for t in &kept {
+            assert!(infos.iter().any(|i| i.id == t.id()), "{} listed", t.id());
+        }
+        let ids: Vec<_> = kept.iter().map(|t| t.id()).collect();
+        for id in ids {
+            assert!(corun::kill(id), "{id} found by id");
+        }
+        for t in kept {
+            assert!(t.await.unwrap_err().is_killed());
+        }
+    });
+}

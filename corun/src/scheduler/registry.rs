@@ -1,5 +1,5 @@
 //! The registry of a scheduler's live tasks, laid out by id so that any id
-//! reaches its task in O(1), with or without a slot hint.
+//! reaches its task in O(1).
 //!
 //! # Layout
 //!
@@ -12,18 +12,27 @@
 //! block, so it lives in the *overflow* table instead (a free-listed array
 //! plus a map from id to index).
 //!
-//! A task's slot (kept in its header, and carried by a `TaskId` as a hint)
-//! says where it is: `page << 10 | offset` for a paged task,
-//! [`OVERFLOW`]` | index` for the overflow. A hint is only a hint: every
-//! lookup checks the id it finds, and falls back to the id's own place when
-//! a hint is stale.
+//! A task's place is found from its id alone: the page of its id's block
+//! (the current page, the page last looked up, or the block map), at the
+//! offset of its id; if that entry is not this task, the overflow's map.
+//! Nothing of the place is kept in the task (a million sleeping tasks each
+//! save the four bytes of a slot number): every lookup checks the pointer
+//! or id it finds.
+//!
+//! A page names its tasks in four bytes, not eight: a cell's key is its
+//! distance from the registry's base address (the first cell it held) in
+//! 8-byte units, which reaches 16 GiB either way: a scheduler's slab chunks
+//! are mapped near one another. A task whose cell lies farther (say, a
+//! boxed cell in the `brk` heap) lives in the overflow, whose entries are
+//! pointers. Keys go back to pointers through exposed provenance: every
+//! cell's was exposed when it was allocated (`task::raw`).
 //!
 //! # Memory
 //!
 //! A page is freed when its last task ends. A page that is no longer the
 //! current one and holds [`COMPACT_AT`] tasks or fewer moves them to the
 //! overflow and is freed, so a few long-lived tasks never pin whole pages:
-//! a live task costs one word in a page that holds more than `COMPACT_AT`
+//! a live task costs four bytes in a page that holds more than `COMPACT_AT`
 //! tasks, or an overflow entry.
 //!
 //! Why ids are laid out this way: `docs/design/many-cores.md`.
@@ -40,8 +49,8 @@
 //! The registry stores pointers only; it does not own or free tasks (the
 //! core manages references) and knows nothing of scheduling.
 
-use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
 
 use super::core::{Detail, IdMap};
 use crate::task::raw::{self, Header};
@@ -49,28 +58,39 @@ use crate::task::{BLOCK, BLOCK_SHIFT, seq_of};
 
 /// No page (of `Registry::cur_page`).
 const NONE: u32 = u32::MAX;
-/// Marks "no slot" in a `TaskId` hint.
-pub(crate) const NO_SLOT: u32 = u32::MAX;
-/// The slot bit of overflow entries.
+/// The bit of a place (see [`Registry::place`]) that says "overflow".
 const OVERFLOW: u32 = 1 << 31;
-/// A non-current page holding this many tasks or fewer is compacted.
-const COMPACT_AT: u32 = 32;
+/// A non-current page holding this many tasks or fewer is compacted: a
+/// 4 KiB page then costs each task it keeps at most 4096 / 17 bytes.
+/// (Every page that drains in spawn order sends its last `COMPACT_AT`
+/// tasks through the overflow's map, so lower is cheaper for spawns.)
+const COMPACT_AT: u32 = 16;
 /// Spare pages kept for reuse rather than freed (spawn bursts reuse them).
 const SPARE_PAGES: usize = 64;
 
 type Entry = Option<NonNull<Header>>;
+
+/// A page entry: the key of the task's cell (see the module docs), or
+/// [`EMPTY`].
+type Key = u32;
+/// A page entry with no task; no cell has this key (the registry's base
+/// address lies just before the first cell it held, and a cell that
+/// starts exactly there later gets no key).
+const EMPTY: Key = 0;
 
 struct Page {
     /// The id block this page holds.
     block: u64,
     /// Occupied entries.
     live: u32,
-    entries: [Entry; BLOCK],
+    entries: [Key; BLOCK],
     /// The entries' details, if the registry keeps them.
     details: Option<Box<[Detail; BLOCK]>>,
 }
 
 pub(crate) struct Registry {
+    /// The address keys count from (0 until the first task comes).
+    base: usize,
     /// Pages by page number; `None` for a free page number.
     pages: Vec<Option<Box<Page>>>,
     /// Free page numbers, reused first.
@@ -81,6 +101,10 @@ pub(crate) struct Registry {
     /// there is none).
     cur_block: u64,
     cur_page: u32,
+    /// The id block and page number of the last page found through the
+    /// block map (tasks end roughly in the order they were spawned, so most
+    /// lookups of a non-current page find it here); `u64::MAX` for none.
+    last: Cell<(u64, u32)>,
     /// Freed pages kept for reuse.
     spare: Vec<Box<Page>>,
     overflow: Vec<Entry>,
@@ -93,7 +117,7 @@ pub(crate) struct Registry {
     keeps_details: bool,
     len: usize,
     /// Lookups by id, and entries they examined (each lookup examines at
-    /// most three: hint, page, overflow).
+    /// most two: page, overflow).
     lookups: u64,
     probes: u64,
 }
@@ -102,11 +126,13 @@ impl Registry {
     /// An empty registry; `details`: keep a [`Detail`] per task.
     pub(crate) fn new(details: bool) -> Registry {
         Registry {
+            base: 0,
             pages: Vec::new(),
             free_pages: Vec::new(),
             by_block: IdMap::default(),
             cur_block: u64::MAX,
             cur_page: NONE,
+            last: Cell::new((u64::MAX, NONE)),
             spare: Vec::new(),
             overflow: Vec::new(),
             overflow_free: Vec::new(),
@@ -128,32 +154,56 @@ impl Registry {
         (self.lookups, self.probes)
     }
 
-    /// Stores `ptr` and records its slot in its header. `own_block`: spawned on
-    /// this scheduler's thread, with an id from its current block (or the
-    /// next one).
+    /// Stores `ptr`. `own_block`: spawned on this scheduler's thread, with
+    /// an id from its current block (or the next one).
     pub(crate) fn insert(&mut self, ptr: NonNull<Header>, own_block: bool) {
         // SAFETY: the caller hands over a live task.
-        let h = unsafe { raw::header(ptr) };
-        let seq = seq_of(h.id);
-        let slot = if !own_block {
-            self.put_overflow(h.id, ptr)
-        } else if self.cur_block == seq >> BLOCK_SHIFT {
-            self.put(self.cur_page, seq, ptr)
-        } else {
-            let page = self.start_page(seq >> BLOCK_SHIFT);
-            self.put(page, seq, ptr)
-        };
+        let id = unsafe { raw::header(ptr) }.id;
+        let seq = seq_of(id);
         self.len += 1;
-        h.slot.store(slot, Ordering::Relaxed);
+        if own_block {
+            let page = if self.cur_block == seq >> BLOCK_SHIFT {
+                self.cur_page
+            } else {
+                self.start_page(seq >> BLOCK_SHIFT, ptr)
+            };
+            let key = self.key_of(ptr);
+            if key != EMPTY {
+                return self.put(page, seq, key);
+            }
+        }
+        self.put_overflow(id, ptr);
     }
 
-    fn put(&mut self, page: u32, seq: u64, ptr: NonNull<Header>) -> u32 {
+    fn put(&mut self, page: u32, seq: u64, key: Key) {
         let off = (seq as usize) & (BLOCK - 1);
         if let Some(p) = self.pages[page as usize].as_deref_mut() {
-            p.entries[off] = Some(ptr);
+            p.entries[off] = key;
             p.live += 1;
         }
-        (page << BLOCK_SHIFT) | off as u32
+    }
+
+    /// The key of the cell at `ptr`, or [`EMPTY`] if it lies too far from
+    /// the base (or at the base itself).
+    #[inline]
+    fn key_of(&self, ptr: NonNull<Header>) -> Key {
+        // Cells are 8-aligned, so the distance loses nothing in the shift.
+        let dist = (ptr.as_ptr().addr().wrapping_sub(self.base) as isize) >> 3;
+        let key = dist as i32;
+        if key as isize == dist {
+            key as u32
+        } else {
+            EMPTY
+        }
+    }
+
+    /// The task whose cell has key `key` (not [`EMPTY`]).
+    fn task_at(&self, key: Key) -> NonNull<Header> {
+        let addr = self.base.wrapping_add_signed((key as i32 as isize) << 3);
+        // SAFETY: the key was made by `key_of` from a registered, so live,
+        // task's pointer, whose provenance `task::raw` exposed when it
+        // allocated the cell; a non-null pointer made the key.
+        unsafe { NonNull::new_unchecked(ptr::with_exposed_provenance_mut(addr)) }
     }
 
     fn put_overflow(&mut self, id: u64, ptr: NonNull<Header>) -> u32 {
@@ -180,7 +230,11 @@ impl Registry {
     /// Makes the page of `block` the current one, compacting the page it
     /// replaces if little of it is left.
     #[inline(never)]
-    fn start_page(&mut self, block: u64) -> u32 {
+    fn start_page(&mut self, block: u64, first: NonNull<Header>) -> u32 {
+        if self.base == 0 {
+            // Just before the first cell, so that no key of a live cell is 0.
+            self.base = first.as_ptr().addr() - 8;
+        }
         let old = std::mem::replace(&mut self.cur_page, NONE);
         self.cur_block = u64::MAX;
         if old != NONE {
@@ -225,12 +279,13 @@ impl Registry {
             return;
         };
         let page_ref = &mut *page;
-        for (off, entry) in page_ref.entries.iter_mut().enumerate() {
-            if let Some(ptr) = entry.take() {
+        for off in 0..BLOCK {
+            let key = std::mem::replace(&mut page_ref.entries[off], EMPTY);
+            if key != EMPTY {
+                let ptr = self.task_at(key);
                 // SAFETY: occupied entries point at live tasks.
                 let h = unsafe { raw::header(ptr) };
                 let slot = self.put_overflow(h.id, ptr);
-                h.slot.store(slot, Ordering::Relaxed);
                 if let Some(details) = &page_ref.details {
                     let idx = (slot & !OVERFLOW) as usize;
                     if let Some(d) = self.overflow_details.get_mut(idx) {
@@ -246,25 +301,21 @@ impl Registry {
     /// Frees page number `n`, whose entries are all empty.
     fn release_page(&mut self, n: u32, page: Box<Page>) {
         self.by_block.remove(&page.block);
+        if self.last.get().1 == n {
+            self.last.set((u64::MAX, NONE));
+        }
         self.free_pages.push(n);
         if self.spare.len() < SPARE_PAGES {
             self.spare.push(page);
         }
     }
 
-    /// The live task with this id, using the slot hint when it has one.
-    pub(crate) fn get(&mut self, id: u64, slot: u32) -> Option<NonNull<Header>> {
+    /// The live task with this id.
+    pub(crate) fn get(&mut self, id: u64) -> Option<NonNull<Header>> {
         self.lookups += 1;
-        if slot != NO_SLOT {
-            self.probes += 1;
-            if let Some(p) = self.at(slot).filter(|p| id_of(*p) == id) {
-                return Some(p);
-            }
-        }
         self.probes += 1;
-        let seq = seq_of(id);
-        if let Some(&n) = self.by_block.get(&(seq >> BLOCK_SHIFT)) {
-            let slot = (n << BLOCK_SHIFT) | (seq as u32 & (BLOCK as u32 - 1));
+        if let Some(n) = self.page_of(seq_of(id) >> BLOCK_SHIFT) {
+            let slot = (n << BLOCK_SHIFT) | (seq_of(id) as u32 & (BLOCK as u32 - 1));
             if let Some(p) = self.at(slot).filter(|p| id_of(*p) == id) {
                 return Some(p);
             }
@@ -274,23 +325,67 @@ impl Registry {
         self.at(OVERFLOW | idx).filter(|p| id_of(*p) == id)
     }
 
+    /// The page number of id block `block`, if it has a page.
+    #[inline]
+    fn page_of(&self, block: u64) -> Option<u32> {
+        if block == self.cur_block {
+            return Some(self.cur_page);
+        }
+        let (last_block, last_page) = self.last.get();
+        if block == last_block {
+            return Some(last_page);
+        }
+        self.page_of_slow(block)
+    }
+
+    /// [`Registry::page_of`] through the block map.
+    #[inline(never)]
+    fn page_of_slow(&self, block: u64) -> Option<u32> {
+        let n = *self.by_block.get(&block)?;
+        self.last.set((block, n));
+        Some(n)
+    }
+
+    /// Where the registered task `ptr` is: `page << 10 | offset` for a
+    /// paged task, [`OVERFLOW`]` | index` for the overflow; `None` if it is
+    /// not registered.
+    #[inline]
+    fn place(&self, ptr: NonNull<Header>) -> Option<u32> {
+        // SAFETY: the caller passes a live task.
+        let id = unsafe { raw::header(ptr) }.id;
+        let seq = seq_of(id);
+        if let Some(n) = self.page_of(seq >> BLOCK_SHIFT) {
+            let slot = (n << BLOCK_SHIFT) | (seq as u32 & (BLOCK as u32 - 1));
+            if self.at(slot) == Some(ptr) {
+                return Some(slot);
+            }
+        }
+        self.place_overflow(id, ptr)
+    }
+
+    /// [`Registry::place`] in the overflow.
+    #[inline(never)]
+    fn place_overflow(&self, id: u64, ptr: NonNull<Header>) -> Option<u32> {
+        let idx = *self.overflow_by_id.get(&id)?;
+        (self.at(OVERFLOW | idx) == Some(ptr)).then_some(OVERFLOW | idx)
+    }
+
     /// What slot `slot` holds, if it is occupied.
     fn at(&self, slot: u32) -> Entry {
         if slot & OVERFLOW != 0 {
             return *self.overflow.get((slot & !OVERFLOW) as usize)?;
         }
         let page = self.pages.get((slot >> BLOCK_SHIFT) as usize)?.as_deref()?;
-        page.entries[slot as usize & (BLOCK - 1)]
+        let key = page.entries[slot as usize & (BLOCK - 1)];
+        (key != EMPTY).then(|| self.task_at(key))
     }
 
-    /// The slot of `ptr` if it is registered here and details are kept.
+    /// The place of `ptr` if it is registered here and details are kept.
     fn detail_slot(&self, ptr: NonNull<Header>) -> Option<u32> {
         if !self.keeps_details {
             return None;
         }
-        // SAFETY: the caller passes a live task.
-        let slot = unsafe { raw::header(ptr) }.slot.load(Ordering::Relaxed);
-        (self.at(slot) == Some(ptr)).then_some(slot)
+        self.place(ptr)
     }
 
     /// The detail kept for the registered task `ptr` (`None` without
@@ -324,30 +419,59 @@ impl Registry {
     #[inline]
     pub(crate) fn remove(&mut self, ptr: NonNull<Header>) {
         // SAFETY: the caller passes a live, registered task.
-        let h = unsafe { raw::header(ptr) };
-        let slot = h.slot.load(Ordering::Relaxed);
-        if slot & OVERFLOW != 0 {
-            return self.remove_overflow(slot & !OVERFLOW, ptr, h.id);
-        }
-        let n = slot >> BLOCK_SHIFT;
+        let seq = seq_of(unsafe { raw::header(ptr) }.id);
+        let key = self.key_of(ptr);
+        let (last_block, last_page) = self.last.get();
+        let n = if seq >> BLOCK_SHIFT == self.cur_block {
+            self.cur_page
+        } else if seq >> BLOCK_SHIFT == last_block {
+            last_page
+        } else {
+            return self.remove_slow(ptr);
+        };
         let Some(page) = self
             .pages
             .get_mut(n as usize)
             .and_then(|p| p.as_deref_mut())
         else {
-            return;
+            return self.remove_slow(ptr);
         };
-        let entry = &mut page.entries[slot as usize & (BLOCK - 1)];
-        if *entry != Some(ptr) {
-            return;
+        let entry = &mut page.entries[seq as usize & (BLOCK - 1)];
+        if key == EMPTY || *entry != key {
+            return self.remove_slow(ptr);
         }
-        *entry = None;
+        *entry = EMPTY;
         page.live -= 1;
         self.len -= 1;
-        if page.live > COMPACT_AT || n == self.cur_page {
-            return;
+        if page.live <= COMPACT_AT && n != self.cur_page {
+            self.page_emptied(n);
         }
-        self.page_emptied(n);
+    }
+
+    /// [`Registry::remove`] of a task whose page is neither the current one
+    /// nor the one found last, or that is in the overflow.
+    #[inline(never)]
+    fn remove_slow(&mut self, ptr: NonNull<Header>) {
+        match self.place(ptr) {
+            Some(slot) if slot & OVERFLOW != 0 => self.remove_overflow(slot & !OVERFLOW, ptr),
+            Some(slot) => {
+                let n = slot >> BLOCK_SHIFT;
+                let Some(page) = self
+                    .pages
+                    .get_mut(n as usize)
+                    .and_then(|p| p.as_deref_mut())
+                else {
+                    return;
+                };
+                page.entries[slot as usize & (BLOCK - 1)] = EMPTY;
+                page.live -= 1;
+                self.len -= 1;
+                if page.live <= COMPACT_AT && n != self.cur_page {
+                    self.page_emptied(n);
+                }
+            }
+            None => {}
+        }
     }
 
     /// Frees page `n`, left with few tasks or none (not the current page):
@@ -364,14 +488,15 @@ impl Registry {
         }
     }
 
-    fn remove_overflow(&mut self, idx: u32, ptr: NonNull<Header>, id: u64) {
+    #[inline(never)]
+    fn remove_overflow(&mut self, idx: u32, ptr: NonNull<Header>) {
         if self.overflow.get(idx as usize).copied().flatten() != Some(ptr) {
             return;
         }
         self.len -= 1;
         self.overflow[idx as usize] = None;
         self.overflow_free.push(idx);
-        self.overflow_by_id.remove(&id);
+        self.overflow_by_id.remove(&id_of(ptr));
     }
 
     /// Every live task (pages in page order, then the overflow).
@@ -379,7 +504,8 @@ impl Registry {
         self.pages
             .iter()
             .flatten()
-            .flat_map(|p| p.entries.iter().flatten().copied())
+            .flat_map(|p| p.entries.iter().filter(|&&k| k != EMPTY))
+            .map(|&k| self.task_at(k))
             .chain(self.overflow.iter().flatten().copied())
     }
 }
@@ -395,8 +521,8 @@ fn new_page() -> Box<Page> {
     }
     // SAFETY: `raw` is a fresh allocation of `Page`'s layout from the
     // global allocator (what `Box` frees with), and all zero bytes are a
-    // valid `Page`: block 0, live 0, every entry `None` and no details (an
-    // `Option<NonNull<_>>` and an `Option<Box<_>>` are null for `None`).
+    // valid `Page`: block 0, live 0, every entry `EMPTY` and no details (an
+    // `Option<Box<_>>` is null for `None`).
     unsafe { Box::from_raw(raw) }
 }
 

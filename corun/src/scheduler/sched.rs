@@ -647,8 +647,8 @@ where
             // both references.
             unsafe {
                 let h = raw::header(ptr);
-                (h.vtable.kill)(ptr);
-                (h.vtable.drop_stage)(ptr);
+                (h.vtable().kill)(ptr);
+                (h.vtable().drop_stage)(ptr);
                 raw::ref_dec(ptr);
                 raw::ref_dec(ptr);
             }
@@ -691,9 +691,6 @@ impl TaskId {
     /// assert_eq!(id.as_u64(), 12);
     /// ```
     pub fn from_u64(n: u64) -> TaskId {
-        TaskId {
-            id: n,
-            slot: super::registry::NO_SLOT,
-        }
+        TaskId { id: n }
     }
 }

@@ -43,11 +43,11 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::AtomicU32;
 
 use super::protocol;
 use super::raw::Vtable;
 use super::slim_waker::SlimWaker;
+use super::vtable_ref::VtableRef;
 use super::{Waiting, slab};
 use crate::scheduler::shared::CoreShared;
 
@@ -131,11 +131,9 @@ pub(crate) struct Header {
     pub(crate) site: Cell<u8>,
     /// How many times the future was polled (for `tasks()` snapshots).
     pub(crate) polls: Cell<u32>,
-    /// Index in the owner's registry (`NO_SLOT` until admitted). Written
-    /// once by the owner thread; read by handles for kill-by-id hints.
-    pub(crate) slot: AtomicU32,
-    /// Operations on the typed cell.
-    pub(crate) vtable: &'static Vtable,
+    /// Operations on the typed cell, named in four bytes (see
+    /// [`Header::vtable`]).
+    pub(crate) vtable_ref: VtableRef,
     /// The task id; never reused.
     pub(crate) id: u64,
     /// Who awaits the `Task` handle. Guarded by `JOIN_LOCK`. One word: a
@@ -152,6 +150,12 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    /// Operations on the typed cell.
+    #[inline(always)]
+    pub(crate) fn vtable(&self) -> &'static Vtable {
+        self.vtable_ref.get()
+    }
+
     /// The scheduler the task belongs to (for wakes from other threads and
     /// "is it ours" checks). It is not a header field: a slab cell finds it
     /// at the start of its slab chunk (and the slab's accounting keeps it
@@ -160,14 +164,14 @@ impl Header {
     #[inline]
     pub(crate) fn owner_ptr(&self) -> *const CoreShared {
         let me: *const Header = self;
-        if self.vtable.slab {
+        if self.vtable().slab {
             // SAFETY: a slab vtable means the cell is a block of its owner's
             // slab, which lives as long as the cell's count of the owner;
             // the owner was the tag of every chunk of that slab.
             unsafe { slab::chunk_tag(me.cast()) }.cast()
         } else {
             // SAFETY: the vtable belongs to this boxed cell's type.
-            unsafe { (self.vtable.boxed_owner)(self) }
+            unsafe { (self.vtable().boxed_owner)(self) }
         }
     }
 
@@ -187,7 +191,7 @@ impl Header {
         // cell's type, so it reads the trailer of this very allocation. The
         // name is written once at allocation and lives as long as the cell,
         // which outlives the borrow of `self`.
-        unsafe { (self.vtable.name)(self) }
+        unsafe { (self.vtable().name)(self) }
     }
 
     /// Records what the task waits for (owner thread). Ignored while the
@@ -269,18 +273,18 @@ pub(crate) unsafe fn ref_dec(ptr: NonNull<Header>) {
         return;
     }
     // SAFETY: that was the last reference.
-    unsafe { (h.vtable.dealloc)(ptr) };
+    unsafe { (h.vtable().dealloc)(ptr) };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A million sleeping tasks each carry one header: keep it at 48 bytes.
+    /// A million sleeping tasks each carry one header: keep it at 40 bytes.
     #[test]
     fn header_stays_small() {
         assert!(
-            std::mem::size_of::<Header>() <= 48,
+            std::mem::size_of::<Header>() <= 40,
             "{}",
             std::mem::size_of::<Header>()
         );

@@ -16,6 +16,7 @@ pub(crate) mod protocol;
 pub(crate) mod raw;
 pub(crate) mod slab;
 pub(crate) mod slim_waker;
+mod vtable_ref;
 pub(crate) mod waker;
 
 pub use handle::Task;
@@ -74,8 +75,6 @@ pub(crate) fn next_block() -> (u64, u64) {
 #[derive(Clone, Copy)]
 pub struct TaskId {
     pub(crate) id: u64,
-    /// Registry slot hint (`NO_SLOT` if unknown); not part of identity.
-    pub(crate) slot: u32,
 }
 
 impl PartialEq for TaskId {
@@ -111,12 +110,9 @@ impl fmt::Debug for TaskId {
 }
 
 impl TaskId {
-    /// The id of the task behind `h`, with its slot hint.
+    /// The id of the task behind `h`.
     pub(crate) fn of(h: &raw::Header) -> TaskId {
-        TaskId {
-            id: h.id,
-            slot: h.slot.load(std::sync::atomic::Ordering::Relaxed),
-        }
+        TaskId { id: h.id }
     }
 
     /// The id as a number (for logs and maps).
@@ -262,7 +258,7 @@ impl Waiting {
         (tag << TAG_SHIFT) | payload
     }
 
-    /// The inverse of [`Waiting::pack`] (task ids come back without a slot hint).
+    /// The inverse of [`Waiting::pack`].
     pub(crate) fn unpack(word: u64) -> Waiting {
         let payload = word & PAYLOAD;
         match word >> TAG_SHIFT {
@@ -276,10 +272,7 @@ impl Waiting {
                 };
                 Waiting::Fd(payload as u32 as i32, interest)
             }
-            4 => Waiting::Task(TaskId {
-                id: payload,
-                slot: crate::scheduler::registry::NO_SLOT,
-            }),
+            4 => Waiting::Task(TaskId { id: payload }),
             _ => Waiting::Nothing,
         }
     }

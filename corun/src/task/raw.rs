@@ -10,7 +10,7 @@
 //! ```text
 //! TaskCell<F, N> (repr(C))
 //! +---------------------------------------------+
-//! | Header (48 bytes): refs, flags, id, ...      |  <- a `NonNull<Header>` points here
+//! | Header (40 bytes): refs, flags, id, ...      |  <- a `NonNull<Header>` points here
 //! +---------------------------------------------+
 //! | Stage: union { F, T, JoinError }             |  which one: `Header::stage`
 //! +---------------------------------------------+
@@ -46,7 +46,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
 use std::task::{Context, Poll};
 
 pub(crate) use super::header::{
@@ -56,6 +55,7 @@ pub(crate) use super::header::{
 use super::header::{STAGE_DONE, STAGE_EMPTY, STAGE_FAILED, STAGE_PENDING};
 use crate::scheduler::shared::CoreShared;
 pub(crate) use crate::task::join::{register_join_waker, take_join_waker};
+use crate::task::vtable_ref::VtableRef;
 use crate::task::{JoinError, slab};
 
 /// What a poll of the future ended with.
@@ -189,9 +189,8 @@ fn allocate_with<F: Future + 'static, N: Trailer>(
             stage: UnsafeCell::new(STAGE_PENDING),
             site: Cell::new(0),
             polls: Cell::new(0),
-            vtable,
+            vtable_ref: VtableRef::new(vtable),
             id,
-            slot: AtomicU32::new(crate::scheduler::registry::NO_SLOT),
             join_waker: UnsafeCell::new(None),
             wait_or_next: Cell::new(0),
         },
@@ -533,7 +532,7 @@ pub(crate) unsafe fn take_output<T>(ptr: NonNull<Header>) -> Result<T, JoinError
     // union, starts `stage_offset` bytes in; every field of such a union
     // starts at its first byte. `ptr` is the pointer `allocate` returned
     // (handles keep it as is), whose provenance covers the whole cell.
-    let stage = unsafe { ptr.as_ptr().cast::<u8>().add(h.vtable.stage_offset) };
+    let stage = unsafe { ptr.as_ptr().cast::<u8>().add(h.vtable().stage_offset) };
     if *tag == STAGE_DONE {
         *tag = STAGE_EMPTY;
         // SAFETY: the output field (`T`, in a transparent `ManuallyDrop`)
@@ -578,7 +577,7 @@ pub(crate) unsafe fn drop_stage(ptr: NonNull<Header>) -> Option<String> {
         return None;
     }
     // SAFETY: the caller's guarantee, passed on.
-    unsafe { (h.vtable.drop_stage)(ptr) }
+    unsafe { (h.vtable().drop_stage)(ptr) }
 }
 
 /// The text of a panic payload, for logs.
@@ -600,10 +599,10 @@ mod tests {
     use super::*;
 
     /// The typical sleeping task (an `Rc` and a duration captured, a
-    /// `Sleep` pending) fits a 96-byte slab block: every byte more is paid
+    /// `Sleep` pending) fits an 88-byte slab block: every byte more is paid
     /// once per live task.
     #[test]
-    fn sleeping_task_cell_fits_96_bytes() {
+    fn sleeping_task_cell_fits_88_bytes() {
         fn cell_size<F: Future>(_: &F) -> usize {
             std::mem::size_of::<TaskCell<F, ()>>()
         }
@@ -613,21 +612,21 @@ mod tests {
             crate::sleep(dur).await;
             c.set(c.get() + 1);
         };
-        assert!(cell_size(&f) <= 96, "{}", cell_size(&f));
+        assert!(cell_size(&f) <= 88, "{}", cell_size(&f));
     }
 
     /// A task returning a word: header plus one word for the output (or,
-    /// in the same place, the one-word `JoinError`), 56 bytes; the slab's
+    /// in the same place, the one-word `JoinError`), 48 bytes; the slab's
     /// 8-byte grain serves exactly that.
     #[test]
-    fn value_task_cell_is_56_bytes_and_its_slab_block_too() {
+    fn value_task_cell_is_48_bytes_and_its_slab_block_too() {
         fn layout<F: Future>(_: &F) -> Layout {
             Layout::new::<TaskCell<F, ()>>()
         }
         let l = layout(&async { 1u64 });
-        assert_eq!(l.size(), 56);
+        assert_eq!(l.size(), 48);
         if let Some(class) = slab::class_of(l) {
-            assert_eq!((class + 1) * slab::GRAIN, 56);
+            assert_eq!((class + 1) * slab::GRAIN, 48);
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::time::wheel::Wheel;
 impl Core {
     /// Kills task `id`. False if no such task is alive here.
     pub(crate) fn kill(&self, id: TaskId) -> bool {
-        let found = self.registry.borrow_mut().get(id.id, id.slot);
+        let found = self.registry.borrow_mut().get(id.id);
         let Some(ptr) = found else { return false };
         // SAFETY: the registry keeps it alive.
         let h = unsafe { raw::header(ptr) };
@@ -42,7 +42,7 @@ impl Core {
         h.owner_flags.set(h.owner_flags.get() | FINISHED);
         // User destructors run here; no core borrow is held.
         // SAFETY: owner thread, task not complete.
-        let panicked = unsafe { (h.vtable.kill)(ptr) };
+        let panicked = unsafe { (h.vtable().kill)(ptr) };
         if let Some(msg) = panicked {
             tracing::error!(
                 task.id = h.id,
@@ -101,7 +101,7 @@ impl Core {
             protocol::complete_contended(&h.remote_flags, returned, || {
                 // SAFETY: owner thread, before COMPLETE (the protocol calls this
                 // before it sets the flag).
-                unsafe { (h.vtable.drop_stage)(ptr) };
+                unsafe { (h.vtable().drop_stage)(ptr) };
             });
         if returned && !still_returned {
             (prev, Exit::Killed)
@@ -121,7 +121,7 @@ impl Core {
         if prev & HANDLE == 0 {
             // Nobody will read the outcome: drop it here, on this thread.
             // SAFETY: no handle exists, so the stage is ours.
-            panic_msg = unsafe { (h.vtable.drop_stage)(ptr) };
+            panic_msg = unsafe { (h.vtable().drop_stage)(ptr) };
         } else if let Some(w) = raw::take_join_waker(h, prev) {
             w.wake();
         }

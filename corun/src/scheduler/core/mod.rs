@@ -622,7 +622,7 @@ impl Core {
             self.poll_timed(ptr, &mut cx)
         } else {
             // SAFETY: owner thread, unfinished task: the poll contract holds.
-            unsafe { (h.vtable.poll)(ptr, &mut cx) }
+            unsafe { (h.vtable().poll)(ptr, &mut cx) }
         };
         loop {
             let now = ticker::now_us();
@@ -672,7 +672,7 @@ impl Core {
                             // The output is dropped; an empty stage reads as
                             // `Killed` (see `task::raw`).
                             // SAFETY: owner thread, before COMPLETE.
-                            unsafe { (h.vtable.drop_stage)(ptr) };
+                            unsafe { (h.vtable().drop_stage)(ptr) };
                             Exit::Killed
                         }
                         _ => Exit::Completed,
@@ -713,7 +713,7 @@ impl Core {
             h.clear_waiting();
             // SAFETY: owner thread, unfinished task (it returned `Pending`):
             // the poll contract holds.
-            let outcome = unsafe { (h.vtable.poll)(ptr, &mut cx) };
+            let outcome = unsafe { (h.vtable().poll)(ptr, &mut cx) };
             let again = self.requeued.get()
                 && matches!(outcome, PollOutcome::Pending)
                 && ticker::now_us() == start
@@ -755,7 +755,7 @@ impl Core {
         let h = unsafe { raw::header(ptr) };
         let started = Instant::now();
         // SAFETY: owner thread, unfinished task (the caller's duty).
-        let outcome = unsafe { (h.vtable.poll)(ptr, cx) };
+        let outcome = unsafe { (h.vtable().poll)(ptr, cx) };
         if let Some(b) = self.busy_ns.borrow_mut().get_mut(&h.id) {
             *b = b.saturating_add(started.elapsed().as_nanos() as u64);
         }

@@ -53,7 +53,7 @@ pub(in crate::task) unsafe fn poll_cell(ptr: NonNull<Header>) -> PollOutcome {
     let w = crate::task::waker::borrowed(ptr);
     let mut cx = Context::from_waker(&w);
     // SAFETY: the caller's guarantee.
-    unsafe { (header(ptr).vtable.poll)(ptr, &mut cx) }
+    unsafe { (header(ptr).vtable().poll)(ptr, &mut cx) }
 }
 
 /// Publishes the outcome and wakes whoever awaits the handle, as the
@@ -190,7 +190,7 @@ fn a_slab_cell_runs_to_its_output_and_its_block_is_reused() {
     unsafe {
         // A small cell comes from the slab, unless the build sends every
         // cell to the global allocator (`corun_no_slab`, for ASan).
-        assert_eq!(header(ptr).vtable.slab, !cfg!(corun_no_slab));
+        assert_eq!(header(ptr).vtable().slab, !cfg!(corun_no_slab));
         assert_eq!(header(ptr).owner_ptr(), Arc::as_ptr(&owner));
         assert!(matches!(poll_cell(ptr), PollOutcome::Pending));
         assert_eq!(refs(ptr), 3, "the stored waker owns a reference");
@@ -247,7 +247,7 @@ fn a_boxed_named_cell_holds_its_owner_until_its_last_reference_goes() {
     // SAFETY: as in the test above.
     unsafe {
         let h = header(ptr);
-        assert!(!h.vtable.slab);
+        assert!(!h.vtable().slab);
         assert_eq!(h.owner_ptr(), Arc::as_ptr(&owner));
         assert_eq!(h.name(), Some("worker"));
         assert!(matches!(poll_cell(ptr), PollOutcome::Pending));
@@ -285,10 +285,10 @@ fn a_killed_task_reports_killed_even_if_its_destructor_panics() {
         // SAFETY: as in the tests above.
         unsafe {
             assert!(matches!(poll_cell(ptr), PollOutcome::Pending));
-            let msg = (header(ptr).vtable.kill)(ptr);
+            let msg = (header(ptr).vtable().kill)(ptr);
             assert_eq!(msg.as_deref(), Some("destructor panics"));
             assert_eq!(drops.get(), 1);
-            assert_eq!((header(ptr).vtable.kill)(ptr), None, "killed once");
+            assert_eq!((header(ptr).vtable().kill)(ptr), None, "killed once");
             complete(ptr);
             let mut task = Task::<u32>::from_raw(ptr);
             let (hw, _) = counting();
