@@ -8,6 +8,9 @@
 //! A deadline later than that counts as "never" (a `sleep` that long never
 //! fires either way); an earlier one is clamped (it is long past anyway).
 //!
+//! It also reads the real clock as such nanoseconds directly
+//! ([`real_now_nanos_late`], [`real_now_nanos_early`]), the cheap way for `sleep` to place a deadline.
+//!
 //! This file converts instants only; it knows nothing of timers or ticks.
 
 use std::sync::OnceLock;
@@ -20,8 +23,68 @@ const NEVER: i64 = i64::MAX;
 /// ticks from it too (`scheduler::core::clock`), so a deadline converts to a
 /// tick with integer arithmetic only.
 pub(crate) fn base() -> Instant {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    *BASE.get_or_init(Instant::now)
+    origin().at
+}
+
+/// The time base, between two readings of the monotonic clock in
+/// nanoseconds: `before <= base <= after` on that clock.
+struct Origin {
+    at: Instant,
+    before: i64,
+    after: i64,
+}
+
+fn origin() -> &'static Origin {
+    static ORIGIN: OnceLock<Origin> = OnceLock::new();
+    ORIGIN.get_or_init(|| {
+        let before = mono_ns();
+        let at = Instant::now();
+        Origin {
+            at,
+            before,
+            after: mono_ns(),
+        }
+    })
+}
+
+/// Nanoseconds from [`base`] to now on the real clock, at or after the
+/// true value (by the nanoseconds between [`origin`]'s readings): a
+/// deadline placed on it never fires early. Cheaper than `Instant::now()`
+/// and `duration_since`: no `Instant` arithmetic (once per `sleep`).
+pub(crate) fn real_now_nanos_late() -> i64 {
+    mono_ns().saturating_sub(origin().before)
+}
+
+/// Like [`real_now_nanos_late`], but at or before the true value: "has
+/// this deadline come?" asked with it never says yes early.
+pub(crate) fn real_now_nanos_early() -> i64 {
+    mono_ns().saturating_sub(origin().after)
+}
+
+/// The clock `Instant` reads, in nanoseconds: `CLOCK_MONOTONIC` on Linux
+/// (what std's `Instant` reads there), read directly.
+#[cfg(all(target_os = "linux", not(miri)))]
+// `time_t` and `c_long` are `i64` here but 32 bits on some Linux targets.
+#[allow(clippy::unnecessary_cast)]
+fn mono_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec` for the call's duration;
+    // CLOCK_MONOTONIC always exists on Linux, so the call cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as i64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as i64)
+}
+
+/// Elsewhere (and under Miri): `Instant` itself, from a private epoch.
+#[cfg(not(all(target_os = "linux", not(miri))))]
+fn mono_ns() -> i64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    i64::try_from(epoch.elapsed().as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// An optional instant as signed nanoseconds from [`base`].
@@ -47,6 +110,20 @@ impl Deadline {
             let n = base.duration_since(at).as_nanos();
             Deadline(-(i64::try_from(n).unwrap_or(i64::MAX)))
         }
+    }
+
+    /// `now_ns` (nanoseconds from [`base`]) plus `d`: never if that is
+    /// beyond the range, as [`Deadline::new`] would say for the instant.
+    pub(crate) fn after(now_ns: i64, d: Duration) -> Deadline {
+        let d_ns = i64::try_from(d.as_secs())
+            .ok()
+            .and_then(|s| s.checked_mul(1_000_000_000))
+            .and_then(|n| n.checked_add(i64::from(d.subsec_nanos())));
+        Deadline(
+            d_ns.and_then(|n| now_ns.checked_add(n))
+                .filter(|&n| n != NEVER)
+                .unwrap_or(NEVER),
+        )
     }
 
     /// Nanoseconds from [`base`] (negative: before it), or `None` for never.
@@ -96,6 +173,36 @@ mod tests {
         assert_eq!(Deadline::new(None).get(), None);
         let far = now.checked_add(Duration::from_secs(86_400 * 365 * 1000));
         assert_eq!(Deadline::new(far).get(), None, "beyond the range: never");
+    }
+
+    /// The direct clock readings bracket `Instant`'s: a deadline placed
+    /// with the late reading is at or after one placed with `Instant`, and
+    /// the early reading never says a deadline came before `Instant` does.
+    #[test]
+    fn direct_readings_bracket_instant() {
+        for _ in 0..1000 {
+            let early = real_now_nanos_early();
+            let instant = Deadline::new(Some(Instant::now())).nanos().unwrap();
+            let late = real_now_nanos_late();
+            assert!(early <= instant, "early {early} > instant {instant}");
+            assert!(instant <= late, "instant {instant} > late {late}");
+        }
+    }
+
+    #[test]
+    fn after_adds_or_says_never() {
+        let d = Duration::new(3, 5);
+        assert_eq!(Deadline::after(7, d).nanos(), Some(3_000_000_012));
+        assert_eq!(Deadline::after(-7, Duration::ZERO).nanos(), Some(-7));
+        assert_eq!(Deadline::after(0, Duration::MAX).nanos(), None);
+        let near_end = Duration::from_nanos(i64::MAX as u64 - 10);
+        assert_eq!(Deadline::after(20, near_end).nanos(), None);
+        assert_eq!(
+            Deadline::after(10, near_end).nanos(),
+            None,
+            "i64::MAX is never"
+        );
+        assert_eq!(Deadline::after(9, near_end).nanos(), Some(i64::MAX - 1));
     }
 
     #[test]

@@ -56,7 +56,18 @@ pub fn now() -> Instant {
 pub fn sleep(duration: Duration) -> Sleep {
     // A long sleep polled right away cannot be due yet: its first poll may
     // trust the scheduler's clock reading (see `Sleep::check_clock`).
-    Sleep::new(now().checked_add(duration), duration < SURELY_AHEAD)
+    let check_clock = duration < SURELY_AHEAD;
+    if context::with_core(|c| c.is_virtual()) == Some(true) {
+        return Sleep::new(now().checked_add(duration), check_clock);
+    }
+    // The real clock, read as nanoseconds from the deadlines' base: the
+    // same deadline as `now() + duration` (or a few nanoseconds later),
+    // without `Instant` arithmetic, once per sleep.
+    Sleep {
+        deadline: Deadline::after(deadline::real_now_nanos_late(), duration),
+        key: wheel::TimerKey::NONE,
+        state: if check_clock { CHECK_CLOCK } else { 0 },
+    }
 }
 
 /// Waits until `deadline` (at once if it has passed).
@@ -186,17 +197,25 @@ impl Sleep {
         self.state |= CHECK_CLOCK;
     }
 
+    /// Removes the wheel entry, if armed. Inline: a sleep that fired is
+    /// disarmed already, and its completion and drop call this twice.
+    #[inline]
     fn cancel(&mut self) {
-        let sched = self.sched();
-        if sched != 0 {
-            self.set_sched(0);
-            let key = self.key;
-            context::with_core(|core| {
-                if sched_number(core.id()) == sched {
-                    core.timer_cancel(key);
-                }
-            });
+        if self.sched() != 0 {
+            self.cancel_armed();
         }
+    }
+
+    #[inline(never)]
+    fn cancel_armed(&mut self) {
+        let sched = self.sched();
+        self.set_sched(0);
+        let key = self.key;
+        context::with_core(|core| {
+            if sched_number(core.id()) == sched {
+                core.timer_cancel(key);
+            }
+        });
     }
 }
 
@@ -244,7 +263,7 @@ impl Future for Sleep {
                 // creating and polling a long sleep), it fires next turn.
                 let now = core.now_tick();
                 let fresh = this.check_clock() || tick.saturating_sub(now) <= NEAR_TICKS;
-                if now >= tick || (fresh && this.deadline.get().is_some_and(|d| self::now() >= d)) {
+                if now >= tick || (fresh && has_come(core.is_virtual(), this.deadline)) {
                     return true;
                 }
                 // Armed on another scheduler before (it moved): that
@@ -263,6 +282,19 @@ impl Future for Sleep {
             Some(false) => Poll::Pending,
             None => panic!("{}", crate::outside::MESSAGE),
         }
+    }
+}
+
+/// True if `deadline` has come on the scheduler's clock (virtual or real),
+/// read afresh.
+fn has_come(is_virtual: bool, deadline: Deadline) -> bool {
+    let Some(at) = deadline.nanos() else {
+        return false;
+    };
+    if is_virtual {
+        deadline.get().is_some_and(|d| now() >= d)
+    } else {
+        deadline::real_now_nanos_early() >= at
     }
 }
 
