@@ -9,7 +9,7 @@
 //! fires either way); an earlier one is clamped (it is long past anyway).
 //!
 //! It also reads the real clock as such nanoseconds directly
-//! ([`real_now_nanos_late`], [`real_now_nanos_early`]), the cheap way for `sleep` to place a deadline.
+//! ([`real_now_nanos`]), the cheap way for `sleep` to place a deadline.
 //!
 //! This file converts instants only; it knows nothing of timers or ticks.
 
@@ -26,39 +26,34 @@ pub(crate) fn base() -> Instant {
     origin().at
 }
 
-/// The time base, between two readings of the monotonic clock in
-/// nanoseconds: `before <= base <= after` on that clock.
+/// The time base, with a reading of the monotonic clock in nanoseconds
+/// taken just before it (so at or before it on that clock).
 struct Origin {
     at: Instant,
     before: i64,
-    after: i64,
 }
 
 fn origin() -> &'static Origin {
     static ORIGIN: OnceLock<Origin> = OnceLock::new();
     ORIGIN.get_or_init(|| {
         let before = mono_ns();
-        let at = Instant::now();
         Origin {
-            at,
+            at: Instant::now(),
             before,
-            after: mono_ns(),
         }
     })
 }
 
 /// Nanoseconds from [`base`] to now on the real clock, at or after the
-/// true value (by the nanoseconds between [`origin`]'s readings): a
+/// true value (by the nanoseconds between [`origin`]'s two readings): a
 /// deadline placed on it never fires early. Cheaper than `Instant::now()`
-/// and `duration_since`: no `Instant` arithmetic (once per `sleep`).
-pub(crate) fn real_now_nanos_late() -> i64 {
+/// and `duration_since`: no `Instant` arithmetic (once per long `sleep`).
+///
+/// Only for placing deadlines: asking "has it come?" with it could say
+/// yes those few nanoseconds early, and asking with an early-erring twin
+/// could say no to `sleep(ZERO)`; that question reads `Instant`.
+pub(crate) fn real_now_nanos() -> i64 {
     mono_ns().saturating_sub(origin().before)
-}
-
-/// Like [`real_now_nanos_late`], but at or before the true value: "has
-/// this deadline come?" asked with it never says yes early.
-pub(crate) fn real_now_nanos_early() -> i64 {
-    mono_ns().saturating_sub(origin().after)
 }
 
 /// The clock `Instant` reads, in nanoseconds: `CLOCK_MONOTONIC` on Linux
@@ -175,17 +170,14 @@ mod tests {
         assert_eq!(Deadline::new(far).get(), None, "beyond the range: never");
     }
 
-    /// The direct clock readings bracket `Instant`'s: a deadline placed
-    /// with the late reading is at or after one placed with `Instant`, and
-    /// the early reading never says a deadline came before `Instant` does.
+    /// The direct reading is at or after `Instant`'s: a deadline placed
+    /// with it is at or after one placed with `Instant`.
     #[test]
-    fn direct_readings_bracket_instant() {
+    fn direct_reading_is_not_before_instant() {
         for _ in 0..1000 {
-            let early = real_now_nanos_early();
             let instant = Deadline::new(Some(Instant::now())).nanos().unwrap();
-            let late = real_now_nanos_late();
-            assert!(early <= instant, "early {early} > instant {instant}");
-            assert!(instant <= late, "instant {instant} > late {late}");
+            let direct = real_now_nanos();
+            assert!(instant <= direct, "instant {instant} > direct {direct}");
         }
     }
 

@@ -57,16 +57,19 @@ pub fn sleep(duration: Duration) -> Sleep {
     // A long sleep polled right away cannot be due yet: its first poll may
     // trust the scheduler's clock reading (see `Sleep::check_clock`).
     let check_clock = duration < SURELY_AHEAD;
-    if context::with_core(|c| c.is_virtual()) == Some(true) {
+    // A short sleep's first poll asks `Instant` whether it is due, so its
+    // deadline is placed with `Instant` too: `sleep(ZERO)` is then ready at
+    // once, exactly. Virtual time reads the scheduler's clock.
+    if check_clock || context::with_core(|c| c.is_virtual()) == Some(true) {
         return Sleep::new(now().checked_add(duration), check_clock);
     }
-    // The real clock, read as nanoseconds from the deadlines' base: the
-    // same deadline as `now() + duration` (or a few nanoseconds later),
-    // without `Instant` arithmetic, once per sleep.
+    // A long one on the real clock: read as nanoseconds from the deadlines'
+    // base, the same deadline as `now() + duration` (or a few nanoseconds
+    // later), without `Instant` arithmetic.
     Sleep {
-        deadline: Deadline::after(deadline::real_now_nanos_late(), duration),
+        deadline: Deadline::after(deadline::real_now_nanos(), duration),
         key: wheel::TimerKey::NONE,
-        state: if check_clock { CHECK_CLOCK } else { 0 },
+        state: 0,
     }
 }
 
@@ -263,7 +266,7 @@ impl Future for Sleep {
                 // creating and polling a long sleep), it fires next turn.
                 let now = core.now_tick();
                 let fresh = this.check_clock() || tick.saturating_sub(now) <= NEAR_TICKS;
-                if now >= tick || (fresh && has_come(core.is_virtual(), this.deadline)) {
+                if now >= tick || (fresh && this.deadline.get().is_some_and(|d| self::now() >= d)) {
                     return true;
                 }
                 // Armed on another scheduler before (it moved): that
@@ -282,19 +285,6 @@ impl Future for Sleep {
             Some(false) => Poll::Pending,
             None => panic!("{}", crate::outside::MESSAGE),
         }
-    }
-}
-
-/// True if `deadline` has come on the scheduler's clock (virtual or real),
-/// read afresh.
-fn has_come(is_virtual: bool, deadline: Deadline) -> bool {
-    let Some(at) = deadline.nanos() else {
-        return false;
-    };
-    if is_virtual {
-        deadline.get().is_some_and(|d| now() >= d)
-    } else {
-        deadline::real_now_nanos_early() >= at
     }
 }
 
