@@ -8,6 +8,9 @@
 //! A deadline later than that counts as "never" (a `sleep` that long never
 //! fires either way); an earlier one is clamped (it is long past anyway).
 //!
+//! It also reads the real clock as such nanoseconds directly
+//! ([`real_now_nanos`]), the cheap way for `sleep` to place a deadline.
+//!
 //! This file converts instants only; it knows nothing of timers or ticks.
 
 use std::sync::OnceLock;
@@ -20,8 +23,63 @@ const NEVER: i64 = i64::MAX;
 /// ticks from it too (`scheduler::core::clock`), so a deadline converts to a
 /// tick with integer arithmetic only.
 pub(crate) fn base() -> Instant {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    *BASE.get_or_init(Instant::now)
+    origin().at
+}
+
+/// The time base, with a reading of the monotonic clock in nanoseconds
+/// taken just before it (so at or before it on that clock).
+struct Origin {
+    at: Instant,
+    before: i64,
+}
+
+fn origin() -> &'static Origin {
+    static ORIGIN: OnceLock<Origin> = OnceLock::new();
+    ORIGIN.get_or_init(|| {
+        let before = mono_ns();
+        Origin {
+            at: Instant::now(),
+            before,
+        }
+    })
+}
+
+/// Nanoseconds from [`base`] to now on the real clock, at or after the
+/// true value (by the nanoseconds between [`origin`]'s two readings): a
+/// deadline placed on it never fires early. Cheaper than `Instant::now()`
+/// and `duration_since`: no `Instant` arithmetic (once per long `sleep`).
+///
+/// Only for placing deadlines: asking "has it come?" with it could say
+/// yes those few nanoseconds early, and asking with an early-erring twin
+/// could say no to `sleep(ZERO)`; that question reads `Instant`.
+pub(crate) fn real_now_nanos() -> i64 {
+    mono_ns().saturating_sub(origin().before)
+}
+
+/// The clock `Instant` reads, in nanoseconds: `CLOCK_MONOTONIC` on Linux
+/// (what std's `Instant` reads there), read directly.
+#[cfg(all(target_os = "linux", not(miri)))]
+// `time_t` and `c_long` are `i64` here but 32 bits on some Linux targets.
+#[allow(clippy::unnecessary_cast)]
+fn mono_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable `timespec` for the call's duration;
+    // CLOCK_MONOTONIC always exists on Linux, so the call cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as i64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as i64)
+}
+
+/// Elsewhere (and under Miri): `Instant` itself, from a private epoch.
+#[cfg(not(all(target_os = "linux", not(miri))))]
+fn mono_ns() -> i64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    i64::try_from(epoch.elapsed().as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// An optional instant as signed nanoseconds from [`base`].
@@ -47,6 +105,20 @@ impl Deadline {
             let n = base.duration_since(at).as_nanos();
             Deadline(-(i64::try_from(n).unwrap_or(i64::MAX)))
         }
+    }
+
+    /// `now_ns` (nanoseconds from [`base`]) plus `d`: never if that is
+    /// beyond the range, as [`Deadline::new`] would say for the instant.
+    pub(crate) fn after(now_ns: i64, d: Duration) -> Deadline {
+        let d_ns = i64::try_from(d.as_secs())
+            .ok()
+            .and_then(|s| s.checked_mul(1_000_000_000))
+            .and_then(|n| n.checked_add(i64::from(d.subsec_nanos())));
+        Deadline(
+            d_ns.and_then(|n| now_ns.checked_add(n))
+                .filter(|&n| n != NEVER)
+                .unwrap_or(NEVER),
+        )
     }
 
     /// Nanoseconds from [`base`] (negative: before it), or `None` for never.
@@ -96,6 +168,33 @@ mod tests {
         assert_eq!(Deadline::new(None).get(), None);
         let far = now.checked_add(Duration::from_secs(86_400 * 365 * 1000));
         assert_eq!(Deadline::new(far).get(), None, "beyond the range: never");
+    }
+
+    /// The direct reading is at or after `Instant`'s: a deadline placed
+    /// with it is at or after one placed with `Instant`.
+    #[test]
+    fn direct_reading_is_not_before_instant() {
+        for _ in 0..1000 {
+            let instant = Deadline::new(Some(Instant::now())).nanos().unwrap();
+            let direct = real_now_nanos();
+            assert!(instant <= direct, "instant {instant} > direct {direct}");
+        }
+    }
+
+    #[test]
+    fn after_adds_or_says_never() {
+        let d = Duration::new(3, 5);
+        assert_eq!(Deadline::after(7, d).nanos(), Some(3_000_000_012));
+        assert_eq!(Deadline::after(-7, Duration::ZERO).nanos(), Some(-7));
+        assert_eq!(Deadline::after(0, Duration::MAX).nanos(), None);
+        let near_end = Duration::from_nanos(i64::MAX as u64 - 10);
+        assert_eq!(Deadline::after(20, near_end).nanos(), None);
+        assert_eq!(
+            Deadline::after(10, near_end).nanos(),
+            None,
+            "i64::MAX is never"
+        );
+        assert_eq!(Deadline::after(9, near_end).nanos(), Some(i64::MAX - 1));
     }
 
     #[test]

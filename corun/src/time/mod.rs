@@ -56,7 +56,21 @@ pub fn now() -> Instant {
 pub fn sleep(duration: Duration) -> Sleep {
     // A long sleep polled right away cannot be due yet: its first poll may
     // trust the scheduler's clock reading (see `Sleep::check_clock`).
-    Sleep::new(now().checked_add(duration), duration < SURELY_AHEAD)
+    let check_clock = duration < SURELY_AHEAD;
+    // A short sleep's first poll asks `Instant` whether it is due, so its
+    // deadline is placed with `Instant` too: `sleep(ZERO)` is then ready at
+    // once, exactly. Virtual time reads the scheduler's clock.
+    if check_clock || context::with_core(|c| c.is_virtual()) == Some(true) {
+        return Sleep::new(now().checked_add(duration), check_clock);
+    }
+    // A long one on the real clock: read as nanoseconds from the deadlines'
+    // base, the same deadline as `now() + duration` (or a few nanoseconds
+    // later), without `Instant` arithmetic.
+    Sleep {
+        deadline: Deadline::after(deadline::real_now_nanos(), duration),
+        key: wheel::TimerKey::NONE,
+        state: 0,
+    }
 }
 
 /// Waits until `deadline` (at once if it has passed).
@@ -186,17 +200,25 @@ impl Sleep {
         self.state |= CHECK_CLOCK;
     }
 
+    /// Removes the wheel entry, if armed. Inline: a sleep that fired is
+    /// disarmed already, and its completion and drop call this twice.
+    #[inline]
     fn cancel(&mut self) {
-        let sched = self.sched();
-        if sched != 0 {
-            self.set_sched(0);
-            let key = self.key;
-            context::with_core(|core| {
-                if sched_number(core.id()) == sched {
-                    core.timer_cancel(key);
-                }
-            });
+        if self.sched() != 0 {
+            self.cancel_armed();
         }
+    }
+
+    #[inline(never)]
+    fn cancel_armed(&mut self) {
+        let sched = self.sched();
+        self.set_sched(0);
+        let key = self.key;
+        context::with_core(|core| {
+            if sched_number(core.id()) == sched {
+                core.timer_cancel(key);
+            }
+        });
     }
 }
 

@@ -265,19 +265,47 @@ impl Wheel {
             }
             // Never past an unprocessed slot: `start` is the earliest occupied one.
             self.now = start;
-            let list = (level * SLOTS + slot) as u16;
-            while let Some((index, deadline)) = self.pop_front(list) {
+            // The whole list at once: its entries are walked by their `next`
+            // links, and none of them needs its `prev` fixed on the way (each
+            // is freed or moved as it is visited; see `Detached`).
+            let head = self.take_list((level * SLOTS + slot) as u16);
+            let mut rest = Detached {
+                wheel: self,
+                next: head,
+            };
+            while rest.next != NIL {
+                let index = rest.next;
+                let wheel = &mut *rest.wheel;
+                let entry = &mut wheel.entries[index as usize];
+                rest.next = entry.next;
+                let deadline = entry.deadline();
                 if deadline <= start {
-                    if let Some(waker) = self.release(index) {
+                    // Freed in the same visit (see `release`).
+                    let waker = entry.waker.take().map(SlimWaker::into_waker);
+                    entry.word = entry.word.wrapping_add(1 << DEADLINE_BITS);
+                    entry.next = wheel.free;
+                    wheel.free = index;
+                    wheel.len -= 1;
+                    if let Some(waker) = waker {
                         fire(waker);
                     }
                 } else {
                     // Later within this coarse slot: its level is now lower.
-                    self.link(index, deadline);
+                    wheel.link(index, deadline);
                 }
             }
         }
         self.now = self.now.max(now);
+    }
+
+    /// Empties `list` (a wheel slot) and returns its former head: the
+    /// entries stay chained by `next` but belong to no list until the
+    /// caller frees or relinks each of them.
+    fn take_list(&mut self, list: u16) -> u32 {
+        let head = std::mem::replace(&mut self.heads[list as usize], NIL);
+        let (level, slot) = (list as usize / SLOTS, list as usize % SLOTS);
+        self.occupied[level] &= !(1 << slot);
+        head
     }
 
     /// Index of the pending entry `key` refers to, or `None` if the key is stale.
@@ -383,6 +411,28 @@ impl Wheel {
         self.free = index;
         self.len -= 1;
         waker
+    }
+}
+
+/// The rest of a list `advance` took whole (`take_list`): the entries from
+/// `next` on are pending but on no list. Should `fire` panic, dropping this
+/// puts them back where the invariant says they belong, so the wheel stays
+/// consistent; on the normal path `next` is `NIL` by then and the drop does
+/// nothing.
+struct Detached<'a> {
+    wheel: &'a mut Wheel,
+    next: u32,
+}
+
+impl Drop for Detached<'_> {
+    fn drop(&mut self) {
+        while self.next != NIL {
+            let index = self.next;
+            let entry = &self.wheel.entries[index as usize];
+            self.next = entry.next;
+            let deadline = entry.deadline();
+            self.wheel.link(index, deadline);
+        }
     }
 }
 

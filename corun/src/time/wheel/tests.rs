@@ -289,3 +289,44 @@ fn million_inserts_then_cancels() {
     assert_eq!(Arc::strong_count(&p), 2, "every stored waker dropped");
     w.advance(u64::MAX, |_| unreachable!());
 }
+
+/// A `fire` that panics halfway through a slot leaves the wheel consistent:
+/// the timers it did not reach stay pending (cancellable by key), the rest
+/// fire on the next advance, and each timer fires exactly once.
+#[test]
+fn panicking_fire_leaves_the_rest_pending() {
+    let log = Arc::default();
+    let mut w = Wheel::new();
+    // Ten timers in one level-0 slot and ten cascading from level 1.
+    let mut keys = Vec::new();
+    let mut probes = Vec::new();
+    for id in 0..20u64 {
+        let (p, waker) = probe(id, &log);
+        let deadline = if id < 10 { 5 } else { SLOTS as u64 + 3 };
+        keys.push(w.insert(deadline, waker));
+        probes.push(p);
+    }
+    let mut fired = 0;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        w.advance(SLOTS as u64 + 3, |waker| {
+            fired += 1;
+            waker.wake();
+            if fired == 4 {
+                panic!("fire fails");
+            }
+        });
+    }));
+    assert!(outcome.is_err());
+    assert_eq!(w.len(), 16, "four fired before the panic");
+    // One of the pending ones can still be cancelled by its key.
+    let first_fired = std::mem::take(&mut *log.lock().unwrap());
+    let pending = (0..20u64).find(|id| !first_fired.contains(id)).unwrap();
+    assert!(w.cancel(keys[pending as usize]));
+    let rest = fire_ids(&mut w, SLOTS as u64 + 3, &log);
+    assert_eq!(rest.len(), 15);
+    assert_eq!(w.len(), 0);
+    for (id, p) in probes.iter().enumerate() {
+        let want = usize::from(id as u64 != pending);
+        assert_eq!(p.wakes.load(Ordering::SeqCst), want, "timer {id}");
+    }
+}

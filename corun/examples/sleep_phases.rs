@@ -1,0 +1,81 @@
+//! Where the `sleep` workload's overhead goes: N tasks each sleep 1 s, and
+//! each run prints when the spawning ended, when the first and the last
+//! task started their sleep, when the first and the last woke (minus the
+//! sleep, and how late against its own start), and when the last join
+//! returned (minus the sleep). All times are µs from the first spawn.
+//!
+//! Run: `cargo run --release -p corun --example sleep_phases [N] [RUNS]`
+//! (defaults 10 000 tasks, 3 runs). The figures and what they showed are
+//! in `docs/design/timer-wheel.md`; this file only measures.
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// The sleep each task takes, as in the benchmark's `sleep` workload.
+const SLEEP: Duration = Duration::from_secs(1);
+
+/// First and last instant something happened.
+#[derive(Default)]
+struct Span {
+    first: Cell<Option<Instant>>,
+    last: Cell<Option<Instant>>,
+}
+
+impl Span {
+    fn mark(&self, at: Instant) {
+        if self.first.get().is_none() {
+            self.first.set(Some(at));
+        }
+        self.last.set(Some(at));
+    }
+
+    fn get(&self) -> (Instant, Instant) {
+        let first = self.first.get().expect("every task marks");
+        (first, self.last.get().expect("every task marks"))
+    }
+}
+
+fn main() {
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .map_or(default, |s| s.parse().expect("a count"))
+    };
+    let (n, runs) = (arg(1, 10_000), arg(2, 3));
+    for _ in 0..runs {
+        corun::run(async move {
+            let starts = Rc::new(Span::default());
+            let wakes = Rc::new(Span::default());
+            let t0 = Instant::now();
+            let mut tasks = Vec::with_capacity(n);
+            for _ in 0..n {
+                let (starts, wakes) = (starts.clone(), wakes.clone());
+                tasks.push(corun::spawn(async move {
+                    starts.mark(Instant::now());
+                    corun::sleep(SLEEP).await;
+                    wakes.mark(Instant::now());
+                }));
+            }
+            let spawned = t0.elapsed();
+            for t in tasks {
+                t.await.expect("a sleeper ends");
+            }
+            let end = t0.elapsed();
+            let us = |d: Duration| d.as_secs_f64() * 1e6;
+            let late = |d: Duration| us(d) - us(SLEEP);
+            let (first_start, last_start) = starts.get();
+            let (first_wake, last_wake) = wakes.get();
+            println!(
+                "spawned {:6.0} | started {:6.0} to {:6.0} | woke-1s {:6.0} (late {:5.0}) to {:6.0} (late {:5.0}) | joined-1s {:6.0}",
+                us(spawned),
+                us(first_start - t0),
+                us(last_start - t0),
+                late(first_wake - t0),
+                late(first_wake - first_start),
+                late(last_wake - t0),
+                late(last_wake - last_start),
+                late(end),
+            );
+        });
+    }
+}
