@@ -13,7 +13,8 @@
 //! * `floor-arc`: the same executor, but each waker holds an atomically
 //!   counted reference, as every real runtime's wakers do (one atomic add
 //!   per clone, one atomic sub per drop).
-//! * `corun`, `smol`, `tokio`: the runtime's own spawn and wakers.
+//! * `corun`, `smol`, `tokio` (current thread), `monoio`, `glommio`: the
+//!   runtime's own spawn and wakers.
 //!
 //! Each run prints ns per round trip, wall and CPU. For instruction counts, run it under
 //! `valgrind --tool=callgrind` with two round-trip counts and divide the
@@ -181,6 +182,32 @@ fn cpu_secs() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+fn run_monoio(n: u64) -> (u64, u64) {
+    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .build()
+        .expect("monoio runtime");
+    rt.block_on(async move {
+        let (ponger, pinger) = pair(n);
+        let ponger = monoio::spawn(ponger);
+        let pinger = monoio::spawn(pinger);
+        let ok = pinger.await;
+        (ok, ponger.await)
+    })
+}
+
+fn run_glommio(n: u64) -> (u64, u64) {
+    let ex = glommio::LocalExecutorBuilder::default()
+        .make()
+        .expect("glommio executor (needs RLIMIT_MEMLOCK; see peers/glommio_rt.rs)");
+    ex.run(async move {
+        let (ponger, pinger) = pair(n);
+        let ponger = glommio::spawn_local(ponger);
+        let pinger = glommio::spawn_local(pinger);
+        let ok = pinger.await;
+        (ok, ponger.await)
+    })
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "floor".into());
@@ -200,8 +227,12 @@ fn main() {
         "corun" => run_corun(n),
         "smol" => run_smol(n),
         "tokio" => run_tokio(n),
+        "monoio" => run_monoio(n),
+        "glommio" => run_glommio(n),
         other => {
-            eprintln!("unknown mode {other:?}: floor, floor-arc, corun, smol or tokio");
+            eprintln!(
+                "unknown mode {other:?}: floor, floor-arc, corun, smol, tokio, monoio or glommio"
+            );
             std::process::exit(2);
         }
     };
