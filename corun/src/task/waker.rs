@@ -167,8 +167,13 @@ mod tests {
                 crate::yield_now().await;
             }
             let (ptr, before) = seen.get().expect("set above");
-            // A sleep ends this batch: what the core kept is released.
-            crate::sleep(std::time::Duration::from_millis(1)).await;
+            // A batch polls at most `MAX_BUDGET` tasks, so this many polls
+            // of this task end the batch at least once: what the core kept
+            // is released then. (A sleep need not: a short one may be due
+            // at its first poll.)
+            for _ in 0..=crate::scheduler::core::MAX_BUDGET {
+                crate::yield_now().await;
+            }
             // SAFETY: the task is pending forever and its handle is alive.
             assert_eq!(unsafe { refs(ptr) }, before, "released after the batch");
             assert!(t.kill());
