@@ -51,7 +51,10 @@
 //! * **Always the pool**: every read and write of a file opened with
 //!   `O_DIRECT`, `O_SYNC` or `O_DSYNC` (checked once at open with
 //!   `fcntl(F_GETFL)`; see [`OpenOptions::custom_flags`]) or of anything
-//!   that is not a regular file (a FIFO, a device); `open`/`create`,
+//!   that is not a regular file (a FIFO, a device); `open`/`create`
+//!   (an open that may create a file waits for the other creates in its
+//!   directory: the kernel runs them one at a time anyway, and one pool
+//!   thread running them back to back needs no lock hand-overs),
 //!   `sync_all`, `sync_data`, `metadata`, `set_len`, `seek`,
 //!   `set_permissions`, and every free function of this module ([`read`],
 //!   [`write()`], [`metadata`], ...).
@@ -103,6 +106,7 @@
 //! task internals: its links to them are the `Waker` and one question
 //! `placement` asks the scheduler (is other work queued?).
 
+mod create;
 mod file;
 mod inline;
 mod lane;
