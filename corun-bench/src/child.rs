@@ -190,6 +190,7 @@ fn run_checked(run: Runner, work: Work) -> Result<Outcome, String> {
     if let Work::FileIo { dir, .. } = &work {
         std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     }
+    let used = common::Usage::now();
     let result = catch_unwind(AssertUnwindSafe(|| run(&work)))
         .unwrap_or_else(|p| Err(format!("panic: {}", panic_text(&*p))));
     if let Work::FileIo {
@@ -199,6 +200,9 @@ fn run_checked(run: Runner, work: Work) -> Result<Outcome, String> {
         dir,
     } = &work
     {
+        // The CPU time of the whole run (runtime start and stop included,
+        // the check and the clean-up below not): CPU per MB written.
+        let result = result.map(|o| o.with_usage(used.since()));
         let checked = result.and_then(|o| {
             check_files(dir, *tasks, *writes * *chunk as u64)?;
             Ok(o)

@@ -255,6 +255,13 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             x("rss_after_kb") / 1024.0
         ),
         "spawn" | "sleep" if r.extra.contains_key("sys_s") => usage_note(x),
+        "fileio" if r.extra.contains_key("sys_s") => {
+            let mb = (cell.n * cell.param) as f64 * CHUNK as f64 / 1e6;
+            format!(
+                "CPU {:.2} ms/MB",
+                (x("user_s") + x("sys_s")) * 1e3 / mb.max(1e-9)
+            )
+        }
         "cores" | "cores-tuned" => crate::scaling::cores_note(r.secs, &r.extra),
         _ => String::new(),
     }

@@ -90,6 +90,43 @@ fn open_missing_is_not_found() {
 }
 
 #[test]
+fn a_create_opening_a_fifo_does_not_hold_up_its_directorys_other_creates() {
+    let dir = temp("fifo-dir");
+    std::fs::create_dir(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path for the call's duration.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (d, fifo2) = (dir.clone(), fifo.clone());
+    corun::run(async move {
+        // Opening a FIFO for writing blocks until a reader opens it.
+        let writer = corun::spawn(async move {
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .open(&fifo2)
+                .await
+                .map(drop)
+        });
+        corun::yield_now().await;
+        // Creates in the same directory still complete meanwhile.
+        for i in 0..3 {
+            let made = corun::time::timeout(
+                std::time::Duration::from_secs(10),
+                File::create(d.join(format!("f{i}"))),
+            )
+            .await;
+            assert!(matches!(made, Ok(Ok(_))), "create {i} was held up");
+        }
+        // Release the writer: open the FIFO for reading.
+        let reader = std::fs::File::open(&fifo).unwrap();
+        writer.await.unwrap().unwrap();
+        drop(reader);
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn metadata_len_set_len_and_remove() {
     corun::run(async {
         let path = temp("meta");

@@ -41,7 +41,8 @@ fn a_lone_writer_stays_inline_and_a_busy_scheduler_moves_writes() {
         let mut f = File::create(&path).await.unwrap();
         let chunk = vec![7u8; 32 * 1024];
 
-        // Nothing else is ready: every write runs inline.
+        // Nothing else is ready: every write runs inline. (WRITES is a
+        // multiple of the run length, 4: the last one ends a run.)
         let before = fs::spread_writes();
         for _ in 0..WRITES {
             f.write_all(&chunk).await.unwrap();
@@ -74,6 +75,33 @@ fn a_lone_writer_stays_inline_and_a_busy_scheduler_moves_writes() {
     });
 }
 
+#[test]
+fn an_inline_write_keeps_the_files_next_three_writes_inline() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    corun::run(async {
+        let path = temp("run");
+        let mut f = File::create(&path).await.unwrap();
+        let chunk = vec![3u8; 32 * 1024];
+        // A lone write runs inline and starts a run.
+        f.write_all(&chunk).await.unwrap();
+        // The run's three writes stay inline even beside a ready task.
+        let before = fs::spread_writes();
+        for _ in 0..3 {
+            queue_other_work();
+            f.write_all(&chunk).await.unwrap();
+        }
+        assert_eq!(fs::spread_writes(), before, "a write inside a run moved");
+        // The run is over: the next one beside a ready task moves.
+        queue_other_work();
+        f.write_all(&chunk).await.unwrap();
+        let moved = fs::spread_writes() - before;
+        assert_eq!(moved, u64::from(has_lane()));
+        drop(f);
+        assert_eq!(fs::read(&path).await.unwrap().len(), 5 * chunk.len());
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
 /// Distinct bytes per write, so a misplaced or doubled write shows.
 fn pattern(k: usize, len: usize) -> Vec<u8> {
     (0..len).map(|i| (k * 37 + i % 251) as u8).collect()
@@ -86,8 +114,13 @@ fn owned_writes_land_in_order_and_give_their_buffer_back() {
         let path = temp("owned");
         let mut f = File::create(&path).await.unwrap();
         let mut want = Vec::new();
+        // Borrowed writes in between, to another file: an inline write
+        // starts a run of inline writes of its own file only.
+        let other = temp("owned-other");
+        let mut g = File::create(&other).await.unwrap();
+        let mut want_g = Vec::new();
         // Beside a ready task (moved where there is a lane), lone (inline),
-        // then too big to go inline (pool); borrowed writes in between.
+        // then too big to go inline (pool).
         for k in 0..30 {
             if k < 10 {
                 queue_other_work();
@@ -113,16 +146,18 @@ fn owned_writes_land_in_order_and_give_their_buffer_back() {
             want.extend_from_slice(&back);
             corun::yield_now().await; // the other task runs and ends
             let small = pattern(k + 100, 100);
-            f.write_all(&small).await.unwrap();
-            want.extend_from_slice(&small);
+            g.write_all(&small).await.unwrap();
+            want_g.extend_from_slice(&small);
         }
         // An empty buffer is a no-op that still gives it back.
         let (r, back) = f.write_all_owned(Vec::with_capacity(8)).await;
         r.unwrap();
         assert_eq!(back.capacity(), 8);
-        drop(f);
+        drop((f, g));
         assert!(fs::read(&path).await.unwrap() == want);
+        assert!(fs::read(&other).await.unwrap() == want_g);
         fs::remove_file(&path).await.unwrap();
+        fs::remove_file(&other).await.unwrap();
     });
 }
 

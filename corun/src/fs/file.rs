@@ -45,6 +45,7 @@ mod write;
 
 use super::placement::Route;
 
+use super::create;
 use super::inline::Policy;
 use crate::unblock::{self as pool, Pending};
 
@@ -177,19 +178,45 @@ impl File {
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
-        File::open_with(opts, path.as_ref()).await
+        File::open_with_create(opts, path.as_ref(), true).await
+    }
+
+    /// Opens `path` with `opts` (which do not create) on the pool.
+    pub(super) async fn open_with(opts: std::fs::OpenOptions, path: &Path) -> io::Result<File> {
+        File::open_with_create(opts, path, false).await
     }
 
     /// Opens `path` with `opts` on the pool, deciding the inline policy
     /// there too (its `fstat` and `fcntl` stay off the scheduler thread).
-    pub(super) async fn open_with(opts: std::fs::OpenOptions, path: &Path) -> io::Result<File> {
+    /// An open that may create the file (`creates`) waits for the other
+    /// creates in its directory (`fs::create`).
+    pub(super) async fn open_with_create(
+        opts: std::fs::OpenOptions,
+        path: &Path,
+        creates: bool,
+    ) -> io::Result<File> {
         let path = path.to_owned();
-        let (f, inline) = pool::unblock(move || {
+        let queue = creates.then(|| (create::dir_of(&path), path.clone()));
+        let (job, pending) = pool::job(move || {
             let f = opts.open(path)?;
             let inline = Policy::probe(&f);
             io::Result::Ok((f, inline))
-        })
-        .await?;
+        });
+        match queue {
+            None => pool::submit(job),
+            Some((dir, check)) => create::submit(
+                dir,
+                Box::new(move || {
+                    // A FIFO or device may block in open: not in the queue.
+                    if create::may_queue(&check) {
+                        job();
+                    } else {
+                        pool::submit(job);
+                    }
+                }),
+            ),
+        }
+        let (f, inline) = pending.await?;
         Ok(File {
             std: Arc::new(f),
             state: State::Idle(Buf::default()),

@@ -38,6 +38,9 @@ pub(super) struct Policy {
     nowait_reads: bool,
     /// Writes still to send to the pool after a slow inline write.
     pool_writes: u32,
+    /// Writes of this file still to run inline, in a row, before a write
+    /// may move to the lane again.
+    run_left: u32,
 }
 
 /// What to do after one `preadv2(RWF_NOWAIT)` attempt.
@@ -84,6 +87,7 @@ impl Policy {
         enabled: false,
         nowait_reads: false,
         pool_writes: 0,
+        run_left: 0,
     };
 
     /// Decides once, at open, whether `f` may be read and written inline.
@@ -105,6 +109,7 @@ impl Policy {
             enabled: true,
             nowait_reads: true,
             pool_writes: 0,
+            run_left: 0,
         }
     }
 
@@ -210,6 +215,20 @@ impl Policy {
             return false;
         }
         true
+    }
+
+    /// Whether this write stays inline as part of a run; counts it down.
+    pub(super) fn in_run(&mut self) -> bool {
+        if self.run_left > 0 {
+            self.run_left -= 1;
+            return true;
+        }
+        false
+    }
+
+    /// Starts a run: the next `n` writes of this file stay inline.
+    pub(super) fn start_run(&mut self, n: u32) {
+        self.run_left = n;
     }
 
     /// Writes (a prefix of) non-empty `src` on this thread, timed; only

@@ -1,8 +1,10 @@
 //! [`OpenOptions`]: how to open a [`File`] (read, write, append, create...).
 //!
 //! A thin wrapper over `std::fs::OpenOptions` whose `open` runs on the
-//! blocking pool (via `File::open_with`, which also decides the file's
-//! inline policy). It must not hold any state beyond the std builder.
+//! blocking pool (via `File::open_with_create`, which also decides the
+//! file's inline policy). It must not hold any state beyond the std
+//! builder and whether an open may create the file (std has no getter,
+//! and such opens queue per directory: `fs::create`).
 
 use std::io;
 use std::path::Path;
@@ -25,7 +27,13 @@ use super::File;
 /// });
 /// ```
 #[derive(Clone, Debug)]
-pub struct OpenOptions(std::fs::OpenOptions);
+pub struct OpenOptions {
+    std: std::fs::OpenOptions,
+    /// `create`: the open may create the file.
+    create: bool,
+    /// `create_new`: the open creates the file or fails.
+    create_new: bool,
+}
 
 impl OpenOptions {
     /// All options off; set at least one of read, write or append.
@@ -34,7 +42,11 @@ impl OpenOptions {
     /// let _ = corun::fs::OpenOptions::new().read(true);
     /// ```
     pub fn new() -> OpenOptions {
-        OpenOptions(std::fs::OpenOptions::new())
+        OpenOptions {
+            std: std::fs::OpenOptions::new(),
+            create: false,
+            create_new: false,
+        }
     }
 
     /// Open for reading.
@@ -43,7 +55,7 @@ impl OpenOptions {
     /// let _ = corun::fs::OpenOptions::new().read(true);
     /// ```
     pub fn read(&mut self, read: bool) -> &mut OpenOptions {
-        self.0.read(read);
+        self.std.read(read);
         self
     }
 
@@ -54,7 +66,7 @@ impl OpenOptions {
     /// let _ = corun::fs::OpenOptions::new().write(true);
     /// ```
     pub fn write(&mut self, write: bool) -> &mut OpenOptions {
-        self.0.write(write);
+        self.std.write(write);
         self
     }
 
@@ -64,7 +76,7 @@ impl OpenOptions {
     /// let _ = corun::fs::OpenOptions::new().append(true);
     /// ```
     pub fn append(&mut self, append: bool) -> &mut OpenOptions {
-        self.0.append(append);
+        self.std.append(append);
         self
     }
 
@@ -74,7 +86,7 @@ impl OpenOptions {
     /// let _ = corun::fs::OpenOptions::new().write(true).truncate(true);
     /// ```
     pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
-        self.0.truncate(truncate);
+        self.std.truncate(truncate);
         self
     }
 
@@ -84,7 +96,8 @@ impl OpenOptions {
     /// let _ = corun::fs::OpenOptions::new().write(true).create(true);
     /// ```
     pub fn create(&mut self, create: bool) -> &mut OpenOptions {
-        self.0.create(create);
+        self.std.create(create);
+        self.create = create;
         self
     }
 
@@ -103,7 +116,8 @@ impl OpenOptions {
     /// });
     /// ```
     pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
-        self.0.create_new(create_new);
+        self.std.create_new(create_new);
+        self.create_new = create_new;
         self
     }
 
@@ -114,7 +128,7 @@ impl OpenOptions {
     /// let _ = corun::fs::OpenOptions::new().write(true).create(true).mode(0o600);
     /// ```
     pub fn mode(&mut self, mode: u32) -> &mut OpenOptions {
-        std::os::unix::fs::OpenOptionsExt::mode(&mut self.0, mode);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut self.std, mode);
         self
     }
 
@@ -137,7 +151,7 @@ impl OpenOptions {
     /// });
     /// ```
     pub fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
-        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut self.0, flags);
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut self.std, flags);
         self
     }
 
@@ -150,7 +164,8 @@ impl OpenOptions {
     /// });
     /// ```
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        File::open_with(self.0.clone(), path.as_ref()).await
+        let creates = self.create || self.create_new;
+        File::open_with_create(self.std.clone(), path.as_ref(), creates).await
     }
 }
 

@@ -22,10 +22,10 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-/// Moved writes in flight per lane thread: four, so a lane thread finds
-/// its next writes queued when it finishes one, even while the scheduler
-/// thread is busy with a write of its own.
-pub(super) const PER_LANE: usize = 4;
+/// Moved writes in flight per lane thread: sixteen, so a lane thread
+/// finds its next writes queued when it finishes one, even while the
+/// scheduler thread is busy with a run of inline writes or a slow one.
+pub(super) const PER_LANE: usize = 16;
 
 /// Moved writes in flight now, process-wide.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
@@ -147,9 +147,9 @@ mod tests {
     #[test]
     fn one_core_never_moves() {
         assert_eq!(limit_for(super::super::lane::threads_for(1)), 0);
-        // Four places per lane thread: one in the works, three queued.
-        assert_eq!(limit_for(1), 4);
-        assert_eq!(limit_for(3), 12);
+        // Sixteen places per lane thread: one in the works, the rest queued.
+        assert_eq!(limit_for(1), 16);
+        assert_eq!(limit_for(3), 48);
     }
 
     #[test]
