@@ -22,7 +22,7 @@
 //!
 //! So while tasks keep yielding, ready I/O waits at most one tick gap plus
 //! the poll in progress before the scheduler sees it (250 µs once batches
-//! run long, up to 2 ms for the first long batch after a quiet spell,
+//! run long, up to 2 ms for the first two after a quiet spell,
 //! `docs/design/cadence.md`), and the task it wakes
 //! runs before every task that was already ready (a yielder waits behind
 //! it). The budget and the clock only decide how often I/O is checked;
