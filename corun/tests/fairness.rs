@@ -62,7 +62,8 @@ fn io_ready_is_seen_within_a_few_polls_while_a_task_keeps_yielding() {
             polls
         })
     });
-    // The coarse clock ticks every 250 µs: a tick or two of 100 µs polls,
+    // The poller is seen within 2 ms of run time (the first long batch
+    // after a quiet spell; 250 µs after it): about 20 polls of 100 µs,
     // with a wide margin for a ticker thread the OS runs late.
     assert!(
         polls_before_reader <= 64,
@@ -118,11 +119,12 @@ fn a_task_woken_by_io_runs_before_tasks_that_yielded() {
         })
     });
     assert!(polls_seen);
-    // Every 1 ms poll outlasts a tick (250 µs), so the scheduler looks at
-    // the poller after each one and the reader goes first: at most a poll
-    // or two while the ticker is late. Without promotion the reader would
-    // wait a whole round of all 8 yielders; polling by count, hundreds.
-    assert!(late <= 3, "yielders ran {late} polls before the reader");
+    // The poller is seen within 2 ms of run time for the first long batch
+    // after a quiet spell, then every 250 µs (docs/design/cadence.md): two
+    // 1 ms polls, the one in progress, and margin for a late ticker. The
+    // reader then goes first; without promotion it would wait a whole
+    // round of all 8 yielders on top; polling by count, hundreds.
+    assert!(late <= 5, "yielders ran {late} polls before the reader");
 }
 
 /// A `Write` into a shared buffer, for a `tracing` subscriber.

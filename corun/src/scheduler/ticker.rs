@@ -16,7 +16,8 @@
 //! ([`AwakeGuard::batch_ended`]: the clock or the budget ended it, tasks
 //! still ready, after half a [`PERIOD`] or more). While any scheduler's
 //! last batch did, the gap stays [`PERIOD`]; otherwise each tick doubles
-//! it, up to [`SLOW_PERIOD`]. A server whose batches end by themselves (its tasks
+//! it, up to [`SLOW_PERIOD`]; the first long batch after none unparks the
+//! ticker, so the next gap is a [`PERIOD`] at once. A server whose batches end by themselves (its tasks
 //! wait on I/O) costs the process one wake-up per [`SLOW_PERIOD`], not one
 //! per [`PERIOD`].
 //!
@@ -119,7 +120,9 @@ fn run() {
     let mut gap = PERIOD;
     let mut idle = Duration::ZERO;
     loop {
-        std::thread::sleep(gap);
+        // A park, not a sleep: the first long batch after a quiet spell
+        // unparks it, so the next tick comes a PERIOD later, not a SLOW_PERIOD.
+        std::thread::park_timeout(gap);
         NOW_US.store(base.elapsed().as_micros() as u64, Ordering::Relaxed);
         let slept = gap;
         gap = next_gap(gap, LONG.load(Ordering::Relaxed) != 0);
@@ -162,7 +165,12 @@ impl AwakeGuard {
         if long != self.long.get() {
             self.long.set(long);
             if long {
-                LONG.fetch_add(1, Ordering::Relaxed);
+                if LONG.fetch_add(1, Ordering::Relaxed) == 0 {
+                    // The gap may be SLOW_PERIOD: shorten it now.
+                    if let Some(Some(t)) = TICKER.get() {
+                        t.unpark();
+                    }
+                }
             } else {
                 LONG.fetch_sub(1, Ordering::Relaxed);
             }
