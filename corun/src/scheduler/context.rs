@@ -87,40 +87,6 @@ pub(crate) fn schedule_if_local(ptr: NonNull<Header>, h: &Header) -> bool {
     .unwrap_or(false)
 }
 
-/// [`schedule_if_local`] for a wake by value: when the task belongs here,
-/// the waker's reference goes to this core's [`LocalRefs`] instead of
-/// being dropped (no atomic operation; see `task::local_refs`). False, with
-/// the reference still the caller's, otherwise.
-///
-/// # Safety
-/// The caller owns a reference to `ptr` and gives it up when this answers
-/// true.
-///
-/// [`LocalRefs`]: crate::task::local_refs::LocalRefs
-#[inline]
-pub(crate) unsafe fn wake_owned_if_local(ptr: NonNull<Header>, h: &Header) -> bool {
-    with_core(|core| {
-        if ptr::eq(h.owner_ptr(), core.shared_ptr()) {
-            core.schedule(ptr);
-            // SAFETY: the caller's reference to a task of this core, on its
-            // thread, given up here.
-            unsafe { core.local_refs().give(ptr) };
-            true
-        } else {
-            false
-        }
-    })
-    .unwrap_or(false)
-}
-
-/// Takes back a reference to `ptr` that this thread's core kept from a
-/// wake by value (see [`wake_owned_if_local`]); the caller then owns it.
-/// False off a scheduler thread or when none is kept.
-#[inline]
-pub(crate) fn take_local_ref(ptr: NonNull<Header>) -> bool {
-    with_core(|core| core.local_refs().take(ptr)).unwrap_or(false)
-}
-
 /// Requeues the running task if `waker` is its own waker (see
 /// `Core::requeue_current`); false otherwise or outside a scheduler.
 #[inline]

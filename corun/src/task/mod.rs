@@ -12,7 +12,6 @@ pub(crate) mod handle;
 pub(crate) mod header;
 pub(crate) mod join;
 mod join_error;
-pub(crate) mod local_refs;
 pub(crate) mod protocol;
 pub(crate) mod raw;
 pub(crate) mod slab;

@@ -4,12 +4,6 @@
 //! queue (no atomic, no lock, no syscall); a wake from anywhere else goes
 //! through the scheduler's injection queue (see `scheduler::shared`). This
 //! file only decides which; it does not touch queues itself.
-//!
-//! A wake by value on the owner thread hands the waker's reference to the
-//! core's `LocalRefs` rather than dropping it, and a clone on that thread
-//! takes such a reference back before counting a new one: a task that
-//! waits and is woken on its own thread over and over (a channel ping-pong)
-//! then does no atomic operation on its count (`task::local_refs`).
 
 use std::ptr::NonNull;
 use std::task::{RawWaker, RawWakerVTable, Waker};
@@ -44,26 +38,18 @@ fn ptr_of(data: *const ()) -> NonNull<Header> {
 }
 
 unsafe fn clone(data: *const ()) -> RawWaker {
-    let ptr = ptr_of(data);
-    if !context::take_local_ref(ptr) {
-        // SAFETY: the waker being cloned holds (or borrows) a reference, so
-        // the task is alive; the clone owns a new one.
-        unsafe { raw::ref_inc(ptr) };
-    }
+    // SAFETY: the waker being cloned holds (or borrows) a reference, so the
+    // task is alive; the clone owns a new one.
+    unsafe { raw::ref_inc(ptr_of(data)) };
     RawWaker::new(data, &VTABLE)
 }
 
 unsafe fn wake(data: *const ()) {
-    let ptr = ptr_of(data);
-    // SAFETY: this waker owns a reference: the header is alive.
-    let h = unsafe { raw::header(ptr) };
-    // SAFETY: this waker's reference, given up exactly once: kept by the
-    // local core, or else dropped after the wake from elsewhere.
+    // SAFETY: this waker owns a reference; waking by reference and then
+    // dropping gives it up exactly once.
     unsafe {
-        if !context::wake_owned_if_local(ptr, h) {
-            wake_elsewhere(ptr, h);
-            raw::ref_dec(ptr);
-        }
+        wake_by_ref(data);
+        raw::ref_dec(ptr_of(data));
     }
 }
 
@@ -72,15 +58,8 @@ unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: the waker holds or borrows a reference: the header is alive.
     let h = unsafe { raw::header(ptr) };
     if !context::schedule_if_local(ptr, h) {
-        wake_elsewhere(ptr, h);
+        h.owner().wake_remote(ptr);
     }
-}
-
-/// A wake from a thread that is not the task's scheduler thread. Out of
-/// line, so that the same-thread path saves no registers for it.
-#[inline(never)]
-fn wake_elsewhere(ptr: NonNull<Header>, h: &Header) {
-    h.owner().wake_remote(ptr);
 }
 
 unsafe fn drop_waker(data: *const ()) {
@@ -127,57 +106,6 @@ mod tests {
             assert_eq!(refs(ptr), 1);
             raw::ref_dec(ptr);
         }
-    }
-
-    /// The waker of the running task, cloned (as a channel does when the
-    /// task waits on it).
-    async fn own_waker() -> Waker {
-        std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone())).await
-    }
-
-    #[test]
-    #[cfg_attr(miri, ignore = "runs a scheduler")]
-    fn same_thread_wakes_by_value_keep_their_reference_until_the_batch_ends() {
-        use std::cell::Cell;
-        use std::rc::Rc;
-        crate::run(async {
-            // The task and its count before its wakes.
-            let seen = Rc::new(Cell::new(None::<(NonNull<Header>, u32)>));
-            let s = seen.clone();
-            let t = crate::spawn(async move {
-                let me = context::with_core(|c| c.current())
-                    .flatten()
-                    .expect("inside a task");
-                // SAFETY: `me` is this running task, alive while it runs;
-                // `refs` only reads the count.
-                let before = unsafe { refs(me) };
-                let w = own_waker().await;
-                w.wake();
-                // SAFETY: as above.
-                let kept = unsafe { refs(me) };
-                assert_eq!(kept, before + 1, "the woken waker's reference is kept");
-                let again = own_waker().await;
-                // SAFETY: as above.
-                assert_eq!(unsafe { refs(me) }, kept, "a clone takes it back");
-                again.wake();
-                s.set(Some((me, before)));
-                std::future::pending::<()>().await
-            });
-            while seen.get().is_none() {
-                crate::yield_now().await;
-            }
-            let (ptr, before) = seen.get().expect("set above");
-            // A batch polls at most `MAX_BUDGET` tasks, so this many polls
-            // of this task end the batch at least once: what the core kept
-            // is released then. (A sleep need not: a short one may be due
-            // at its first poll.)
-            for _ in 0..=crate::scheduler::core::MAX_BUDGET {
-                crate::yield_now().await;
-            }
-            // SAFETY: the task is pending forever and its handle is alive.
-            assert_eq!(unsafe { refs(ptr) }, before, "released after the batch");
-            assert!(t.kill());
-        });
     }
 
     #[test]

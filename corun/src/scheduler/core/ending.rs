@@ -211,8 +211,5 @@ impl Core {
         drop(remote);
         let wheel = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new());
         drop(wheel);
-        // Wakes above may have left references with this core: release
-        // them while it is still the current one.
-        self.local_refs().release_all();
     }
 }

@@ -94,7 +94,6 @@ use super::group::GroupSlot;
 use super::shared::{CoreShared, Msg, Reply, TaskPtr};
 use super::ticker;
 use crate::reactor::Reactor;
-use crate::task::local_refs::LocalRefs;
 use crate::task::protocol;
 use crate::task::raw::{
     self, DUMP_DETAILS, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
@@ -253,10 +252,6 @@ pub(crate) struct Core {
     closing: Cell<bool>,
     stop: Cell<bool>,
     stats: Cell<Stats>,
-    /// References given up by same-thread wakes, for the next same-thread
-    /// waker clone to take back (see `task::local_refs`). Released after
-    /// every batch, and before `_cells` drops.
-    local_refs: LocalRefs,
     /// Declared last, so dropped last: hands the slab's remaining task
     /// cells over to their own accounting once every other part of the core
     /// (queues, timers, waiters) has let go of its tasks.
@@ -332,7 +327,6 @@ impl Core {
             closing: Cell::new(false),
             stop: Cell::new(false),
             stats: Cell::new(Stats::default()),
-            local_refs: LocalRefs::new(),
             _cells: CellsGuard(shared),
         })
     }
@@ -364,12 +358,6 @@ impl Core {
 
     pub(crate) fn shared_ptr(&self) -> *const CoreShared {
         Arc::as_ptr(&self.shared)
-    }
-
-    /// The references kept from same-thread wakes (waker paths only).
-    #[inline(always)]
-    pub(crate) fn local_refs(&self) -> &LocalRefs {
-        &self.local_refs
     }
 
     pub(crate) fn reactor(&self) -> &Reactor {
@@ -938,9 +926,6 @@ impl Core {
             let began = self.clock_us.get();
             let (polled, cut) = self.run_ready(budget);
             self.bump(|s| s.polls += polled as u64);
-            // A kept reference lasts one batch at most: a finished task's
-            // cell is not held past it.
-            self.local_refs.release_all();
             if done() || self.stop.get() {
                 return;
             }
