@@ -16,9 +16,8 @@
 //! * `corun`, `smol`, `tokio` (current thread), `monoio`, `glommio`: the
 //!   runtime's own spawn and wakers.
 //!
-//! Each run prints ns per round trip, wall and CPU. For instruction counts, run it under
-//! `valgrind --tool=callgrind` with two round-trip counts and divide the
-//! difference (startup cancels out).
+//! Each run prints ns per round trip, wall and CPU
+//! (`docs/design/waker-costs.md` has the commands and the figures).
 //!
 //! Run: `cargo run --release -p corun-bench --example pingpong_floor -- floor 1000000`
 

@@ -511,7 +511,7 @@ impl Registry {
 }
 
 /// An empty page, allocated zeroed (the allocator may hand out memory the
-/// kernel has zeroed already, and no 8 KiB value crosses the stack).
+/// kernel has zeroed already, and no page-sized value crosses the stack).
 fn new_page() -> Box<Page> {
     let layout = std::alloc::Layout::new::<Page>();
     // SAFETY: `Page` has a non-zero size.
