@@ -77,6 +77,11 @@ pub(crate) const DUMP_DETAILS: u8 = 1 << 5;
 /// spawns or wakes runs next (`docs/design/io-first.md`). Set while it is
 /// `SCHEDULED`, cleared when it is popped.
 pub(crate) const WOKEN_OUTSIDE: u8 = 1 << 6;
+/// The task yielded to its own slot during the poll in progress
+/// (`context::requeue_current`): it is `SCHEDULED` but not queued yet. Set
+/// only while `RUNNING`; the scheduler clears it when the poll returns and
+/// queues the task, or polls it again at once if nothing else is ready.
+pub(crate) const REQUEUED: u8 = 1 << 7;
 
 // ---- `remote_flags`: any thread, atomic (the module docs' table) ---------
 

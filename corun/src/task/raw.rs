@@ -49,8 +49,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pub(crate) use super::header::{
-    DUMP_DETAILS, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, LONG_POLLED, RUNNING,
-    SCHEDULED, WOKEN_OUTSIDE, header, ref_dec, ref_inc,
+    DUMP_DETAILS, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, LONG_POLLED, REQUEUED,
+    RUNNING, SCHEDULED, WOKEN_OUTSIDE, header, ref_dec, ref_inc,
 };
 use super::header::{STAGE_DONE, STAGE_EMPTY, STAGE_FAILED, STAGE_PENDING};
 use crate::scheduler::shared::CoreShared;
@@ -296,16 +296,19 @@ impl<F: Future + 'static, N: Trailer> Typed<F, N> {
         .err()
     }
 
+    /// # Safety
+    /// The vtable's `poll` contract: the owner thread calls it, on a task
+    /// that is not `FINISHED`, whose future is therefore alive (every path
+    /// that drops the future or stores an outcome marks the task `FINISHED`
+    /// first or at once). No tag test here: this runs on every poll.
     unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> PollOutcome {
         // SAFETY: called by the owner thread while the task is not finished,
         // so nobody else touches the stage.
         let (tag, stage) = unsafe { Self::stage(ptr) };
-        if *tag != STAGE_PENDING {
-            return PollOutcome::Ready;
-        }
-        // SAFETY: the tag says the future is alive. It lives in a heap cell
-        // that never moves until it is dropped in place, so pinning it is
-        // sound.
+        debug_assert_eq!(*tag, STAGE_PENDING, "poll of a finished task");
+        // SAFETY: the future is alive (the contract above). It lives in a
+        // heap cell that never moves until it is dropped in place, so
+        // pinning it is sound.
         let future = unsafe { Pin::new_unchecked(&mut *stage.future) };
         let done = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => return PollOutcome::Pending,

@@ -35,7 +35,7 @@ impl Core {
     #[inline]
     pub(crate) fn parent_id(&self) -> u64 {
         // SAFETY: the task being polled is alive.
-        self.current.get().map_or(0, |p| unsafe { p.as_ref() }.id)
+        self.current().map_or(0, |p| unsafe { p.as_ref() }.id)
     }
 
     /// Records a task just registered, spawned by task `parent` (0: none).

@@ -74,6 +74,7 @@ use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use super::Stats;
+use super::context;
 use super::registry::Registry;
 use ready::ReadyQueue;
 mod clock;
@@ -96,8 +97,8 @@ use super::ticker;
 use crate::reactor::Reactor;
 use crate::task::protocol;
 use crate::task::raw::{
-    self, DUMP_DETAILS, FINISHED, Header, KILL_REQUESTED, PollOutcome, RUNNING, SCHEDULED,
-    WOKEN_OUTSIDE,
+    self, DUMP_DETAILS, FINISHED, Header, KILL_REQUESTED, PollOutcome, REQUEUED, RUNNING,
+    SCHEDULED, WOKEN_OUTSIDE,
 };
 use crate::task::{CORE_SHIFT, Exit, Task, TaskId};
 use crate::time::wheel::Wheel;
@@ -219,10 +220,6 @@ pub(crate) struct Core {
     /// Waiters on other threads (other cores), by target id.
     remote_waiters: RefCell<IdMap<Vec<Reply<Exit>>>>,
     next_waiter: Cell<u64>,
-    current: Cell<Option<NonNull<Header>>>,
-    /// Set by `requeue_current`: the current task is `SCHEDULED` but not yet
-    /// in the queue; `run_task` resolves it when the poll returns.
-    requeued: Cell<bool>,
     reactor: Reactor,
     wheel: RefCell<Wheel>,
     /// Time in `poll` per live task id, when measuring.
@@ -307,8 +304,6 @@ impl Core {
             exits: RefCell::default(),
             remote_waiters: RefCell::default(),
             next_waiter: Cell::new(0),
-            current: Cell::new(None),
-            requeued: Cell::new(false),
             reactor,
             wheel: RefCell::new(Wheel::new()),
             busy_ns: RefCell::default(),
@@ -364,8 +359,10 @@ impl Core {
         &self.reactor
     }
 
+    /// The task being polled (this thread's: a core runs on its own
+    /// thread only), if any.
     pub(crate) fn current(&self) -> Option<NonNull<Header>> {
-        self.current.get()
+        super::context::current_task()
     }
 
     fn next_id(&self) -> u64 {
@@ -474,35 +471,6 @@ impl Core {
         // it was not queued (a queued task is `SCHEDULED`), and its
         // registry reference outlives its time in the queue.
         self.ready_mut(|q| unsafe { q.push_back(ptr) });
-    }
-
-    /// Requeues the task being polled if `waker` is its own task waker (the
-    /// common case of `yield_now`), skipping the waker's indirect call and
-    /// owner check. False when it is some other waker (a combinator's), which
-    /// the caller must then wake itself.
-    ///
-    /// The task is marked `SCHEDULED` now but joins the back of the queue
-    /// only when its poll returns (see `run_task`): if nothing else is ready
-    /// then, it is polled again straight away, without the round trip
-    /// through the queue.
-    #[inline]
-    pub(crate) fn requeue_current(&self, waker: &Waker) -> bool {
-        match self.current.get() {
-            Some(ptr)
-                if std::ptr::eq(waker.data(), ptr.as_ptr().cast())
-                    && crate::task::waker::is_task_waker(waker) =>
-            {
-                // SAFETY: the task being polled is alive.
-                let h = unsafe { raw::header(ptr) };
-                let l = h.owner_flags.get();
-                if l & (SCHEDULED | FINISHED) == 0 {
-                    h.owner_flags.set(l | SCHEDULED);
-                    self.requeued.set(true);
-                }
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Runs `f` on the ready queue.
@@ -615,7 +583,7 @@ impl Core {
         h.owner_flags.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
         h.clear_waiting();
-        self.current.set(Some(ptr));
+        context::set_current_task(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
         let mut outcome = if self.options.measure_busy_time {
@@ -629,16 +597,17 @@ impl Core {
             if now != start {
                 self.clock_moved(h, start);
             }
-            self.current.set(None);
+            context::set_current_task(None);
             if self.shared.kill_sent() {
                 // A kill sent from another thread during this poll takes
                 // effect now, while the task still counts as running (so it
                 // ends as killed whatever the poll returned).
                 self.take_kills();
             }
-            let l = h.owner_flags.get() & !RUNNING;
+            let f = h.owner_flags.get();
+            let l = f & !(RUNNING | REQUEUED);
             h.owner_flags.set(l);
-            if self.requeued.replace(false) {
+            if f & REQUEUED != 0 {
                 let alone = self.ready_mut(|q| q.is_empty());
                 if alone && matches!(outcome, PollOutcome::Pending) && l & KILL_REQUESTED == 0 {
                     if now == start
@@ -702,30 +671,36 @@ impl Core {
         let h = unsafe { raw::header(ptr) };
         let waker = crate::task::waker::borrowed(ptr);
         let mut cx = Context::from_waker(&waker);
-        self.current.set(Some(ptr));
+        context::set_current_task(Some(ptr));
         h.owner_flags.set(h.owner_flags.get() | RUNNING);
         // A local count: one through `left` would be stored every poll.
         let mut n = *left;
+        // Read once: the vtable of a task never changes.
+        let poll = h.vtable().poll;
         let outcome = loop {
             n -= 1;
-            h.owner_flags.set(h.owner_flags.get() & !SCHEDULED);
+            // The poll before left it `REQUEUED` (and `SCHEDULED`): a pop
+            // would clear `SCHEDULED`, and `run_task` `REQUEUED`.
+            h.owner_flags
+                .set(h.owner_flags.get() & !(SCHEDULED | REQUEUED));
             h.polls.set(h.polls.get().wrapping_add(1));
             h.clear_waiting();
             // SAFETY: owner thread, unfinished task (it returned `Pending`):
             // the poll contract holds.
-            let outcome = unsafe { (h.vtable().poll)(ptr, &mut cx) };
-            let again = self.requeued.get()
+            let outcome = unsafe { poll(ptr, &mut cx) };
+            // Yielded to its own slot, and no kill asked for: one test
+            // of the flags. A poll that leaves this loop keeps `REQUEUED`
+            // for `run_task`.
+            let again = h.owner_flags.get() & (REQUEUED | KILL_REQUESTED) == REQUEUED
                 && matches!(outcome, PollOutcome::Pending)
                 && ticker::now_us() == start
                 && !self.shared.kill_sent()
-                && h.owner_flags.get() & KILL_REQUESTED == 0
                 && !self.stop.get()
                 && self.ready_mut(|q| q.is_empty())
                 && n > 1;
             if !again {
                 break outcome;
             }
-            self.requeued.set(false);
         };
         *left = n;
         outcome
