@@ -1,12 +1,17 @@
 //! Quick cost check of the hot paths (spawn, yield); the real numbers come
 //! from `corun-bench` and the criterion benches.
 //!
-//! Run: `cargo run --release -p corun --example microbench [spawn|warm|yield]`
+//! Run: `cargo run --release -p corun --example microbench [spawn|warm|yield|pingpong]`
 //!
 //! `warm` spawns, runs and joins a million tasks eight times over in one
 //! scheduler and prints the best time of each phase: the CPU cost of a
 //! task once its memory is already mapped (the first round pays the page
 //! faults, which `spawn` includes).
+//!
+//! `pingpong` is the benchmark's own-channel cell (two tasks, two
+//! `sync::local` channels of capacity 1, a million round trips), alone in
+//! the process, so that callgrind counts that channel only (the benchmark
+//! child runs the `mpsc` and `async-channel` variants in the same process).
 use std::time::Instant;
 
 fn main() {
@@ -61,6 +66,41 @@ fn main() {
             println!(
                 "yield: {:.1} ns/yield",
                 t0.elapsed().as_nanos() as f64 / y as f64
+            );
+        }
+        if which == "pingpong" {
+            let n = 1_000_000u64;
+            let (ping_tx, mut ping_rx) = corun::sync::local::channel::<u64>(1);
+            let (pong_tx, mut pong_rx) = corun::sync::local::channel::<u64>(1);
+            let t0 = Instant::now();
+            let ponger = corun::spawn(async move {
+                let mut seen = 0u64;
+                while let Some(v) = ping_rx.recv().await {
+                    if pong_tx.send(v + 1).await.is_err() {
+                        break;
+                    }
+                    seen += 1;
+                }
+                seen
+            });
+            let pinger = corun::spawn(async move {
+                let mut ok = 0u64;
+                for i in 0..n {
+                    if ping_tx.send(i).await.is_err() {
+                        break;
+                    }
+                    match pong_rx.recv().await {
+                        Some(v) if v == i + 1 => ok += 1,
+                        _ => break,
+                    }
+                }
+                ok
+            });
+            assert_eq!(pinger.await.expect("the pinger ends"), n);
+            assert_eq!(ponger.await.expect("the ponger ends"), n);
+            println!(
+                "pingpong (sync::local): {:.1} ns/round trip",
+                t0.elapsed().as_nanos() as f64 / n as f64
             );
         }
     });

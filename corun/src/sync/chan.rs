@@ -81,17 +81,29 @@ impl<T> Chan<T> {
     }
 
     /// Grants a freed slot to the oldest waiting sender; returns its waker.
+    /// Inline, with the grant itself out of line: a receive calls it every
+    /// time, and mostly nobody waits.
+    #[inline]
     fn grant(&mut self) -> Option<Waker> {
-        if self.closed || self.buf.len() + self.reserved >= self.cap {
+        if self.send_waiters.is_empty() || self.closed || self.buf.len() + self.reserved >= self.cap
+        {
             return None;
         }
+        self.grant_oldest()
+    }
+
+    /// [`Chan::grant`] once a slot is free and a sender waits.
+    #[inline(never)]
+    fn grant_oldest(&mut self) -> Option<Waker> {
         let (_, waker) = self.send_waiters.pop_front()?;
         self.reserved += 1;
         waker
     }
 
     /// Pushes `value` (room already checked) and wakes a waiting receiver:
-    /// a corun task waker right here, any other one returned (a clone).
+    /// a corun task waker right here, any other one returned (a clone, made
+    /// out of line: the inline path is the task waker's).
+    #[inline]
     fn push(&mut self, value: T) -> Option<Waker> {
         self.buf.push_back(value);
         if !self.rx_waiting {
@@ -103,7 +115,7 @@ impl<T> Chan<T> {
             w.wake_by_ref();
             None
         } else {
-            Some(w.clone())
+            clone_waker(w)
         }
     }
 
@@ -127,12 +139,24 @@ impl<T> Chan<T> {
     }
 
     /// One poll of a bounded send future; `id` is its place in the queue.
+    /// Inline for the send that finds room; the rest is out of line.
+    #[inline]
     pub(crate) fn poll_send(
         &mut self,
         value: T,
         id: &mut Option<u64>,
         waker: &Waker,
     ) -> SendStep<T> {
+        if !self.closed && id.is_none() && self.has_room() {
+            return SendStep::Done(self.push(value));
+        }
+        self.poll_send_slow(value, id, waker)
+    }
+
+    /// [`Chan::poll_send`] of a send that is queued, must queue, or meets
+    /// a closed channel.
+    #[inline(never)]
+    fn poll_send_slow(&mut self, value: T, id: &mut Option<u64>, waker: &Waker) -> SendStep<T> {
         if self.closed {
             if let Some(id) = id.take() {
                 if !self.send_waiters.remove(id) {
@@ -172,6 +196,7 @@ impl<T> Chan<T> {
 
     /// One poll of a receive. `senders_gone` says no sender is left;
     /// `waker` (none for `try_recv`) is stored when the receiver must wait.
+    #[inline]
     pub(crate) fn poll_recv(&mut self, waker: Option<&Waker>, senders_gone: bool) -> RecvStep<T> {
         if let Some(v) = self.buf.pop_front() {
             self.rx_waiting = false;
@@ -225,7 +250,15 @@ impl<T> Chan<T> {
     }
 }
 
+/// A clone of a foreign receiver waker, to wake after unlocking. Out of
+/// line: a channel between corun tasks never needs it.
+#[inline(never)]
+fn clone_waker(w: &Waker) -> Option<Waker> {
+    Some(w.clone())
+}
+
 /// Calls `waker`, if any (after the caller's borrow ended).
+#[inline]
 pub(crate) fn wake(waker: Option<Waker>) {
     if let Some(w) = waker {
         w.wake();

@@ -207,6 +207,9 @@ macro_rules! channel_ends {
         impl<T> Future for SendFuture<'_, T> {
             type Output = Result<(), $crate::sync::mpsc::SendError<T>>;
 
+            // Always inline: the pending path is short, and a call would
+            // save and restore registers around it on every send.
+            #[inline(always)]
             fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 let this = &mut *self;
                 let Some(value) = this.value.take() else {
@@ -232,11 +235,21 @@ macro_rules! channel_ends {
         }
 
         impl<T> Drop for SendFuture<'_, T> {
+            #[inline]
             fn drop(&mut self) {
-                let Some(id) = self.id else { return };
-                let waker = self.chan.with(|c| c.cancel_send(id));
-                wake(waker);
+                if let Some(id) = self.id {
+                    cancel_send(self.chan, id);
+                }
             }
+        }
+
+        /// A queued send future is dropped (see [`SendFuture`]'s `Drop`):
+        /// out of line, as a send that completed or never queued has
+        /// nothing to undo.
+        #[inline(never)]
+        fn cancel_send<T>(chan: &$chan<T>, id: u64) {
+            let waker = chan.with(|c| c.cancel_send(id));
+            wake(waker);
         }
 
         /// The sending half of an [`unbounded_channel`]; clone it for more
@@ -349,6 +362,7 @@ macro_rules! channel_ends {
             }
 
             /// Pops a message or registers `waker` (then the receiver waits).
+            #[inline(always)]
             fn poll_inner(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
                 let chan = &self.chan;
                 match chan.with(|c| c.poll_recv(waker, chan.senders_gone())) {
@@ -522,6 +536,8 @@ macro_rules! channel_ends {
         impl<T> Future for RecvFuture<'_, T> {
             type Output = Option<T>;
 
+            // Always inline, as `SendFuture::poll`.
+            #[inline(always)]
             fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
                 let this = &mut *self;
                 let r = this.rx.poll_inner(Some(cx.waker()));

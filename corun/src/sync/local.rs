@@ -38,6 +38,9 @@ impl<T> ChanRef<T> for ChanRc<T> {
         })
     }
 
+    // Always inline: the send and receive futures' polls are built of it,
+    // and a call per step costs a frame.
+    #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut Chan<T>) -> R) -> R {
         f(&mut self.chan.borrow_mut())
     }
@@ -52,6 +55,7 @@ impl<T> ChanRef<T> for ChanRc<T> {
         n == 0
     }
 
+    #[inline]
     fn senders_gone(&self) -> bool {
         self.senders.get() == 0
     }

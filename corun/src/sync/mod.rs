@@ -136,11 +136,20 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Stores `waker` in `slot`, cloning only if the stored one would not wake
 /// the same task (so a task re-polled by the same scheduler costs no clone).
+#[inline]
 pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
         Some(w) if w.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
+        _ => replace_waker(slot, waker),
     }
+}
+
+/// The store of [`store_waker`], out of line: a waiter polled again by the
+/// same task keeps its waker, so the clone (and the old waker's drop) is
+/// the rare path.
+#[inline(never)]
+fn replace_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    *slot = Some(waker.clone());
 }
 
 /// One queued waiter: its id (increasing in queue order) and its waker

@@ -58,8 +58,15 @@ unsafe fn wake_by_ref(data: *const ()) {
     // SAFETY: the waker holds or borrows a reference: the header is alive.
     let h = unsafe { raw::header(ptr) };
     if !context::schedule_if_local(ptr, h) {
-        h.owner().wake_remote(ptr);
+        wake_remote(ptr, h);
     }
+}
+
+/// The cross-thread wake of [`wake_by_ref`], out of line so that a local
+/// wake (a channel between tasks of one scheduler) sets up no frame for it.
+#[inline(never)]
+fn wake_remote(ptr: NonNull<Header>, h: &Header) {
+    h.owner().wake_remote(ptr);
 }
 
 unsafe fn drop_waker(data: *const ()) {
