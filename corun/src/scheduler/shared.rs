@@ -212,6 +212,13 @@ impl CoreShared {
         self.kills.0.load(Ordering::Relaxed)
     }
 
+    /// Raises the kill flag with no message behind it: the scheduler's own
+    /// stop request, so that loops that watch only this flag after each
+    /// poll (`Core::yield_alone`) end as a kill would end them.
+    pub(crate) fn raise_kill_flag(&self) {
+        self.kills.0.store(true, Ordering::SeqCst);
+    }
+
     /// Lowers the kill flag; the caller drains the messages right after.
     pub(crate) fn take_kill_flag(&self) {
         self.kills.0.store(false, Ordering::SeqCst);

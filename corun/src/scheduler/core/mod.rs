@@ -659,7 +659,8 @@ impl Core {
     /// from `run_task` after such a poll, once its end was handled (no
     /// tick since `start`, no kill, no stop, nothing else ready). Between
     /// two polls it checks what the end of a poll could act on (a tick,
-    /// the kill flag, a kill requested, a stop, another ready task) and
+    /// the kill flag, which a stop request raises too, a kill requested,
+    /// another ready task) and
     /// resets only what a pop from the queue would; the first poll that
     /// leaves anything to act on goes back to `run_task` as it ended (the
     /// task current and `RUNNING`), which handles it like any poll.
@@ -690,12 +691,12 @@ impl Core {
             let outcome = unsafe { poll(ptr, &mut cx) };
             // Yielded to its own slot, and no kill asked for: one test
             // of the flags. A poll that leaves this loop keeps `REQUEUED`
-            // for `run_task`.
+            // for `run_task`. A stop asked for during the poll
+            // (`request_stop`) raised the kill flag: no test of `stop`.
             let again = h.owner_flags.get() & (REQUEUED | KILL_REQUESTED) == REQUEUED
                 && matches!(outcome, PollOutcome::Pending)
                 && ticker::now_us() == start
                 && !self.shared.kill_sent()
-                && !self.stop.get()
                 && self.ready_mut(|q| q.is_empty())
                 && n > 1;
             if !again {
@@ -889,6 +890,8 @@ impl Core {
     /// Asks the loop to stop after the current task (shutdown from inside).
     pub(crate) fn request_stop(&self) {
         self.stop.set(true);
+        // `yield_alone` checks this flag, not `stop`, after each poll.
+        self.shared.raise_kill_flag();
     }
 
     /// Runs until `done()` or a stop request.
