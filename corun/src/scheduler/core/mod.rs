@@ -300,7 +300,7 @@ impl Core {
             group,
             shared: shared.clone(),
             side_tables: options.measure_busy_time || options.dump_details,
-            registry: RefCell::new(Registry::new(options.dump_details)),
+            registry: RefCell::new(Registry::new(shared.clone(), options.dump_details)),
             options,
             ready: UnsafeCell::new(ReadyQueue::new()),
             id_waiters: RefCell::default(),
