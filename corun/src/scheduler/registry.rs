@@ -29,11 +29,14 @@
 //!
 //! # Memory
 //!
-//! A page is freed when its last task ends. A page that is no longer the
-//! current one and holds [`COMPACT_AT`] tasks or fewer moves them to the
-//! overflow and is freed, so a few long-lived tasks never pin whole pages:
-//! a live task costs four bytes in a page that holds more than `COMPACT_AT`
-//! tasks, or an overflow entry.
+//! Pages are cut from the scheduler's task slab (`task::slab`), so past
+//! its first 4 MiB they come in huge pages, as the task cells do. A page
+//! is emptied when its last task ends, and kept for the next burst of
+//! spawns. A page that is no longer the current one and holds
+//! [`COMPACT_AT`] tasks or fewer moves them to the overflow and is
+//! emptied, so a few long-lived tasks never pin whole pages: a live task
+//! costs four bytes in a page that holds more than `COMPACT_AT` tasks, or
+//! an overflow entry.
 //!
 //! Why ids are laid out this way: `docs/design/many-cores.md`.
 //!
@@ -50,10 +53,14 @@
 //! core manages references) and knows nothing of scheduling.
 
 use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 
 use super::core::{Detail, IdMap};
+use super::shared::CoreShared;
 use crate::task::raw::{self, Header};
+use crate::task::slab::{GRAIN, TABLE_BYTES};
 use crate::task::{BLOCK, BLOCK_SHIFT, seq_of};
 
 /// No page (of `Registry::cur_page`).
@@ -65,7 +72,8 @@ const OVERFLOW: u32 = 1 << 31;
 /// (Every page that drains in spawn order sends its last `COMPACT_AT`
 /// tasks through the overflow's map, so lower is cheaper for spawns.)
 const COMPACT_AT: u32 = 16;
-/// Spare pages kept for reuse rather than freed (spawn bursts reuse them).
+/// Spare pages from the global allocator kept for reuse rather than freed
+/// (spawn bursts reuse them); slab pages are all kept (see `spare`).
 const SPARE_PAGES: usize = 64;
 
 type Entry = Option<NonNull<Header>>;
@@ -83,16 +91,48 @@ struct Page {
     block: u64,
     /// Occupied entries.
     live: u32,
+    /// The page came from the global allocator (the slab could not map a
+    /// chunk, or the build has no slab), not from the slab's chunks.
+    boxed: bool,
     entries: [Key; BLOCK],
     /// The entries' details, if the registry keeps them.
     details: Option<Box<[Detail; BLOCK]>>,
 }
 
+// A page is cut from the slab's chunks as a table (see `new_page`).
+const _: () =
+    assert!(std::mem::size_of::<Page>() <= TABLE_BYTES && std::mem::align_of::<Page>() <= GRAIN);
+
+/// A page the registry owns: memory of the slab's chunks (or, for a
+/// `boxed` page, of the global allocator), which the registry alone
+/// touches, on the owner thread. Pages never leave the registry: an
+/// emptied page is kept for reuse (see `Registry::spare`), and what a page
+/// owns besides its memory (its details) is dropped with the registry.
+struct PagePtr(NonNull<Page>);
+
+impl Deref for PagePtr {
+    type Target = Page;
+    fn deref(&self) -> &Page {
+        // SAFETY: a page is initialised when its `PagePtr` is made, and
+        // only its registry, which owns the one `PagePtr`, reaches it.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl DerefMut for PagePtr {
+    fn deref_mut(&mut self) -> &mut Page {
+        // SAFETY: as for `deref`; `&mut self` is the only way in.
+        unsafe { self.0.as_mut() }
+    }
+}
+
 pub(crate) struct Registry {
+    /// Whose slab the pages come from.
+    owner: Arc<CoreShared>,
     /// The address keys count from (0 until the first task comes).
     base: usize,
     /// Pages by page number; `None` for a free page number.
-    pages: Vec<Option<Box<Page>>>,
+    pages: Vec<Option<PagePtr>>,
     /// Free page numbers, reused first.
     free_pages: Vec<u32>,
     /// Page number of each id block that has a page.
@@ -105,8 +145,9 @@ pub(crate) struct Registry {
     /// block map (tasks end roughly in the order they were spawned, so most
     /// lookups of a non-current page find it here); `u64::MAX` for none.
     last: Cell<(u64, u32)>,
-    /// Freed pages kept for reuse.
-    spare: Vec<Box<Page>>,
+    /// Emptied pages, kept for reuse: slab memory has no way back but
+    /// this (a burst of spawns is followed by another, which reuses them).
+    spare: Vec<PagePtr>,
     overflow: Vec<Entry>,
     overflow_free: Vec<u32>,
     overflow_by_id: IdMap<u32>,
@@ -123,9 +164,12 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// An empty registry; `details`: keep a [`Detail`] per task.
-    pub(crate) fn new(details: bool) -> Registry {
+    /// An empty registry whose pages come from `owner`'s slab (the
+    /// caller is `owner`'s thread, and so are all later calls); `details`:
+    /// keep a [`Detail`] per task.
+    pub(crate) fn new(owner: Arc<CoreShared>, details: bool) -> Registry {
         Registry {
+            owner,
             base: 0,
             pages: Vec::new(),
             free_pages: Vec::new(),
@@ -249,7 +293,7 @@ impl Registry {
             }
         }
         let mut page = self.spare.pop().unwrap_or_else(|| {
-            let mut page = new_page();
+            let mut page = self.new_page();
             if self.keeps_details {
                 page.details = Some(Box::new([Detail::default(); BLOCK]));
             }
@@ -273,7 +317,8 @@ impl Registry {
         n
     }
 
-    /// Moves what page `n` still holds to the overflow and frees the page.
+    /// Moves what page `n` still holds to the overflow and releases the
+    /// page.
     fn compact(&mut self, n: u32) {
         let Some(mut page) = self.pages[n as usize].take() else {
             return;
@@ -298,15 +343,19 @@ impl Registry {
         self.release_page(n, page);
     }
 
-    /// Frees page number `n`, whose entries are all empty.
-    fn release_page(&mut self, n: u32, page: Box<Page>) {
+    /// Releases page number `n`, whose entries are all empty: its number is
+    /// free again, and the page is kept as a spare (or freed, see
+    /// [`SPARE_PAGES`]).
+    fn release_page(&mut self, n: u32, page: PagePtr) {
         self.by_block.remove(&page.block);
         if self.last.get().1 == n {
             self.last.set((u64::MAX, NONE));
         }
         self.free_pages.push(n);
-        if self.spare.len() < SPARE_PAGES {
+        if self.spare.len() < SPARE_PAGES || !page.boxed {
             self.spare.push(page);
+        } else {
+            free_boxed(page);
         }
     }
 
@@ -474,7 +523,7 @@ impl Registry {
         }
     }
 
-    /// Frees page `n`, left with few tasks or none (not the current page):
+    /// Releases page `n`, left with few tasks or none (not the current page):
     /// compacted into the overflow first if it still holds some.
     #[inline(never)]
     fn page_emptied(&mut self, n: u32) {
@@ -510,20 +559,68 @@ impl Registry {
     }
 }
 
-/// An empty page, allocated zeroed (the allocator may hand out memory the
-/// kernel has zeroed already, and no page-sized value crosses the stack).
-fn new_page() -> Box<Page> {
-    let layout = std::alloc::Layout::new::<Page>();
-    // SAFETY: `Page` has a non-zero size.
-    let raw = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Page>();
-    if raw.is_null() {
-        std::alloc::handle_alloc_error(layout);
+impl Registry {
+    /// An empty page, from the slab's chunks (where it falls under the
+    /// slab's huge-page policy; `docs/design/memory.md`), else from the
+    /// global allocator. Zeroed in place: no page-sized value crosses the
+    /// stack.
+    fn new_page(&self) -> PagePtr {
+        let from_slab = if cfg!(corun_no_slab) {
+            None
+        } else {
+            // SAFETY: the registry lives on the owner's thread (`new`'s
+            // contract) and calls no slab function re-entrantly; pages are
+            // never given back, and the slab outlives the registry (it
+            // holds `owner`).
+            unsafe { self.owner.slab.alloc_table(Arc::as_ptr(&self.owner).cast()) }
+        };
+        let (raw, boxed) = match from_slab {
+            Some(p) => (p.cast::<Page>(), false),
+            None => {
+                let layout = std::alloc::Layout::new::<Page>();
+                // SAFETY: `Page` has a non-zero size.
+                let raw = unsafe { std::alloc::alloc(layout) }.cast::<Page>();
+                match NonNull::new(raw) {
+                    Some(p) => (p, true),
+                    None => std::alloc::handle_alloc_error(layout),
+                }
+            }
+        };
+        // SAFETY: `raw` is fresh memory of at least `Page`'s size and
+        // alignment (the const assertion above, or its own layout), and all
+        // zero bytes are a valid `Page`: block 0, live 0, not boxed, every
+        // entry `EMPTY` and no details (an `Option<Box<_>>` is null for
+        // `None`).
+        unsafe {
+            raw.as_ptr().write_bytes(0, 1);
+            (*raw.as_ptr()).boxed = boxed;
+        }
+        PagePtr(raw)
     }
-    // SAFETY: `raw` is a fresh allocation of `Page`'s layout from the
-    // global allocator (what `Box` frees with), and all zero bytes are a
-    // valid `Page`: block 0, live 0, every entry `EMPTY` and no details (an
-    // `Option<Box<_>>` is null for `None`).
-    unsafe { Box::from_raw(raw) }
+}
+
+/// Frees a page from the global allocator, with its details.
+fn free_boxed(mut page: PagePtr) {
+    drop(page.details.take());
+    // SAFETY: a boxed page was allocated with `Page`'s layout by the
+    // global allocator (`new_page`), and this was its one `PagePtr`.
+    unsafe { std::alloc::dealloc(page.0.as_ptr().cast(), std::alloc::Layout::new::<Page>()) };
+}
+
+impl Drop for Registry {
+    /// Drops what the pages own. A slab page's memory goes with the slab
+    /// (which `owner` keeps alive until this returns); a boxed page's is
+    /// freed.
+    fn drop(&mut self) {
+        let pages = self.pages.drain(..).flatten();
+        for mut page in pages.chain(self.spare.drain(..)) {
+            if page.boxed {
+                free_boxed(page);
+            } else {
+                drop(page.details.take());
+            }
+        }
+    }
 }
 
 fn id_of(ptr: NonNull<Header>) -> u64 {

@@ -164,12 +164,20 @@ impl<T> Drop for Task<T> {
             // the handle could move); an unread panic is logged.
             // SAFETY: after `COMPLETE` the stage belongs to the handle.
             if let Some(msg) = unsafe { raw::drop_stage(self.raw) } {
-                tracing::error!(task.id = h.id, task.name = h.name(), "task panicked: {msg}");
+                log_unread_panic(h, &msg);
             }
         }
         // SAFETY: the handle owned one reference.
         unsafe { raw::ref_dec(self.raw) };
     }
+}
+
+/// Logs the panic of a task whose handle was dropped unread. Out of line:
+/// the usual drop (an awaited task) saves no registers for the logger.
+#[cold]
+#[inline(never)]
+fn log_unread_panic(h: &Header, msg: &str) {
+    tracing::error!(task.id = h.id, task.name = h.name(), "task panicked: {msg}");
 }
 
 impl<T> fmt::Debug for Task<T> {

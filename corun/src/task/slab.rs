@@ -13,6 +13,9 @@
 //! * Blocks are multiples of [`GRAIN`] bytes, aligned to [`GRAIN`], at most
 //!   [`MAX_BLOCK`] bytes; bigger or more aligned cells use the global
 //!   allocator (see [`class_of`]).
+//! * The scheduler's registry takes its pages from the chunks too
+//!   ([`Slab::alloc_table`]): not blocks, never given back, gone with the
+//!   slab.
 //! * Only the owner scheduler's thread allocates and touches the local free
 //!   lists. Any other thread gives a block back through a lock-free stack per
 //!   class, which the owner takes over whole when its own list runs dry.
@@ -48,6 +51,9 @@ pub(crate) const GRAIN: usize = 8;
 /// The largest block the slab serves.
 pub(crate) const MAX_BLOCK: usize = 1024;
 const CLASSES: usize = MAX_BLOCK / GRAIN;
+/// The size of the memory [`Slab::alloc_table`] hands out: a registry page
+/// (a 4 KiB array of keys and its few fields), rounded to the grain.
+pub(crate) const TABLE_BYTES: usize = 4120;
 /// Bytes at the start of each chunk holding its tag (one grain).
 const TAG_SIZE: usize = GRAIN;
 /// Chunk size and alignment: one huge page.
@@ -153,27 +159,26 @@ impl Slab {
                 return NonNull::new(taken.cast());
             }
         }
-        let size = block_size(class);
-        if l.end.addr() - l.bump.addr() < size {
-            let chunk = new_chunk(l.chunks.len() >= HUGE_AFTER)?;
-            l.chunks.push(chunk);
-            // `chunk_tag` reads the tag through the chunk's address alone
-            // (a block's pointer may only cover the block): it needs the
-            // chunk's provenance exposed.
-            let _ = chunk.as_ptr().expose_provenance();
-            // SAFETY: the chunk is fresh, writable, CHUNK-aligned and much
-            // larger than the tag; blocks start after it.
-            unsafe { chunk.as_ptr().cast::<*const ()>().write(tag) };
-            // The tail of the old chunk (< MAX_BLOCK bytes) is left unused.
-            l.bump = chunk.as_ptr().wrapping_add(TAG_SIZE);
-            l.end = chunk.as_ptr().wrapping_add(CHUNK);
-        }
-        let block = l.bump;
-        // Stays inside the chunk (or one past its end): `size` bytes were
-        // left, checked above.
-        l.bump = l.bump.wrapping_add(size);
+        let block = bump(l, block_size(class), tag)?;
         l.live += 1;
-        NonNull::new(block)
+        Some(block)
+    }
+
+    /// [`TABLE_BYTES`] bytes (uninitialised, `GRAIN`-aligned) for one of
+    /// the scheduler's own tables (a registry page), cut from the chunks
+    /// like a block, or `None` if the OS refused a new chunk. Such memory
+    /// is not a block: it is not counted, never given back, and goes with
+    /// the slab. Taking it here rather than from `malloc` puts it under
+    /// the slab's huge-page policy: a million spawns take about a thousand
+    /// fewer page faults (`docs/design/memory.md`).
+    ///
+    /// # Safety
+    /// As for [`Slab::alloc`]; the caller never frees the memory and stops
+    /// using it before the slab drops.
+    pub(crate) unsafe fn alloc_table(&self, tag: *const ()) -> Option<NonNull<u8>> {
+        // SAFETY: owner thread, no other reference to `local` is live.
+        let l = unsafe { &mut *self.local.get() };
+        bump(l, TABLE_BYTES, tag)
     }
 
     /// Gives back a block on the owner thread.
@@ -256,6 +261,32 @@ impl Drop for Slab {
             unsafe { free_chunk(chunk) };
         }
     }
+}
+
+/// Cuts `size` bytes (a multiple of `GRAIN`, at most [`TABLE_BYTES`])
+/// from the newest chunk, mapping a new one (with `tag` at its start) when
+/// too little is left; `None` if the OS refused it.
+#[inline]
+fn bump(l: &mut Local, size: usize, tag: *const ()) -> Option<NonNull<u8>> {
+    if l.end.addr() - l.bump.addr() < size {
+        let chunk = new_chunk(l.chunks.len() >= HUGE_AFTER)?;
+        l.chunks.push(chunk);
+        // `chunk_tag` reads the tag through the chunk's address alone
+        // (a block's pointer may only cover the block): it needs the
+        // chunk's provenance exposed.
+        let _ = chunk.as_ptr().expose_provenance();
+        // SAFETY: the chunk is fresh, writable, CHUNK-aligned and much
+        // larger than the tag; blocks start after it.
+        unsafe { chunk.as_ptr().cast::<*const ()>().write(tag) };
+        // The tail of the old chunk (< TABLE_BYTES) is left unused.
+        l.bump = chunk.as_ptr().wrapping_add(TAG_SIZE);
+        l.end = chunk.as_ptr().wrapping_add(CHUNK);
+    }
+    let block = l.bump;
+    // Stays inside the chunk (or one past its end): `size` bytes were
+    // left, checked above.
+    l.bump = l.bump.wrapping_add(size);
+    NonNull::new(block)
 }
 
 /// The tag given to [`Slab::alloc`] when it mapped the chunk holding

@@ -297,7 +297,7 @@ impl Core {
             group,
             shared: shared.clone(),
             side_tables: options.measure_busy_time || options.dump_details,
-            registry: RefCell::new(Registry::new(options.dump_details)),
+            registry: RefCell::new(Registry::new(shared.clone(), options.dump_details)),
             options,
             ready: UnsafeCell::new(ReadyQueue::new()),
             id_waiters: RefCell::default(),
@@ -415,6 +415,9 @@ impl Core {
     /// `own_block`: spawned on this thread (by the task being polled, if
     /// any), with an id from this core's block. `remote_parent`: for a task
     /// spawned elsewhere, the id of the task that spawned it (0: none).
+    /// Always inline: out of line, the call and its register saves were a
+    /// large share of a spawn's own work.
+    #[inline(always)]
     pub(crate) fn admit(
         &self,
         ptr: NonNull<Header>,
