@@ -258,3 +258,88 @@ fn sleep_reset_moves_the_deadline() {
         );
     });
 }
+
+/// A waker that counts its wakes and passes each on to the task's own.
+struct Counting {
+    wakes: std::sync::atomic::AtomicUsize,
+    inner: std::task::Waker,
+}
+
+impl std::task::Wake for Counting {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.wakes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.wake_by_ref();
+    }
+}
+
+/// A sleep polled with a combinator's own waker (not a task waker) fires
+/// through that waker, not by queueing the task directly. Virtual time:
+/// the first poll is surely early, however slow the machine.
+#[test]
+fn a_sleep_polled_with_a_foreign_waker_wakes_that_waker() {
+    common::watchdog("foreign waker", || {
+        corun::Builder::new().virtual_time(true).run(async {
+            let mut sleep = Box::pin(corun::sleep(Duration::from_secs(3600)));
+            let mut counting = None;
+            std::future::poll_fn(|cx| {
+                let c = counting.get_or_insert_with(|| {
+                    std::sync::Arc::new(Counting {
+                        wakes: Default::default(),
+                        inner: cx.waker().clone(),
+                    })
+                });
+                let waker = std::task::Waker::from(c.clone());
+                sleep
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(&waker))
+            })
+            .await;
+            let c = counting.expect("polled at least once");
+            assert_eq!(
+                c.wakes.load(std::sync::atomic::Ordering::SeqCst),
+                1,
+                "the timer woke the foreign waker once"
+            );
+        })
+    });
+}
+
+/// A sleep armed on one scheduler with the waker of a task of another
+/// scheduler wakes that task through its own scheduler when it fires.
+/// The arming scheduler runs on virtual time: its first poll is surely
+/// early, however slow the machine.
+#[test]
+fn a_sleep_armed_with_another_schedulers_task_waker_wakes_that_task() {
+    let (tx, rx) = std::sync::mpsc::channel::<std::task::Waker>();
+    let other = std::thread::spawn(move || {
+        run_watched("other scheduler", move || async move {
+            let mut sent = false;
+            // Pending until re-polled: only the timer's wake re-polls it.
+            std::future::poll_fn(|cx| {
+                if sent {
+                    return std::task::Poll::Ready(());
+                }
+                sent = true;
+                tx.send(cx.waker().clone()).expect("the arming side waits");
+                std::task::Poll::Pending
+            })
+            .await;
+        })
+    });
+    common::watchdog("arming scheduler", move || {
+        corun::Builder::new().virtual_time(true).run(async move {
+            let waker = rx.recv().expect("the other task sends its waker");
+            let mut sleep = Box::pin(corun::sleep(Duration::from_secs(10)));
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(sleep.as_mut().poll(&mut cx).is_pending());
+            // The armed entry fires on the way to this later deadline.
+            corun::sleep(Duration::from_secs(20)).await;
+            drop(sleep);
+            other.join().expect("the other scheduler's task was woken");
+        })
+    });
+}

@@ -53,6 +53,23 @@ impl SlimWaker {
         SlimWaker::boxed(w)
     }
 
+    /// Stores a clone of `w`. A task waker costs one reference increment
+    /// (no clone built through the vtable, no second type check).
+    #[inline]
+    pub(crate) fn from_ref(w: &Waker) -> SlimWaker {
+        if waker::is_task_waker(w) {
+            if let Some(p) = NonNull::new(w.data() as *mut Header) {
+                if p.as_ptr().addr() & BOXED == 0 {
+                    // SAFETY: `w` holds (or borrows) a reference to this
+                    // live task; the new one is owned by the result.
+                    unsafe { crate::task::raw::ref_inc(p) };
+                    return SlimWaker(p.cast());
+                }
+            }
+        }
+        SlimWaker::new(w.clone())
+    }
+
     fn boxed(w: Waker) -> SlimWaker {
         let p = Box::into_raw(Box::new(w));
         // `Box<Waker>` is at least 8-aligned: the low bit is free, and the
@@ -78,6 +95,18 @@ impl SlimWaker {
             // SAFETY: an unboxed word is the data pointer of a task waker
             // whose reference we own and now hand to the rebuilt waker.
             None => unsafe { rebuild(this.0.as_ptr()) },
+        }
+    }
+
+    /// The task and the reference this word owns, or the foreign waker:
+    /// lets the scheduler queue its own tasks without building a `Waker`.
+    #[inline]
+    pub(crate) fn into_task(self) -> Result<NonNull<Header>, Waker> {
+        let this = ManuallyDrop::new(self);
+        match this.boxed_ptr() {
+            // SAFETY: as in `into_waker`: taken back exactly once.
+            Some(b) => Err(*unsafe { Box::from_raw(b) }),
+            None => Ok(this.0.cast()),
         }
     }
 
@@ -107,6 +136,12 @@ unsafe fn rebuild(data: *const ()) -> Waker {
     // of `ManuallyDrop` makes the new waker own that reference.
     let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
     ManuallyDrop::into_inner(waker::borrowed(ptr))
+}
+
+impl From<Waker> for SlimWaker {
+    fn from(w: Waker) -> SlimWaker {
+        SlimWaker::new(w)
+    }
 }
 
 impl Drop for SlimWaker {
@@ -220,5 +255,37 @@ mod tests {
             assert!(matches!(poll_cell(ptr), PollOutcome::Pending));
             ref_dec(ptr);
         }
+    }
+
+    /// `from_ref` takes one reference of a task waker's task (or clones a
+    /// foreign waker), and `into_task` hands that reference back, or the
+    /// foreign waker.
+    #[test]
+    fn from_ref_and_into_task_move_exactly_one_reference() {
+        let owner = owner();
+        let ptr = spawn(&owner, std::future::pending::<()>(), None, 1, true);
+        // SAFETY: the test holds the cell's one reference until the end;
+        // the reference `from_ref` takes is given back by `ref_dec` once.
+        unsafe {
+            let w = crate::task::waker::borrowed(ptr);
+            let slim = SlimWaker::from_ref(&w);
+            assert_eq!(refs(ptr), 2, "the stored waker owns a reference");
+            assert_eq!(slim.task(), Some(ptr));
+            let task = slim.into_task().expect("a task waker");
+            assert_eq!(task, ptr);
+            assert_eq!(refs(ptr), 2, "into_task hands the reference over");
+            ref_dec(task);
+            assert_eq!(refs(ptr), 1);
+            ref_dec(ptr);
+        }
+        let c = Arc::new(AtomicUsize::new(0));
+        let w = counting_waker(&c);
+        let slim = SlimWaker::from_ref(&w);
+        assert_eq!(Arc::strong_count(&c), 3, "a foreign waker is cloned");
+        let back = slim.into_task().expect_err("a foreign waker");
+        assert!(back.will_wake(&w));
+        back.wake();
+        assert_eq!(c.load(Ordering::SeqCst), 1);
+        assert_eq!(Arc::strong_count(&c), 2);
     }
 }

@@ -255,7 +255,7 @@ impl Future for Sleep {
                 }
                 if !core.timer_set_waker(this.key, cx.waker()) {
                     // Fired, but the clock reading lags: re-arm.
-                    this.key = core.timer_insert(tick, cx.waker().clone());
+                    this.key = core.timer_insert(tick, cx.waker());
                 }
             } else {
                 // The clock reading may lag; a fresh one (a syscall-free but
@@ -271,7 +271,7 @@ impl Future for Sleep {
                 }
                 // Armed on another scheduler before (it moved): that
                 // entry fires there harmlessly; arm one here.
-                this.key = core.timer_insert(tick, cx.waker().clone());
+                this.key = core.timer_insert(tick, cx.waker());
                 this.set_sched(sched);
             }
             set_waiting(Waiting::Sleep(tick));

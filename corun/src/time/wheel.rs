@@ -2,13 +2,14 @@
 //!
 //! What lives here: a single-threaded (`&mut self`) structure that maps deadlines in
 //! ticks (the caller's unit: `scheduler::core::clock` uses ticks of 2^17 ns) to
-//! [`Waker`]s with O(1) insert and cancel, and an `advance` that fires every due timer
+//! wakers (kept as [`SlimWaker`]s) with O(1) insert and cancel, and an `advance` that fires every due timer
 //! in deadline order at a cost independent of how many ticks went by. Its tests are in
 //! `wheel/tests.rs`.
 //!
 //! What must NOT be here: clocks and `Instant` conversion (the caller turns instants into
 //! ticks), the scheduler's ready queue, the reactor, and anything thread-safe. The wheel
-//! never calls a waker itself; it hands due wakers to the caller's `fire` closure.
+//! never calls a waker itself; it hands due wakers to the caller's `fire` closure, still
+//! slim, so the scheduler can queue its own tasks without building a `Waker`.
 //!
 //! # Layout
 //!
@@ -169,14 +170,14 @@ impl Wheel {
     ///
     /// The slab is indexed by `u32`; 2^32 - 1 pending timers (96 GiB of entries) would
     /// exhaust memory long before the index, so that limit is a panic, not an error.
-    pub(crate) fn insert(&mut self, deadline: u64, waker: Waker) -> TimerKey {
+    pub(crate) fn insert(&mut self, deadline: u64, waker: impl Into<SlimWaker>) -> TimerKey {
         let deadline = deadline.min(MAX_DEADLINE);
         // The entry is filled in and put at the front of its list in one
         // visit (one slab lookup for it, one for the old head): at a million
         // timers, each lookup of a cold entry is a cache miss.
         let list = self.list_of(deadline);
         let head = self.heads[list as usize];
-        let waker = Some(SlimWaker::new(waker));
+        let waker = Some(waker.into());
         let (index, word) = if self.free != NIL {
             let index = self.free;
             let entry = &mut self.entries[index as usize];
@@ -215,7 +216,7 @@ impl Wheel {
         };
         let slot = &mut self.entries[index as usize].waker;
         if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
-            *slot = Some(SlimWaker::new(waker.clone()));
+            *slot = Some(SlimWaker::from_ref(waker));
         }
         true
     }
@@ -230,7 +231,7 @@ impl Wheel {
     /// Like [`Wheel::cancel`], but hands the waker back so the caller can
     /// drop it outside any borrow of the wheel (a waker's drop may run
     /// arbitrary code). `None` for a stale key.
-    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<Option<Waker>> {
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<Option<SlimWaker>> {
         let index = self.live(key)?;
         let list = self.list_of(self.entries[index as usize].deadline());
         self.unlink(index, list);
@@ -252,7 +253,7 @@ impl Wheel {
     /// order), then the others in deadline order. Each entry is unlinked and freed before
     /// its waker is handed to `fire`, so the wheel is consistent at every call (and stays
     /// usable if `fire` panics).
-    pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(Waker)) {
+    pub(crate) fn advance(&mut self, now: u64, mut fire: impl FnMut(SlimWaker)) {
         let now = now.min(MAX_DEADLINE);
         while let Some((index, _)) = self.pop_front(EXPIRED) {
             if let Some(waker) = self.release(index) {
@@ -281,7 +282,7 @@ impl Wheel {
                 let deadline = entry.deadline();
                 if deadline <= start {
                     // Freed in the same visit (see `release`).
-                    let waker = entry.waker.take().map(SlimWaker::into_waker);
+                    let waker = entry.waker.take();
                     entry.word = entry.word.wrapping_add(1 << DEADLINE_BITS);
                     entry.next = wheel.free;
                     wheel.free = index;
@@ -403,9 +404,9 @@ impl Wheel {
 
     /// Frees the unlinked entry `index`: bumps its generation, puts it on the free list and
     /// returns its waker.
-    fn release(&mut self, index: u32) -> Option<Waker> {
+    fn release(&mut self, index: u32) -> Option<SlimWaker> {
         let entry = &mut self.entries[index as usize];
-        let waker = entry.waker.take().map(SlimWaker::into_waker);
+        let waker = entry.waker.take();
         entry.word = entry.word.wrapping_add(1 << DEADLINE_BITS);
         entry.next = self.free;
         self.free = index;

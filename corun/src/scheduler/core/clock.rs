@@ -5,12 +5,14 @@
 //! instants to ticks and back; it does not know how the wheel stores entries
 //! (`time::wheel`) nor how a park waits (`reactor`).
 
+use std::ptr::NonNull;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use super::Core;
 use crate::scheduler::ticker;
-use crate::task::raw::Header;
+use crate::task::raw::{self, Header};
+use crate::task::slim_waker::SlimWaker;
 use crate::time::wheel::TimerKey;
 
 /// Length of a timer tick: 2^17 ns (about 131 µs). A deadline is rounded
@@ -107,8 +109,12 @@ impl Core {
         }
     }
 
-    pub(crate) fn timer_insert(&self, tick: u64, waker: Waker) -> TimerKey {
-        self.wheel.borrow_mut().insert(tick, waker)
+    /// Arms a timer for `waker` (a task waker is stored as its task
+    /// pointer, with one reference count increment: no clone is built).
+    pub(crate) fn timer_insert(&self, tick: u64, waker: &Waker) -> TimerKey {
+        self.wheel
+            .borrow_mut()
+            .insert(tick, SlimWaker::from_ref(waker))
     }
 
     pub(crate) fn timer_set_waker(&self, key: TimerKey, waker: &Waker) -> bool {
@@ -122,6 +128,25 @@ impl Core {
         drop(removed);
     }
 
+    /// Wakes task `ptr` and gives up the reference the caller owned: queues
+    /// it here if it is this scheduler's, else sends it to its owner (what
+    /// its waker's `wake` does, without the thread-local lookup).
+    ///
+    /// # Safety
+    /// The caller owns a reference to the live task `ptr` and gives it up.
+    #[inline]
+    unsafe fn wake_owned(&self, ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the task alive.
+        let h = unsafe { raw::header(ptr) };
+        if std::ptr::eq(h.owner_ptr(), self.shared_ptr()) {
+            self.schedule(ptr);
+        } else {
+            h.owner().wake_remote(ptr);
+        }
+        // SAFETY: the caller's reference, given up once.
+        unsafe { raw::ref_dec(ptr) };
+    }
+
     pub(super) fn fire_timers(&self) -> bool {
         let now = self.now_tick.get();
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
@@ -130,13 +155,20 @@ impl Core {
         self.wheel.borrow_mut().advance(now, |w| {
             any = true;
             // Task wakers only queue their task: wake them right here
-            // instead of collecting a million of them. Foreign wakers may
-            // run any code (even touch timers): wake them after the borrow.
-            // A seeded schedule wakes them all in its own order.
-            if !seeded && crate::task::waker::is_task_waker(&w) {
-                w.wake();
-            } else {
-                fired.push(w);
+            // instead of collecting a million of them, from the task
+            // pointer (no `Waker` rebuilt, no call through its vtable).
+            // Foreign wakers may run any code (even touch timers): wake
+            // them after the borrow. A seeded schedule wakes them all in
+            // its own order.
+            if seeded {
+                fired.push(w.into_waker());
+                return;
+            }
+            match w.into_task() {
+                // SAFETY: the entry owned this reference; it is given up
+                // here, once.
+                Ok(ptr) => unsafe { self.wake_owned(ptr) },
+                Err(w) => fired.push(w),
             }
         });
         if let Some(rng) = &self.rng {

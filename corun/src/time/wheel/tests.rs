@@ -37,7 +37,7 @@ fn probe(id: u64, log: &Arc<Mutex<Vec<u64>>>) -> (Arc<Probe>, Waker) {
 
 /// Advances and returns the ids fired, in firing order.
 fn fire_ids(w: &mut Wheel, now: u64, log: &Arc<Mutex<Vec<u64>>>) -> Vec<u64> {
-    w.advance(now, Waker::wake);
+    w.advance(now, |w| w.into_waker().wake());
     std::mem::take(&mut *log.lock().unwrap())
 }
 
@@ -310,7 +310,7 @@ fn panicking_fire_leaves_the_rest_pending() {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         w.advance(SLOTS as u64 + 3, |waker| {
             fired += 1;
-            waker.wake();
+            waker.into_waker().wake();
             if fired == 4 {
                 panic!("fire fails");
             }
