@@ -50,6 +50,11 @@
 //!   a row, about 10 µs per 32 KiB each). On one core nothing moves.
 //!   [`File::write`] and [`File::write_all`] still complete only when the
 //!   OS has taken the bytes, errors included.
+//! * **io_uring, opt-in**: with `CORUN_FS_URING=1` a write moved off the
+//!   scheduler thread goes to this thread's io_uring instead of the lane
+//!   (same copy, same table; falls back to the lane where io_uring cannot
+//!   be set up). Measured slower than the lane on ext4, so not the default:
+//!   `docs/design/uring-files.md`.
 //! * **Always the pool**: every read and write of a file opened with
 //!   `O_DIRECT`, `O_SYNC` or `O_DSYNC` (checked once at open with
 //!   `fcntl(F_GETFL)`; see [`OpenOptions::custom_flags`]) or of anything
