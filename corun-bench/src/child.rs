@@ -137,7 +137,9 @@ fn build(kind: &str, n: u64, param: u64) -> Result<Work, String> {
         "pingpong" => Work::PingPong { n },
         "timers-cancel" => Work::TimersCancel { n },
         "timers-fire" => Work::TimersFire { n },
-        "fileio" => Work::FileIo {
+        // `fileio-uring` is the same program; the parent sets
+        // CORUN_FS_URING=1 for it (corun's tuned row).
+        "fileio" | "fileio-uring" => Work::FileIo {
             tasks: n,
             writes: param,
             chunk: CHUNK,

@@ -53,7 +53,15 @@ impl Children {
     /// Runs one cell once in a fresh child process of its runtime's binary.
     pub fn run(&self, cell: &Cell, timeout: Duration) -> Result<RunLine, String> {
         let exe = self.dir.join(cell.runtime.child_bin());
-        let mut child = Command::new(exe)
+        let mut cmd = Command::new(exe);
+        // corun's io_uring file writes only in their tuned row: the plain
+        // row is the default path even if the caller's shell sets it.
+        if cell.kind == "fileio-uring" {
+            cmd.env("CORUN_FS_URING", "1");
+        } else {
+            cmd.env_remove("CORUN_FS_URING");
+        }
+        let mut child = cmd
             .args([
                 cell.runtime.name(),
                 cell.kind,

@@ -193,6 +193,10 @@ impl Cell {
             "timers-cancel" => format!("cancel n={}", self.n),
             "timers-fire" => format!("fire n={}", self.n),
             "fileio" => format!("{} files × {} × 32 KiB", self.n, self.param),
+            "fileio-uring" => format!(
+                "{} files × {} × 32 KiB, tuned: io_uring writes (CORUN_FS_URING=1)",
+                self.n, self.param
+            ),
             "httpd" if self.param == 0 => format!("wrk -c100 -d{}s", self.n),
             "sleep" => format!("n={} × {} ms", self.n, self.param),
             "flood" => format!("{} bystanders, {} ms", self.n, self.param),
@@ -347,7 +351,12 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
             Workload::Yield => vec![("yield", s.yields, 0)],
             Workload::Pingpong => vec![("pingpong", s.pingpong, 0)],
             Workload::Timers => vec![("timers-cancel", s.timers, 0), ("timers-fire", s.timers, 0)],
-            Workload::Fileio => vec![("fileio", s.fileio.0, s.fileio.1)],
+            Workload::Fileio => vec![
+                ("fileio", s.fileio.0, s.fileio.1),
+                // corun with its opt-in io_uring write path, a labelled
+                // row of its own (docs/design/uring-files.md).
+                ("fileio-uring", s.fileio.0, s.fileio.1),
+            ],
             Workload::Urlfetch => s
                 .urlfetch
                 .iter()
@@ -381,7 +390,11 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
                     "cores-tuned" | "urlfetch-tuned" => rt == Runtime::Corun,
                     _ => matches!(rt, Runtime::Corun | Runtime::TokioMt),
                 };
-                if (multi_core(kind, param).is_some() && !runs_it) || !rt.has_row(kind, param) {
+                let corun_only = kind == "fileio-uring" && rt != Runtime::Corun;
+                if (multi_core(kind, param).is_some() && !runs_it)
+                    || corun_only
+                    || !rt.has_row(kind, param)
+                {
                     continue;
                 }
                 let (n, na) = match fit(kind, n, rt) {
@@ -503,6 +516,26 @@ mod tests {
         }
         assert_eq!(multi_core("sleep", 1000), None);
         assert_eq!(multi_core("urlfetch", 0), None);
+    }
+
+    #[test]
+    fn fileio_has_a_labelled_io_uring_row_for_corun_only() {
+        let cells = cells(&[Workload::Fileio], &Runtime::ALL, false);
+        let tuned: Vec<&Cell> = cells.iter().filter(|c| c.kind == "fileio-uring").collect();
+        assert_eq!(tuned.len(), 1);
+        assert_eq!(tuned[0].runtime, Runtime::Corun);
+        assert!(tuned[0].case().contains("tuned"), "{}", tuned[0].case());
+        // The plain row is still there for every peer that runs it.
+        assert!(
+            cells
+                .iter()
+                .any(|c| c.kind == "fileio" && c.runtime == Runtime::Corun)
+        );
+        assert!(
+            cells
+                .iter()
+                .any(|c| c.kind == "fileio" && c.runtime == Runtime::Thread)
+        );
     }
 
     #[test]

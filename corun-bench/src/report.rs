@@ -100,7 +100,7 @@ pub fn headline_name(kind: &str) -> (&'static str, bool) {
         "yield" => ("ns/yield", false),
         "pingpong" => ("ns/round trip", false),
         "timers-cancel" | "timers-fire" => ("ns/timer", false),
-        "fileio" => ("MB/s", true),
+        "fileio" | "fileio-uring" => ("MB/s", true),
         "urlfetch" | "urlfetch-tuned" => ("wall s", false),
         "httpd" => ("server CPU µs/request", false),
         "conns" => ("B/conn", false),
@@ -115,7 +115,7 @@ pub fn headline_name(kind: &str) -> (&'static str, bool) {
 fn per_op_name(kind: &str) -> Option<&'static str> {
     match kind {
         "sleep" => Some("RSS/task B"),
-        "fileio" => Some("µs/write"),
+        "fileio" | "fileio-uring" => Some("µs/write"),
         "urlfetch" | "urlfetch-tuned" => Some("µs/fetch"),
         "httpd" => Some("p99 ms"),
         "conns" => Some("µs/accept"),
@@ -164,7 +164,7 @@ pub fn numbers(cell: &Cell, r: &RunLine) -> Numbers {
             r.secs - cell.param as f64 / 1000.0,
             (r.peak_rss_kb - r.rss_start_kb).max(0.0) * 1024.0 / n,
         ),
-        "fileio" => {
+        "fileio" | "fileio-uring" => {
             let writes = n * cell.param as f64;
             let bytes = writes * CHUNK as f64;
             (bytes / r.secs / 1e6, r.secs * 1e6 / writes)
@@ -255,7 +255,7 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
             x("rss_after_kb") / 1024.0
         ),
         "spawn" | "sleep" if r.extra.contains_key("sys_s") => usage_note(x),
-        "fileio" if r.extra.contains_key("sys_s") => {
+        "fileio" | "fileio-uring" if r.extra.contains_key("sys_s") => {
             let mb = (cell.n * cell.param) as f64 * CHUNK as f64 / 1e6;
             format!(
                 "CPU {:.2} ms/MB",

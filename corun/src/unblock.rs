@@ -237,8 +237,44 @@ where
     let hold = crate::scheduler::shared::ClockHold::take();
     let job: Job = Box::new(move || {
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        theirs.complete(out);
+        // After the wake: the scheduler sees the woken task before it may
+        // move a virtual clock on.
+        drop(hold);
+    });
+    (job, Pending { slot })
+}
+
+/// A job that takes an input when it runs: for whoever completes it with
+/// a value it learns only then (an io_uring completion, `fs::uring`).
+/// Same rules as [`Job`]: run it exactly once or drop it.
+pub(crate) type JobWith<A> = Box<dyn FnOnce(A) + Send + 'static>;
+
+/// Like [`job`], with the input of [`JobWith`].
+pub(crate) fn job_with<A, T, F>(f: F) -> (JobWith<A>, Pending<T>)
+where
+    F: FnOnce(A) -> T + Send + 'static,
+    T: Send + 'static,
+    A: 'static,
+{
+    let slot = Arc::new(Slot {
+        state: Mutex::new(SlotState::Waiting(None)),
+    });
+    let theirs = slot.clone();
+    let hold = crate::scheduler::shared::ClockHold::take();
+    let job: JobWith<A> = Box::new(move |input| {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(input)));
+        theirs.complete(out);
+        drop(hold);
+    });
+    (job, Pending { slot })
+}
+
+impl<T> Slot<T> {
+    /// Leaves a job's outcome and wakes the task that polled last.
+    fn complete(&self, out: std::thread::Result<T>) {
         let waker = {
-            let mut st = lock(&theirs.state);
+            let mut st = lock(&self.state);
             match std::mem::replace(&mut *st, SlotState::Done(out)) {
                 SlotState::Waiting(w) => w,
                 _ => None,
@@ -248,11 +284,7 @@ where
         if let Some(w) = waker {
             w.wake();
         }
-        // After the wake: the scheduler sees the woken task before it may
-        // move a virtual clock on.
-        drop(hold);
-    });
-    (job, Pending { slot })
+    }
 }
 
 impl<T> Future for Pending<T> {

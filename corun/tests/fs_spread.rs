@@ -53,11 +53,20 @@ fn a_lone_writer_stays_inline_and_a_busy_scheduler_moves_writes() {
         // and a free place (the previous moved write finished before
         // `write_all` returned).
         let before = fs::spread_writes();
+        let ring_before = fs::uring_writes();
         for _ in 0..WRITES {
             queue_other_work();
             f.write_all(&chunk).await.unwrap();
         }
         let moved = fs::spread_writes() - before;
+        // With CORUN_FS_URING=1 every moved write takes the io_uring (or,
+        // where io_uring does not work, none does); without it none does.
+        let via_ring = fs::uring_writes() - ring_before;
+        if std::env::var("CORUN_FS_URING").is_ok_and(|v| v == "1") {
+            assert!(via_ring == moved || via_ring == 0, "{via_ring} of {moved}");
+        } else {
+            assert_eq!(via_ring, 0);
+        }
         if has_lane() {
             assert_eq!(
                 moved, WRITES as u64,

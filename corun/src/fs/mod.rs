@@ -50,6 +50,11 @@
 //!   a row, about 10 µs per 32 KiB each). On one core nothing moves.
 //!   [`File::write`] and [`File::write_all`] still complete only when the
 //!   OS has taken the bytes, errors included.
+//! * **io_uring, opt-in**: with `CORUN_FS_URING=1` a write moved off the
+//!   scheduler thread goes to this thread's io_uring instead of the lane
+//!   (same copy, same table; falls back to the lane where io_uring cannot
+//!   be set up). Measured slower than the lane on ext4, so not the default:
+//!   `docs/design/uring-files.md`.
 //! * **Always the pool**: every read and write of a file opened with
 //!   `O_DIRECT`, `O_SYNC` or `O_DSYNC` (checked once at open with
 //!   `fcntl(F_GETFL)`; see [`OpenOptions::custom_flags`]) or of anything
@@ -115,6 +120,31 @@ mod lane;
 mod options;
 mod placement;
 mod spread;
+#[cfg(target_os = "linux")]
+mod uring;
+/// No io_uring elsewhere: every moved write takes the lane.
+#[cfg(not(target_os = "linux"))]
+mod uring {
+    pub(super) type Finish = crate::unblock::JobWith<std::io::Result<()>>;
+    pub(super) fn enabled() -> bool {
+        false
+    }
+    pub(super) fn write(
+        _file: &std::sync::Arc<std::fs::File>,
+        ticket: super::spread::Ticket,
+        _finish: impl FnOnce() -> Finish,
+    ) -> Result<(), super::spread::Ticket> {
+        Err(ticket)
+    }
+    pub(crate) fn reap() -> bool {
+        false
+    }
+    /// Always 0 here (no io_uring).
+    #[doc(hidden)]
+    pub fn uring_writes() -> u64 {
+        0
+    }
+}
 
 use std::fs::{Metadata, Permissions};
 use std::io;
@@ -126,6 +156,10 @@ pub use file::File;
 pub use options::OpenOptions;
 #[doc(hidden)]
 pub use spread::spread_writes;
+/// The scheduler's hook: reaps this thread's io_uring after a park.
+pub(crate) use uring::reap as reap_ring;
+#[doc(hidden)]
+pub use uring::uring_writes;
 
 /// Runs `f` with an owned copy of `path` on the pool.
 async fn with_path<T, F>(path: &Path, f: F) -> io::Result<T>

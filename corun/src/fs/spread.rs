@@ -112,6 +112,16 @@ fn recycle(mut data: Vec<u8>) {
     }
 }
 
+/// A ticket outside the lane's count, holding a copy of `src`: for tests
+/// of the paths that carry tickets.
+#[cfg(test)]
+pub(super) fn test_ticket(src: &[u8]) -> Ticket {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let mut t = take(&COUNT, usize::MAX).expect("unbounded");
+    t.fill(src);
+    t
+}
+
 /// Whether writes can move at all: false on one core (no lane).
 pub(super) fn has_lane() -> bool {
     limit() != 0

@@ -112,6 +112,11 @@ const UNPARK_TOKEN: Token = Token(usize::MAX);
 /// indices stay below `u32::MAX - 1`).
 const ALARM_TOKEN: Token = Token(usize::MAX - 1);
 
+/// Token of fds that only end a park (`Reactor::watch`: an io_uring
+/// whose completions the scheduler reaps after each park); never a valid
+/// slot token either (slot indices stay below `u32::MAX - 2`).
+const WATCH_TOKEN: Token = Token(usize::MAX - 2);
+
 /// How many events one `epoll_wait` returns at most; the rest stay queued in
 /// the kernel for the next park.
 const EVENTS_CAPACITY: usize = 1024;
@@ -290,6 +295,11 @@ impl Reactor {
                 if event.token() == UNPARK_TOKEN {
                     continue;
                 }
+                if event.token() == WATCH_TOKEN {
+                    // Counted: the scheduler reaps what it signals.
+                    dispatched += 1;
+                    continue;
+                }
                 if event.token() == ALARM_TOKEN {
                     if let Some(alarm) = &self.alarm {
                         alarm.fired();
@@ -327,6 +337,18 @@ impl Reactor {
                 self.park(Some(at.saturating_duration_since(Instant::now())))
             }
         }
+    }
+
+    /// Adds `fd` to epoll for readability so that it ends a park (counted
+    /// as one event) and nothing else: no slot, no waiters. Whoever calls
+    /// this reaps what the fd signals after each park (`fs::uring`), and
+    /// closes the fd (which removes it) when done.
+    pub(crate) fn watch(&self, fd: RawFd) -> io::Result<()> {
+        self.poll.borrow().registry().register(
+            &mut SourceFd(&fd),
+            WATCH_TOKEN,
+            mio::Interest::READABLE,
+        )
     }
 
     /// Registers `fd` for read and write readiness and adds it to epoll now

@@ -165,7 +165,8 @@ impl Table {
             None => {
                 let idx = u32::try_from(self.slots.len())
                     .ok()
-                    .filter(|&i| i < NONE - 1) // `NONE - 1` is the alarm's token
+                    // `NONE - 1` is the alarm's token, `NONE - 2` the watch's.
+                    .filter(|&i| i < NONE - 2)
                     .ok_or_else(|| io::Error::other("reactor slab full"))?;
                 self.slots.push(Slot {
                     fd,

@@ -1,14 +1,17 @@
 //! Starting a borrowed write of a [`File`] where `fs::placement` says it
 //! runs: inline on the scheduler thread, on the write lane, or on the
-//! blocking pool. The parent keeps the state machine; this file must not
+//! blocking pool (or, with `CORUN_FS_URING=1`, a lane write on this
+//! thread's io_uring, `fs::uring`). The parent keeps the state machine; this file must not
 //! keep state of its own, nor decide where a write runs.
 
 use std::io::{self, Seek, SeekFrom, Write};
 use std::task::{Context, Poll, ready};
 
 use super::{File, MAX_CHUNK, Op, State};
-use crate::fs::lane;
 use crate::fs::placement::{self, Route};
+use crate::fs::spread::Ticket;
+use crate::fs::{lane, uring};
+use crate::unblock as pool;
 
 impl File {
     /// Starts writing (a prefix of) `src`; returns how many bytes were
@@ -23,6 +26,11 @@ impl File {
             return Poll::Ready(Ok(0));
         }
         let ahead = self.ahead();
+        if uring::enabled() {
+            // Finished ring writes free their lane places before the table
+            // asks for one (the scheduler reaps only between batches).
+            uring::reap();
+        }
         let mut ticket = match self.route(src.len(), ahead) {
             Route::Inline => return Poll::Ready(self.inline.write_now(&self.std, src)),
             Route::Lane(ticket) => ticket,
@@ -31,6 +39,12 @@ impl File {
         // The caller's slice cannot leave this thread: copy it into the
         // ticket's buffer, which the job owns (and recycles).
         ticket.fill(src);
+        if uring::enabled() {
+            match self.start_ring(ticket) {
+                Ok(()) => return Poll::Ready(Ok(src.len())),
+                Err(back) => ticket = back,
+            }
+        }
         self.start_via(lane::submit, move |f, _| {
             let r = (&*f).write_all(ticket.bytes());
             // Frees the place before the task is woken.
@@ -38,6 +52,26 @@ impl File {
             Op::Write(r)
         });
         Poll::Ready(Ok(src.len()))
+    }
+
+    /// Starts the ticket's write on this thread's io_uring (`fs::uring`)
+    /// as the one operation in flight; gives the ticket back where no ring
+    /// can take it (the lane then does). Only call when idle.
+    fn start_ring(&mut self, ticket: Ticket) -> Result<(), Ticket> {
+        let State::Idle(buf) = &mut self.state else {
+            unreachable!("File::start_ring while busy");
+        };
+        let mut pending = None;
+        uring::write(&self.std, ticket, || {
+            let buf = std::mem::take(buf);
+            let (finish, p) = pool::job_with(move |r: io::Result<()>| (Op::Write(r), buf));
+            pending = Some(p);
+            finish
+        })?;
+        if let Some(p) = pending {
+            self.state = State::Busy(p);
+        }
+        Ok(())
     }
 
     /// Unread read-ahead in the idle buffer (only call when idle).

@@ -831,6 +831,8 @@ impl Core {
             }
         }
         self.update_clock();
+        // File writes on this thread's io_uring, if any (`fs::uring`).
+        let reaped = crate::fs::reap_ring();
         let fired = self.fire_timers();
         let msgs = self.drain_messages();
         // SAFETY: nothing popped the queue since `mark` (only `run_ready`
@@ -840,7 +842,7 @@ impl Core {
                 h.owner_flags.set(h.owner_flags.get() | WOKEN_OUTSIDE);
             })
         });
-        events > 0 || fired || msgs
+        events > 0 || reaped || fired || msgs
     }
 
     /// Lowers the kill flag and handles the messages waiting (kills among
