@@ -8,10 +8,10 @@
 //! task once its memory is already mapped (the first round pays the page
 //! faults, which `spawn` includes).
 //!
-//! `pingpong` is the benchmark's own-channel cell (two tasks, two
-//! `sync::local` channels of capacity 1, a million round trips), alone in
-//! the process, so that callgrind counts that channel only (the benchmark
-//! child runs the `mpsc` and `async-channel` variants in the same process).
+//! `pingpong` must stay the program of corun-bench's own-channel cell
+//! (`corun-bench/src/peers/corun_rt.rs`: two tasks, two `sync::local`
+//! channels of capacity 1, a million round trips), alone in its process:
+//! a profile of it then holds that channel only.
 use std::time::Instant;
 
 fn main() {

@@ -53,8 +53,8 @@
 //! * **io_uring, opt-in**: with `CORUN_FS_URING=1` a write moved off the
 //!   scheduler thread goes to this thread's io_uring instead of the lane
 //!   (same copy, same table; falls back to the lane where io_uring cannot
-//!   be set up). Measured slower than the lane on ext4, so not the default:
-//!   `docs/design/uring-files.md`.
+//!   be set up). Not the default while the lane is faster on ext4 (why and
+//!   the figures: `docs/design/uring-files.md`).
 //! * **Always the pool**: every read and write of a file opened with
 //!   `O_DIRECT`, `O_SYNC` or `O_DSYNC` (checked once at open with
 //!   `fcntl(F_GETFL)`; see [`OpenOptions::custom_flags`]) or of anything
