@@ -104,6 +104,49 @@ fn a_task_spawned_by_a_readiness_woken_task_runs_before_older_ready_tasks() {
     );
 }
 
+/// A timer's task also runs before the ready backlog, but what it starts
+/// does not: a tick fires sleepers in batches, and each one's wake of a
+/// common joiner queues behind the others instead of polling the joiner
+/// once per sleeper.
+#[test]
+fn a_task_spawned_by_a_timer_woken_task_queues_behind_older_ready_tasks() {
+    let log = run(|| async {
+        let log: Log = Rc::default();
+        let l = log.clone();
+        let sleeper = corun::spawn(async move {
+            corun::sleep(std::time::Duration::from_millis(1)).await;
+            l.borrow_mut().push(Ran::Reader);
+            let l2 = l.clone();
+            corun::spawn(async move { l2.borrow_mut().push(Ran::Child) })
+                .await
+                .unwrap();
+        });
+        // The sleeper arms its timer; then its deadline (and the tick it
+        // is rounded up to) passes for sure while this thread blocks.
+        corun::yield_now().await;
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let fillers: Vec<_> = (0..FILLERS)
+            .map(|_| {
+                let l = log.clone();
+                corun::spawn(async move { l.borrow_mut().push(Ran::Filler) })
+            })
+            .collect();
+        sleeper.await.unwrap();
+        corun::join_all(fillers).await;
+        log.take()
+    });
+    let woke = position(&log, Ran::Reader);
+    assert!(
+        fillers_after(&log, woke) > 0,
+        "the sleeper ran only after every filler"
+    );
+    assert_eq!(
+        fillers_after(&log, position(&log, Ran::Child)),
+        0,
+        "the timer-woken task's child ran before fillers that were ready before it"
+    );
+}
+
 #[test]
 fn a_readiness_woken_task_that_yields_goes_behind_every_older_ready_task() {
     let log = run(|| {

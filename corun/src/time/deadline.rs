@@ -109,11 +109,18 @@ impl Deadline {
 
     /// `now_ns` (nanoseconds from [`base`]) plus `d`: never if that is
     /// beyond the range, as [`Deadline::new`] would say for the instant.
+    #[inline]
     pub(crate) fn after(now_ns: i64, d: Duration) -> Deadline {
-        let d_ns = i64::try_from(d.as_secs())
-            .ok()
-            .and_then(|s| s.checked_mul(1_000_000_000))
-            .and_then(|n| n.checked_add(i64::from(d.subsec_nanos())));
+        // Below 2^32 seconds (136 years) the nanoseconds fit an `i64`
+        // without a check (at most 4.3e18 < 9.2e18); once per long sleep.
+        let d_ns = if d.as_secs() < 1 << 32 {
+            Some(d.as_secs() as i64 * 1_000_000_000 + i64::from(d.subsec_nanos()))
+        } else {
+            i64::try_from(d.as_secs())
+                .ok()
+                .and_then(|s| s.checked_mul(1_000_000_000))
+                .and_then(|n| n.checked_add(i64::from(d.subsec_nanos())))
+        };
         Deadline(
             d_ns.and_then(|n| now_ns.checked_add(n))
                 .filter(|&n| n != NEVER)
@@ -195,6 +202,18 @@ mod tests {
             "i64::MAX is never"
         );
         assert_eq!(Deadline::after(9, near_end).nanos(), Some(i64::MAX - 1));
+        // Either side of the unchecked conversion's bound (2^32 seconds).
+        let below = Duration::new((1 << 32) - 1, 999_999_999);
+        assert_eq!(
+            Deadline::after(-5, below).nanos(),
+            Some(4_294_967_295_999_999_994)
+        );
+        let at = Duration::from_secs(1 << 32);
+        assert_eq!(
+            Deadline::after(1, at).nanos(),
+            Some(4_294_967_296_000_000_001)
+        );
+        assert_eq!(Deadline::after(i64::MAX - 1, below).nanos(), None);
     }
 
     #[test]

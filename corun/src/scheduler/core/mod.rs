@@ -833,13 +833,36 @@ impl Core {
         self.update_clock();
         // File writes on this thread's io_uring, if any (`fs::uring`).
         let reaped = crate::fs::reap_ring();
+        // The tasks timers wake go first like the others, but without
+        // `WOKEN_OUTSIDE`: what they wake queues behind the tasks already
+        // ready (a tick fires a batch of sleepers, whose joiner must not be
+        // polled once per sleeper; `docs/design/io-first.md`).
+        let before_timers = self.ready_mut(|q| q.mark());
         let fired = self.fire_timers();
+        let after_timers = self.ready_mut(|q| q.mark());
         let msgs = self.drain_messages();
+        // The timers' tasks: those after `before_timers` up to
+        // `after_timers` (pushes only append, and nothing pops in a turn).
+        let timers = match (before_timers, after_timers) {
+            (b, Some(a)) if b != Some(a) => Some((b, a)),
+            _ => None,
+        };
+        let mut in_timers = matches!(timers, Some((b, _)) if b == mark);
         // SAFETY: nothing popped the queue since `mark` (only `run_ready`
         // pops, and a turn runs no task). The closure only sets a flag.
         self.ready_mut(|q| unsafe {
             q.promote_since(mark, |h| {
-                h.owner_flags.set(h.owner_flags.get() | WOKEN_OUTSIDE);
+                if !in_timers {
+                    h.owner_flags.set(h.owner_flags.get() | WOKEN_OUTSIDE);
+                }
+                if let Some((b, a)) = timers {
+                    let at = NonNull::from(h);
+                    if b == Some(at) {
+                        in_timers = true;
+                    } else if a == at {
+                        in_timers = false;
+                    }
+                }
             })
         });
         events > 0 || reaped || fired || msgs
