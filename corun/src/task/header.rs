@@ -72,7 +72,7 @@ pub(crate) const LONG_POLLED: u8 = 1 << 4;
 /// when it waits. A bit here, so that the common end of a poll tests the
 /// flags it has already loaded, not an option.
 pub(crate) const DUMP_DETAILS: u8 = 1 << 5;
-/// A look at the reactor (I/O, timers, messages) queued this task: before
+/// A look at the reactor (I/O, messages; not timers) queued this task: before
 /// its poll the scheduler sets the other ready tasks aside, so that what it
 /// spawns or wakes runs next (`docs/design/io-first.md`). Set while it is
 /// `SCHEDULED`, cleared when it is popped.

@@ -18,7 +18,8 @@
 //!    no timer is pending — an idle scheduler makes no syscall at all.
 //! 3. Fire expired timers.
 //! 4. Take the messages other threads sent (spawns, wakes, kills, queries).
-//! 5. Move the tasks steps 2–4 woke to the front of the ready queue.
+//! 5. Move the tasks steps 2–4 woke to the front of the ready queue
+//!    (those step 3 woke without `WOKEN_OUTSIDE`: see below).
 //!
 //! So while tasks keep yielding, ready I/O waits at most one tick gap plus
 //! the poll in progress before the scheduler sees it (250 µs once batches
@@ -26,11 +27,13 @@
 //! `docs/design/cadence.md`), and the task it wakes
 //! runs before every task that was already ready (a yielder waits behind
 //! it). The budget and the clock only decide how often I/O is checked;
-//! they never make a task's ready operation return `Pending`. Before a
-//! woken task's poll the other ready tasks are set aside, so what it
-//! spawns or wakes runs next, until the next turn (an accept loop's
-//! handlers before clients not yet started); a yield always goes behind
-//! every ready task (`ready`, `docs/design/io-first.md`).
+//! they never make a task's ready operation return `Pending`. Before the
+//! poll of a task woken by I/O or a message the other ready tasks are set
+//! aside, so what it spawns or wakes runs next, until the next turn (an
+//! accept loop's handlers before clients not yet started); not for a task
+//! a timer woke (a tick fires sleepers in batches, and their joiner would
+//! run once per sleeper). A yield always goes behind every ready task
+//! (`ready`, `docs/design/io-first.md`).
 //!
 //! Each poll is timed on the coarse clock for free: one relaxed load after
 //! it; when the clock moved, `clock_moved` measures that poll (`slow_poll`)

@@ -10,8 +10,8 @@
 //! `docs/design/ready-queue.md`.
 //!
 //! A look at the reactor puts the tasks it woke first (see
-//! [`ReadyQueue::promote_since`]). When the scheduler polls one of them, it
-//! first sets the other queued tasks aside ([`ReadyQueue::set_aside`]), so
+//! [`ReadyQueue::promote_since`]). When the scheduler polls one that I/O
+//! or a message woke (not a timer), it first sets the other queued tasks aside ([`ReadyQueue::set_aside`]), so
 //! that what the woken task spawns or wakes runs next, before them; the
 //! tasks set aside wait *behind*, in their own order, as a second list
 //! that rejoins the first when that runs out or at the next look. Why:
