@@ -53,7 +53,9 @@ fn origin() -> &'static Origin {
 /// yes those few nanoseconds early, and asking with an early-erring twin
 /// could say no to `sleep(ZERO)`; that question reads `Instant`.
 pub(crate) fn real_now_nanos() -> i64 {
-    mono_ns().saturating_sub(origin().before)
+    // Both readings are of the same monotonic clock, the later one second:
+    // the difference is in 0..=now, no overflow.
+    mono_ns() - origin().before
 }
 
 /// The clock `Instant` reads, in nanoseconds: `CLOCK_MONOTONIC` on Linux
@@ -69,9 +71,9 @@ fn mono_ns() -> i64 {
     // SAFETY: `ts` is a valid, writable `timespec` for the call's duration;
     // CLOCK_MONOTONIC always exists on Linux, so the call cannot fail.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as i64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as i64)
+    // The seconds since boot: nanoseconds overflow an `i64` after 292
+    // years of uptime, so plain arithmetic (once per long `sleep`).
+    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
 }
 
 /// Elsewhere (and under Miri): `Instant` itself, from a private epoch.
