@@ -18,14 +18,16 @@
 //!    no timer is pending — an idle scheduler makes no syscall at all.
 //! 3. Fire expired timers.
 //! 4. Take the messages other threads sent (spawns, wakes, kills, queries).
-//! 5. Move the tasks steps 2–4 woke to the front of the ready queue.
+//! 5. Move the tasks steps 2–4 woke ahead of every ready task no turn
+//!    woke, behind those earlier turns woke that have not run yet (woken
+//!    tasks run first in first out, `docs/design/ready-queue.md`).
 //!
 //! So while tasks keep yielding, ready I/O waits at most one tick gap plus
 //! the poll in progress before the scheduler sees it (250 µs once batches
 //! run long, up to 2 ms for the first two after a quiet spell,
 //! `docs/design/cadence.md`), and the task it wakes
-//! runs before every task that was already ready (a yielder waits behind
-//! it). The budget and the clock only decide how often I/O is checked;
+//! runs before every task that was ready and that no turn woke (a yielder
+//! waits behind it). The budget and the clock only decide how often I/O is checked;
 //! they never make a task's ready operation return `Pending`. Before a
 //! woken task's poll the other ready tasks are set aside, so what it
 //! spawns or wakes runs next, until the next turn (an accept loop's
@@ -755,8 +757,9 @@ impl Core {
             /// Block until the start of this tick at the latest.
             Until(u64),
         }
-        // Tasks this turn wakes run before those already ready, so a task
-        // that yielded waits behind the I/O it let the scheduler see.
+        // Tasks this turn wakes run before those already ready that no
+        // turn woke, so a task that yielded waits behind the I/O it let the
+        // scheduler see.
         let mark = self.ready_mut(|q| q.mark());
         let busy = !self.ready_mut(|q| q.is_empty()) || self.stop.get();
         let mut wait = if busy {
