@@ -586,8 +586,8 @@ impl Core {
         h.owner_flags.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
         h.clear_waiting();
-        context::set_current_task(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
+        context::set_current_waker(Some(&*waker));
         let mut cx = Context::from_waker(&waker);
         let mut outcome = if self.options.measure_busy_time {
             self.poll_timed(ptr, &mut cx)
@@ -600,7 +600,7 @@ impl Core {
             if now != start {
                 self.clock_moved(h, start);
             }
-            context::set_current_task(None);
+            context::set_current_waker(None);
             if self.shared.kill_sent() {
                 // A kill sent from another thread during this poll takes
                 // effect now, while the task still counts as running (so it
@@ -680,8 +680,10 @@ impl Core {
         // SAFETY: alive: it is pending, and the registry holds it.
         let h = unsafe { raw::header(ptr) };
         let waker = crate::task::waker::borrowed(ptr);
+        // `run_task`'s waker, put back on the way out: this one dies here.
+        let outer = context::current_waker();
+        context::set_current_waker(Some(&*waker));
         let mut cx = Context::from_waker(&waker);
-        context::set_current_task(Some(ptr));
         // The flags as each poll starts: `RUNNING`, neither `SCHEDULED`
         // (a pop would clear it) nor `REQUEUED` (`run_task` would). A poll
         // that yielded alone and asked for nothing else leaves exactly
@@ -719,6 +721,7 @@ impl Core {
             }
         };
         *left = n;
+        context::restore_current_waker(outer);
         outcome
     }
 
