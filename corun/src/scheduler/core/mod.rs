@@ -588,8 +588,8 @@ impl Core {
         h.owner_flags.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
         h.clear_waiting();
-        context::set_current_task(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
+        context::set_current_waker(Some(&*waker));
         let mut cx = Context::from_waker(&waker);
         let mut outcome = if self.options.measure_busy_time {
             self.poll_timed(ptr, &mut cx)
@@ -602,7 +602,7 @@ impl Core {
             if now != start {
                 self.clock_moved(h, start);
             }
-            context::set_current_task(None);
+            context::set_current_waker(None);
             if self.shared.kill_sent() {
                 // A kill sent from another thread during this poll takes
                 // effect now, while the task still counts as running (so it
@@ -671,37 +671,51 @@ impl Core {
     /// task current and `RUNNING`), which handles it like any poll.
     /// Out of line, with its own registers: the loop is a dozen loads and
     /// stores around the call.
+    ///
+    /// No value is carried from one poll to the next through memory: the
+    /// flags and the poll count are stored from registers (values fixed at
+    /// entry, and the count `n`), never as a load of the last poll's store
+    /// plus a change. Each such chain costs a store-to-load forwarding per
+    /// poll (about 7 cycles here), which is as long as a whole yield.
     #[inline(never)]
     fn yield_alone(&self, ptr: NonNull<Header>, start: u64, left: &mut usize) -> PollOutcome {
         // SAFETY: alive: it is pending, and the registry holds it.
         let h = unsafe { raw::header(ptr) };
         let waker = crate::task::waker::borrowed(ptr);
+        // `run_task`'s waker, put back on the way out: this one dies here.
+        let outer = context::current_waker();
+        context::set_current_waker(Some(&*waker));
         let mut cx = Context::from_waker(&waker);
-        context::set_current_task(Some(ptr));
-        h.owner_flags.set(h.owner_flags.get() | RUNNING);
+        // The flags as each poll starts: `RUNNING`, neither `SCHEDULED`
+        // (a pop would clear it) nor `REQUEUED` (`run_task` would). A poll
+        // that yielded alone and asked for nothing else leaves exactly
+        // `yielded`: any other change (a kill asked for, a wake of its own
+        // that queued it) goes back to `run_task`, which handles it.
+        let base = (h.owner_flags.get() | RUNNING) & !(SCHEDULED | REQUEUED);
+        let yielded = base | SCHEDULED | REQUEUED;
+        let shared: &CoreShared = &self.shared;
         // A local count: one through `left` would be stored every poll.
         let mut n = *left;
+        // The poll count after the poll that leaves `n` polls: `polls_end - n`.
+        let polls_end = h.polls.get().wrapping_add(n as u32);
         // Read once: the vtable of a task never changes.
         let poll = h.vtable().poll;
         let outcome = loop {
             n -= 1;
-            // The poll before left it `REQUEUED` (and `SCHEDULED`): a pop
-            // would clear `SCHEDULED`, and `run_task` `REQUEUED`.
-            h.owner_flags
-                .set(h.owner_flags.get() & !(SCHEDULED | REQUEUED));
-            h.polls.set(h.polls.get().wrapping_add(1));
+            h.owner_flags.set(base);
+            h.polls.set(polls_end.wrapping_sub(n as u32));
             h.clear_waiting();
             // SAFETY: owner thread, unfinished task (it returned `Pending`):
             // the poll contract holds.
             let outcome = unsafe { poll(ptr, &mut cx) };
-            // Yielded to its own slot, and no kill asked for: one test
+            // Yielded to its own slot, and no kill asked for: one compare
             // of the flags. A poll that leaves this loop keeps `REQUEUED`
             // for `run_task`. A stop asked for during the poll
             // (`request_stop`) raised the kill flag: no test of `stop`.
-            let again = h.owner_flags.get() & (REQUEUED | KILL_REQUESTED) == REQUEUED
+            let again = h.owner_flags.get() == yielded
                 && matches!(outcome, PollOutcome::Pending)
                 && ticker::now_us() == start
-                && !self.shared.kill_sent()
+                && !shared.kill_sent()
                 && self.ready_mut(|q| q.is_empty())
                 && n > 1;
             if !again {
@@ -709,6 +723,7 @@ impl Core {
             }
         };
         *left = n;
+        context::restore_current_waker(outer);
         outcome
     }
 
