@@ -15,7 +15,8 @@
 //! `File::write_all_owned`, sends its own vector instead); the job owns it
 //! and drops it when the write is done, before the task is woken.
 //!
-//! This file only keeps counters and spare buffers: it must not decide
+//! This file only keeps counters and spare buffers and copies into them
+//! (streaming long copies past the cache): it must not decide
 //! where a write runs (`placement.rs` does), make syscalls, touch the pool,
 //! the lane, a `File`'s state, the scheduler or the reactor.
 
@@ -162,10 +163,10 @@ fn take(count: &'static AtomicUsize, limit: usize) -> Option<Ticket> {
         })
 }
 
-/// Buffers of finished moved writes, for the next ones. The same few
-/// buffers go round, so the copy into them hits the cache (a buffer per
-/// file would not: a hundred files writing 32 KiB each spread the copies
-/// over 3 MiB).
+/// Buffers of finished moved writes, for the next ones: the same few
+/// buffers go round, already allocated and mapped (a fresh buffer per
+/// write would pay the allocator and, on these VMs, slow fresh memory).
+/// Long copies into them stream past the cache ([`copy_streaming`]).
 static SPARE_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// Buffers kept beyond one per place.
 const EXTRA_SPARE_BUFFERS: usize = 2;
