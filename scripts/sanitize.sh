@@ -2,8 +2,8 @@
 # sanitize.sh — run corun's tests under memory checkers.
 #
 #   1. AddressSanitizer (+ LeakSanitizer): the corun unit and integration
-#      tests (`--lib` and every tests/*.rs but examples.rs and
-#      example_attacks.rs, which only drive
+#      tests (`--lib` and every tests/*.rs but examples.rs,
+#      example_attacks.rs and interop.rs, which only drive
 #      the example programs as separate processes; no doctests) built by nightly rustc with
 #      -Zsanitizer=address, in their own target dir (<target>/asan). If
 #      LeakSanitizer cannot run here (it stops threads with ptrace, which some
@@ -107,13 +107,13 @@ failed=0
 note() { printf '\n=== %s\n' "$*"; }
 
 # The test targets checked: the unit tests and every tests/*.rs except
-# examples.rs and example_attacks.rs, which only drive the example programs
-# as separate (uninstrumented) processes.
+# examples.rs, example_attacks.rs and interop.rs, which only drive the
+# example programs as separate (uninstrumented) processes.
 test_targets=(--lib)
 if [[ "${SANITIZE_LIB_ONLY:-0}" != 1 ]]; then
     for f in corun/tests/*.rs; do
         t="$(basename "$f" .rs)"
-        [[ "$t" == examples || "$t" == example_attacks ]] && continue
+        [[ "$t" == examples || "$t" == example_attacks || "$t" == interop ]] && continue
         test_targets+=(--test "$t")
     done
 fi

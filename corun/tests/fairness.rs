@@ -64,9 +64,11 @@ fn io_ready_is_seen_within_a_few_polls_while_a_task_keeps_yielding() {
     });
     // The poller is seen within 2 ms of run time (the first long batch
     // after a quiet spell; 250 µs after it): about 20 polls of 100 µs,
-    // with a wide margin for a ticker thread the OS runs late.
+    // with a wide margin for a ticker thread the OS runs late (a loaded
+    // host delayed it past 64 polls once); by count alone the reader would
+    // wait for the whole budget, 256 polls.
     assert!(
-        polls_before_reader <= 64,
+        polls_before_reader <= 128,
         "the reader waited {polls_before_reader} polls of the yielder"
     );
 }

@@ -117,6 +117,38 @@ fn pattern(k: usize, len: usize) -> Vec<u8> {
 }
 
 #[test]
+fn moved_borrowed_writes_land_exactly_at_every_size_and_alignment() {
+    // Sizes on both sides of the streaming copy's threshold (4 KiB), odd
+    // lengths, and source slices starting off 16-byte alignment.
+    const SIZES: [usize; 7] = [1, 15, 4095, 4096, 4097, 32 * 1024 + 3, 100_003];
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    corun::run(async {
+        let path = temp("moved-sizes");
+        let mut f = File::create(&path).await.unwrap();
+        let mut want = Vec::new();
+        let before = fs::spread_writes();
+        for (k, &len) in SIZES.iter().enumerate() {
+            let skew = k % 16;
+            let src = pattern(k, len + skew);
+            // Beside a ready task and outside a run (no write ran inline
+            // yet): each write moves, its bytes copied into a ticket.
+            queue_other_work();
+            f.write_all(&src[skew..]).await.unwrap();
+            want.extend_from_slice(&src[skew..]);
+        }
+        let moved = fs::spread_writes() - before;
+        if has_lane() {
+            assert_eq!(moved, SIZES.len() as u64, "a write stayed inline");
+        } else {
+            assert_eq!(moved, 0);
+        }
+        drop(f);
+        assert!(fs::read(&path).await.unwrap() == want);
+        fs::remove_file(&path).await.unwrap();
+    });
+}
+
+#[test]
 fn owned_writes_land_in_order_and_give_their_buffer_back() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     corun::run(async {

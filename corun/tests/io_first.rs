@@ -21,7 +21,7 @@ use std::rc::Rc;
 use corun::net::{TcpListener, TcpStream};
 
 mod common;
-use common::run;
+use common::{run, watchdog};
 
 /// Tasks that are ready and have never run when the reader is woken: more
 /// than the scheduler's largest batch, so it looks at the poller (and
@@ -184,6 +184,55 @@ fn a_chain_of_spawns_from_a_readiness_woken_task_does_not_starve_older_tasks() {
     assert!(
         last_filler < last_link,
         "the chain ran to its end before older ready tasks had all run"
+    );
+}
+
+/// Tasks that readiness woke and that have not run yet are not overtaken
+/// by tasks a later look at the poller wakes: they run first in first
+/// out. Otherwise, while looks keep waking tasks faster than batches run
+/// them (a busy keep-alive server), the oldest wait as long as the load
+/// lasts. Here one look wakes more sleepers than a batch polls (virtual
+/// time: every sleep ends at the same instant), the first of them makes a
+/// socket readable, and its reader, woken by the next look, runs after
+/// every sleeper.
+#[test]
+fn tasks_woken_by_an_earlier_look_run_before_those_a_later_look_wakes() {
+    const SLEEPERS: usize = 6_000;
+    let log = watchdog("woken first in, first out", || {
+        corun::Builder::new().virtual_time(true).run(async {
+            let log: Rc<RefCell<Vec<usize>>> = Rc::default();
+            let (tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+            let rx = corun::net::UnixStream::from_std(rx).unwrap();
+            let l = log.clone();
+            let reader = corun::spawn(async move {
+                let mut buf = [0u8; 1];
+                assert_eq!(rx.read(&mut buf).await.unwrap(), 1);
+                l.borrow_mut().push(SLEEPERS);
+            });
+            let tx = Rc::new(RefCell::new(Some(tx)));
+            let sleepers: Vec<_> = (0..SLEEPERS)
+                .map(|i| {
+                    let (l, tx) = (log.clone(), tx.clone());
+                    corun::spawn(async move {
+                        corun::sleep(std::time::Duration::from_secs(1)).await;
+                        if let Some(mut tx) = tx.borrow_mut().take() {
+                            tx.write_all(b"x").unwrap();
+                        }
+                        l.borrow_mut().push(i);
+                    })
+                })
+                .collect();
+            corun::join_all(sleepers).await;
+            reader.await.unwrap();
+            log.take()
+        })
+    });
+    assert_eq!(log.len(), SLEEPERS + 1);
+    assert_eq!(
+        log.last(),
+        Some(&SLEEPERS),
+        "the reader, woken by a later look, overtook {} sleepers woken before it",
+        SLEEPERS - log.iter().position(|&i| i == SLEEPERS).unwrap()
     );
 }
 

@@ -93,7 +93,9 @@
 //! pool write copies the caller's bytes into it once (the caller's slice
 //! cannot go to another thread); a pool read copies out of it once. A
 //! write moved to the write lane copies once too, into one of a few
-//! buffers shared by all files (so the copy stays in the cache).
+//! recycled buffers shared by all files, with streaming stores from 4 KiB
+//! up (the lane thread on another core reads it next; see
+//! `docs/design/write-placement.md`).
 //! [`File::write_all_owned`] takes a `Vec` by value instead: it goes to the
 //! lane or the pool itself and comes back, so no write copies.
 //! `read_to_end` into an empty vector and [`read`] copy nothing.

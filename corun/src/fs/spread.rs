@@ -15,7 +15,8 @@
 //! `File::write_all_owned`, sends its own vector instead); the job owns it
 //! and drops it when the write is done, before the task is woken.
 //!
-//! This file only keeps counters and spare buffers: it must not decide
+//! This file only keeps counters and spare buffers and copies into them
+//! (streaming long copies past the cache): it must not decide
 //! where a write runs (`placement.rs` does), make syscalls, touch the pool,
 //! the lane, a `File`'s state, the scheduler or the reactor.
 
@@ -53,13 +54,18 @@ pub(super) struct Ticket {
 
 impl Ticket {
     /// Copies `src` into the ticket's buffer (a recycled one: only tickets
-    /// of borrowed writes get a buffer).
+    /// of borrowed writes get a buffer), with streaming stores from
+    /// [`STREAM_FROM`] bytes up (see [`copy_streaming`]).
     pub(super) fn fill(&mut self, src: &[u8]) {
         if self.data.capacity() == 0 {
             self.data = reuse();
         }
-        self.data.clear();
-        self.data.extend_from_slice(src);
+        if src.len() >= STREAM_FROM {
+            copy_streaming(&mut self.data, src);
+        } else {
+            self.data.clear();
+            self.data.extend_from_slice(src);
+        }
     }
 
     /// The bytes to write.
@@ -75,6 +81,75 @@ impl Drop for Ticket {
     }
 }
 
+/// Copies from this many bytes up use streaming stores ([`copy_streaming`]);
+/// shorter ones are a plain copy (a few cache lines ping-pong cheaply).
+pub(super) const STREAM_FROM: usize = 4096;
+
+/// Replaces `dst`'s contents with `src`, writing with non-temporal
+/// (streaming) stores on x86_64, a plain copy elsewhere.
+///
+/// Rule: the scheduler thread's copy into a ticket buffer must not pull
+/// the buffer's lines into its own cache. The buffer was last read by a
+/// lane thread on the other core and is next read by one: a cached copy
+/// makes every line cross between the cores twice (taken for writing
+/// here, then fetched dirty by the lane), and with the two threads on two
+/// cores a 32 KiB copy took about 15 µs instead of 1 µs. Streaming stores
+/// skip both (`docs/design/write-placement.md`, "The copy streams").
+fn copy_streaming(dst: &mut Vec<u8>, src: &[u8]) {
+    dst.clear();
+    dst.reserve(src.len());
+    // SAFETY: after `clear` and `reserve`, the vector's buffer is valid for
+    // writes of `src.len()` bytes and does not overlap `src` (a shared
+    // borrow cannot alias a vector we borrow mutably); `stream` writes all
+    // of them, so they are initialised before `set_len`.
+    unsafe {
+        stream(dst.as_mut_ptr(), src);
+        dst.set_len(src.len());
+    }
+}
+
+/// Writes `src` to `d` with streaming stores (x86_64; a plain copy
+/// elsewhere), any alignment of `d`.
+///
+/// # Safety
+/// `d` must be valid for writes of `src.len()` bytes and not overlap `src`.
+unsafe fn stream(d: *mut u8, src: &[u8]) {
+    let n = src.len();
+    let s = src.as_ptr();
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        // Bytes before the first 16-byte aligned destination address.
+        let head = d.align_offset(16).min(n);
+        // SAFETY: the caller gives `d..d + n` valid for writes and apart
+        // from `s..s + n`. Every read is inside `s..s + n` and every write
+        // inside `d..d + n`: the head copies `head <= n` bytes, the loop
+        // runs while 16 bytes remain (`i + 16 <= n`), the tail copies the
+        // remaining `n - i`. The streaming stores go to `d + i` with
+        // `i - head` a multiple of 16, so they are 16-byte aligned as
+        // `_mm_stream_si128` requires; the loads are unaligned ones. SSE2
+        // is part of the x86_64 baseline. The `sfence` orders the (weakly
+        // ordered) streaming stores before every later store, so the lane
+        // thread that takes the buffer through the lane's lock sees them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(s, d, head);
+            let mut i = head;
+            while i + 16 <= n {
+                let v = _mm_loadu_si128(s.add(i).cast::<__m128i>());
+                _mm_stream_si128(d.add(i).cast::<__m128i>(), v);
+                i += 16;
+            }
+            std::ptr::copy_nonoverlapping(s.add(i), d.add(i), n - i);
+            _mm_sfence();
+        }
+    }
+    // SAFETY: as the caller promises: `d` valid for `n` bytes, apart from `s`.
+    #[cfg(not(target_arch = "x86_64"))]
+    unsafe {
+        std::ptr::copy_nonoverlapping(s, d, n)
+    };
+}
+
 /// Takes one of `limit` places counted by `count`.
 fn take(count: &'static AtomicUsize, limit: usize) -> Option<Ticket> {
     count
@@ -88,10 +163,10 @@ fn take(count: &'static AtomicUsize, limit: usize) -> Option<Ticket> {
         })
 }
 
-/// Buffers of finished moved writes, for the next ones. The same few
-/// buffers go round, so the copy into them hits the cache (a buffer per
-/// file would not: a hundred files writing 32 KiB each spread the copies
-/// over 3 MiB).
+/// Buffers of finished moved writes, for the next ones: the same few
+/// buffers go round, already allocated and mapped (a fresh buffer per
+/// write would pay the allocator and, on these VMs, slow fresh memory).
+/// Long copies into them stream past the cache ([`copy_streaming`]).
 static SPARE_BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// Buffers kept beyond one per place.
 const EXTRA_SPARE_BUFFERS: usize = 2;
@@ -160,6 +235,58 @@ mod tests {
         // Sixteen places per lane thread: one in the works, the rest queued.
         assert_eq!(limit_for(1), 16);
         assert_eq!(limit_for(3), 48);
+    }
+
+    #[test]
+    fn the_streaming_copy_is_exact_at_every_length_and_alignment() {
+        let src: Vec<u8> = (0..STREAM_FROM * 3 + 77)
+            .map(|i| (i * 7 + 3) as u8)
+            .collect();
+        // Destinations at every offset from 16-byte alignment, reused (so
+        // longer old contents must not survive a shorter copy).
+        let mut dst = Vec::new();
+        for start in 0..17 {
+            for len in [
+                0,
+                1,
+                15,
+                16,
+                17,
+                31,
+                4095,
+                4096,
+                4097,
+                8191,
+                STREAM_FROM * 3,
+            ] {
+                let s = &src[start..start + len];
+                copy_streaming(&mut dst, s);
+                assert_eq!(dst, s, "start {start} len {len}");
+            }
+        }
+        // Every alignment of the destination: exact bytes, and nothing
+        // written outside them.
+        let mut area = vec![0xEEu8; STREAM_FROM * 2 + 64];
+        for skew in 0..17 {
+            for len in [0, 1, 15, 16, 17, 33, STREAM_FROM + 5] {
+                area.fill(0xEE);
+                // SAFETY: `skew + len` is within `area`, which does not
+                // overlap `src`.
+                unsafe { stream(area.as_mut_ptr().add(skew), &src[..len]) };
+                assert_eq!(
+                    &area[skew..skew + len],
+                    &src[..len],
+                    "skew {skew} len {len}"
+                );
+                assert!(area[..skew].iter().all(|&b| b == 0xEE));
+                assert!(area[skew + len..].iter().all(|&b| b == 0xEE));
+            }
+        }
+        // Through a ticket, both below and above the threshold.
+        for len in [STREAM_FROM - 1, STREAM_FROM, 32 * 1024] {
+            let t = test_ticket(&src[..len.min(src.len())]);
+            assert_eq!(t.bytes(), &src[..len.min(src.len())]);
+        }
     }
 
     #[test]

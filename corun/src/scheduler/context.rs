@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
+use std::task::Waker;
 
 use super::core::Core;
 use super::shared::CoreShared;
@@ -17,16 +18,19 @@ use crate::task::raw::{FINISHED, Header, REQUEUED, SCHEDULED};
 
 thread_local! {
     static CORE: Cell<*const Core> = const { Cell::new(ptr::null()) };
-    /// The task this thread's scheduler is polling (null between polls).
-    /// Its own slot rather than a field of the core: a yield compares its
-    /// waker with it in one thread-local load, without the core.
-    static CURRENT: Cell<*const Header> = const { Cell::new(ptr::null()) };
+    /// The waker this thread's scheduler polls the current task with
+    /// (null between polls): the task is its data. Its own slot rather
+    /// than a field of the core, and the waker's address rather than the
+    /// task's: a yield compares its context's waker with it, one
+    /// thread-local load and one compare, without the core or the waker's
+    /// vtable.
+    static CURRENT: Cell<*const Waker> = const { Cell::new(ptr::null()) };
 }
 
 /// Makes `core` the current scheduler of this thread until the guard drops.
 pub(crate) struct Enter {
     prev: *const Core,
-    prev_task: *const Header,
+    prev_task: *const Waker,
 }
 
 pub(crate) fn enter(core: &Core) -> Enter {
@@ -45,14 +49,33 @@ impl Drop for Enter {
 /// The task this thread's scheduler is polling, if any.
 #[inline]
 pub(crate) fn current_task() -> Option<NonNull<Header>> {
-    NonNull::new(CURRENT.with(Cell::get).cast_mut())
+    let w = CURRENT.with(Cell::get);
+    // SAFETY: a non-null `CURRENT` is the waker of the poll in progress
+    // on this thread, which outlives the poll (`set_current_waker`).
+    (!w.is_null())
+        .then(|| unsafe { NonNull::new_unchecked((*w).data().cast::<Header>().cast_mut()) })
 }
 
-/// Records the task about to be polled (`Some`) or the end of its poll
-/// (`None`). Only the scheduler of this thread calls it, around a poll.
+/// Records the waker of the task about to be polled (`Some`), or the end
+/// of its poll (`None`). Only the scheduler of this thread calls it,
+/// around a poll, with a task waker (`task::waker::borrowed`) that stays
+/// in place until it records another (or `None`).
 #[inline]
-pub(crate) fn set_current_task(task: Option<NonNull<Header>>) {
-    CURRENT.with(|c| c.set(task.map_or(ptr::null(), |p| p.as_ptr().cast_const())));
+pub(crate) fn set_current_waker(waker: Option<&Waker>) {
+    CURRENT.with(|c| c.set(waker.map_or(ptr::null(), ptr::from_ref)));
+}
+
+/// The waker recorded by [`set_current_waker`] (null: none), for a loop
+/// that records its own for a while and then puts this one back.
+#[inline]
+pub(crate) fn current_waker() -> *const Waker {
+    CURRENT.with(Cell::get)
+}
+
+/// Puts back a waker read with [`current_waker`] (still in place).
+#[inline]
+pub(crate) fn restore_current_waker(waker: *const Waker) {
+    CURRENT.with(|c| c.set(waker));
 }
 
 /// True if a scheduler runs on this thread.
@@ -107,10 +130,12 @@ pub(crate) fn schedule_if_local(ptr: NonNull<Header>, h: &Header) -> bool {
     .unwrap_or(false)
 }
 
-/// Requeues the task being polled if `waker` is its own task waker (the
-/// common case of `yield_now`), skipping the waker's indirect call and
-/// owner check. False when it is some other waker (a combinator's, or any
-/// waker off a scheduler thread), which the caller must then wake itself.
+/// Requeues the task being polled if `waker` is the very waker its
+/// scheduler polls it with (the common case of `yield_now`: the task's
+/// own context, passed down by every `async fn` and most combinators),
+/// skipping the waker's indirect call and owner check. False for any
+/// other waker (a combinator's, a clone, or any waker off a scheduler
+/// thread), which the caller must then wake itself.
 ///
 /// The task is marked `SCHEDULED` and `REQUEUED` now but joins the back of
 /// the queue only when its poll returns (`Core::run_task` reads the flag):
@@ -118,16 +143,17 @@ pub(crate) fn schedule_if_local(ptr: NonNull<Header>, h: &Header) -> bool {
 /// the round trip through the queue. Already `SCHEDULED` (woken during this
 /// poll), it is queued already and nothing changes.
 #[inline]
-pub(crate) fn requeue_current(waker: &std::task::Waker) -> bool {
-    let cur = CURRENT.with(Cell::get);
-    // A task waker's data is never null, so no task polled means no match.
-    if !ptr::eq(waker.data(), cur.cast()) || !crate::task::waker::is_task_waker(waker) {
+pub(crate) fn requeue_current(waker: &Waker) -> bool {
+    // A waker being used is never at address null, so no task polled
+    // means no match.
+    if !ptr::eq(waker, CURRENT.with(Cell::get)) {
         return false;
     }
-    // SAFETY: `cur` is the task this thread is polling (set around the
-    // poll by its scheduler, here): alive, and its owner flags are touched
-    // by this thread only.
-    let h = unsafe { &*cur };
+    // SAFETY: `waker` is the waker of the task this thread is polling
+    // (recorded around the poll by its scheduler, here), whose data is
+    // that task: alive, and its owner flags are touched by this thread
+    // only.
+    let h = unsafe { &*waker.data().cast::<Header>() };
     let l = h.owner_flags.get();
     if l & (SCHEDULED | FINISHED) == 0 {
         h.owner_flags.set(l | SCHEDULED | REQUEUED);

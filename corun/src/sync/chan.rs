@@ -102,8 +102,10 @@ impl<T> Chan<T> {
 
     /// Pushes `value` (room already checked) and wakes a waiting receiver:
     /// a corun task waker right here, any other one returned (a clone, made
-    /// out of line: the inline path is the task waker's).
-    #[inline]
+    /// out of line: the inline path is the task waker's). Always inline:
+    /// a send's poll is built of it, and out of line it is a frame per
+    /// send.
+    #[inline(always)]
     fn push(&mut self, value: T) -> Option<Waker> {
         self.buf.push_back(value);
         if !self.rx_waiting {
@@ -112,7 +114,7 @@ impl<T> Chan<T> {
         self.rx_waiting = false;
         let w = self.rx_waker.as_ref()?;
         if crate::task::waker::is_task_waker(w) {
-            w.wake_by_ref();
+            crate::task::waker::wake_task_by_ref(w);
             None
         } else {
             clone_waker(w)

@@ -31,6 +31,17 @@ pub(crate) fn is_task_waker(w: &Waker) -> bool {
     std::ptr::eq(w.vtable(), &VTABLE)
 }
 
+/// Wakes `w`, a corun task waker ([`is_task_waker`]), with a direct call
+/// rather than through its vtable: the local wake is then inlined at the
+/// caller (a channel's send), which already saved its registers.
+#[inline]
+pub(crate) fn wake_task_by_ref(w: &Waker) {
+    debug_assert!(is_task_waker(w));
+    // SAFETY: `w` is a live task waker (the caller checked its vtable), so
+    // its data is a task header it holds or borrows a reference on.
+    unsafe { wake_by_ref(w.data()) }
+}
+
 fn ptr_of(data: *const ()) -> NonNull<Header> {
     // SAFETY: every RawWaker with this vtable was made from a non-null
     // task header pointer.
@@ -53,6 +64,7 @@ unsafe fn wake(data: *const ()) {
     }
 }
 
+#[inline]
 unsafe fn wake_by_ref(data: *const ()) {
     let ptr = ptr_of(data);
     // SAFETY: the waker holds or borrows a reference: the header is alive.

@@ -18,15 +18,17 @@
 //!    no timer is pending — an idle scheduler makes no syscall at all.
 //! 3. Fire expired timers.
 //! 4. Take the messages other threads sent (spawns, wakes, kills, queries).
-//! 5. Move the tasks steps 2–4 woke to the front of the ready queue
-//!    (those step 3 woke without `WOKEN_OUTSIDE`: see below).
+//! 5. Move the tasks steps 2–4 woke ahead of every ready task no turn
+//!    woke, behind those earlier turns woke that have not run yet (woken
+//!    tasks run first in first out, `docs/design/ready-queue.md`); those
+//!    step 3 woke without `WOKEN_OUTSIDE` (see below).
 //!
 //! So while tasks keep yielding, ready I/O waits at most one tick gap plus
 //! the poll in progress before the scheduler sees it (250 µs once batches
 //! run long, up to 2 ms for the first two after a quiet spell,
 //! `docs/design/cadence.md`), and the task it wakes
-//! runs before every task that was already ready (a yielder waits behind
-//! it). The budget and the clock only decide how often I/O is checked;
+//! runs before every task that was ready and that no turn woke (a yielder
+//! waits behind it). The budget and the clock only decide how often I/O is checked;
 //! they never make a task's ready operation return `Pending`. Before the
 //! poll of a task woken by I/O or a message the other ready tasks are set
 //! aside, so what it spawns or wakes runs next, until the next turn (an
@@ -589,8 +591,8 @@ impl Core {
         h.owner_flags.set(l | RUNNING);
         h.polls.set(h.polls.get().wrapping_add(1));
         h.clear_waiting();
-        context::set_current_task(Some(ptr));
         let waker = crate::task::waker::borrowed(ptr);
+        context::set_current_waker(Some(&*waker));
         let mut cx = Context::from_waker(&waker);
         let mut outcome = if self.options.measure_busy_time {
             self.poll_timed(ptr, &mut cx)
@@ -603,7 +605,7 @@ impl Core {
             if now != start {
                 self.clock_moved(h, start);
             }
-            context::set_current_task(None);
+            context::set_current_waker(None);
             if self.shared.kill_sent() {
                 // A kill sent from another thread during this poll takes
                 // effect now, while the task still counts as running (so it
@@ -672,37 +674,51 @@ impl Core {
     /// task current and `RUNNING`), which handles it like any poll.
     /// Out of line, with its own registers: the loop is a dozen loads and
     /// stores around the call.
+    ///
+    /// No value is carried from one poll to the next through memory: the
+    /// flags and the poll count are stored from registers (values fixed at
+    /// entry, and the count `n`), never as a load of the last poll's store
+    /// plus a change. Each such chain costs a store-to-load forwarding per
+    /// poll (about 7 cycles here), which is as long as a whole yield.
     #[inline(never)]
     fn yield_alone(&self, ptr: NonNull<Header>, start: u64, left: &mut usize) -> PollOutcome {
         // SAFETY: alive: it is pending, and the registry holds it.
         let h = unsafe { raw::header(ptr) };
         let waker = crate::task::waker::borrowed(ptr);
+        // `run_task`'s waker, put back on the way out: this one dies here.
+        let outer = context::current_waker();
+        context::set_current_waker(Some(&*waker));
         let mut cx = Context::from_waker(&waker);
-        context::set_current_task(Some(ptr));
-        h.owner_flags.set(h.owner_flags.get() | RUNNING);
+        // The flags as each poll starts: `RUNNING`, neither `SCHEDULED`
+        // (a pop would clear it) nor `REQUEUED` (`run_task` would). A poll
+        // that yielded alone and asked for nothing else leaves exactly
+        // `yielded`: any other change (a kill asked for, a wake of its own
+        // that queued it) goes back to `run_task`, which handles it.
+        let base = (h.owner_flags.get() | RUNNING) & !(SCHEDULED | REQUEUED);
+        let yielded = base | SCHEDULED | REQUEUED;
+        let shared: &CoreShared = &self.shared;
         // A local count: one through `left` would be stored every poll.
         let mut n = *left;
+        // The poll count after the poll that leaves `n` polls: `polls_end - n`.
+        let polls_end = h.polls.get().wrapping_add(n as u32);
         // Read once: the vtable of a task never changes.
         let poll = h.vtable().poll;
         let outcome = loop {
             n -= 1;
-            // The poll before left it `REQUEUED` (and `SCHEDULED`): a pop
-            // would clear `SCHEDULED`, and `run_task` `REQUEUED`.
-            h.owner_flags
-                .set(h.owner_flags.get() & !(SCHEDULED | REQUEUED));
-            h.polls.set(h.polls.get().wrapping_add(1));
+            h.owner_flags.set(base);
+            h.polls.set(polls_end.wrapping_sub(n as u32));
             h.clear_waiting();
             // SAFETY: owner thread, unfinished task (it returned `Pending`):
             // the poll contract holds.
             let outcome = unsafe { poll(ptr, &mut cx) };
-            // Yielded to its own slot, and no kill asked for: one test
+            // Yielded to its own slot, and no kill asked for: one compare
             // of the flags. A poll that leaves this loop keeps `REQUEUED`
             // for `run_task`. A stop asked for during the poll
             // (`request_stop`) raised the kill flag: no test of `stop`.
-            let again = h.owner_flags.get() & (REQUEUED | KILL_REQUESTED) == REQUEUED
+            let again = h.owner_flags.get() == yielded
                 && matches!(outcome, PollOutcome::Pending)
                 && ticker::now_us() == start
-                && !self.shared.kill_sent()
+                && !shared.kill_sent()
                 && self.ready_mut(|q| q.is_empty())
                 && n > 1;
             if !again {
@@ -710,6 +726,7 @@ impl Core {
             }
         };
         *left = n;
+        context::restore_current_waker(outer);
         outcome
     }
 
@@ -758,8 +775,9 @@ impl Core {
             /// Block until the start of this tick at the latest.
             Until(u64),
         }
-        // Tasks this turn wakes run before those already ready, so a task
-        // that yielded waits behind the I/O it let the scheduler see.
+        // Tasks this turn wakes run before those already ready that no
+        // turn woke, so a task that yielded waits behind the I/O it let the
+        // scheduler see.
         let mark = self.ready_mut(|q| q.mark());
         let busy = !self.ready_mut(|q| q.is_empty()) || self.stop.get();
         let mut wait = if busy {

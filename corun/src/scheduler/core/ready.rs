@@ -9,9 +9,11 @@
 //! grows with a burst and keeps its memory after it):
 //! `docs/design/ready-queue.md`.
 //!
-//! A look at the reactor puts the tasks it woke first (see
-//! [`ReadyQueue::promote_since`]). When the scheduler polls one that I/O
-//! or a message woke (not a timer), it first sets the other queued tasks aside ([`ReadyQueue::set_aside`]), so
+//! A look at the reactor puts the tasks it woke ahead of every task that
+//! no look woke, but behind those an earlier look woke that have not run
+//! yet (see [`ReadyQueue::promote_since`]). When the scheduler polls one
+//! that I/O or a message woke (not a timer), it
+//! first sets the other queued tasks aside ([`ReadyQueue::set_aside`]), so
 //! that what the woken task spawns or wakes runs next, before them; the
 //! tasks set aside wait *behind*, in their own order, as a second list
 //! that rejoins the first when that runs out or at the next look. Why:
@@ -44,6 +46,12 @@ pub(crate) struct ReadyQueue {
     /// First and last of the tasks set aside, linked like the front list;
     /// `None`: none.
     behind: Option<(NonNull<Header>, NonNull<Header>)>,
+    /// The last task that a look at the reactor woke and that has not been
+    /// popped yet, `None` when no such task is queued. The tasks woken by
+    /// looks and still queued are one run of the queue (front list, then
+    /// behind) ending here: a look appends the tasks it wakes after it, so
+    /// they queue behind those woken earlier, first in first out.
+    woken_last: Option<NonNull<Header>>,
 }
 
 impl ReadyQueue {
@@ -53,6 +61,7 @@ impl ReadyQueue {
             head: None,
             tail: NonNull::dangling(),
             behind: None,
+            woken_last: None,
         }
     }
 
@@ -138,11 +147,17 @@ impl ReadyQueue {
     }
 
     /// Moves the tasks pushed since `mark` was taken (those a look at the
-    /// reactor woke) to the front, in the order they were pushed, after
-    /// calling `each` on each of them; the tasks queued before follow in
-    /// their own order, those behind included (the lists join: what the
-    /// woken tasks queue from now on goes last again, so work they keep
-    /// spawning cannot starve the tasks that were set aside).
+    /// reactor woke), in the order they were pushed, after calling `each`
+    /// on each of them, to right behind the tasks earlier looks woke that
+    /// are still queued, or to the front if there are none; the other
+    /// tasks queued before follow in their own order, those behind
+    /// included (the lists join: what the woken tasks queue from now on
+    /// goes last again, so work they keep spawning cannot starve the tasks
+    /// that were set aside).
+    ///
+    /// Behind, not ahead of, the tasks woken earlier: while looks keep
+    /// waking tasks faster than batches run them, the newest first would
+    /// leave the oldest waiting for as long as the load lasts.
     ///
     /// # Safety
     /// `mark` was taken from this queue with no `pop_front` since (so the
@@ -164,32 +179,75 @@ impl ReadyQueue {
             }
             Some(_) => None,
         };
-        if let Some(first_new) = first_new {
-            let mut at = first_new;
-            loop {
-                // SAFETY: `at` is queued, so alive; from `first_new` to the
-                // tail every link was written by the push after it.
-                let h = unsafe { at.as_ref() };
-                each(h);
-                if at == self.tail {
-                    break;
-                }
-                match NonNull::new(h.ready_next()) {
-                    Some(next) => at = next,
-                    None => break,
-                }
+        let Some(first_new) = first_new else {
+            self.join_behind();
+            return;
+        };
+        let last_new = self.tail;
+        let mut at = first_new;
+        loop {
+            // SAFETY: `at` is queued, so alive; from `first_new` to the
+            // tail every link was written by the push after it.
+            let h = unsafe { at.as_ref() };
+            each(h);
+            if at == last_new {
+                break;
             }
-            // With a mark the front list had older tasks (no pop since):
-            // the new ones go before them.
-            if let (Some(old_tail), Some(old_head)) = (mark, self.head) {
-                // SAFETY: the tail is queued; only this thread touches
-                // links.
-                unsafe { self.tail.as_ref() }.set_ready_next(old_head);
-                self.head = Some(first_new);
-                self.tail = old_tail;
+            match NonNull::new(h.ready_next()) {
+                Some(next) => at = next,
+                None => break,
             }
         }
+        // Take the new tasks out: the front list ends at the mark again.
+        match mark {
+            None => self.head = None,
+            Some(old_tail) => self.tail = old_tail,
+        }
         self.join_behind();
+        match self.woken_last {
+            // SAFETY: `after` is queued (popping it clears `woken_last`);
+            // only this thread touches links.
+            Some(after) => unsafe { self.insert_after(after, first_new, last_new) },
+            None => {
+                match self.head {
+                    // SAFETY: `last_new` is alive (it was the tail); only
+                    // this thread touches links.
+                    Some(old_head) => unsafe { last_new.as_ref() }.set_ready_next(old_head),
+                    None => self.tail = last_new,
+                }
+                self.head = Some(first_new);
+            }
+        }
+        self.woken_last = Some(last_new);
+    }
+
+    /// Links the run `first..=last` (linked, out of the queue) after
+    /// `after`, a task of the front list (the lists are joined).
+    ///
+    /// # Safety
+    /// `after` is queued and the lists are joined (`behind` is `None`); the
+    /// run's tasks are alive and not in the queue.
+    #[inline]
+    unsafe fn insert_after(
+        &mut self,
+        after: NonNull<Header>,
+        first: NonNull<Header>,
+        last: NonNull<Header>,
+    ) {
+        debug_assert!(self.behind.is_none() && self.head.is_some());
+        if after == self.tail {
+            self.tail = last;
+        } else {
+            // SAFETY: `after` is queued and not the tail, so its link names
+            // the task after it, and was written by the push after it.
+            let next = unsafe { after.as_ref() }.ready_next();
+            if let Some(next) = NonNull::new(next) {
+                // SAFETY: `last` is alive (the caller's contract).
+                unsafe { last.as_ref() }.set_ready_next(next);
+            }
+        }
+        // SAFETY: `after` is queued; only this thread touches links.
+        unsafe { after.as_ref() }.set_ready_next(first);
     }
 
     /// Appends the tasks behind to the front list.
@@ -235,6 +293,11 @@ impl ReadyQueue {
         // SAFETY: `prev` is queued and not the tail (the k-th task follows
         // it); only this thread touches links.
         let picked = NonNull::new(unsafe { prev.as_ref() }.ready_next())?;
+        if self.woken_last == Some(picked) {
+            // Woken tasks before it may still be queued; the next look's
+            // go first then, which a seeded schedule may do anyway.
+            self.woken_last = None;
+        }
         if picked == self.tail {
             self.tail = prev;
         } else {
@@ -262,6 +325,10 @@ impl ReadyQueue {
             // not the tail, so its link was written by the push after it.
             NonNull::new(unsafe { first.as_ref() }.ready_next())
         };
+        if self.woken_last == Some(first) {
+            // The last of the woken run: none is left.
+            self.woken_last = None;
+        }
         Some(first)
     }
 }
