@@ -1,5 +1,5 @@
 //! The example programs (`examples/http_server.rs`, `url_fetch.rs`,
-//! `echo.rs`, `hyper_server.rs`, `hyper_client.rs`) run as real processes on 127.0.0.1 with
+//! `echo.rs`, `hyper_server.rs`, `hyper_client.rs`, `slow_poll.rs`) run as real processes on 127.0.0.1 with
 //! ephemeral ports and are driven by real clients: std sockets, the
 //! examples' own clients, and curl where it is installed.
 //! The harness (building, starting, bounded waits) is in `example_harness/`;
@@ -290,4 +290,24 @@ fn http_server_answers_curl() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(out.stdout, b"Hello, world!Hello, world!");
+}
+
+#[test]
+fn slow_poll_names_the_task_that_did_not_yield() {
+    let (status, out) = run_client("slow_poll", &[]);
+    assert!(status.success(), "{status:?}: {out}");
+    let warning = out
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("slow poll"))
+        .unwrap_or_else(|| panic!("no slow-poll warning: {out}"));
+    // The task's name and spawn site, and how long it ran.
+    assert!(warning.contains("(checksum, spawned at "), "{warning}");
+    assert!(warning.contains("examples/slow_poll.rs:"), "{warning}");
+    assert!(
+        warning.contains(" ms without reaching an await"),
+        "{warning}"
+    );
+    // It comes before the yielding version starts: the first checksum's.
+    let yielding = out.find("checksum yielding").expect("second phase ran");
+    assert!(out.find(warning).unwrap() < yielding, "{out}");
 }
