@@ -277,14 +277,12 @@
 //! empty); a pending timer adds 24 bytes. A million
 //! tasks sleeping in the benchmark cost about 130 bytes each, all told.
 //!
-//! Once a scheduler's task memory (or its registry, or its timer table)
-//! passes 4 MiB, it asks the kernel for transparent huge pages
-//! (`MADV_HUGEPAGE`) for what it adds: starting a million tasks then takes
-//! thousands of page faults fewer. A huge page counts in RSS as a whole, so
-//! each such structure may show up to 2 MiB more RSS than the bytes it
-//! touched (a third at worst, just past 4 MiB; less as it grows). With THP
-//! set to `never` (`/sys/kernel/mm/transparent_hugepage/enabled`) the
-//! advice is ignored.
+//! corun's memory stays in small pages: it never asks for transparent huge
+//! pages, whose first touch costs a time that varies run by run on virtual
+//! machines. A scheduler's task memory is made resident 64 KiB at a time,
+//! just ahead of use (`MADV_POPULATE_WRITE`), which takes one call where
+//! page faults would take sixteen; so RSS shows at most 64 KiB per
+//! scheduler more than the tasks touched.
 //!
 //! # The public API
 //!
@@ -402,7 +400,6 @@
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
 
 pub mod fs;
-pub(crate) mod hugepage;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod io;

@@ -11,12 +11,9 @@
 //! Rules:
 //! * Chunks are all the same size, so an index is a shift and a mask (the
 //!   wheel indexes its entries several times per fired timer).
-//! * Chunks come from the global allocator one at a time until the array
-//!   holds [`crate::hugepage::GROWN_BYTES`] (4 MiB); from then on they come
-//!   in groups of at least a huge page, aligned to it and offered to the
-//!   kernel for huge pages (`crate::hugepage`). A smaller array never
-//!   reaches a group, so it stays in small pages and counts only what it
-//!   touched.
+//! * Chunks come from the global allocator one at a time, in small pages,
+//!   so the array counts only what it touched (no huge pages: see "Small
+//!   pages, populated ahead" in `docs/design/memory.md`).
 //!
 //! This file is a plain container; it knows nothing about what it stores.
 
@@ -25,27 +22,19 @@ use std::marker::PhantomData;
 use std::ops::{Index, IndexMut};
 use std::ptr::NonNull;
 
-use crate::hugepage::{self, GROWN_BYTES, HUGE_PAGE};
-
 /// log2 of [`CHUNK`].
 const CHUNK_SHIFT: u32 = 10;
 /// Elements per chunk (24 KiB of timer entries, 8 KiB of registry slots;
 /// the kernel backs only the pages a chunk has filled).
 const CHUNK: usize = 1 << CHUNK_SHIFT;
 
-/// One allocation: one chunk, or a group of consecutive chunks.
-struct Block {
-    ptr: NonNull<u8>,
-    layout: Layout,
-}
-
 /// A push-only array with stable element addresses.
 pub(crate) struct SegVec<T> {
     /// Chunk `k` holds indices `k * CHUNK ..` at this address; chunks are
-    /// never reallocated. Slots below `len` are initialised, the rest not.
+    /// allocated one at a time with [`SegVec::CHUNK_LAYOUT`], never
+    /// reallocated, freed on drop. Slots below `len` are initialised, the
+    /// rest not.
     chunks: Vec<NonNull<T>>,
-    /// The allocations the chunks live in, freed on drop.
-    blocks: Vec<Block>,
     len: usize,
     /// The array owns its `T`s.
     _owns: PhantomData<T>,
@@ -71,21 +60,18 @@ fn locate(i: usize) -> (usize, usize) {
 }
 
 impl<T> SegVec<T> {
-    /// Bytes of one chunk.
-    const CHUNK_BYTES: usize = {
+    /// The allocation of one chunk.
+    const CHUNK_LAYOUT: Layout = {
         assert!(size_of::<T>() > 0, "SegVec does not store zero-sized types");
-        CHUNK * size_of::<T>()
+        match Layout::array::<T>(CHUNK) {
+            Ok(l) => l,
+            Err(_) => panic!("SegVec chunk too large"),
+        }
     };
-    /// Chunks allocated one at a time before groups start (see
-    /// `hugepage::GROWN_BYTES`).
-    const SINGLE_CHUNKS: usize = GROWN_BYTES.div_ceil(Self::CHUNK_BYTES);
-    /// Chunks per group: at least one huge page.
-    const GROUP_CHUNKS: usize = HUGE_PAGE.div_ceil(Self::CHUNK_BYTES);
 
     pub(crate) const fn new() -> SegVec<T> {
         SegVec {
             chunks: Vec::new(),
-            blocks: Vec::new(),
             len: 0,
             _owns: PhantomData,
         }
@@ -108,32 +94,16 @@ impl<T> SegVec<T> {
         self.len - 1
     }
 
-    /// Adds one chunk, or a group of them.
+    /// Adds one chunk.
     #[cold]
     fn grow(&mut self) {
-        let (n, align) = if self.chunks.len() < Self::SINGLE_CHUNKS {
-            (1, align_of::<T>())
-        } else {
-            (Self::GROUP_CHUNKS, HUGE_PAGE.max(align_of::<T>()))
-        };
-        let layout = Layout::from_size_align(n * Self::CHUNK_BYTES, align)
-            .unwrap_or_else(|_| capacity_overflow());
-        // SAFETY: the layout's size is not zero (`CHUNK_BYTES` > 0).
+        let layout = Self::CHUNK_LAYOUT;
+        // SAFETY: the layout's size is not zero (`T` is not zero-sized).
         let raw = unsafe { alloc::alloc(layout) };
         let Some(ptr) = NonNull::new(raw) else {
             alloc::handle_alloc_error(layout)
         };
-        if n > 1 {
-            // The group starts on a huge-page boundary (its alignment).
-            hugepage::advise_aligned(raw, layout.size() & !(HUGE_PAGE - 1));
-        }
-        self.blocks.push(Block { ptr, layout });
-        let first = ptr.cast::<T>();
-        for c in 0..n {
-            // SAFETY: chunk `c` of the block starts inside (or, for the
-            // last, at most at the end of) the allocation just made.
-            self.chunks.push(unsafe { first.add(c * CHUNK) });
-        }
+        self.chunks.push(ptr.cast::<T>());
     }
 
     /// The element at `i`, if `i < len`.
@@ -183,17 +153,12 @@ impl<T> Drop for SegVec<T> {
                 };
             }
         }
-        for b in &self.blocks {
+        for c in &self.chunks {
             // SAFETY: allocated in `grow` with exactly this layout; freed
             // once.
-            unsafe { alloc::dealloc(b.ptr.as_ptr(), b.layout) };
+            unsafe { alloc::dealloc(c.as_ptr().cast(), Self::CHUNK_LAYOUT) };
         }
     }
-}
-
-#[cold]
-fn capacity_overflow() -> ! {
-    panic!("SegVec capacity overflow")
 }
 
 impl<T> Index<usize> for SegVec<T> {
@@ -256,15 +221,14 @@ mod tests {
     }
 
     #[test]
-    fn groups_keep_order_drop_every_element_once_and_start_on_a_huge_page() {
+    fn many_chunks_keep_order_and_drop_every_element_once() {
         use std::rc::Rc;
         let token = Rc::new(());
-        // 256-byte elements: single chunks up to `GROWN_BYTES`, then
-        // groups. (Large elements keep the count of pushes low enough for
-        // Miri, which runs this test too.)
+        // 256-byte elements: 8 MiB over 33 chunks. (Large elements keep the
+        // count of pushes low enough for Miri, which runs this test too.)
         type Elem = (usize, Rc<()>, [u64; 30]);
         assert_eq!(size_of::<Elem>(), 256);
-        let n = (GROWN_BYTES + 2 * HUGE_PAGE) / 256 + 17;
+        let n = (8 << 20) / 256 + 17;
         let mut v: SegVec<Elem> = SegVec::new();
         for i in 0..n {
             v.push((i, token.clone(), [0; 30]));
@@ -272,8 +236,7 @@ mod tests {
         assert_eq!(Rc::strong_count(&token), n + 1);
         assert!(v.iter().map(|e| e.0).eq(0..n));
         assert_eq!(v[n - 1].0, n - 1);
-        let group_start = v.chunks[SegVec::<Elem>::SINGLE_CHUNKS].as_ptr() as usize;
-        assert_eq!(group_start % HUGE_PAGE, 0, "a group starts on a huge page");
+        assert_eq!(v.chunks.len(), n.div_ceil(CHUNK));
         drop(v);
         assert_eq!(Rc::strong_count(&token), 1, "every element dropped once");
     }

@@ -385,9 +385,6 @@ where
 {
     let tasks = tasks.into_iter();
     let mut out = Vec::with_capacity(tasks.size_hint().0);
-    // Filled end to end; for a million tasks, huge pages save most of the
-    // page faults of a 16 MiB vector.
-    crate::hugepage::advise_vec(&out);
     for t in tasks {
         out.push(t.await);
     }

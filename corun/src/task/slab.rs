@@ -3,10 +3,10 @@
 //!
 //! Why not the global allocator: here a spawn is a pop from a free list or
 //! a pointer bump, a finished task's cell is reused by the next spawn
-//! (still warm in cache), and chunks are large enough for the kernel to
-//! back with huge pages once a scheduler holds many tasks; `malloc` spent a
-//! large share of a million spawns in its own bookkeeping and in page
-//! faults (`docs/design/memory.md`).
+//! (still warm in cache), and fresh memory is made resident a window at a
+//! time ahead of use, one `madvise` call instead of a page fault per small
+//! page; `malloc` spent a large share of a million spawns in its own
+//! bookkeeping and in page faults (`docs/design/memory.md`).
 //!
 //! # Rules
 //!
@@ -19,6 +19,14 @@
 //! * Only the owner scheduler's thread allocates and touches the local free
 //!   lists. Any other thread gives a block back through a lock-free stack per
 //!   class, which the owner takes over whole when its own list runs dry.
+//! * Chunks stay in small pages, never advised for huge pages: on the
+//!   project's virtual machines a fresh huge page comes from memory the
+//!   guest reported free to the host, and its first touch cost anywhere
+//!   from a quarter to five times a small page's, run by run (why, and the
+//!   figures: "Small pages, populated ahead" in `docs/design/memory.md`).
+//! * Only the current window ([`WINDOW`] bytes) is populated ahead of the
+//!   blocks handed out: the memory made resident before it is used stays
+//!   under one window per scheduler.
 //! * Chunks are returned to the OS only when the slab drops, which happens
 //!   when the scheduler's shared state drops, which happens after the last
 //!   task cell is gone. A scheduler that once held a million tasks keeps
@@ -56,11 +64,15 @@ const CLASSES: usize = MAX_BLOCK / GRAIN;
 pub(crate) const TABLE_BYTES: usize = 4120;
 /// Bytes at the start of each chunk holding its tag (one grain).
 const TAG_SIZE: usize = GRAIN;
-/// Chunk size and alignment: one huge page.
-const CHUNK: usize = crate::hugepage::HUGE_PAGE;
-/// From this many chunks on, new chunks are offered to the kernel for huge
-/// pages (see `crate::hugepage::GROWN_BYTES` for why not from the first).
-const HUGE_AFTER: usize = crate::hugepage::GROWN_BYTES / CHUNK;
+/// Chunk size and alignment ([`chunk_tag`] finds a chunk's start by
+/// masking a block's address).
+const CHUNK: usize = 2 << 20;
+/// Bytes of a chunk populated at a time, ahead of the blocks cut from
+/// them: 16 small pages per `madvise` call. A divisor of [`CHUNK`], at
+/// least [`TABLE_BYTES`]. Larger saves little more (the call is a small
+/// part of a window's cost) and makes an idle scheduler's RSS larger.
+const WINDOW: usize = 64 << 10;
+const _: () = assert!(CHUNK % WINDOW == 0 && WINDOW >= TABLE_BYTES);
 
 /// The size class serving `layout`, or `None` if the slab cannot.
 pub(crate) const fn class_of(layout: Layout) -> Option<usize> {
@@ -84,11 +96,13 @@ struct FreeBlock {
 /// The owner thread's part.
 struct Local {
     free: [*mut FreeBlock; CLASSES],
-    /// Next unused byte of the newest chunk, and its end (both null before
-    /// the first chunk). `bump` is derived from the chunk pointer, so the
-    /// blocks cut from it carry the chunk's provenance.
+    /// Next unused byte of the newest chunk, the end of its populated
+    /// window, and the end of the chunk (all null before the first chunk).
+    /// `bump` is derived from the chunk pointer, so the blocks cut from it
+    /// carry the chunk's provenance.
     bump: *mut u8,
     end: *mut u8,
+    chunk_end: *mut u8,
     chunks: Vec<NonNull<u8>>,
     /// Blocks handed out minus blocks given back by `free_local`.
     live: usize,
@@ -118,6 +132,7 @@ impl Slab {
                 free: [ptr::null_mut(); CLASSES],
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
+                chunk_end: ptr::null_mut(),
                 chunks: Vec::new(),
                 live: 0,
             }),
@@ -264,29 +279,71 @@ impl Drop for Slab {
 }
 
 /// Cuts `size` bytes (a multiple of `GRAIN`, at most [`TABLE_BYTES`])
-/// from the newest chunk, mapping a new one (with `tag` at its start) when
-/// too little is left; `None` if the OS refused it.
+/// from the newest chunk's populated window, opening the next window or
+/// mapping a new chunk when too little is left; `None` if the OS refused a
+/// chunk.
 #[inline]
 fn bump(l: &mut Local, size: usize, tag: *const ()) -> Option<NonNull<u8>> {
     if l.end.addr() - l.bump.addr() < size {
-        let chunk = new_chunk(l.chunks.len() >= HUGE_AFTER)?;
-        l.chunks.push(chunk);
-        // `chunk_tag` reads the tag through the chunk's address alone
-        // (a block's pointer may only cover the block): it needs the
-        // chunk's provenance exposed.
-        let _ = chunk.as_ptr().expose_provenance();
-        // SAFETY: the chunk is fresh, writable, CHUNK-aligned and much
-        // larger than the tag; blocks start after it.
-        unsafe { chunk.as_ptr().cast::<*const ()>().write(tag) };
-        // The tail of the old chunk (< TABLE_BYTES) is left unused.
-        l.bump = chunk.as_ptr().wrapping_add(TAG_SIZE);
-        l.end = chunk.as_ptr().wrapping_add(CHUNK);
+        next_window(l, size, tag)?;
     }
     let block = l.bump;
-    // Stays inside the chunk (or one past its end): `size` bytes were
-    // left, checked above.
+    // Stays inside the window (or one past its end): `size` bytes were
+    // left, checked above or made so by `next_window`.
     l.bump = l.bump.wrapping_add(size);
     NonNull::new(block)
+}
+
+/// Makes at least `size` bytes available at `l.bump`: populates the next
+/// window of the newest chunk, or maps a new chunk (with `tag` at its
+/// start) and populates its first window when the chunk has too little
+/// left. `None` if the OS refused the chunk.
+#[cold]
+fn next_window(l: &mut Local, size: usize, tag: *const ()) -> Option<()> {
+    if l.chunk_end.addr() - l.bump.addr() >= size {
+        // `end` is window-aligned and below `chunk_end` (else too little
+        // would be left in the chunk), so the next window fits in it; it
+        // covers `size` as `size <= WINDOW`.
+        populate(l.end, WINDOW);
+        l.end = l.end.wrapping_add(WINDOW);
+        return Some(());
+    }
+    let chunk = new_chunk()?;
+    l.chunks.push(chunk);
+    // `chunk_tag` reads the tag through the chunk's address alone
+    // (a block's pointer may only cover the block): it needs the
+    // chunk's provenance exposed.
+    let _ = chunk.as_ptr().expose_provenance();
+    populate(chunk.as_ptr(), WINDOW);
+    // SAFETY: the chunk is fresh, writable, CHUNK-aligned and much
+    // larger than the tag; blocks start after it.
+    unsafe { chunk.as_ptr().cast::<*const ()>().write(tag) };
+    // The tail of the old chunk (< TABLE_BYTES) is left unused.
+    l.bump = chunk.as_ptr().wrapping_add(TAG_SIZE);
+    l.end = chunk.as_ptr().wrapping_add(WINDOW);
+    l.chunk_end = chunk.as_ptr().wrapping_add(CHUNK);
+    Some(())
+}
+
+/// Makes the `len` bytes at `start` resident now, in one call, rather than
+/// a page fault at a time as they are first written. `start` is
+/// page-aligned and the range lies inside one of the slab's chunks.
+/// Advice only: where the kernel lacks `MADV_POPULATE_WRITE` (before
+/// Linux 5.14) the pages fault in on first use as before.
+fn populate(start: *mut u8, len: usize) {
+    // Miri has neither pages nor `madvise`; populating never changes
+    // contents (fresh pages read as zero either way), so skipping it hides
+    // nothing Miri could check.
+    #[cfg(miri)]
+    let _ = (start, len);
+    #[cfg(all(target_os = "linux", not(miri)))]
+    // SAFETY: the range lies inside a chunk the slab mapped read-write and
+    // still owns. `MADV_POPULATE_WRITE` only faults its pages in as a
+    // write would (a page already present keeps its contents); it fails
+    // harmlessly (ignored here) on kernels without it.
+    unsafe {
+        libc::madvise(start.cast(), len, libc::MADV_POPULATE_WRITE);
+    }
 }
 
 /// The tag given to [`Slab::alloc`] when it mapped the chunk holding
@@ -309,11 +366,11 @@ pub(crate) unsafe fn chunk_tag(block: *const u8) -> *const () {
 }
 
 /// Maps a `CHUNK`-aligned chunk of `CHUNK` bytes (lazily committed by the
-/// kernel); `huge` asks for transparent huge pages.
+/// kernel, in small pages).
 #[cfg(not(miri))]
-fn new_chunk(huge: bool) -> Option<NonNull<u8>> {
-    // Map twice the size, then trim to an aligned chunk: the kernel can
-    // only use a huge page for an aligned 2 MiB range.
+fn new_chunk() -> Option<NonNull<u8>> {
+    // Map twice the size, then trim to an aligned chunk (the alignment
+    // `chunk_tag` relies on).
     let len = 2 * CHUNK;
     // SAFETY: an anonymous private mapping at an address of the kernel's
     // choosing; no existing memory is affected.
@@ -346,10 +403,6 @@ fn new_chunk(huge: bool) -> Option<NonNull<u8>> {
             libc::munmap(aligned.wrapping_add(CHUNK).cast(), tail);
         }
     }
-    if huge {
-        // Advice only: without THP support the chunk uses small pages.
-        crate::hugepage::advise_aligned(aligned, CHUNK);
-    }
     NonNull::new(aligned)
 }
 
@@ -377,7 +430,7 @@ const CHUNK_LAYOUT: Layout = match Layout::from_size_align(CHUNK, CHUNK) {
 /// The chunk has the same size and alignment, so every rule of the slab
 /// (and `chunk_tag`) holds as in the real build.
 #[cfg(miri)]
-fn new_chunk(_huge: bool) -> Option<NonNull<u8>> {
+fn new_chunk() -> Option<NonNull<u8>> {
     // SAFETY: the layout has a non-zero size.
     NonNull::new(unsafe { std::alloc::alloc(CHUNK_LAYOUT) })
 }
@@ -489,6 +542,63 @@ mod tests {
             assert_eq!(chunk_tag(b.as_ptr()), TAG);
         }
         assert_eq!(slab.chunks(), 2);
+    }
+
+    /// Which of the chunk's small pages are resident, from `mincore`.
+    fn resident_pages(chunk: usize) -> Vec<bool> {
+        let mut v = vec![0u8; CHUNK / 4096];
+        // SAFETY: the range is one chunk the caller's slab has mapped;
+        // `v` has one byte per 4 KiB page of it.
+        let rc = unsafe { libc::mincore(chunk as *mut libc::c_void, CHUNK, v.as_mut_ptr()) };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        v.iter().map(|b| b & 1 == 1).collect()
+    }
+
+    /// Whether this kernel knows `MADV_POPULATE_WRITE` (Linux 5.14+),
+    /// asked on a page of our own.
+    fn kernel_populates() -> bool {
+        // SAFETY: a fresh private anonymous page, advised, then unmapped;
+        // nothing else is touched.
+        unsafe {
+            let p = libc::mmap(
+                ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            let ok = libc::madvise(p, 4096, libc::MADV_POPULATE_WRITE) == 0;
+            libc::munmap(p, 4096);
+            ok
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "calls mincore on the slab's mmap")]
+    fn a_window_is_populated_ahead_of_the_bump_and_no_further() {
+        let slab = Slab::new();
+        // SAFETY: owner thread; the blocks stay in the slab until it drops.
+        let first = unsafe { slab.alloc(0, TAG) }.unwrap();
+        let chunk = first.as_ptr() as usize & !(CHUNK - 1);
+        let pages = WINDOW / 4096;
+        if !kernel_populates() {
+            eprintln!("skipped: this kernel has no MADV_POPULATE_WRITE");
+            return;
+        }
+        let resident = resident_pages(chunk);
+        assert!(resident[..pages].iter().all(|&r| r), "the first window");
+        assert!(!resident[pages..].iter().any(|&r| r), "past the window");
+        // One block past the first window opens the second, only.
+        let per_window = WINDOW / MAX_BLOCK;
+        for _ in 0..per_window {
+            // SAFETY: as above.
+            unsafe { slab.alloc(CLASSES - 1, TAG) }.unwrap();
+        }
+        let resident = resident_pages(chunk);
+        assert!(resident[..2 * pages].iter().all(|&r| r), "two windows");
+        assert!(!resident[2 * pages..].iter().any(|&r| r), "past two");
     }
 
     #[test]
