@@ -61,15 +61,20 @@ where
     corun::yield_now().await;
     assert!(log.borrow().is_empty());
     tx.write_all(b"x").unwrap();
-    let fillers: Vec<_> = (0..FILLERS)
+    let fillers = spawn_fillers(&log);
+    reader.await.unwrap();
+    corun::join_all(fillers).await;
+    log.take()
+}
+
+/// Spawns [`FILLERS`] tasks that each log `Filler`.
+fn spawn_fillers(log: &Log) -> Vec<corun::Task<()>> {
+    (0..FILLERS)
         .map(|_| {
             let l = log.clone();
             corun::spawn(async move { l.borrow_mut().push(Ran::Filler) })
         })
-        .collect();
-    reader.await.unwrap();
-    corun::join_all(fillers).await;
-    log.take()
+        .collect()
 }
 
 fn position(log: &[Ran], what: Ran) -> usize {
@@ -125,12 +130,7 @@ fn a_task_spawned_by_a_timer_woken_task_queues_behind_older_ready_tasks() {
         // is rounded up to) passes for sure while this thread blocks.
         corun::yield_now().await;
         std::thread::sleep(std::time::Duration::from_millis(3));
-        let fillers: Vec<_> = (0..FILLERS)
-            .map(|_| {
-                let l = log.clone();
-                corun::spawn(async move { l.borrow_mut().push(Ran::Filler) })
-            })
-            .collect();
+        let fillers = spawn_fillers(&log);
         sleeper.await.unwrap();
         corun::join_all(fillers).await;
         log.take()
