@@ -236,6 +236,65 @@ fn tasks_woken_by_an_earlier_look_run_before_those_a_later_look_wakes() {
     );
 }
 
+/// A task that yields runs behind the tasks ready at the time and those
+/// the next look at the poller wakes, but ahead of what later looks wake.
+/// Otherwise, while looks keep waking tasks faster than batches run them
+/// (a busy keep-alive server), the yielder waits for as long as the load
+/// lasts. Here a ring of tasks passes tokens through sockets, each pass a
+/// readiness wake, with more tokens in flight than a batch polls, so the
+/// tasks woken and not yet run never run out while the tokens circulate.
+/// The task that yields among them must come back after about two rounds
+/// of the ring (the tasks ahead of it, then one look's wakes), not when
+/// the ring stops at its pass limit.
+#[test]
+fn a_task_that_yields_runs_before_what_later_looks_wake() {
+    const RING: usize = 1_000;
+    const TOKENS: usize = 600;
+    const PASS_LIMIT: usize = 100_000;
+    let (back_after, limit) = run(|| async {
+        let passes = Rc::new(Cell::new(0usize));
+        let (mut txs, rxs): (Vec<_>, Vec<_>) = (0..RING)
+            .map(|i| {
+                let (mut tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+                if i < TOKENS {
+                    tx.write_all(b"t").unwrap();
+                }
+                let tx = corun::net::UnixStream::from_std(tx).unwrap();
+                (tx, corun::net::UnixStream::from_std(rx).unwrap())
+            })
+            .unzip();
+        // Task i reads from its own socket and passes to task i - 1, which
+        // ran before it: each pass waits for a look at the poller, rather
+        // than piling tokens up for the task about to run.
+        txs.rotate_right(1);
+        let ring: Vec<_> = rxs
+            .into_iter()
+            .zip(txs)
+            .map(|(rx, tx)| {
+                let passes = passes.clone();
+                corun::spawn(async move {
+                    let mut buf = [0u8; 1];
+                    while rx.read(&mut buf).await.unwrap() == 1 && passes.get() < PASS_LIMIT {
+                        passes.set(passes.get() + 1);
+                        tx.write_all(b"t").await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        corun::yield_now().await;
+        let back_after = passes.get();
+        for task in &ring {
+            task.kill();
+        }
+        corun::join_all(ring).await;
+        (back_after, PASS_LIMIT)
+    });
+    assert!(
+        back_after < 4 * RING,
+        "the yielder came back after {back_after} passes (the ring stops at {limit})"
+    );
+}
+
 // ---- an accept storm on one scheduler --------------------------------------
 
 const REQUEST: &[u8] = b"GET / HTTP/1.0\r\n\r\n";

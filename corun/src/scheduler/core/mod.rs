@@ -34,8 +34,9 @@
 //! aside, so what it spawns or wakes runs next, until the next turn (an
 //! accept loop's handlers before clients not yet started); not for a task
 //! a timer woke (a tick fires sleepers in batches, and their joiner would
-//! run once per sleeper). A yield always goes behind every ready task
-//! (`ready`, `docs/design/io-first.md`).
+//! run once per sleeper). A yield always goes behind every ready task and
+//! the next waking turn's tasks, but ahead of later turns' (`ready`,
+//! `docs/design/io-first.md`).
 //!
 //! Each poll is timed on the coarse clock for free: one relaxed load after
 //! it; when the clock moved, `clock_moved` measures that poll (`slow_poll`)

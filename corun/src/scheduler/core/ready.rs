@@ -11,7 +11,8 @@
 //!
 //! A look at the reactor puts the tasks it woke ahead of every task that
 //! no look woke, but behind those an earlier look woke that have not run
-//! yet (see [`ReadyQueue::promote_since`]). When the scheduler polls one
+//! yet, and behind a task that yielded before the previous look (see
+//! [`ReadyQueue::promote_since`]). When the scheduler polls one
 //! that I/O or a message woke (not a timer), it
 //! first sets the other queued tasks aside ([`ReadyQueue::set_aside`]), so
 //! that what the woken task spawns or wakes runs next, before them; the
@@ -46,12 +47,18 @@ pub(crate) struct ReadyQueue {
     /// First and last of the tasks set aside, linked like the front list;
     /// `None`: none.
     behind: Option<(NonNull<Header>, NonNull<Header>)>,
-    /// The last task that a look at the reactor woke and that has not been
-    /// popped yet, `None` when no such task is queued. The tasks woken by
-    /// looks and still queued are one run of the queue (front list, then
-    /// behind) ending here: a look appends the tasks it wakes after it, so
-    /// they queue behind those woken earlier, first in first out.
+    /// The end of the woken run: the last task that a look at the reactor
+    /// woke, or that yielded before a look and so joined the run there,
+    /// and that has not been popped yet; `None` when no such task is
+    /// queued. The run is the queue's start (front list, then behind) up
+    /// to here: a look appends the tasks it wakes after it, so they queue
+    /// behind those woken earlier, first in first out.
     woken_last: Option<NonNull<Header>>,
+    /// The last task queued by an explicit yield since the last look at
+    /// the reactor that woke tasks, `None` when none is (or it was
+    /// popped). The next look that wakes tasks ends the woken run there:
+    /// the tasks a later look wakes queue behind the yielder.
+    yielded_last: Option<NonNull<Header>>,
 }
 
 impl ReadyQueue {
@@ -62,6 +69,7 @@ impl ReadyQueue {
             tail: NonNull::dangling(),
             behind: None,
             woken_last: None,
+            yielded_last: None,
         }
     }
 
@@ -103,12 +111,15 @@ impl ReadyQueue {
 
     /// Appends `ptr` after every queued task, those behind included: where
     /// a task that yields goes (an explicit yield lets every other ready
-    /// task run first).
+    /// task run first). The next look at the reactor puts the tasks it
+    /// wakes ahead of it, and those of later looks behind it (see
+    /// [`ReadyQueue::promote_since`]).
     ///
     /// # Safety
     /// As for [`ReadyQueue::push_back`].
     #[inline]
     pub(crate) unsafe fn push_last(&mut self, ptr: NonNull<Header>) {
+        self.yielded_last = Some(ptr);
         match &mut self.behind {
             // SAFETY: the caller's contract.
             None => unsafe { self.push_back(ptr) },
@@ -158,6 +169,13 @@ impl ReadyQueue {
     /// Behind, not ahead of, the tasks woken earlier: while looks keep
     /// waking tasks faster than batches run them, the newest first would
     /// leave the oldest waiting for as long as the load lasts.
+    ///
+    /// Then the woken run extends to the last task that yielded since the
+    /// previous look that woke any, if it is still queued, and over the
+    /// tasks queued ahead of it: a yield goes behind every task ready at
+    /// the time and behind what the next look that wakes tasks wakes, but
+    /// not behind what later looks wake, or a yielder would wait for as
+    /// long as looks keep waking tasks.
     ///
     /// # Safety
     /// `mark` was taken from this queue with no `pop_front` since (so the
@@ -218,7 +236,10 @@ impl ReadyQueue {
                 self.head = Some(first_new);
             }
         }
-        self.woken_last = Some(last_new);
+        // A yielder still queued was pushed at the end of the queue after
+        // the previous look that woke tasks, so it follows every task
+        // woken so far.
+        self.woken_last = Some(self.yielded_last.take().unwrap_or(last_new));
     }
 
     /// Links the run `first..=last` (linked, out of the queue) after
@@ -298,6 +319,9 @@ impl ReadyQueue {
             // go first then, which a seeded schedule may do anyway.
             self.woken_last = None;
         }
+        if self.yielded_last == Some(picked) {
+            self.yielded_last = None;
+        }
         if picked == self.tail {
             self.tail = prev;
         } else {
@@ -328,6 +352,9 @@ impl ReadyQueue {
         if self.woken_last == Some(first) {
             // The last of the woken run: none is left.
             self.woken_last = None;
+        }
+        if self.yielded_last == Some(first) {
+            self.yielded_last = None;
         }
         Some(first)
     }
