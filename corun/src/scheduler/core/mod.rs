@@ -26,7 +26,10 @@
 //! So while tasks keep yielding, ready I/O waits at most one tick gap plus
 //! the poll in progress before the scheduler sees it (250 µs once batches
 //! run long, up to 2 ms for the first two after a quiet spell,
-//! `docs/design/cadence.md`), and the task it wakes
+//! `docs/design/cadence.md`); a task that yields with nothing else ready
+//! and polls of 2 µs or more is timed by the batch itself (`lone_polls`,
+//! one clock reading per check): about 250 µs of its polls per batch,
+//! without a tick. The task it wakes
 //! runs before every task that was ready and that no turn woke (a yielder
 //! waits behind it). The budget and the clock only decide how often I/O is checked;
 //! they never make a task's ready operation return `Pending`. Before the
@@ -246,6 +249,18 @@ pub(crate) struct Core {
     /// batch during which the coarse clock moved: a later poll began after
     /// it (see `clock_moved`).
     since_us: Cell<u64>,
+    /// The last clock reading in nanoseconds since `origin`: when the
+    /// batch that follows began (`lone_polls` times lone yielders from it).
+    batch_ns: Cell<u64>,
+    /// `batch_ns` of the last batch that checked a lone yielder
+    /// (`lone_polls`), the batch's age then (ns) and the poll budget left
+    /// then: the next check in the same batch measures the polls between.
+    lone_batch: Cell<u64>,
+    lone_age: Cell<u64>,
+    lone_left: Cell<usize>,
+    /// `batch_ns` of the batch whose last such check timed it (its lone
+    /// yielder's polls were long enough), else `u64::MAX`.
+    lone_timed: Cell<u64>,
     ids: Cell<(u64, u64)>,
     /// The seeded schedule's generator, if the scheduler has a seed.
     rng: Option<seeded::Rng>,
@@ -321,6 +336,11 @@ impl Core {
             now_tick: Cell::new(0),
             clock_us: Cell::new(0),
             since_us: Cell::new(0),
+            batch_ns: Cell::new(0),
+            lone_batch: Cell::new(u64::MAX),
+            lone_age: Cell::new(0),
+            lone_left: Cell::new(0),
+            lone_timed: Cell::new(u64::MAX),
             ids: Cell::new((0, 0)),
             rng,
             virtual_ns,
@@ -623,8 +643,29 @@ impl Core {
                         && *left > 1
                         && !self.options.measure_busy_time
                     {
-                        outcome = self.yield_alone(ptr, start, left);
+                        // The batch times a lone yielder itself (one clock
+                        // reading per check, not per poll): as many more
+                        // polls as fit in a tick gap (`lone_polls`,
+                        // docs/design/cadence.md).
+                        let (more, real) = self.lone_polls(*left);
+                        if more == 0 {
+                            // A reading past `start`: `run_ready` ends the
+                            // batch as if the clock had moved.
+                            return (true, real.max(start.wrapping_add(1)));
+                        }
+                        let cap = (*left).min(more.saturating_add(1));
+                        let mut n = cap;
+                        outcome = self.yield_alone(ptr, start, &mut n);
+                        *left -= cap - n;
                         continue;
+                    }
+                    if now != start {
+                        // A tick ends the batch at a lone yield. Checked
+                        // all the same (once per tick): a long poll makes
+                        // the batch timed, and a tick that lands in the
+                        // yielder's own long poll must not keep the ticker
+                        // fast.
+                        self.lone_polls(*left);
                     }
                     return (true, now);
                 }
@@ -951,7 +992,11 @@ impl Core {
         loop {
             self.drain_messages();
             let began = self.clock_us.get();
+            let began_ns = self.batch_ns.get();
             let (polled, cut) = self.run_ready(budget);
+            // A clock cut that left nothing ready ended a batch that was
+            // ending by itself (its last poll went back to waiting).
+            let cut = cut && !self.ready_mut(|q| q.is_empty());
             self.bump(|s| s.polls += polled as u64);
             if done() || self.stop.get() {
                 return;
@@ -962,9 +1007,12 @@ impl Core {
             // look at the poller included: the ticker keeps its short gap
             // while batches do. A batch that ran the queue dry ended by
             // itself, however long it took; a tick that lands early in a
-            // batch ends it but says nothing of its length.
+            // batch ends it but says nothing of its length. A batch that
+            // timed a lone yielder itself (`lone_polls`) does not need the
+            // ticker to end it, however long it ran.
             let ran = self.clock_us.get().saturating_sub(began);
-            awake.batch_ended((cut || polled == budget) && ran >= ticker::PERIOD_US / 2);
+            let timed = self.lone_timed.get() == began_ns;
+            awake.batch_ended(!timed && (cut || polled == budget) && ran >= ticker::PERIOD_US / 2);
             budget = if found || (polled < budget && !cut) {
                 BUDGET
             } else {
