@@ -101,8 +101,7 @@ impl Core {
 
     /// A task yielded while no other task was ready, and the batch could
     /// poll it again at once (`yield_alone`): returns how many more polls
-    /// it may give the task before the batch ends (0: end it now), and the
-    /// real clock in coarse microseconds.
+    /// it may give the task before the batch ends (0: end it now).
     ///
     /// The task's poll length is the batch's whole age at the first check
     /// of a batch (an upper bound), the time per poll since the last check
@@ -114,10 +113,10 @@ impl Core {
     /// per batch of short polls, one per poll for polls near a tick gap.
     #[cold]
     #[inline(never)]
-    pub(super) fn lone_polls(&self, left: usize) -> (usize, u64) {
+    pub(super) fn lone_polls(&self, left: usize) -> usize {
         if self.is_virtual() {
             // The real clock must not shape a replayable schedule.
-            return (usize::MAX, ticker::now_us());
+            return usize::MAX;
         }
         let now = Instant::now().saturating_duration_since(self.origin);
         let now_ns = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
@@ -132,15 +131,14 @@ impl Core {
         self.lone_batch.set(began);
         self.lone_age.set(age);
         self.lone_left.set(left);
-        let more = if per_poll < LONE_MIN_POLL_NS {
+        if per_poll < LONE_MIN_POLL_NS {
             self.lone_timed.set(u64::MAX);
             usize::MAX
         } else {
             self.lone_timed.set(began);
             let more = (ticker::PERIOD_US * 1000).saturating_sub(age) / per_poll;
             usize::try_from(more).unwrap_or(usize::MAX)
-        };
-        (more, now_ns / 1000)
+        }
     }
 
     /// The coarse clock moved during a poll of `h` that began at or after

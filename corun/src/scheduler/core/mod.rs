@@ -555,17 +555,25 @@ impl Core {
             }
         }
         if let Some(ptr) = again {
-            self.requeue_alone(ptr);
+            self.requeue_alone(ptr, left);
         }
         (budget - left, cut)
     }
 
     /// Queues the task that `run_task` let run again at once when the batch
-    /// ends with it (budget spent, or the clock moved). Out of line: its
-    /// code must not crowd the registers of the polling loop.
+    /// ends with it (budget spent, the clock moved, or `lone_polls` ended
+    /// it), `left` polls short of the budget. Out of line: its code must
+    /// not crowd the registers of the polling loop.
     #[cold]
     #[inline(never)]
-    fn requeue_alone(&self, ptr: NonNull<Header>) {
+    fn requeue_alone(&self, ptr: NonNull<Header>, left: usize) {
+        if self.lone_timed.get() != self.batch_ns.get() {
+            // A tick (or the budget) ended the batch at a lone yield: timed
+            // all the same if the task's polls are long (one clock reading
+            // per batch), since a tick that lands in the yielder's own
+            // long poll must not keep the ticker fast.
+            self.lone_polls(left);
+        }
         // SAFETY: alive: it is pending.
         let h = unsafe { raw::header(ptr) };
         if h.owner_flags.get() & DUMP_DETAILS != 0 {
@@ -643,29 +651,14 @@ impl Core {
                         && *left > 1
                         && !self.options.measure_busy_time
                     {
-                        // The batch times a lone yielder itself (one clock
-                        // reading per check, not per poll): as many more
-                        // polls as fit in a tick gap (`lone_polls`,
-                        // docs/design/cadence.md).
-                        let (more, real) = self.lone_polls(*left);
-                        if more == 0 {
-                            // A reading past `start`: `run_ready` ends the
-                            // batch as if the clock had moved.
-                            return (true, real.max(start.wrapping_add(1)));
-                        }
-                        let cap = (*left).min(more.saturating_add(1));
-                        let mut n = cap;
-                        outcome = self.yield_alone(ptr, start, &mut n);
-                        *left -= cap - n;
+                        let Some(o) = self.lone_yield(ptr, start, left) else {
+                            // The batch timed the task and ends here
+                            // (`lone_polls`): a value past `start` makes
+                            // `run_ready` end it as if the clock had moved.
+                            return (true, start.wrapping_add(1));
+                        };
+                        outcome = o;
                         continue;
-                    }
-                    if now != start {
-                        // A tick ends the batch at a lone yield. Checked
-                        // all the same (once per tick): a long poll makes
-                        // the batch timed, and a tick that lands in the
-                        // yielder's own long poll must not keep the ticker
-                        // fast.
-                        self.lone_polls(*left);
                     }
                     return (true, now);
                 }
@@ -769,6 +762,30 @@ impl Core {
         *left = n;
         context::restore_current_waker(outer);
         outcome
+    }
+
+    /// `yield_alone`, once the batch has timed the task (one clock reading
+    /// per call, not per poll: `lone_polls`, docs/design/cadence.md): at
+    /// most as many more polls as fit in a tick gap, and `None` (no poll)
+    /// when none fit, for `run_task` to end the batch. Apart, so that the
+    /// polling loop keeps its registers.
+    #[inline(never)]
+    fn lone_yield(
+        &self,
+        ptr: NonNull<Header>,
+        start: u64,
+        left: &mut usize,
+    ) -> Option<PollOutcome> {
+        let more = self.lone_polls(*left);
+        if more == 0 {
+            return None;
+        }
+        // At least 2 (`left` is more than one): one poll, one kept.
+        let cap = (*left).min(more.saturating_add(1));
+        let mut n = cap;
+        let outcome = self.yield_alone(ptr, start, &mut n);
+        *left -= cap - n;
+        Some(outcome)
     }
 
     /// A poll that left its task pending while a kill or dump details ask
