@@ -129,6 +129,54 @@ fn a_task_woken_by_io_runs_before_tasks_that_yielded() {
     assert!(late <= 5, "yielders ran {late} polls before the reader");
 }
 
+/// A task alone on its scheduler whose poll runs longer than a tick gap
+/// (here 300 µs of work, then a write, then a yield): the scheduler times
+/// the batch itself at the yield (docs/design/cadence.md, "Lone
+/// yielders") and looks at the poller before polling it again, however
+/// slowly the ticker ticks at that moment (up to 2 ms after a quiet
+/// spell, when by the ticker alone the yielder would get about six more
+/// polls first). The reader the write woke runs before the yielder's next
+/// poll.
+#[test]
+fn a_lone_yielder_with_long_polls_lets_the_poller_in_after_each_poll() {
+    let _serial = serial();
+    let late = watchdog("long yielder and reader", || {
+        corun::run(async {
+            let (mut tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+            let rx = corun::net::UnixStream::from_std(rx).unwrap();
+            let got = Rc::new(Cell::new(false));
+            let g = got.clone();
+            let reader = corun::spawn(async move {
+                let mut buf = [0u8; 8];
+                let n = rx.read(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], b"x");
+                g.set(true);
+            });
+            // Let the reader reach its pending read.
+            corun::yield_now().await;
+            assert!(!got.get());
+            let mut late = 0u32;
+            for round in 0..50 {
+                busy(Duration::from_micros(300));
+                if round == 0 {
+                    tx.write_all(b"x").unwrap();
+                }
+                corun::yield_now().await;
+                if got.get() {
+                    break;
+                }
+                late += 1;
+            }
+            reader.await.unwrap();
+            late
+        })
+    });
+    assert_eq!(
+        late, 0,
+        "the yielder got {late} more polls before the reader"
+    );
+}
+
 /// A `Write` into a shared buffer, for a `tracing` subscriber.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

@@ -19,7 +19,10 @@
 //! it, up to [`SLOW_PERIOD`]; the first long batch after none unparks the
 //! ticker, so the next gap is a [`PERIOD`] at once. A server whose batches end by themselves (its tasks
 //! wait on I/O) costs the process one wake-up per [`SLOW_PERIOD`], not one
-//! per [`PERIOD`].
+//! per [`PERIOD`]. A batch that timed its lone yielder itself (the core's
+//! `lone_polls`) does not count as long either: a server with one busy
+//! connection among idle ones, or one CPU-bound job that yields, keeps the
+//! gap at [`SLOW_PERIOD`] too.
 //!
 //! # Protocol (no lost wake-up, no idle ticking)
 //!

@@ -23,6 +23,13 @@ use crate::time::wheel::TimerKey;
 /// (cascaded) once before it fires, like with millisecond ticks.
 pub(crate) const TICK_NS: u64 = 1 << 17;
 
+/// The shortest poll of a lone yielder that the batch times itself
+/// (`Core::lone_polls`). Shorter polls are left to the budget and the
+/// ticker, as before: a check there would only add clock readings (and
+/// under an emulator such as callgrind, whose clock runs some 50 times
+/// slower than the code, turns as well).
+const LONE_MIN_POLL_NS: u64 = 2_000;
+
 impl Core {
     /// Ticks since the time base, as of the last clock reading.
     pub(crate) fn now_tick(&self) -> u64 {
@@ -88,7 +95,50 @@ impl Core {
         };
         self.clock_us.set(us);
         self.since_us.set(us);
+        self.batch_ns.set(u64::try_from(ns).unwrap_or(u64::MAX));
         now
+    }
+
+    /// A task yielded while no other task was ready, and the batch could
+    /// poll it again at once (`yield_alone`): returns how many more polls
+    /// it may give the task before the batch ends (0: end it now).
+    ///
+    /// The task's poll length is the batch's whole age at the first check
+    /// of a batch (an upper bound), the time per poll since the last check
+    /// at later ones. Polls of [`LONE_MIN_POLL_NS`] or more: as many as
+    /// fit in a tick [`ticker::PERIOD`] from the batch's start, and the
+    /// batch counts as timed (`lone_timed`: it does not keep the ticker
+    /// fast, `docs/design/cadence.md`). Shorter polls: no limit, as
+    /// before (the budget or a tick ends the batch). Cold: a check or two
+    /// per batch of short polls, one per poll for polls near a tick gap.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn lone_polls(&self, left: usize) -> usize {
+        if self.is_virtual() {
+            // The real clock must not shape a replayable schedule.
+            return usize::MAX;
+        }
+        let now = Instant::now().saturating_duration_since(self.origin);
+        let now_ns = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        let began = self.batch_ns.get();
+        let age = now_ns.saturating_sub(began).max(1);
+        let per_poll = if self.lone_batch.get() == began {
+            let polls = self.lone_left.get().saturating_sub(left).max(1) as u64;
+            (age.saturating_sub(self.lone_age.get()) / polls).max(1)
+        } else {
+            age
+        };
+        self.lone_batch.set(began);
+        self.lone_age.set(age);
+        self.lone_left.set(left);
+        if per_poll < LONE_MIN_POLL_NS {
+            self.lone_timed.set(u64::MAX);
+            usize::MAX
+        } else {
+            self.lone_timed.set(began);
+            let more = (ticker::PERIOD_US * 1000).saturating_sub(age) / per_poll;
+            usize::try_from(more).unwrap_or(usize::MAX)
+        }
     }
 
     /// The coarse clock moved during a poll of `h` that began at or after

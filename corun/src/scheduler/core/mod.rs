@@ -26,7 +26,10 @@
 //! So while tasks keep yielding, ready I/O waits at most one tick gap plus
 //! the poll in progress before the scheduler sees it (250 µs once batches
 //! run long, up to 2 ms for the first two after a quiet spell,
-//! `docs/design/cadence.md`), and the task it wakes
+//! `docs/design/cadence.md`); a task that yields with nothing else ready
+//! and polls of 2 µs or more is timed by the batch itself (`lone_polls`,
+//! one clock reading per check): about 250 µs of its polls per batch,
+//! without a tick. The task it wakes
 //! runs before every task that was ready and that no turn woke (a yielder
 //! waits behind it). The budget and the clock only decide how often I/O is checked;
 //! they never make a task's ready operation return `Pending`. Before the
@@ -247,6 +250,18 @@ pub(crate) struct Core {
     /// batch during which the coarse clock moved: a later poll began after
     /// it (see `clock_moved`).
     since_us: Cell<u64>,
+    /// The last clock reading in nanoseconds since `origin`: when the
+    /// batch that follows began (`lone_polls` times lone yielders from it).
+    batch_ns: Cell<u64>,
+    /// `batch_ns` of the last batch that checked a lone yielder
+    /// (`lone_polls`), the batch's age then (ns) and the poll budget left
+    /// then: the next check in the same batch measures the polls between.
+    lone_batch: Cell<u64>,
+    lone_age: Cell<u64>,
+    lone_left: Cell<usize>,
+    /// `batch_ns` of the batch whose last such check timed it (its lone
+    /// yielder's polls were long enough), else `u64::MAX`.
+    lone_timed: Cell<u64>,
     ids: Cell<(u64, u64)>,
     /// The seeded schedule's generator, if the scheduler has a seed.
     rng: Option<seeded::Rng>,
@@ -322,6 +337,11 @@ impl Core {
             now_tick: Cell::new(0),
             clock_us: Cell::new(0),
             since_us: Cell::new(0),
+            batch_ns: Cell::new(0),
+            lone_batch: Cell::new(u64::MAX),
+            lone_age: Cell::new(0),
+            lone_left: Cell::new(0),
+            lone_timed: Cell::new(u64::MAX),
             ids: Cell::new((0, 0)),
             rng,
             virtual_ns,
@@ -536,17 +556,25 @@ impl Core {
             }
         }
         if let Some(ptr) = again {
-            self.requeue_alone(ptr);
+            self.requeue_alone(ptr, left);
         }
         (budget - left, cut)
     }
 
     /// Queues the task that `run_task` let run again at once when the batch
-    /// ends with it (budget spent, or the clock moved). Out of line: its
-    /// code must not crowd the registers of the polling loop.
+    /// ends with it (budget spent, the clock moved, or `lone_polls` ended
+    /// it), `left` polls short of the budget. Out of line: its code must
+    /// not crowd the registers of the polling loop.
     #[cold]
     #[inline(never)]
-    fn requeue_alone(&self, ptr: NonNull<Header>) {
+    fn requeue_alone(&self, ptr: NonNull<Header>, left: usize) {
+        if self.lone_timed.get() != self.batch_ns.get() {
+            // A tick (or the budget) ended the batch at a lone yield: timed
+            // all the same if the task's polls are long (one clock reading
+            // per batch), since a tick that lands in the yielder's own
+            // long poll must not keep the ticker fast.
+            self.lone_polls(left);
+        }
         // SAFETY: alive: it is pending.
         let h = unsafe { raw::header(ptr) };
         if h.owner_flags.get() & DUMP_DETAILS != 0 {
@@ -624,7 +652,13 @@ impl Core {
                         && *left > 1
                         && !self.options.measure_busy_time
                     {
-                        outcome = self.yield_alone(ptr, start, left);
+                        let Some(o) = self.lone_yield(ptr, start, left) else {
+                            // The batch timed the task and ends here
+                            // (`lone_polls`): a value past `start` makes
+                            // `run_ready` end it as if the clock had moved.
+                            return (true, start.wrapping_add(1));
+                        };
+                        outcome = o;
                         continue;
                     }
                     return (true, now);
@@ -729,6 +763,30 @@ impl Core {
         *left = n;
         context::restore_current_waker(outer);
         outcome
+    }
+
+    /// `yield_alone`, once the batch has timed the task (one clock reading
+    /// per call, not per poll: `lone_polls`, docs/design/cadence.md): at
+    /// most as many more polls as fit in a tick gap, and `None` (no poll)
+    /// when none fit, for `run_task` to end the batch. Apart, so that the
+    /// polling loop keeps its registers.
+    #[inline(never)]
+    fn lone_yield(
+        &self,
+        ptr: NonNull<Header>,
+        start: u64,
+        left: &mut usize,
+    ) -> Option<PollOutcome> {
+        let more = self.lone_polls(*left);
+        if more == 0 {
+            return None;
+        }
+        // At least 2 (`left` is more than one): one poll, one kept.
+        let cap = (*left).min(more.saturating_add(1));
+        let mut n = cap;
+        let outcome = self.yield_alone(ptr, start, &mut n);
+        *left -= cap - n;
+        Some(outcome)
     }
 
     /// A poll that left its task pending while a kill or dump details ask
@@ -952,7 +1010,11 @@ impl Core {
         loop {
             self.drain_messages();
             let began = self.clock_us.get();
+            let began_ns = self.batch_ns.get();
             let (polled, cut) = self.run_ready(budget);
+            // A clock cut that left nothing ready ended a batch that was
+            // ending by itself (its last poll went back to waiting).
+            let cut = cut && !self.ready_mut(|q| q.is_empty());
             self.bump(|s| s.polls += polled as u64);
             if done() || self.stop.get() {
                 return;
@@ -963,9 +1025,12 @@ impl Core {
             // look at the poller included: the ticker keeps its short gap
             // while batches do. A batch that ran the queue dry ended by
             // itself, however long it took; a tick that lands early in a
-            // batch ends it but says nothing of its length.
+            // batch ends it but says nothing of its length. A batch that
+            // timed a lone yielder itself (`lone_polls`) does not need the
+            // ticker to end it, however long it ran.
             let ran = self.clock_us.get().saturating_sub(began);
-            awake.batch_ended((cut || polled == budget) && ran >= ticker::PERIOD_US / 2);
+            let timed = self.lone_timed.get() == began_ns;
+            awake.batch_ended(!timed && (cut || polled == budget) && ran >= ticker::PERIOD_US / 2);
             budget = if found || (polled < budget && !cut) {
                 BUDGET
             } else {
