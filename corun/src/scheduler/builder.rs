@@ -12,7 +12,7 @@ use super::affinity;
 use super::core::{Core, MAX_IDLE_SPIN, Options};
 use super::group::{Group, GroupSlot};
 use super::shared::{CoreShared, Msg};
-use super::{Scheduler, context, in_task};
+use super::{Scheduler, context, in_task, ticker};
 use crate::task::MAX_CORES;
 
 /// Configures a scheduler before starting it.
@@ -363,6 +363,9 @@ impl Builder {
     pub fn start(mut self) -> std::io::Result<Scheduler> {
         self.options = self.resolved()?;
         let cpus = self.cpus()?;
+        if cpus.iter().any(Option::is_some) {
+            ticker::start_before_pinning();
+        }
         let slot = GroupSlot::default();
         let mut threads = Vec::with_capacity(self.cores);
         let mut shareds = Vec::with_capacity(self.cores);
@@ -469,6 +472,9 @@ impl Builder {
         let cpus = this
             .cpus()
             .unwrap_or_else(|e| panic!("corun: cannot read the allowed CPUs: {e}"));
+        if cpus.iter().any(Option::is_some) {
+            ticker::start_before_pinning();
+        }
         // Held until `run` returns: this thread gets its CPUs back then.
         let _pinned = cpus.first().copied().flatten().map(|cpu| {
             affinity::pin_current(cpu).unwrap_or_else(|e| panic!("corun: {}", pin_error(0, cpu, e)))

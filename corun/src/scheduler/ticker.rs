@@ -76,6 +76,16 @@ pub(crate) fn now_us() -> u64 {
     NOW_US.load(Ordering::Relaxed)
 }
 
+/// Starts the ticker now, on the calling thread's CPUs, if it is not
+/// running yet. The builder calls it before it pins a core: a thread
+/// inherits its creator's CPUs, and a ticker started by a pinned core
+/// would share that one CPU with it for the life of the process, so that
+/// core, carrying every tick's wake-up, would finish its share of a
+/// fan-out last (`docs/design/many-cores.md`).
+pub(crate) fn start_before_pinning() {
+    TICKER.get_or_init(start);
+}
+
 /// A scheduler stops blocking (or starts running).
 pub(crate) fn awake() {
     AWAKE.fetch_add(1, Ordering::SeqCst);
