@@ -211,7 +211,10 @@ impl Registry {
     }
 
     /// Stores `ptr`. `own_block`: spawned on this scheduler's thread, with
-    /// an id from its current block (or the next one).
+    /// an id from one of its blocks. Tasks enter in about the order of
+    /// their ids, but not exactly: one spawned earlier may enter later
+    /// (late registration, `scheduler::core`), into its block's page if
+    /// that still has one.
     pub(crate) fn insert(&mut self, ptr: NonNull<Header>, own_block: bool) {
         // SAFETY: the caller hands over a live task.
         let id = unsafe { raw::header(ptr) }.id;
@@ -221,7 +224,7 @@ impl Registry {
             let page = if self.cur_block == seq >> BLOCK_SHIFT {
                 self.cur_page
             } else {
-                self.start_page(seq >> BLOCK_SHIFT, ptr)
+                self.page_for(seq >> BLOCK_SHIFT, ptr)
             };
             let key = self.key_of(ptr);
             if key != EMPTY {
@@ -283,8 +286,18 @@ impl Registry {
         OVERFLOW | idx
     }
 
-    /// Makes the page of `block` the current one, compacting the page it
-    /// replaces if little of it is left.
+    /// The page of `block` (not the current one): the one it has, else a
+    /// new page, made the current one.
+    #[inline(never)]
+    fn page_for(&mut self, block: u64, first: NonNull<Header>) -> u32 {
+        match self.page_of(block) {
+            Some(n) => n,
+            None => self.start_page(block, first),
+        }
+    }
+
+    /// Makes a new page for `block` (which has none) the current one,
+    /// compacting the page it replaces if little of it is left.
     #[inline(never)]
     fn start_page(&mut self, block: u64, first: NonNull<Header>) -> u32 {
         if self.base == 0 {
@@ -336,7 +349,7 @@ impl Registry {
         while let Some((block, n)) = self.thinned.pop() {
             let holds = self.pages[n as usize]
                 .as_ref()
-                .is_some_and(|p| p.block == block && p.live > 0);
+                .is_some_and(|p| p.block == block && p.live > 0 && p.live <= COMPACT_AT);
             if holds && n != self.cur_page {
                 self.compact(n);
             }
@@ -550,9 +563,11 @@ impl Registry {
     }
 
     /// Page `n` (not the current page) came down to [`COMPACT_AT`] tasks
-    /// or fewer: released if it holds none, else noted once (as it reaches
-    /// `COMPACT_AT`: an old page only loses tasks) for compaction when the
-    /// next page starts.
+    /// or fewer: released if it holds none, else noted as it reaches
+    /// `COMPACT_AT` for compaction when the next page starts. (An old page
+    /// mostly only loses tasks; one that gained some by late registration
+    /// may be noted twice, or hold more than `COMPACT_AT` again when the
+    /// note is read, which then leaves it be.)
     #[inline(never)]
     fn page_thinned(&mut self, n: u32) {
         let Some(page) = self.pages[n as usize].as_ref() else {
