@@ -30,6 +30,7 @@
 //! changes no task's place in the queue.
 
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use super::Core;
 use crate::task::CORE_SHIFT;
@@ -71,7 +72,13 @@ impl Core {
             return;
         }
         if let Some(ptr) = self.current() {
-            self.register_late(ptr);
+            // SAFETY: the task being polled is alive.
+            let owner = unsafe { raw::header(ptr) }.owner_ptr();
+            // Only this core's own: a task of another scheduler polled on
+            // this thread (a nested `run`) is never this core's to enter.
+            if std::ptr::eq(owner, Arc::as_ptr(&self.shared)) {
+                self.register_late(ptr);
+            }
         }
         let mut registry = self.registry.borrow_mut();
         let mut entered = 0;
