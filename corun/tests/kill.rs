@@ -384,3 +384,42 @@ fn tasks_not_yet_polled_are_found_listed_and_counted() {
         assert_eq!(corun::stats().tasks, 1, "only the caller is left");
     });
 }
+
+/// A kill sent from another thread while the task runs its first poll
+/// (before it is in the registry) ends it killed when that poll returns
+/// `Pending`.
+#[test]
+fn a_kill_sent_during_the_first_poll_ends_the_task() {
+    corun::run(async {
+        let in_poll = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicBool::new(false));
+        let (p, s) = (in_poll.clone(), sent.clone());
+        let victim = corun::spawn(async move {
+            p.store(true, Ordering::Release);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !s.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            std::future::pending::<()>().await;
+        });
+        let (p, s) = (in_poll.clone(), sent.clone());
+        let killer = std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !p.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            let killed = victim.kill();
+            s.store(true, Ordering::Release);
+            (killed, victim)
+        });
+        // The victim's first poll runs now, and waits for the kill.
+        corun::yield_now().await;
+        assert!(
+            sent.load(Ordering::Acquire),
+            "the kill was sent during the poll"
+        );
+        let (killed, victim) = killer.join().unwrap();
+        assert!(killed, "the handle's kill found a live task");
+        assert!(victim.await.unwrap_err().is_killed());
+    });
+}
