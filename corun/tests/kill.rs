@@ -334,3 +334,92 @@ fn tasks_left_on_old_registry_pages_stay_listed_and_killable_by_id() {
         }
     });
 }
+
+/// Tasks not polled yet are found by id, listed and counted like any
+/// other (they enter the registry late, `scheduler::core::late`), across
+/// several registry pages; one that kills itself by id in its first poll
+/// ends killed.
+#[test]
+fn tasks_not_yet_polled_are_found_listed_and_counted() {
+    corun::run(async {
+        let polled = Rc::new(Cell::new(0u32));
+        let tasks: Vec<_> = (0..3000)
+            .map(|_| {
+                let p = polled.clone();
+                corun::spawn(async move {
+                    p.set(p.get() + 1);
+                    1u64
+                })
+            })
+            .collect();
+        let suicide = corun::spawn(async {
+            let me = corun::current().expect("a task runs");
+            assert!(corun::kill(me), "its own id is found in its first poll");
+            std::future::pending::<()>().await;
+        });
+        assert_eq!(corun::stats().tasks, 3002, "the caller and every new task");
+        let infos = corun::tasks();
+        for t in tasks.iter().step_by(97) {
+            assert!(infos.iter().any(|i| i.id == t.id()), "{} listed", t.id());
+        }
+        let mut killed = 0;
+        for t in tasks.iter().step_by(7) {
+            assert!(corun::kill(t.id()), "{} found by id", t.id());
+            killed += 1;
+        }
+        let mut sum = 0;
+        let mut errors = 0;
+        for t in tasks {
+            match t.await {
+                Ok(v) => sum += v,
+                Err(e) => {
+                    assert!(e.is_killed());
+                    errors += 1;
+                }
+            }
+        }
+        assert_eq!((errors, sum), (killed, 3000 - killed as u64));
+        assert_eq!(polled.get() as u64, sum, "a killed task was polled");
+        assert!(suicide.await.unwrap_err().is_killed());
+        assert_eq!(corun::stats().tasks, 1, "only the caller is left");
+    });
+}
+
+/// A kill sent from another thread while the task runs its first poll
+/// (before it is in the registry) ends it killed when that poll returns
+/// `Pending`.
+#[test]
+fn a_kill_sent_during_the_first_poll_ends_the_task() {
+    corun::run(async {
+        let in_poll = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicBool::new(false));
+        let (p, s) = (in_poll.clone(), sent.clone());
+        let victim = corun::spawn(async move {
+            p.store(true, Ordering::Release);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !s.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            std::future::pending::<()>().await;
+        });
+        let (p, s) = (in_poll.clone(), sent.clone());
+        let killer = std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !p.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            let killed = victim.kill();
+            s.store(true, Ordering::Release);
+            (killed, victim)
+        });
+        // The victim's first poll runs now, and waits for the kill.
+        corun::yield_now().await;
+        assert!(
+            sent.load(Ordering::Acquire),
+            "the kill was sent during the poll"
+        );
+        let (killed, victim) = killer.join().unwrap();
+        assert!(killed, "the handle's kill found a live task");
+        assert!(victim.await.unwrap_err().is_killed());
+    });
+}

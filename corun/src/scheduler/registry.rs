@@ -29,14 +29,21 @@
 //!
 //! # Memory
 //!
-//! Pages are cut from the scheduler's task slab (`task::slab`), so past
-//! its first 4 MiB they come in huge pages, as the task cells do. A page
-//! is emptied when its last task ends, and kept for the next burst of
-//! spawns. A page that is no longer the current one and holds
-//! [`COMPACT_AT`] tasks or fewer moves them to the overflow and is
-//! emptied, so a few long-lived tasks never pin whole pages: a live task
-//! costs four bytes in a page that holds more than `COMPACT_AT` tasks, or
-//! an overflow entry.
+//! Pages are cut from the scheduler's task slab (`task::slab`), in small
+//! pages populated ahead, as the task cells are. A page is emptied when its
+//! last task ends, and kept for the next burst of spawns. A page that is
+//! no longer the current one and holds [`COMPACT_AT`] tasks or fewer is
+//! compacted (its tasks move to the overflow and it is emptied) when the
+//! next page is started, so a few long-lived tasks never pin whole pages:
+//! a live task costs four bytes in a page that holds more than
+//! `COMPACT_AT` tasks, or an overflow entry, once spawning goes on.
+//!
+//! Compaction waits for the next page because a spare page is only ever
+//! needed there (slab memory never goes back to the OS), and because a
+//! page draining in spawn order would otherwise send its last
+//! `COMPACT_AT` tasks through the overflow's map just before they end:
+//! 23 of the 430 instructions of a spawn and join in the benchmark's
+//! spawn cell (`docs/design/memory.md`).
 //!
 //! Why ids are laid out this way: `docs/design/many-cores.md`.
 //!
@@ -148,6 +155,10 @@ pub(crate) struct Registry {
     /// Emptied pages, kept for reuse: slab memory has no way back but
     /// this (a burst of spawns is followed by another, which reuses them).
     spare: Vec<PagePtr>,
+    /// Old pages that came down to [`COMPACT_AT`] tasks, as `(block, page
+    /// number)`, compacted when the next page starts if they still hold
+    /// any (an entry whose page number now holds another block is stale).
+    thinned: Vec<(u64, u32)>,
     overflow: Vec<Entry>,
     overflow_free: Vec<u32>,
     overflow_by_id: IdMap<u32>,
@@ -178,6 +189,7 @@ impl Registry {
             cur_page: NONE,
             last: Cell::new((u64::MAX, NONE)),
             spare: Vec::new(),
+            thinned: Vec::new(),
             overflow: Vec::new(),
             overflow_free: Vec::new(),
             overflow_by_id: IdMap::default(),
@@ -199,7 +211,10 @@ impl Registry {
     }
 
     /// Stores `ptr`. `own_block`: spawned on this scheduler's thread, with
-    /// an id from its current block (or the next one).
+    /// an id from one of its blocks. Tasks enter in about the order of
+    /// their ids, but not exactly: one spawned earlier may enter later
+    /// (late registration, `scheduler::core`), into its block's page if
+    /// that still has one.
     pub(crate) fn insert(&mut self, ptr: NonNull<Header>, own_block: bool) {
         // SAFETY: the caller hands over a live task.
         let id = unsafe { raw::header(ptr) }.id;
@@ -209,7 +224,7 @@ impl Registry {
             let page = if self.cur_block == seq >> BLOCK_SHIFT {
                 self.cur_page
             } else {
-                self.start_page(seq >> BLOCK_SHIFT, ptr)
+                self.page_for(seq >> BLOCK_SHIFT, ptr)
             };
             let key = self.key_of(ptr);
             if key != EMPTY {
@@ -271,8 +286,18 @@ impl Registry {
         OVERFLOW | idx
     }
 
-    /// Makes the page of `block` the current one, compacting the page it
-    /// replaces if little of it is left.
+    /// The page of `block` (not the current one): the one it has, else a
+    /// new page, made the current one.
+    #[inline(never)]
+    fn page_for(&mut self, block: u64, first: NonNull<Header>) -> u32 {
+        match self.page_of(block) {
+            Some(n) => n,
+            None => self.start_page(block, first),
+        }
+    }
+
+    /// Makes a new page for `block` (which has none) the current one,
+    /// compacting the page it replaces if little of it is left.
     #[inline(never)]
     fn start_page(&mut self, block: u64, first: NonNull<Header>) -> u32 {
         if self.base == 0 {
@@ -292,6 +317,7 @@ impl Registry {
                 _ => {}
             }
         }
+        self.compact_thinned();
         let mut page = self.spare.pop().unwrap_or_else(|| {
             let mut page = self.new_page();
             if self.keeps_details {
@@ -315,6 +341,19 @@ impl Registry {
         self.by_block.insert(block, n);
         (self.cur_block, self.cur_page) = (block, n);
         n
+    }
+
+    /// Compacts the old pages noted in `thinned` that still hold tasks
+    /// (those emptied meanwhile were released when their last task ended).
+    fn compact_thinned(&mut self) {
+        while let Some((block, n)) = self.thinned.pop() {
+            let holds = self.pages[n as usize]
+                .as_ref()
+                .is_some_and(|p| p.block == block && p.live > 0 && p.live <= COMPACT_AT);
+            if holds && n != self.cur_page {
+                self.compact(n);
+            }
+        }
     }
 
     /// Moves what page `n` still holds to the overflow and releases the
@@ -493,7 +532,7 @@ impl Registry {
         page.live -= 1;
         self.len -= 1;
         if page.live <= COMPACT_AT && n != self.cur_page {
-            self.page_emptied(n);
+            self.page_thinned(n);
         }
     }
 
@@ -516,24 +555,32 @@ impl Registry {
                 page.live -= 1;
                 self.len -= 1;
                 if page.live <= COMPACT_AT && n != self.cur_page {
-                    self.page_emptied(n);
+                    self.page_thinned(n);
                 }
             }
             None => {}
         }
     }
 
-    /// Releases page `n`, left with few tasks or none (not the current page):
-    /// compacted into the overflow first if it still holds some.
+    /// Page `n` (not the current page) came down to [`COMPACT_AT`] tasks
+    /// or fewer: released if it holds none, else noted as it reaches
+    /// `COMPACT_AT` for compaction when the next page starts. (An old page
+    /// mostly only loses tasks; one that gained some by late registration
+    /// may be noted twice, or hold more than `COMPACT_AT` again when the
+    /// note is read, which then leaves it be.)
     #[inline(never)]
-    fn page_emptied(&mut self, n: u32) {
-        let live = self.pages[n as usize].as_ref().map_or(0, |p| p.live);
-        if live == 0 {
-            if let Some(page) = self.pages[n as usize].take() {
-                self.release_page(n, page);
+    fn page_thinned(&mut self, n: u32) {
+        let Some(page) = self.pages[n as usize].as_ref() else {
+            return;
+        };
+        match page.live {
+            0 => {
+                if let Some(page) = self.pages[n as usize].take() {
+                    self.release_page(n, page);
+                }
             }
-        } else {
-            self.compact(n);
+            COMPACT_AT => self.thinned.push((page.block, n)),
+            _ => {}
         }
     }
 

@@ -64,9 +64,13 @@ pub(crate) const FINISHED: u8 = 1 << 2;
 /// `kill` was called while the task was running (it killed itself, or a
 /// future it polls did): the future is dropped as soon as `poll` returns.
 pub(crate) const KILL_REQUESTED: u8 = 1 << 3;
-/// A poll of this task lasted at least one coarse-clock tick, so the
-/// scheduler keeps its longest poll in a side table until the task ends.
-pub(crate) const LONG_POLLED: u8 = 1 << 4;
+/// The task is not in its scheduler's registry: spawned on the
+/// scheduler's own thread and not yet past its first poll, it is in the
+/// ready queue or being polled. A task that ends in its first poll never
+/// enters the registry; one that waits enters it then, and a look-up by
+/// id or a walk over the live tasks first enters every such task
+/// (`scheduler::core`, "Late registration").
+pub(crate) const UNREGISTERED: u8 = 1 << 4;
 /// The scheduler keeps dump details for this task (set when it is
 /// admitted, never cleared): a poll that returns `Pending` notes since
 /// when it waits. A bit here, so that the common end of a poll tests the
@@ -105,6 +109,16 @@ pub(crate) const JOIN_WAKER_SET: u8 = 1 << 4;
 /// compare-exchange), so the handle's `kill` answer always holds.
 pub(crate) const KILL_SENT: u8 = 1 << 5;
 
+// ---- `site`: owner thread only --------------------------------------------
+
+/// The bits of `Header::site` holding the spawn site's index.
+pub(crate) const SITE_INDEX: u8 = 0x7f;
+/// In `Header::site`: a poll of this task lasted at least one coarse-clock
+/// tick, so the scheduler keeps its longest poll in a side table until the
+/// task ends. (Here rather than in `owner_flags`, whose bits the polling
+/// loop tests together; this one is read once, when the task ends.)
+pub(crate) const LONG_POLLED: u8 = 0x80;
+
 /// `Header::stage`: the future is alive in the stage.
 pub(super) const STAGE_PENDING: u8 = 0;
 /// `Header::stage`: the future's output is in the stage.
@@ -125,14 +139,16 @@ pub(crate) struct Header {
     /// (who sets and clears each: the module docs' table).
     pub(crate) remote_flags: crate::loom::AtomicU8,
     /// Owner-thread flags: `SCHEDULED`, `RUNNING`, `FINISHED`,
-    /// `KILL_REQUESTED`, `LONG_POLLED`, `DUMP_DETAILS`.
+    /// `KILL_REQUESTED`, `UNREGISTERED`, `DUMP_DETAILS`, `WOKEN_OUTSIDE`,
+    /// `REQUEUED`.
     pub(crate) owner_flags: Cell<u8>,
     /// What the stage union holds (`STAGE_*`). Same access rules as the
     /// stage itself (see the module docs).
     pub(super) stage: UnsafeCell<u8>,
     /// Where the task was spawned: an index into its scheduler's table of
-    /// spawn sites (`0`: unknown). Owner thread only; it fills the byte the
-    /// layout would otherwise pad, so it costs no memory.
+    /// spawn sites (`0`: unknown) in the low seven bits ([`SITE_INDEX`]),
+    /// and [`LONG_POLLED`] in the top bit. Owner thread only; it fills the
+    /// byte the layout would otherwise pad, so it costs no memory.
     pub(crate) site: Cell<u8>,
     /// How many times the future was polled (for `tasks()` snapshots).
     pub(crate) polls: Cell<u32>,

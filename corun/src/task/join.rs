@@ -13,11 +13,21 @@ use crate::task::raw::Header;
 use crate::task::slim_waker::SlimWaker;
 
 /// Stores `waker` as the join waker unless the task already completed.
-/// Returns true if the caller must read the output now.
+/// Returns true if the caller must read the output now. The check for a
+/// completed task is inline: a handle awaited after its task ended (a
+/// spawn burst joined in order) makes no call.
+#[inline]
 pub(crate) fn register_join_waker(h: &Header, waker: &Waker) -> bool {
     if protocol::is_complete(&h.remote_flags) {
         return true;
     }
+    store_join_waker(h, waker)
+}
+
+/// [`register_join_waker`] for a task not seen complete: stores the waker,
+/// then looks again.
+#[inline(never)]
+fn store_join_waker(h: &Header, waker: &Waker) -> bool {
     let old = protocol::store_join(&h.remote_flags, || {
         // SAFETY: `JOIN_LOCK` is held, so nobody else touches the slot.
         let slot = unsafe { &mut *h.join_waker.get() };

@@ -347,7 +347,7 @@ pub struct TaskInfo {
     /// [`Builder::slow_poll`](crate::Builder::slow_poll).
     pub longest_poll: Duration,
     /// Where it was spawned (the caller of `spawn`), if known: a scheduler
-    /// remembers its first 255 distinct spawn sites.
+    /// remembers its first 127 distinct spawn sites.
     pub spawned_at: Option<&'static std::panic::Location<'static>>,
     /// The task that spawned it (on any core, or even another scheduler),
     /// if the scheduler keeps [dump details](crate::Builder::dump_details);

@@ -50,7 +50,7 @@ use std::task::{Context, Poll};
 
 pub(crate) use super::header::{
     DUMP_DETAILS, FINISHED, HANDLE, Header, JOIN_WAKER_SET, KILL_REQUESTED, LONG_POLLED, REQUEUED,
-    RUNNING, SCHEDULED, WOKEN_OUTSIDE, header, ref_dec, ref_inc,
+    RUNNING, SCHEDULED, SITE_INDEX, UNREGISTERED, WOKEN_OUTSIDE, header, ref_dec, ref_inc,
 };
 use super::header::{STAGE_DONE, STAGE_EMPTY, STAGE_FAILED, STAGE_PENDING};
 use crate::scheduler::shared::CoreShared;

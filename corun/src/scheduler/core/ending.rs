@@ -19,8 +19,9 @@ use crate::time::wheel::Wheel;
 impl Core {
     /// Kills task `id`. False if no such task is alive here.
     pub(crate) fn kill(&self, id: TaskId) -> bool {
-        let found = self.registry.borrow_mut().get(id.id);
-        let Some(ptr) = found else { return false };
+        let Some(ptr) = self.find(id.id) else {
+            return false;
+        };
         // SAFETY: the registry keeps it alive.
         let h = unsafe { raw::header(ptr) };
         let l = h.owner_flags.get();
@@ -78,11 +79,10 @@ impl Core {
         } else {
             self.finish_rest(ptr, exit, prev);
         }
-        let l = h.owner_flags.get();
-        if l & LONG_POLLED != 0 {
+        if h.site.get() & LONG_POLLED != 0 {
             self.forget_long_poll(h);
         }
-        if l & SCHEDULED == 0 {
+        if h.owner_flags.get() & SCHEDULED == 0 {
             // SAFETY: the registry reference, no longer needed.
             unsafe { raw::ref_dec(ptr) };
         }
@@ -185,6 +185,7 @@ impl Core {
             }
         }
         loop {
+            self.register_all();
             let ids: Vec<TaskId> = self
                 .registry
                 .borrow()

@@ -56,7 +56,8 @@
 //!
 //! # Task lifetime rules
 //!
-//! * The registry holds one reference per unfinished task.
+//! * The registry holds one reference per unfinished task (for a task not
+//!   registered yet, the core holds it in the registry's name: `late`).
 //! * A finished task leaves the registry at once; its registry reference is
 //!   released then, unless the task sits in the ready queue (`SCHEDULED`),
 //!   in which case the pop releases it.
@@ -94,6 +95,7 @@ mod ready;
 pub(crate) use clock::TICK_NS;
 mod idle;
 pub(crate) use idle::{DEFAULT_IDLE_SPIN, MAX_IDLE_SPIN};
+mod late;
 mod seeded;
 mod sites;
 mod slow_poll;
@@ -107,7 +109,7 @@ use crate::reactor::Reactor;
 use crate::task::protocol;
 use crate::task::raw::{
     self, DUMP_DETAILS, FINISHED, Header, KILL_REQUESTED, PollOutcome, REQUEUED, RUNNING,
-    SCHEDULED, WOKEN_OUTSIDE,
+    SCHEDULED, UNREGISTERED, WOKEN_OUTSIDE,
 };
 use crate::task::{CORE_SHIFT, Exit, Task, TaskId};
 use crate::time::wheel::Wheel;
@@ -220,8 +222,13 @@ pub(crate) struct Core {
     /// once per poll (the yield path), only through [`Core::ready_mut`],
     /// whose borrows never outlive a `push_back`/`pop_front`/`is_empty`.
     ready: UnsafeCell<ReadyQueue>,
-    /// Every unfinished task by id, for kill, wait and snapshots.
+    /// Every unfinished task by id, for kill, wait and snapshots, but
+    /// those not registered yet (`late`).
     registry: RefCell<Registry>,
+    /// How many tasks are `UNREGISTERED`, and the id of the oldest of
+    /// them (meaningless when there are none; see `late`).
+    unregistered: Cell<usize>,
+    lazy_since: Cell<u64>,
     /// Waiters by id (`wait`, `join_all`): target id -> (waiter key, waker).
     id_waiters: RefCell<IdMap<Vec<(u64, Waker)>>>,
     /// Outcomes delivered to id waiters that have not looked yet.
@@ -319,6 +326,8 @@ impl Core {
             shared: shared.clone(),
             side_tables: options.measure_busy_time || options.dump_details,
             registry: RefCell::new(Registry::new(shared.clone(), options.dump_details)),
+            unregistered: Cell::new(0),
+            lazy_since: Cell::new(0),
             options,
             ready: UnsafeCell::new(ReadyQueue::new()),
             id_waiters: RefCell::default(),
@@ -409,7 +418,7 @@ impl Core {
     pub(crate) fn stats(&self) -> Stats {
         let mut s = self.stats.get();
         let registry = self.registry.borrow();
-        s.tasks = registry.len() as u64;
+        s.tasks = (registry.len() + self.unregistered.get()) as u64;
         (s.id_lookups, s.id_probes) = registry.lookup_counts();
         drop(registry);
         s.timers = self.wheel.borrow().len() as u64;
@@ -454,9 +463,21 @@ impl Core {
         // SAFETY: the caller passes the registry reference.
         let h = unsafe { raw::header(ptr) };
         h.site.set(self.sites.borrow_mut().intern(site));
-        self.registry.borrow_mut().insert(ptr, own_block);
-        if self.side_tables {
-            self.admit_side(h, own_block, remote_parent);
+        if own_block & !self.side_tables & !self.closing.get() {
+            // Registered when its first poll leaves it pending, or when a
+            // look-up needs it (`late`); the local ids only grow, so this
+            // one is the oldest if no other waits.
+            let n = self.unregistered.get();
+            if n == 0 {
+                self.lazy_since.set(h.id);
+            }
+            self.unregistered.set(n + 1);
+            h.owner_flags.set(h.owner_flags.get() | UNREGISTERED);
+        } else {
+            self.registry.borrow_mut().insert(ptr, own_block);
+            if self.side_tables {
+                self.admit_side(h, own_block, remote_parent);
+            }
         }
         self.bump(|s| s.spawned += 1);
         tracing::trace!(task.id = h.id, task.name = h.name(), "spawn");
@@ -506,8 +527,9 @@ impl Core {
     #[inline]
     fn ready_mut<R>(&self, f: impl FnOnce(&mut ReadyQueue) -> R) -> R {
         // SAFETY: `Core` is `!Sync` and used on its own thread only, and
-        // every caller passes a closure that only pushes, pops or checks
-        // emptiness (no user code, no re-entry into the core), so this
+        // every caller passes a closure that only pushes, pops, checks
+        // emptiness or walks it (`late`: flags and registry entries, no
+        // user code, no re-entry into the core), so this
         // `&mut` is the only reference to the queue while it lives.
         f(unsafe { &mut *self.ready.get() })
     }
@@ -638,7 +660,9 @@ impl Core {
             if self.shared.kill_sent() {
                 // A kill sent from another thread during this poll takes
                 // effect now, while the task still counts as running (so it
-                // ends as killed whatever the poll returned).
+                // ends as killed whatever the poll returned). It must find
+                // the task by id: registered now if it was not.
+                self.register_late(ptr);
                 self.take_kills();
             }
             let f = h.owner_flags.get();
@@ -672,11 +696,18 @@ impl Core {
                 self.ready_mut(|q| unsafe { q.push_last(ptr) });
             }
             match outcome {
-                PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS) == 0 => {}
+                PollOutcome::Pending if l & (KILL_REQUESTED | DUMP_DETAILS | UNREGISTERED) == 0 => {
+                }
                 PollOutcome::Pending => self.pending_extras(ptr, l),
                 PollOutcome::Ready | PollOutcome::Panicked => {
-                    self.registry.borrow_mut().remove(ptr);
-                    h.owner_flags.set(l | FINISHED);
+                    if l & UNREGISTERED == 0 {
+                        self.registry.borrow_mut().remove(ptr);
+                    } else {
+                        // Ended in its first poll: it never entered the
+                        // registry.
+                        self.unregistered.set(self.unregistered.get() - 1);
+                    }
+                    h.owner_flags.set((l & !UNREGISTERED) | FINISHED);
                     let exit = match outcome {
                         PollOutcome::Panicked => Exit::Panicked,
                         _ if l & KILL_REQUESTED != 0 => {
@@ -790,10 +821,24 @@ impl Core {
     }
 
     /// A poll that left its task pending while a kill or dump details ask
-    /// for more (`l`: its flags as the poll ended). Out of line, so the
+    /// for more, or that was its first and it is not registered yet (`l`:
+    /// its flags as the poll ended). Out of line, so the
     /// plain pending path keeps the polling loop's values in registers.
     #[inline(never)]
     fn pending_extras(&self, ptr: NonNull<Header>, l: u8) {
+        if l & UNREGISTERED != 0 {
+            // Its first poll left it waiting: it enters the registry now
+            // (`late`; inline here, the usual case of a task that waits).
+            // SAFETY: a task just polled is alive.
+            unsafe { raw::header(ptr) }
+                .owner_flags
+                .set(l & !UNREGISTERED);
+            self.registry.borrow_mut().insert(ptr, true);
+            self.unregistered.set(self.unregistered.get() - 1);
+            if l & (KILL_REQUESTED | DUMP_DETAILS) == 0 {
+                return;
+            }
+        }
         if l & KILL_REQUESTED != 0 {
             self.registry.borrow_mut().remove(ptr);
             self.kill_removed(ptr);

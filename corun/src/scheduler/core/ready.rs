@@ -132,6 +132,27 @@ impl ReadyQueue {
         }
     }
 
+    /// Calls `each` on every queued task, the front list first, then the
+    /// tasks behind. `each` must not touch the queue or any task's link.
+    pub(crate) fn for_each(&self, mut each: impl FnMut(NonNull<Header>)) {
+        let front = self.head.map(|h| (h, self.tail));
+        for (first, last) in [front, self.behind].into_iter().flatten() {
+            let mut at = first;
+            loop {
+                each(at);
+                if at == last {
+                    break;
+                }
+                // SAFETY: `at` is queued, so alive, and not the last of its
+                // list, so its link was written by the push after it.
+                match NonNull::new(unsafe { at.as_ref() }.ready_next()) {
+                    Some(next) => at = next,
+                    None => break,
+                }
+            }
+        }
+    }
+
     /// Where the front list ends now, for [`ReadyQueue::promote_since`]
     /// (`None`: it is empty).
     #[inline]

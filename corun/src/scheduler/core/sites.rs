@@ -1,8 +1,9 @@
 //! Spawn sites: the `#[track_caller]` location of every spawn, interned per
 //! scheduler into the one-byte index a task header carries (`Header::site`).
 //!
-//! Index 0 means "unknown": a scheduler keeps its first 255 distinct spawn
-//! sites; tasks spawned from further sites report none. A spawn from a site
+//! Index 0 means "unknown": a scheduler keeps its first 127 distinct spawn
+//! sites (the index is the low seven bits of the header's byte,
+//! `SITE_INDEX`); tasks spawned from further sites report none. A spawn from a site
 //! seen before costs one compare in a small direct-mapped cache.
 //!
 //! This file only maps locations to indexes and back; it must not touch
@@ -10,6 +11,8 @@
 
 use std::collections::HashMap;
 use std::panic::Location;
+
+use crate::task::raw::SITE_INDEX;
 
 /// Slots in the direct-mapped cache in front of the map.
 const CACHE: usize = 16;
@@ -54,13 +57,18 @@ impl Sites {
         let Ok(index) = u8::try_from(self.table.len() + 1) else {
             return 0;
         };
+        if index > SITE_INDEX {
+            return 0;
+        }
         self.table.push(site);
         self.by_addr.insert(addr, index);
         index
     }
 
-    /// The site of `index`; `None` for 0 (unknown).
+    /// The site of `index` (a header's `site` byte: its other bits are
+    /// ignored); `None` for 0 (unknown).
     pub(super) fn get(&self, index: u8) -> Option<&'static Location<'static>> {
+        let index = index & SITE_INDEX;
         self.table.get(usize::from(index).checked_sub(1)?).copied()
     }
 }
@@ -89,7 +97,7 @@ mod tests {
     }
 
     #[test]
-    fn sites_past_the_255th_are_unknown() {
+    fn sites_past_the_127th_are_unknown() {
         let mut sites = Sites::new();
         // Distinct locations (copies in a static, so still reachable at
         // exit: no leak for the sanitizers) stand in for distinct sites.
@@ -99,10 +107,10 @@ mod tests {
             .iter()
             .collect();
         let indexes: Vec<u8> = locs.iter().map(|l| sites.intern(l)).collect();
-        assert!(indexes[..255].iter().all(|&i| i != 0));
-        assert!(indexes[255..].iter().all(|&i| i == 0));
+        assert!(indexes[..127].iter().all(|&i| i != 0));
+        assert!(indexes[127..].iter().all(|&i| i == 0));
         // Interned ones stay interned, whatever the cache holds.
-        for (l, &i) in locs.iter().zip(&indexes).take(255) {
+        for (l, &i) in locs.iter().zip(&indexes).take(127) {
             assert_eq!(sites.intern(l), i);
         }
     }

@@ -6,8 +6,8 @@
 //! no tick lands in costs one relaxed load and a compare, and a task whose
 //! polls are all short has no entry here. A poll at least as long as the
 //! gap between ticks (2 ms at most) always has one land in it. A task with an entry
-//! carries `LONG_POLLED`, so its end removes the entry without a lookup for
-//! every other task.
+//! carries `LONG_POLLED` (in its `site` byte), so its end removes the entry
+//! without a lookup for every other task.
 //!
 //! This file must not poll tasks or change their scheduling; it observes.
 
@@ -23,7 +23,7 @@ impl Core {
     #[cold]
     #[inline(never)]
     pub(super) fn long_poll(&self, h: &Header, ran_us: u64) {
-        h.owner_flags.set(h.owner_flags.get() | LONG_POLLED);
+        h.site.set(h.site.get() | LONG_POLLED);
         {
             let mut map = self.longest.borrow_mut();
             let e = map.entry(h.id).or_insert(0);
@@ -52,7 +52,7 @@ impl Core {
 
     /// The longest measured poll of `h` (zero if none lasted a tick).
     pub(super) fn longest_poll(&self, h: &Header) -> Duration {
-        if h.owner_flags.get() & LONG_POLLED == 0 {
+        if h.site.get() & LONG_POLLED == 0 {
             return Duration::ZERO;
         }
         let us = self.longest.borrow().get(&h.id).copied().unwrap_or(0);

@@ -13,6 +13,7 @@ use crate::task::{TaskId, TaskInfo, TaskState, Waiting};
 impl Core {
     /// A snapshot of every live task, by id.
     pub(crate) fn snapshot(&self) -> Vec<TaskInfo> {
+        self.register_all();
         let registry = self.registry.borrow();
         let mut out: Vec<TaskInfo> = registry
             .iter()

@@ -21,7 +21,7 @@ impl Core {
         {
             return None;
         }
-        self.registry.borrow_mut().get(target.id)?;
+        self.find(target.id)?;
         let target = target.id;
         let key = self.next_waiter.get() + 1;
         self.next_waiter.set(key);
@@ -73,7 +73,7 @@ impl Core {
     /// Answers `reply` with how task `id` ends, sent from another thread:
     /// at once `NotFound` if it is not alive here.
     pub(crate) fn add_remote_waiter(&self, id: TaskId, reply: Reply<Exit>) {
-        if self.registry.borrow_mut().get(id.id).is_none() {
+        if self.find(id.id).is_none() {
             let _ = reply.send(Exit::NotFound);
             return;
         }
