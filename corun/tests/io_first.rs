@@ -6,7 +6,8 @@
 //! Then the case that needs it: an accept storm on one scheduler, where
 //! each handler runs as soon as its connection is accepted, so the
 //! connections in flight stay within the listen queue's size and the
-//! queue never fills.
+//! queue never fills; and the same when the clients are spawned from
+//! another core.
 //!
 //! Every assertion counts (orders, queue lengths); none times anything.
 //! Servers bind 127.0.0.1 port 0; every loop is bounded. Public API only.
@@ -421,5 +422,99 @@ fn an_accept_storm_on_one_scheduler_never_fills_the_listen_queue() {
     assert_eq!(
         late, 0,
         "handlers of accepted connections waited behind clients not yet started"
+    );
+}
+
+/// The same storm from another core: the listener's core gets every
+/// client at once as a remote spawn (`spawn_on`, from core 0, while a task
+/// holds core 1 until all are sent). Tasks another core spawns queue last,
+/// as local spawns do, so the accept loop, woken by the first clients'
+/// connections, runs ahead of the clients not yet started and the listen
+/// queue never fills.
+#[test]
+fn an_accept_storm_of_remote_spawns_never_fills_the_listen_queue() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::time::{Duration, Instant};
+
+    const BACKLOG: u32 = 1024;
+    let limit = raise_nofile();
+    let clients = 3_000.min((limit.saturating_sub(200) / 2) as u32);
+    assert!(
+        clients > BACKLOG,
+        "open-file limit {limit} too low for this test"
+    );
+    let storm = move || {
+        corun::Builder::new().cores(2).run(async move {
+            let (tx, mut rx) = corun::sync::mpsc::channel(1);
+            let server = corun::spawn_on(1, move || async move {
+                let l = TcpListener::bind_with_backlog("127.0.0.1:0", BACKLOG).unwrap();
+                tx.send(l.local_addr().unwrap()).await.unwrap();
+                let mut peak_queue = 0;
+                for _ in 0..clients {
+                    peak_queue = peak_queue.max(accept_queue_len(&l));
+                    let (s, _) = l.accept().await.unwrap();
+                    corun::spawn(async move {
+                        let mut buf = [0u8; 64];
+                        let mut got = 0;
+                        while got < REQUEST.len() {
+                            match s.read(&mut buf[got..]).await.unwrap() {
+                                0 => break,
+                                k => got += k,
+                            }
+                        }
+                        s.write_all(RESPONSE).await.unwrap();
+                    })
+                    .detach();
+                }
+                peak_queue
+            })
+            .unwrap();
+            let addr = rx.recv().await.unwrap();
+            // Holds core 1 (no await) until every client has been sent, so its
+            // next look at the outside world finds them all.
+            let sent = Arc::new(AtomicBool::new(false));
+            let s = sent.clone();
+            let holder = corun::spawn_on(1, move || async move {
+                let give_up = Instant::now() + Duration::from_secs(60);
+                while !s.load(Ordering::Acquire) && Instant::now() < give_up {
+                    std::hint::spin_loop();
+                }
+                s.load(Ordering::Acquire)
+            })
+            .unwrap();
+            let ok = Arc::new(AtomicU32::new(0));
+            let fetches: Vec<_> = (0..clients)
+                .map(|_| {
+                    let ok = ok.clone();
+                    corun::spawn_on(1, move || async move {
+                        let s = TcpStream::connect(addr).await.unwrap();
+                        s.write_all(REQUEST).await.unwrap();
+                        let mut body = Vec::new();
+                        let mut buf = [0u8; 128];
+                        loop {
+                            match s.read(&mut buf).await.unwrap() {
+                                0 => break,
+                                k => body.extend_from_slice(&buf[..k]),
+                            }
+                        }
+                        ok.fetch_add(u32::from(body == RESPONSE), Ordering::Relaxed);
+                    })
+                    .unwrap()
+                })
+                .collect();
+            sent.store(true, Ordering::Release);
+            let held = holder.await.unwrap();
+            corun::join_all(fetches).await;
+            let peak_queue = server.await.unwrap();
+            (ok.load(Ordering::Relaxed), peak_queue, held)
+        })
+    };
+    let (served, peak_queue, held) = watchdog("a storm of remote spawns", storm);
+    assert!(held, "core 1 was not held until the clients were sent");
+    assert_eq!(served, clients);
+    assert!(
+        peak_queue < BACKLOG,
+        "the listen queue reached {peak_queue} of {BACKLOG}"
     );
 }

@@ -151,6 +151,8 @@ pub(crate) struct Header {
     /// byte the layout would otherwise pad, so it costs no memory.
     pub(crate) site: Cell<u8>,
     /// How many times the future was polled (for `tasks()` snapshots).
+    /// Saturates rather than wraps: zero means never polled, which is how a
+    /// turn tells a task another thread spawned here from a woken one.
     pub(crate) polls: Cell<u32>,
     /// Operations on the typed cell, named in four bytes (see
     /// [`Header::vtable`]).

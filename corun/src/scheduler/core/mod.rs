@@ -21,7 +21,9 @@
 //! 5. Move the tasks steps 2–4 woke ahead of every ready task no turn
 //!    woke, behind those earlier turns woke that have not run yet (woken
 //!    tasks run first in first out, `docs/design/ready-queue.md`); those
-//!    step 3 woke without `WOKEN_OUTSIDE` (see below).
+//!    step 3 woke without `WOKEN_OUTSIDE` (see below). The tasks step 4
+//!    admitted (spawned by other threads, never polled) go to the end
+//!    instead, like local spawns.
 //!
 //! So while tasks keep yielding, ready I/O waits at most one tick gap plus
 //! the poll in progress before the scheduler sees it (250 µs once batches

@@ -124,7 +124,7 @@ impl Core {
             self.ready_mut(ReadyQueue::set_aside);
         }
         h.owner_flags.set(l | RUNNING);
-        h.polls.set(h.polls.get().wrapping_add(1));
+        h.polls.set(h.polls.get().saturating_add(1));
         h.clear_waiting();
         let waker = crate::task::waker::borrowed(ptr);
         context::set_current_waker(Some(&*waker));
@@ -249,8 +249,9 @@ impl Core {
         let shared: &CoreShared = &self.shared;
         // A local count: one through `left` would be stored every poll.
         let mut n = *left;
-        // The poll count after the poll that leaves `n` polls: `polls_end - n`.
-        let polls_end = h.polls.get().wrapping_add(n as u32);
+        // The poll count after the poll that leaves `n` polls: `polls_end - n`
+        // (near saturation only approximate, but never zero: see `polls`).
+        let polls_end = h.polls.get().saturating_add(n as u32);
         // Read once: the vtable of a task never changes.
         let poll = h.vtable().poll;
         let outcome = loop {

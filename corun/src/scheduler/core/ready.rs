@@ -12,7 +12,8 @@
 //! A look at the reactor puts the tasks it woke ahead of every task that
 //! no look woke, but behind those an earlier look woke that have not run
 //! yet, and behind a task that yielded before the previous look (see
-//! [`ReadyQueue::promote_since`]). When the scheduler polls one
+//! [`ReadyQueue::promote_since`]); tasks other threads spawned here go to
+//! the end, like local spawns. When the scheduler polls one
 //! that I/O or a message woke (not a timer), it
 //! first sets the other queued tasks aside ([`ReadyQueue::set_aside`]), so
 //! that what the woken task spawns or wakes runs next, before them; the
@@ -178,14 +179,17 @@ impl ReadyQueue {
         });
     }
 
-    /// Moves the tasks pushed since `mark` was taken (those a look at the
-    /// reactor woke), in the order they were pushed, after calling `each`
-    /// on each of them, to right behind the tasks earlier looks woke that
-    /// are still queued, or to the front if there are none; the other
-    /// tasks queued before follow in their own order, those behind
-    /// included (the lists join: what the woken tasks queue from now on
-    /// goes last again, so work they keep spawning cannot starve the tasks
-    /// that were set aside).
+    /// Moves the tasks pushed since `mark` was taken for which `woke`
+    /// returns true (those a look at the reactor woke), in the order they
+    /// were pushed, to right behind the tasks earlier looks woke that are
+    /// still queued, or to the front if there are none; the other tasks
+    /// queued before follow in their own order, those behind included (the
+    /// lists join: what the woken tasks queue from now on goes last again,
+    /// so work they keep spawning cannot starve the tasks that were set
+    /// aside). The tasks pushed since `mark` for which `woke` returns false
+    /// (tasks other threads spawned here) go to the end of the queue, in
+    /// their order, where a local spawn would have queued them: a burst of
+    /// remote spawns must not run ahead of the I/O that later looks see.
     ///
     /// Behind, not ahead of, the tasks woken earlier: while looks keep
     /// waking tasks faster than batches run them, the newest first would
@@ -205,7 +209,7 @@ impl ReadyQueue {
     pub(crate) unsafe fn promote_since(
         &mut self,
         mark: Option<NonNull<Header>>,
-        mut each: impl FnMut(&Header),
+        mut woke: impl FnMut(&Header) -> bool,
     ) {
         let first_new = match mark {
             // The front list was empty: all of it is new.
@@ -222,18 +226,34 @@ impl ReadyQueue {
             self.join_behind();
             return;
         };
+        // Split the new tasks into two runs, each in push order: `woken`
+        // and `rest`, as (first, last).
+        let mut woken: Option<(NonNull<Header>, NonNull<Header>)> = None;
+        let mut rest: Option<(NonNull<Header>, NonNull<Header>)> = None;
         let last_new = self.tail;
         let mut at = first_new;
         loop {
             // SAFETY: `at` is queued, so alive; from `first_new` to the
-            // tail every link was written by the push after it.
+            // tail every link was written by the push after it. The link is
+            // read before `append` below rewrites the previous task's.
             let h = unsafe { at.as_ref() };
-            each(h);
-            if at == last_new {
-                break;
-            }
-            match NonNull::new(h.ready_next()) {
-                Some(next) => at = next,
+            let next = if at == last_new {
+                None
+            } else {
+                NonNull::new(h.ready_next())
+            };
+            let run = if woke(h) { &mut woken } else { &mut rest };
+            *run = Some(match *run {
+                None => (at, at),
+                Some((first, last)) => {
+                    // SAFETY: `last` is alive (a new task, queued until
+                    // this call relinks it); only this thread touches links.
+                    unsafe { last.as_ref() }.set_ready_next(at);
+                    (first, at)
+                }
+            });
+            match next {
+                Some(n) => at = n,
                 None => break,
             }
         }
@@ -243,24 +263,34 @@ impl ReadyQueue {
             Some(old_tail) => self.tail = old_tail,
         }
         self.join_behind();
-        match self.woken_last {
-            // SAFETY: `after` is queued (popping it clears `woken_last`);
-            // only this thread touches links.
-            Some(after) => unsafe { self.insert_after(after, first_new, last_new) },
-            None => {
-                match self.head {
-                    // SAFETY: `last_new` is alive (it was the tail); only
-                    // this thread touches links.
-                    Some(old_head) => unsafe { last_new.as_ref() }.set_ready_next(old_head),
-                    None => self.tail = last_new,
+        if let Some((first, last)) = woken {
+            match self.woken_last {
+                // SAFETY: `after` is queued (popping it clears
+                // `woken_last`); only this thread touches links.
+                Some(after) => unsafe { self.insert_after(after, first, last) },
+                None => {
+                    match self.head {
+                        // SAFETY: `last` is alive (a new task); only this
+                        // thread touches links.
+                        Some(old_head) => unsafe { last.as_ref() }.set_ready_next(old_head),
+                        None => self.tail = last,
+                    }
+                    self.head = Some(first);
                 }
-                self.head = Some(first_new);
             }
+            // A yielder still queued was pushed at the end of the queue
+            // after the previous look that woke tasks, so it follows every
+            // task woken so far.
+            self.woken_last = Some(self.yielded_last.take().unwrap_or(last));
         }
-        // A yielder still queued was pushed at the end of the queue after
-        // the previous look that woke tasks, so it follows every task
-        // woken so far.
-        self.woken_last = Some(self.yielded_last.take().unwrap_or(last_new));
+        if let Some((first, last)) = rest {
+            match self.head {
+                // SAFETY: the tail is queued; only this thread touches links.
+                Some(_) => unsafe { self.tail.as_ref() }.set_ready_next(first),
+                None => self.head = Some(first),
+            }
+            self.tail = last;
+        }
     }
 
     /// Links the run `first..=last` (linked, out of the queue) after

@@ -129,9 +129,7 @@ impl Core {
         // pops, and a turn runs no task). The closure only sets a flag.
         self.ready_mut(|q| unsafe {
             q.promote_since(mark, |h| {
-                if !in_timers {
-                    h.owner_flags.set(h.owner_flags.get() | WOKEN_OUTSIDE);
-                }
+                let timer = in_timers;
                 if let Some((b, a)) = timers {
                     let at = NonNull::from(h);
                     if b == Some(at) {
@@ -140,6 +138,16 @@ impl Core {
                         in_timers = false;
                     }
                 }
+                // Never polled: another thread spawned it here (a look
+                // wakes only tasks that waited); it queues last, like a
+                // local spawn, not ahead of what later looks wake.
+                if h.polls.get() == 0 {
+                    return false;
+                }
+                if !timer {
+                    h.owner_flags.set(h.owner_flags.get() | WOKEN_OUTSIDE);
+                }
+                true
             })
         });
         events > 0 || reaped || fired || msgs
