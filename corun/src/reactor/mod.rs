@@ -73,6 +73,7 @@
 //! `crate::task::set_waiting`).
 
 mod alarm;
+pub(crate) mod fd_table;
 mod readiness;
 mod registration;
 mod scheduled_io;

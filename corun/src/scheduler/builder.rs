@@ -362,6 +362,8 @@ impl Builder {
     /// ```
     pub fn start(mut self) -> std::io::Result<Scheduler> {
         self.options = self.resolved()?;
+        // Before the first thread this starts (`reactor::fd_table`).
+        crate::reactor::fd_table::grow_ahead();
         let cpus = self.cpus()?;
         if cpus.iter().any(Option::is_some) {
             ticker::start_before_pinning();
@@ -469,6 +471,8 @@ impl Builder {
             !context::in_scheduler(),
             "corun::run called inside a running scheduler; spawn the future or await it instead"
         );
+        // Before the first thread this starts (`reactor::fd_table`).
+        crate::reactor::fd_table::grow_ahead();
         let cpus = this
             .cpus()
             .unwrap_or_else(|e| panic!("corun: cannot read the allowed CPUs: {e}"));

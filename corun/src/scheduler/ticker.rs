@@ -105,6 +105,8 @@ pub(crate) fn asleep() {
 /// Starts the ticker thread. `None` if the OS refuses a thread: schedulers
 /// then look at the poller by count only, and no poll is measured.
 fn start() -> Option<Thread> {
+    // While this may still be the process's only thread (`fd_table`).
+    crate::reactor::fd_table::grow_ahead();
     let spawned = std::thread::Builder::new()
         .name("corun-ticker".into())
         .stack_size(64 * 1024)
