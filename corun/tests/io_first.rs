@@ -301,6 +301,49 @@ fn a_task_that_yields_runs_before_what_later_looks_wake() {
 const REQUEST: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
 const RESPONSE: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
+/// How many clients a storm at `backlog` runs: 3 000, or fewer if the
+/// open-file limit (raised first) cannot hold both ends of each; more
+/// than the backlog in any case.
+fn storm_clients(backlog: u32) -> u32 {
+    let limit = raise_nofile();
+    // Both ends of every connection live in this process.
+    let clients = 3_000.min((limit.saturating_sub(200) / 2) as u32);
+    assert!(
+        clients > backlog,
+        "open-file limit {limit} too low for this test"
+    );
+    clients
+}
+
+/// The handler of one connection: reads the request, answers, closes.
+async fn answer(s: TcpStream) {
+    let mut buf = [0u8; 64];
+    let mut got = 0;
+    while got < REQUEST.len() {
+        match s.read(&mut buf[got..]).await.unwrap() {
+            0 => break,
+            k => got += k,
+        }
+    }
+    s.write_all(RESPONSE).await.unwrap();
+}
+
+/// One client: connects, sends the request, reads to the end; true if the
+/// answer was [`RESPONSE`].
+async fn fetch(addr: std::net::SocketAddr) -> bool {
+    let s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(REQUEST).await.unwrap();
+    let mut body = Vec::new();
+    let mut buf = [0u8; 128];
+    loop {
+        match s.read(&mut buf).await.unwrap() {
+            0 => break,
+            k => body.extend_from_slice(&buf[..k]),
+        }
+    }
+    body == RESPONSE
+}
+
 /// Raises the soft open-file limit to the hard one; returns the limit.
 fn raise_nofile() -> u64 {
     let mut lim = libc::rlimit {
@@ -350,13 +393,7 @@ fn accept_queue_len(l: &TcpListener) -> u32 {
 #[test]
 fn an_accept_storm_on_one_scheduler_never_fills_the_listen_queue() {
     const BACKLOG: u32 = 1024;
-    let limit = raise_nofile();
-    // Both ends of every connection live in this process.
-    let clients = 3_000.min((limit.saturating_sub(200) / 2) as u32);
-    assert!(
-        clients > BACKLOG,
-        "open-file limit {limit} too low for this test"
-    );
+    let clients = storm_clients(BACKLOG);
     let (served, peak_queue, late) = run(move || async move {
         let l = TcpListener::bind_with_backlog("127.0.0.1:0", BACKLOG).unwrap();
         let addr = l.local_addr().unwrap();
@@ -374,15 +411,7 @@ fn an_accept_storm_on_one_scheduler_never_fills_the_listen_queue() {
                 let (st, lt) = (st.clone(), lt.clone());
                 corun::spawn(async move {
                     lt.set(lt.get() + u32::from(st.get() != at_accept));
-                    let mut buf = [0u8; 64];
-                    let mut got = 0;
-                    while got < REQUEST.len() {
-                        match s.read(&mut buf[got..]).await.unwrap() {
-                            0 => break,
-                            k => got += k,
-                        }
-                    }
-                    s.write_all(RESPONSE).await.unwrap();
+                    answer(s).await;
                 })
                 .detach();
             }
@@ -393,17 +422,7 @@ fn an_accept_storm_on_one_scheduler_never_fills_the_listen_queue() {
                 let started = started.clone();
                 corun::spawn(async move {
                     started.set(started.get() + 1);
-                    let s = TcpStream::connect(addr).await.unwrap();
-                    s.write_all(REQUEST).await.unwrap();
-                    let mut body = Vec::new();
-                    let mut buf = [0u8; 128];
-                    loop {
-                        match s.read(&mut buf).await.unwrap() {
-                            0 => break,
-                            k => body.extend_from_slice(&buf[..k]),
-                        }
-                    }
-                    body == RESPONSE
+                    fetch(addr).await
                 })
             })
             .collect();
@@ -438,12 +457,7 @@ fn an_accept_storm_of_remote_spawns_never_fills_the_listen_queue() {
     use std::time::{Duration, Instant};
 
     const BACKLOG: u32 = 1024;
-    let limit = raise_nofile();
-    let clients = 3_000.min((limit.saturating_sub(200) / 2) as u32);
-    assert!(
-        clients > BACKLOG,
-        "open-file limit {limit} too low for this test"
-    );
+    let clients = storm_clients(BACKLOG);
     let storm = move || {
         corun::Builder::new().cores(2).run(async move {
             let (tx, mut rx) = corun::sync::mpsc::channel(1);
@@ -455,15 +469,7 @@ fn an_accept_storm_of_remote_spawns_never_fills_the_listen_queue() {
                     peak_queue = peak_queue.max(accept_queue_len(&l));
                     let (s, _) = l.accept().await.unwrap();
                     corun::spawn(async move {
-                        let mut buf = [0u8; 64];
-                        let mut got = 0;
-                        while got < REQUEST.len() {
-                            match s.read(&mut buf[got..]).await.unwrap() {
-                                0 => break,
-                                k => got += k,
-                            }
-                        }
-                        s.write_all(RESPONSE).await.unwrap();
+                        answer(s).await;
                     })
                     .detach();
                 }
@@ -488,17 +494,7 @@ fn an_accept_storm_of_remote_spawns_never_fills_the_listen_queue() {
                 .map(|_| {
                     let ok = ok.clone();
                     corun::spawn_on(1, move || async move {
-                        let s = TcpStream::connect(addr).await.unwrap();
-                        s.write_all(REQUEST).await.unwrap();
-                        let mut body = Vec::new();
-                        let mut buf = [0u8; 128];
-                        loop {
-                            match s.read(&mut buf).await.unwrap() {
-                                0 => break,
-                                k => body.extend_from_slice(&buf[..k]),
-                            }
-                        }
-                        ok.fetch_add(u32::from(body == RESPONSE), Ordering::Relaxed);
+                        ok.fetch_add(u32::from(fetch(addr).await), Ordering::Relaxed);
                     })
                     .unwrap()
                 })
