@@ -17,9 +17,10 @@
 #      --errors-for-leak-kinds=definite --show-leak-kinds=definite`.
 #   3. Miri (nightly; `rustup +nightly component add miri` installs it):
 #      the unit tests of the pure parts, `cargo +nightly miri test -p corun
-#      --lib -- task:: sync:: segvec::` — the task cell and its harness
+#      --lib -- task:: sync:: segvec:: scheduler::core::ready::pure_tests` — the task cell and its harness
 #      (task/raw/testing.rs), the slab, the wakers and slim wakers, the
-#      join protocol, every channel and sync primitive, and the SegVec —
+#      join protocol, every channel and sync primitive, the SegVec, and
+#      the ready queue's relinking (on cells made by that harness) —
 #      with the slab on (under Miri its chunks come from the global
 #      allocator, see task/slab.rs). Miri checks every pointer step
 #      against Stacked Borrows, uninitialised reads, data races and leaks.
@@ -54,7 +55,7 @@
 #                        (default: tests too slow under valgrind, see below)
 #   VALGRIND_TIMEOUT     seconds allowed per test binary (default: 900); a
 #                        binary that hangs is reported as TIMEOUT
-#   MIRI_FILTERS         test name filters for Miri (default: task:: sync:: segvec::)
+#   MIRI_FILTERS         test name filters for Miri (default: task:: sync:: segvec:: scheduler::core::ready::pure_tests)
 #   MIRI_TIMEOUT         seconds allowed for the Miri run (default: 1800)
 #   MIRIFLAGS            extra Miri flags (default: none)
 #
@@ -227,7 +228,7 @@ if [[ "$mode" == miri || "$mode" == all ]]; then
         echo "Miri not found: rustup +nightly component add miri" >&2
         exit 1
     fi
-    read -r -a miri_filters <<<"${MIRI_FILTERS:-task:: sync:: segvec::}"
+    read -r -a miri_filters <<<"${MIRI_FILTERS:-task:: sync:: segvec:: scheduler::core::ready::pure_tests}"
     note "Miri: ${miri_filters[*]} (MIRIFLAGS=${MIRIFLAGS:-})"
     start=$SECONDS
     log="$log_dir/miri.log"

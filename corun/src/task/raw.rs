@@ -595,7 +595,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 #[cfg(test)]
-pub(in crate::task) mod testing;
+pub(crate) mod testing;
 
 #[cfg(test)]
 mod tests {

@@ -581,3 +581,114 @@ mod tests {
         );
     }
 }
+
+/// The queue's pointer steps on cells made by hand (`task::raw::testing`):
+/// no scheduler, poller or ticker, so these run under Miri
+/// (`scripts/sanitize.sh miri`).
+#[cfg(test)]
+mod pure_tests {
+    use std::ptr::NonNull;
+    use std::sync::Arc;
+
+    use super::ReadyQueue;
+    use crate::scheduler::shared::CoreShared;
+    use crate::task::raw::testing::{owner, spawn};
+    use crate::task::raw::{Header, ref_dec};
+
+    /// `n` cells with one reference each; `polled` sets their poll count
+    /// to 1 (woken tasks), else it stays 0 (spawned, never polled).
+    fn cells(owner: &Arc<CoreShared>, n: usize, polled: bool) -> Vec<NonNull<Header>> {
+        (0..n)
+            .map(|_| {
+                let p = spawn(owner, async {}, None, 1, false);
+                // SAFETY: the cell is alive (we hold its reference).
+                unsafe { p.as_ref() }.polls.set(u32::from(polled));
+                p
+            })
+            .collect()
+    }
+
+    fn push_all(q: &mut ReadyQueue, ptrs: &[NonNull<Header>]) {
+        for &p in ptrs {
+            // SAFETY: live cells, each pushed once and popped by `drain`
+            // before it is freed.
+            unsafe { q.push_back(p) };
+        }
+    }
+
+    fn drain(q: &mut ReadyQueue) -> Vec<NonNull<Header>> {
+        std::iter::from_fn(|| q.pop_front()).collect()
+    }
+
+    fn free(ptrs: impl IntoIterator<Item = NonNull<Header>>) {
+        for p in ptrs {
+            // SAFETY: the only reference; the never-polled future is
+            // dropped with the cell.
+            unsafe { ref_dec(p) };
+        }
+    }
+
+    /// A turn's new tasks split: the woken ones move ahead of the tasks
+    /// already queued, the never-polled ones go to the end; each group
+    /// keeps its order, and a second turn's woken tasks queue behind the
+    /// first turn's, its spawns behind the first turn's spawns.
+    #[test]
+    fn woken_tasks_move_up_and_remote_spawns_go_last() {
+        let owner = owner();
+        let old = cells(&owner, 2, true);
+        let (w, s) = (cells(&owner, 3, true), cells(&owner, 3, false));
+        let mut q = ReadyQueue::new();
+        push_all(&mut q, &old);
+        let mark = q.mark();
+        push_all(&mut q, &[w[0], s[0], w[1], s[1]]);
+        // SAFETY: nothing popped since the mark.
+        unsafe { q.promote_since(mark, |h| h.polls.get() != 0) };
+        let mark = q.mark();
+        push_all(&mut q, &[s[2], w[2]]);
+        // SAFETY: as above.
+        unsafe { q.promote_since(mark, |h| h.polls.get() != 0) };
+        let order = drain(&mut q);
+        assert_eq!(
+            order,
+            vec![w[0], w[1], w[2], old[0], old[1], s[0], s[1], s[2]]
+        );
+        assert!(q.is_empty());
+        free(order);
+    }
+
+    /// A turn that only admitted spawns moves nothing: they queue after
+    /// every task, those set aside included.
+    #[test]
+    fn a_turn_of_spawns_only_appends_them_after_the_tasks_set_aside() {
+        let owner = owner();
+        let aside = cells(&owner, 2, true);
+        let front = cells(&owner, 1, true);
+        let s = cells(&owner, 2, false);
+        let mut q = ReadyQueue::new();
+        push_all(&mut q, &aside);
+        q.set_aside();
+        push_all(&mut q, &front);
+        let mark = q.mark();
+        push_all(&mut q, &s);
+        // SAFETY: nothing popped since the mark.
+        unsafe { q.promote_since(mark, |h| h.polls.get() != 0) };
+        let order = drain(&mut q);
+        assert_eq!(order, vec![front[0], aside[0], aside[1], s[0], s[1]]);
+        free(order);
+    }
+
+    /// From an empty queue: the woken tasks first, then the spawns.
+    #[test]
+    fn an_empty_queue_takes_the_woken_tasks_first() {
+        let owner = owner();
+        let (w, s) = (cells(&owner, 2, true), cells(&owner, 2, false));
+        let mut q = ReadyQueue::new();
+        let mark = q.mark();
+        push_all(&mut q, &[s[0], w[0], s[1], w[1]]);
+        // SAFETY: nothing popped since the mark.
+        unsafe { q.promote_since(mark, |h| h.polls.get() != 0) };
+        let order = drain(&mut q);
+        assert_eq!(order, vec![w[0], w[1], s[0], s[1]]);
+        free(order);
+    }
+}

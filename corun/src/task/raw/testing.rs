@@ -25,7 +25,7 @@ use crate::task::header::COMPLETE;
 /// A scheduler's shared state with no scheduler: the owner of the cells a
 /// test makes. Its reactor is dropped at once; only the unparker is kept
 /// (and never used: nobody parks).
-pub(in crate::task) fn owner() -> Arc<CoreShared> {
+pub(crate) fn owner() -> Arc<CoreShared> {
     let reactor = crate::reactor::Reactor::new().expect("a reactor");
     Arc::new(CoreShared::new(reactor.unparker(), usize::MAX))
 }
@@ -33,7 +33,7 @@ pub(in crate::task) fn owner() -> Arc<CoreShared> {
 /// A new cell for `future` owned by `owner`, with `refs` references and
 /// its `HANDLE` flag set; from the slab if `slab` (this thread then acts
 /// as the owner thread), else from the global allocator.
-pub(in crate::task) fn spawn<F: Future + 'static>(
+pub(crate) fn spawn<F: Future + 'static>(
     owner: &Arc<CoreShared>,
     future: F,
     name: Option<&str>,
