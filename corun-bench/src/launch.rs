@@ -37,8 +37,12 @@ impl Children {
         if let Some(cargo) = std::env::var_os("CARGO") {
             build(cargo, &dir)?;
         }
-        for rt in runtimes {
-            let bin = dir.join(rt.child_bin());
+        let bins = runtimes
+            .iter()
+            .flat_map(|rt| [Some(rt.child_bin()), rt.cores_child_bin()])
+            .flatten();
+        for bin in bins {
+            let bin = dir.join(bin);
             if !bin.is_file() {
                 return Err(format!(
                     "missing child binary {}: run through `cargo run --release -p corun-bench`, \
@@ -52,7 +56,7 @@ impl Children {
 
     /// Runs one cell once in a fresh child process of its runtime's binary.
     pub fn run(&self, cell: &Cell, timeout: Duration) -> Result<RunLine, String> {
-        let exe = self.dir.join(cell.runtime.child_bin());
+        let exe = self.dir.join(cell.child_bin());
         let mut cmd = Command::new(exe);
         // corun's io_uring file writes only in their tuned row: the plain
         // row is the default path even if the caller's shell sets it.

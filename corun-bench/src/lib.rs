@@ -10,7 +10,9 @@
 //! Each child binary references only its own peer module, so the linker
 //! leaves the other runtimes and the parent's harness (clap, tables, chart,
 //! serde) out of it: a child's baseline memory is that of a small program
-//! linking one runtime, as a user's program would. Nothing here parses the
+//! linking one runtime, as a user's program would. Multi-core cells have
+//! child binaries of their own (`corun_cores`, `tokio_cores`), since all of
+//! a child's code counts in its cells' peak RSS. Nothing here parses the
 //! command line of the parent, formats tables or draws (`main.rs`,
 //! `report.rs`, `chart.rs`, `plan.rs` are the parent binary's).
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]

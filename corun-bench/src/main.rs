@@ -1,5 +1,6 @@
 //! `corun-bench`: runs every workload on corun and its peers, each run in a
-//! fresh child process (the runtime's own child binary, `src/bin/`), and
+//! fresh child process (the runtime's own child binary, `src/bin/`; its
+//! multi-core one for a multi-core cell), and
 //! prints one table per workload, JSON lines of raw runs and an SVG chart of
 //! the sleep scaling curve.
 //!

@@ -78,7 +78,8 @@ impl Runtime {
         self != Runtime::Epoll || (kind == "httpd" && param == 0)
     }
 
-    /// The child binary (next to the parent's) that runs it.
+    /// The child binary (next to the parent's) that runs its single-core
+    /// cells.
     pub fn child_bin(self) -> &'static str {
         match self {
             Runtime::Corun => "corun-bench-child-corun",
@@ -89,6 +90,17 @@ impl Runtime {
             Runtime::Monoio => "corun-bench-child-monoio",
             Runtime::Glommio => "corun-bench-child-glommio",
             Runtime::Epoll => "corun-bench-child-epoll",
+        }
+    }
+
+    /// The child binary that runs its multi-core cells, if it has any: a
+    /// separate one, so that the single-core cells' peak RSS does not carry
+    /// the multi-core runner's code.
+    pub fn cores_child_bin(self) -> Option<&'static str> {
+        match self {
+            Runtime::Corun => Some("corun-bench-child-corun-cores"),
+            Runtime::TokioCt | Runtime::TokioMt => Some("corun-bench-child-tokio-cores"),
+            _ => None,
         }
     }
 
@@ -218,6 +230,18 @@ impl Cell {
             ),
             _ if self.param > 0 => format!("n={}, {}", self.n, cores_words(self.param)),
             _ => format!("n={}", self.n),
+        }
+    }
+
+    /// The child binary that runs it: the runtime's multi-core child for a
+    /// multi-core case (see [`multi_core`]), else its single-core child.
+    pub fn child_bin(&self) -> &'static str {
+        match (
+            multi_core(self.kind, self.param),
+            self.runtime.cores_child_bin(),
+        ) {
+            (Some(_), Some(bin)) => bin,
+            _ => self.runtime.child_bin(),
         }
     }
 

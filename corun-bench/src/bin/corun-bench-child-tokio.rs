@@ -4,7 +4,8 @@
 //!
 //! It references only the `tokio_rt` peer, so the linker keeps no other
 //! runtime and none of the parent's harness: its baseline memory is that of a
-//! small program using tokio alone. Must not name any other peer module.
+//! small program using tokio alone. Must not name any other peer module, nor
+//! `tokio_cores` (the multi-core cells have their own binary).
 
 use std::process::ExitCode;
 

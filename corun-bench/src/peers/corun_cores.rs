@@ -16,8 +16,16 @@ use std::time::{Duration, Instant};
 use corun::net::{TcpListener, TcpStream};
 
 use super::corun_rt::{fetch, fetches_failed, join_fetches, serve_once};
-use crate::common::{self, Outcome};
+use crate::common::{self, Outcome, Work};
 use crate::cores::{self, CoresWork, MSG};
+
+/// The runner of `corun-bench-child-corun-cores`: multi-core cells only.
+pub fn run_work(work: &Work) -> Result<Outcome, String> {
+    match work {
+        Work::Cores(w) => run(w),
+        _ => Err("single-core cells run in corun-bench-child-corun".into()),
+    }
+}
 
 /// Runs one multi-core cell on a fresh corun scheduler of its core count.
 pub fn run(work: &CoresWork) -> Result<Outcome, String> {

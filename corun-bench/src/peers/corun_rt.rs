@@ -1,10 +1,10 @@
 //! The `corun` runtime under test: every workload on one corun scheduler
 //! (`corun::run` on the child's main thread), each the plain program a user
 //! writes (default listener, no chunked spawns, no extra scheduler); the
-//! multi-core cells are `corun_cores`'s, and so is the dispatch of the
-//! labelled tuned urlfetch row ([`urlfetch_tuned`], two schedulers). corun's
-//! own timers, channels, sockets and files. Compiled only with the `corun`
-//! cargo feature.
+//! multi-core cells are `corun_cores`'s, in a child binary of their own, and
+//! so is the dispatch of the labelled tuned urlfetch row
+//! ([`urlfetch_tuned`], two schedulers). corun's own timers, channels,
+//! sockets and files. Compiled only with the `corun` cargo feature.
 //!
 //! Only corun code lives here; shared helpers come from `crate::common`.
 //! Nothing here prints (the child driver owns stdout), and nothing here may
@@ -27,9 +27,6 @@ use crate::flood::{self as flood_client, FloodClient};
 
 /// Runs one workload on a fresh corun scheduler on this thread.
 pub fn run(work: &Work) -> Result<Outcome, String> {
-    if let Work::Cores(w) = work {
-        return super::corun_cores::run(w);
-    }
     let work = work.clone();
     corun::run(async move {
         match work {
@@ -49,7 +46,7 @@ pub fn run(work: &Work) -> Result<Outcome, String> {
             Work::Httpd { secs } => httpd(secs).await,
             Work::Conns { n } => conns(n).await,
             Work::Flood { bystanders, ms } => flood(bystanders, ms).await,
-            Work::Cores(_) => Err("multi-core cells run in corun_cores".into()),
+            Work::Cores(_) => Err("multi-core cells run in corun-bench-child-corun-cores".into()),
         }
     })
 }

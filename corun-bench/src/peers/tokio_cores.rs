@@ -13,8 +13,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::tokio_rt::{fetch, httpd, serve_once};
-use crate::common::{self, Outcome};
+use crate::common::{self, Outcome, Work};
 use crate::cores::{self, CoresWork, MSG};
+
+/// The runner of `corun-bench-child-tokio-cores`: multi-core cells only.
+pub fn run_work(work: &Work, multi: bool) -> Result<Outcome, String> {
+    match work {
+        Work::Cores(w) => run(w, multi),
+        _ => Err("single-core cells run in corun-bench-child-tokio".into()),
+    }
+}
 
 /// Runs one multi-core cell on a fresh multi_thread runtime of `cores`
 /// workers; `multi` false (tokio-ct) does not run them.

@@ -1,6 +1,7 @@
 //! The `tokio-ct` (current_thread) and `tokio-mt` (multi_thread, 2 workers)
 //! peers: every workload written the way a tokio user would write it (the
-//! multi-core cells, with their own worker counts, are `tokio_cores`'s).
+//! multi-core cells, with their own worker counts, are `tokio_cores`'s, in a
+//! child binary of their own).
 //!
 //! Only tokio code lives here; shared helpers come from `crate::common`.
 //! This file must not measure memory itself beyond what `common` offers, nor
@@ -21,9 +22,6 @@ use crate::flood::{self as flood_client, FloodClient};
 
 /// Runs one workload on a fresh tokio runtime (`multi`: 2 worker threads).
 pub fn run(work: &Work, multi: bool) -> Result<Outcome, String> {
-    if let Work::Cores(w) = work {
-        return super::tokio_cores::run(w, multi);
-    }
     let rt = if multi {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -54,7 +52,7 @@ pub fn run(work: &Work, multi: bool) -> Result<Outcome, String> {
             Work::Httpd { secs } => httpd(secs).await,
             Work::Conns { n } => conns(n).await,
             Work::Flood { bystanders, ms } => flood(bystanders, ms).await,
-            Work::Cores(_) => Err("multi-core cells run in tokio_cores".into()),
+            Work::Cores(_) => Err("multi-core cells run in corun-bench-child-tokio-cores".into()),
         }
     })
 }

@@ -467,10 +467,7 @@ impl Builder {
         let site = Location::caller();
         let options = self.resolved().unwrap_or_else(|e| panic!("corun: {e}"));
         let this = Builder { options, ..self };
-        assert!(
-            !context::in_scheduler(),
-            "corun::run called inside a running scheduler; spawn the future or await it instead"
-        );
+        assert_outside_scheduler();
         // Before the first thread this starts (`reactor::fd_table`).
         crate::reactor::fd_table::grow_ahead();
         let cpus = this
@@ -501,6 +498,43 @@ impl Builder {
         drop(stop_others);
         out
     }
+}
+
+/// [`crate::run`]: what [`Builder::run`] does for a default builder (one
+/// core, unpinned, no thread started), kept apart so that a program which
+/// only calls `corun::run` links none of the multi-core start-up (core
+/// threads, their hand-over channel, CPU affinity): in a small program
+/// nearly all of the text is resident (`docs/design/memory.md`, "The sleep
+/// 10 000 cell"), so code never run still costs its size in RSS.
+#[track_caller]
+pub(crate) fn run_default<F: Future + 'static>(future: F) -> F::Output
+where
+    F::Output: 'static,
+{
+    let site = Location::caller();
+    let core0 = start_default();
+    in_task::run_on(core0, future, site)
+}
+
+/// Core 0 of a default builder's scheduler, for [`run_default`].
+fn start_default() -> Core {
+    let options = Builder::new()
+        .resolved()
+        .unwrap_or_else(|e| panic!("corun: {e}"));
+    assert_outside_scheduler();
+    let slot = GroupSlot::default();
+    let core0 = Core::new(options, 0, slot.clone())
+        .unwrap_or_else(|e| panic!("corun: cannot create the OS poller: {e}"));
+    let _ = slot.set(Group::new(vec![core0.shared().clone()]));
+    core0
+}
+
+/// `run` blocks its thread until its future ends: never on a scheduler's.
+fn assert_outside_scheduler() {
+    assert!(
+        !context::in_scheduler(),
+        "corun::run called inside a running scheduler; spawn the future or await it instead"
+    );
 }
 
 /// Says which core could not be pinned to which CPU, and why.

@@ -45,7 +45,7 @@ pub fn run<F: Future + 'static>(future: F) -> F::Output
 where
     F::Output: 'static,
 {
-    super::Builder::new().run(future)
+    super::builder::run_default(future)
 }
 
 /// Runs `future` as the main task of `core` on this thread until it ends,
