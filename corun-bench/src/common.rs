@@ -1,7 +1,8 @@
 //! Pieces every peer shares inside a child process: the workload description
 //! handed to a peer ([`Work`]), what a peer hands back ([`Outcome`]), memory
 //! and file-limit probes, the peers' listener, the canned HTTP
-//! bytes, the `wrk` driver and the `conns` client process.
+//! bytes, the httpd load driver (the built-in generator or `wrk`) and the
+//! `conns` client process.
 //!
 //! Nothing here knows about a particular runtime, and nothing here prints
 //! tables: the parent side lives in `main.rs`/`report.rs`.
@@ -64,9 +65,9 @@ pub enum Work {
         /// Client count.
         n: u64,
     },
-    /// Keep-alive HTTP/1.1 server driven by `wrk` for `secs` seconds.
+    /// Keep-alive HTTP/1.1 server under the httpd load for `secs` seconds.
     Httpd {
-        /// wrk duration.
+        /// Load duration.
         secs: u64,
     },
     /// Hold `n` idle connections opened by a separate client process.
@@ -329,7 +330,7 @@ pub fn check_response(body: &[u8]) -> Result<(), String> {
 }
 
 /// Incremental keep-alive request splitter: feed bytes, get how many complete
-/// request heads they finished. Requests carry no body (wrk sends GETs).
+/// request heads they finished. Requests carry no body (the load sends GETs).
 #[derive(Default)]
 pub struct HeadCounter {
     /// Trailing bytes of the last buffer that may start a `\r\n\r\n`.
@@ -362,31 +363,94 @@ impl HeadCounter {
     }
 }
 
-/// One wrk run: what wrk reported, and how busy it kept both sides.
-///
-/// wrk has one thread (`-t1`) and this machine two cores, so the busy
-/// shares say which side limits the request rate: a server below a whole
-/// core while wrk is at one waits for wrk, and no server can go faster.
-pub struct WrkRun {
-    /// Requests per second (wrk).
-    pub req_per_s: f64,
-    /// Latency median, ms (wrk).
-    pub p50_ms: f64,
-    /// Latency 99th percentile, ms (wrk).
-    pub p99_ms: f64,
-    /// Requests completed (wrk).
-    pub requests: f64,
-    /// CPU time of this process (the server) while wrk ran, as a share of
-    /// wrk's wall time: 1.0 is one core kept busy.
-    pub server_busy: f64,
-    /// The server's CPU seconds (user + system) while wrk ran.
-    pub server_cpu_s: f64,
-    /// wrk's own CPU time as a share of its wall time.
-    pub wrk_busy: f64,
+/// Which load generator drives the httpd cells: the built-in one
+/// (`corun-bench-load`, the default) or, as a cross-check, `wrk` (the
+/// parent's `--load wrk`). The parent sets it in the child's environment.
+pub const LOAD_ENV: &str = "CORUN_BENCH_LOAD";
+
+/// The httpd load generators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadGen {
+    /// `corun-bench-load` (`crate::load`), beside the child binary.
+    Builtin,
+    /// The external `wrk` tool, with the same connections, duration and timeout.
+    Wrk,
 }
 
-impl WrkRun {
-    /// The httpd outcome: `elapsed` server seconds and every figure above.
+impl LoadGen {
+    /// The generator [`LOAD_ENV`] names; built in when unset.
+    pub fn from_env() -> Result<LoadGen, String> {
+        match std::env::var(LOAD_ENV).as_deref() {
+            Err(_) | Ok("") | Ok("builtin") => Ok(LoadGen::Builtin),
+            Ok("wrk") => Ok(LoadGen::Wrk),
+            Ok(other) => Err(format!("{LOAD_ENV}={other:?}: expected builtin or wrk")),
+        }
+    }
+
+    /// Its name in notes and in [`LOAD_ENV`].
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadGen::Builtin => "builtin",
+            LoadGen::Wrk => "wrk",
+        }
+    }
+}
+
+/// Keep-alive connections the httpd load opens (wrk's `-c100`).
+pub const LOAD_CONNS: u32 = 100;
+
+/// A response slower than this is a timeout (wrk's `--timeout 2s`).
+pub const LOAD_TIMEOUT_MS: u64 = 2000;
+
+/// The built-in generator's binary: `corun-bench-load` beside this
+/// process's own (the child binaries and it are built together).
+pub fn load_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let dir = exe.parent().ok_or("this binary has no directory")?;
+    let bin = dir.join("corun-bench-load");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "missing the load generator {}: run through `cargo run --release -p corun-bench`, \
+             or build it with `cargo build --release -p corun-bench --bins`",
+            bin.display()
+        ))
+    }
+}
+
+/// One httpd load run: what the generator reported, and how busy it kept
+/// both sides.
+///
+/// The generator has one thread and this machine two cores, so the busy
+/// shares say which side limits the request rate: a server below a whole
+/// core while the generator is at one waits for it, and no server can go
+/// faster.
+pub struct LoadRun {
+    /// Requests per second (the generator's count over its wall time).
+    pub req_per_s: f64,
+    /// Latency median, ms.
+    pub p50_ms: f64,
+    /// Latency 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Requests completed.
+    pub requests: f64,
+    /// CPU time of the server while the load ran, as a share of the load's
+    /// wall time: 1.0 is one core kept busy.
+    pub server_busy: f64,
+    /// The server's CPU seconds (user + system) while the load ran.
+    pub server_cpu_s: f64,
+    /// The generator's own CPU time as a share of its wall time.
+    pub load_busy: f64,
+    /// The generator's own CPU seconds (user + system).
+    pub load_cpu_s: f64,
+    /// Which generator ran.
+    pub generator: LoadGen,
+}
+
+impl LoadRun {
+    /// The httpd outcome: `elapsed` server seconds and every figure above
+    /// (`load_wrk` is 1 when wrk drove it).
     pub fn outcome(&self, elapsed: f64) -> Outcome {
         Outcome::secs(elapsed)
             .with("req_per_s", self.req_per_s)
@@ -395,58 +459,112 @@ impl WrkRun {
             .with("requests", self.requests)
             .with("server_busy", self.server_busy)
             .with("server_cpu_s", self.server_cpu_s)
-            .with("wrk_busy", self.wrk_busy)
+            .with("load_busy", self.load_busy)
+            .with("load_cpu_s", self.load_cpu_s)
+            .with(
+                "load_wrk",
+                f64::from(u8::from(self.generator == LoadGen::Wrk)),
+            )
     }
 }
 
-/// Runs `wrk` against `addr` for `secs` seconds; blocking. Call it from a
-/// thread of the server's process, which has no other child processes:
-/// the busy shares come from this process's and its children's CPU time.
-pub fn run_wrk(addr: SocketAddr, secs: u64) -> Result<WrkRun, String> {
-    run_wrk_timing(addr, secs, || Usage::now().cpu_s())
+/// Runs the httpd load ([`LoadGen::from_env`]) against `addr` for `secs`
+/// seconds; blocking. Call it from a thread of the server's process, which
+/// has no other child processes: the busy shares come from this process's
+/// and its children's CPU time.
+pub fn run_load(addr: SocketAddr, secs: u64) -> Result<LoadRun, String> {
+    run_load_timing(addr, secs, || Usage::now().cpu_s())
 }
 
-/// [`run_wrk`] for a server whose CPU seconds so far `server_cpu_s` reads
-/// (a server in another process); wrk must be this process's only child
-/// that ends meanwhile.
-pub fn run_wrk_timing(
+/// [`run_load`] for a server whose CPU seconds so far `server_cpu_s` reads
+/// (a server in another process); the generator must be this process's
+/// only child that ends meanwhile.
+pub fn run_load_timing(
     addr: SocketAddr,
     secs: u64,
     server_cpu_s: impl Fn() -> f64,
-) -> Result<WrkRun, String> {
-    let (server0, wrk0) = (server_cpu_s(), Usage::of(libc::RUSAGE_CHILDREN));
+) -> Result<LoadRun, String> {
+    let generator = LoadGen::from_env()?;
+    let mut cmd = match generator {
+        LoadGen::Builtin => {
+            let mut cmd = Command::new(load_binary()?);
+            cmd.arg(addr.to_string())
+                .arg(LOAD_CONNS.to_string())
+                .arg((secs * 1000).to_string())
+                .arg(LOAD_TIMEOUT_MS.to_string());
+            cmd
+        }
+        LoadGen::Wrk => {
+            let mut cmd = Command::new("wrk");
+            cmd.args([
+                "-t1",
+                &format!("-c{LOAD_CONNS}"),
+                &format!("-d{secs}s"),
+                "--latency",
+                "--timeout",
+                &format!("{}s", LOAD_TIMEOUT_MS / 1000),
+            ])
+            .arg(format!("http://{addr}/"));
+            cmd
+        }
+    };
+    let (server0, load0) = (server_cpu_s(), Usage::of(libc::RUSAGE_CHILDREN));
     let t0 = std::time::Instant::now();
-    let out = Command::new("wrk")
-        .args([
-            "-t1",
-            "-c100",
-            &format!("-d{secs}s"),
-            "--latency",
-            "--timeout",
-            "2s",
-        ])
-        .arg(format!("http://{addr}/"))
+    let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run wrk: {e}"))?;
+        .map_err(|e| format!("cannot run the load generator ({}): {e}", generator.name()))?;
     let wall = t0.elapsed().as_secs_f64().max(1e-9);
     let server_cpu_s = server_cpu_s() - server0;
-    let server_busy = server_cpu_s / wall;
-    let wrk_busy = (Usage::of(libc::RUSAGE_CHILDREN).cpu_s() - wrk0.cpu_s()) / wall;
+    let load_cpu_s = Usage::of(libc::RUSAGE_CHILDREN).cpu_s() - load0.cpu_s();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
-        return Err(format!("wrk exited {}: {}", out.status, text.trim()));
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "{} exited {}: {} {}",
+            generator.name(),
+            out.status,
+            text.trim(),
+            err.trim()
+        ));
     }
-    let (req_per_s, p50_ms, p99_ms, requests) = parse_wrk(&text)?;
-    Ok(WrkRun {
+    let (req_per_s, p50_ms, p99_ms, requests) = match generator {
+        LoadGen::Builtin => parse_load(&text)?,
+        LoadGen::Wrk => parse_wrk(&text)?,
+    };
+    Ok(LoadRun {
         req_per_s,
         p50_ms,
         p99_ms,
         requests,
-        server_busy,
+        server_busy: server_cpu_s / wall,
         server_cpu_s,
-        wrk_busy,
+        load_busy: load_cpu_s / wall,
+        load_cpu_s,
+        generator,
     })
+}
+
+/// Reads the built-in generator's line like [`parse_wrk`] reads wrk's
+/// report: rate, p50 and p99 in ms, requests; any error, timeout or
+/// non-2xx/3xx response fails the run.
+pub fn parse_load(text: &str) -> Result<(f64, f64, f64, f64), String> {
+    let r = crate::load::parse_line(text)?;
+    if r.errors + r.timeouts + r.non2xx > 0 {
+        return Err(format!(
+            "load generator reported {} errors, {} timeouts, {} non-2xx/3xx responses",
+            r.errors, r.timeouts, r.non2xx
+        ));
+    }
+    if r.requests == 0 {
+        return Err(format!("no request completed: {}", text.trim()));
+    }
+    Ok((
+        r.req_per_s(),
+        r.p50_us as f64 / 1000.0,
+        r.p99_us as f64 / 1000.0,
+        r.requests as f64,
+    ))
 }
 
 /// Parses wrk's `--latency` report.
@@ -621,6 +739,32 @@ Transfer/sec:      6.98MB
     #[test]
     fn a_report_without_requests_is_an_error() {
         assert!(parse_wrk("Requests/sec: 10\n").is_err());
+    }
+
+    #[test]
+    fn the_builtin_line_reads_in_ms_and_fails_on_any_error() {
+        let ok = "requests=89722 secs=5.000100 req_per_s=17944.04 p50_us=612 p99_us=1200 \
+                  max_us=3000 errors=0 timeouts=0 non2xx=0";
+        let (rps, p50, p99, n) = parse_load(ok).unwrap();
+        assert!((rps - 89722.0 / 5.0001).abs() < 1e-6, "{rps}");
+        assert!((p50 - 0.612).abs() < 1e-9 && (p99 - 1.2).abs() < 1e-9);
+        assert_eq!(n, 89722.0);
+        for bad in ["errors=1 timeouts=0", "errors=0 timeouts=1"] {
+            let line = ok.replace("errors=0 timeouts=0", bad);
+            assert!(parse_load(&line).is_err(), "{line}");
+        }
+        assert!(parse_load(&ok.replace("non2xx=0", "non2xx=4")).is_err());
+        assert!(parse_load(&ok.replace("requests=89722", "requests=0")).is_err());
+    }
+
+    #[test]
+    fn the_generator_is_built_in_unless_the_environment_names_wrk() {
+        // Only reads: no test sets the variable.
+        if std::env::var_os(LOAD_ENV).is_none() {
+            assert_eq!(LoadGen::from_env(), Ok(LoadGen::Builtin));
+        }
+        assert_eq!(LoadGen::Wrk.name(), "wrk");
+        assert_eq!(LoadGen::Builtin.name(), "builtin");
     }
 
     #[test]

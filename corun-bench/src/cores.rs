@@ -57,7 +57,7 @@ pub enum CoresWork {
     /// httpd (`common::Work::Httpd`) on `cores` cores; corun's server is
     /// `corun/examples/http_server` (see `crate::http_example`).
     Httpd {
-        /// wrk seconds.
+        /// Load seconds.
         secs: u64,
         /// Cores (or workers).
         cores: usize,

@@ -1,7 +1,7 @@
 //! corun's httpd cell at N cores: `corun/examples/http_server` (the
 //! server corun ships, on its multi-core API) run as its own process with N
-//! cores, driven by wrk like every httpd cell; the server's CPU time comes
-//! from its `/proc/PID/stat`.
+//! cores, driven by the httpd load like every httpd cell; the server's CPU
+//! time comes from its `/proc/PID/stat`.
 //!
 //! Nothing here links corun (the server is a separate binary, built by the
 //! parent next to the child binaries: `<profile dir>/examples/http_server`)
@@ -170,18 +170,18 @@ impl Drop for Server {
     }
 }
 
-/// httpd with the example server on `cores` cores under wrk for `secs` s.
+/// httpd with the example server on `cores` cores under the load for `secs` s.
 /// The busy shares and CPU per request are the server process's.
 pub fn run(secs: u64, cores: usize) -> Result<Outcome, String> {
     let (server, addr) = Server::start(cores)?;
     let pid = server.child.id();
     let t0 = Instant::now();
-    let run = common::run_wrk_timing(addr, secs, || process_cpu_s(pid))?;
+    let run = common::run_load_timing(addr, secs, || process_cpu_s(pid))?;
     let elapsed = t0.elapsed().as_secs_f64();
     let served = server.stop()?;
     if (served as f64) < run.requests {
         return Err(format!(
-            "the server says it served {served} requests, wrk counted {}",
+            "the server says it served {served} requests, the load generator counted {}",
             run.requests
         ));
     }

@@ -28,7 +28,8 @@ impl Children {
     /// build every binary of this package with the parent's profile, target
     /// directory and features: `cargo run` builds only the binary it runs, and
     /// this makes a stale child impossible (a fresh build is a no-op).
-    pub fn prepare(runtimes: &[Runtime]) -> Result<Children, String> {
+    /// With `load`, also the httpd load generator (`corun-bench-load`).
+    pub fn prepare(runtimes: &[Runtime], load: bool) -> Result<Children, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
         let dir = exe
             .parent()
@@ -37,15 +38,17 @@ impl Children {
         if let Some(cargo) = std::env::var_os("CARGO") {
             build(cargo, &dir)?;
         }
+        let load_bin = load.then_some("corun-bench-load");
         let bins = runtimes
             .iter()
             .flat_map(|rt| [Some(rt.child_bin()), rt.cores_child_bin()])
-            .flatten();
-        for bin in bins {
-            let bin = dir.join(bin);
+            .flatten()
+            .chain(load_bin);
+        for name in bins {
+            let bin = dir.join(name);
             if !bin.is_file() {
                 return Err(format!(
-                    "missing child binary {}: run through `cargo run --release -p corun-bench`, \
+                    "missing {}: run through `cargo run --release -p corun-bench`, \
                      or build it with `cargo build --release -p corun-bench`",
                     bin.display()
                 ));
@@ -65,6 +68,8 @@ impl Children {
         } else {
             cmd.env_remove("CORUN_FS_URING");
         }
+        // The httpd load generator is the cell's, never the caller's shell's.
+        cmd.env(corun_bench::common::LOAD_ENV, cell.load.name());
         let mut child = cmd
             .args([
                 cell.runtime.name(),

@@ -2,10 +2,10 @@
 //! binaries (`src/bin/corun-bench-child-*.rs`) link: the workload
 //! description and shared helpers ([`common`]), the `flood` client process
 //! and its report ([`flood`]), the multi-core cells' shared pieces
-//! ([`cores`]) and corun's example server under wrk ([`http_example`]), the
-//! child driver that runs
-//! one cell and prints its JSON line ([`child`]), and one module per runtime
-//! ([`peers`]).
+//! ([`cores`]) and corun's example server under load ([`http_example`]), the
+//! httpd load generator ([`load`], the `corun-bench-load` binary), the
+//! child driver that runs one cell and prints its JSON line ([`child`]), and
+//! one module per runtime ([`peers`]).
 //!
 //! Each child binary references only its own peer module, so the linker
 //! leaves the other runtimes and the parent's harness (clap, tables, chart,
@@ -22,4 +22,5 @@ pub mod common;
 pub mod cores;
 pub mod flood;
 pub mod http_example;
+pub mod load;
 pub mod peers;

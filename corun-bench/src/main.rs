@@ -26,7 +26,7 @@ use clap::Parser;
 
 use corun_bench::common;
 use launch::Children;
-use plan::{Cell, Runtime, Workload};
+use plan::{Cell, Load, Runtime, Workload};
 use report::{Outcome, Row};
 
 /// Benchmarks corun against OS threads, tokio, smol, may, monoio and glommio.
@@ -52,13 +52,18 @@ struct Cli {
     /// Where to draw the sleep scaling chart (SVG).
     #[arg(long, default_value = "target/corun-bench/sleep-scaling.svg")]
     chart: PathBuf,
+    /// The load generator of the httpd cells: the built-in `corun-bench-load`
+    /// (what `wrk -t1 -c100 --timeout 2s` does; needs nothing installed), or
+    /// `wrk` itself as a cross-check (needs wrk installed).
+    #[arg(long, value_enum, default_value_t = Load::Builtin)]
+    load: Load,
 }
 
 fn main() -> ExitCode {
     parent(Cli::parse())
 }
 
-/// Whether `wrk` can be started.
+/// Whether `wrk` can be started (only `--load wrk` needs it).
 fn have_wrk() -> bool {
     Command::new("wrk")
         .arg("--version")
@@ -112,28 +117,32 @@ fn parent(cli: Cli) -> ExitCode {
         eprintln!("no runtime to run");
         return ExitCode::FAILURE;
     }
-    let children = match Children::prepare(&runtimes) {
+    let httpd = workloads.contains(&Workload::Httpd);
+    if httpd && cli.load == Load::Wrk && !have_wrk() {
+        eprintln!("--load wrk: cannot start `wrk` (apt-get install wrk), or drop --load wrk");
+        return ExitCode::FAILURE;
+    }
+    let children = match Children::prepare(&runtimes, httpd) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
-    let wrk = have_wrk();
-    if !wrk && workloads.contains(&Workload::Httpd) {
-        eprintln!("SKIP httpd: install wrk (apt-get install wrk)");
-    }
-    if wrk && workloads.contains(&Workload::Httpd) && runtimes.contains(&Runtime::Corun) {
+    if httpd && runtimes.contains(&Runtime::Corun) {
         // Without it corun's httpd cell at 2 cores fails and says why.
         if let Err(e) = launch::build_http_example() {
             eprintln!("{e}");
         }
     }
-    let cells = plan::cells(&workloads, &runtimes, cli.quick);
+    let mut cells = plan::cells(&workloads, &runtimes, cli.quick);
+    for c in &mut cells {
+        c.load = cli.load;
+    }
     let runs_of = |c: &Cell| plan::runs(c.workload, cli.runs, cli.quick);
     let total: usize = cells
         .iter()
-        .filter(|c| c.na.is_none() && (wrk || c.kind != "httpd"))
+        .filter(|c| c.na.is_none())
         .map(|c| runs_of(c) as usize)
         .sum();
 
@@ -178,10 +187,7 @@ fn parent(cli: Cli) -> ExitCode {
         rest = tail;
         let runs = runs_of(first);
         let mut results: Vec<Vec<Result<report::RunLine, String>>> = vec![Vec::new(); len];
-        let mut live: Vec<bool> = group
-            .iter()
-            .map(|c| c.na.is_none() && (wrk || c.kind != "httpd"))
-            .collect();
+        let mut live: Vec<bool> = group.iter().map(|c| c.na.is_none()).collect();
         for run in 1..=runs {
             for k in 0..len {
                 let i = (k + run as usize - 1) % len;
@@ -206,8 +212,6 @@ fn parent(cli: Cli) -> ExitCode {
         for (cell, results) in group.iter().zip(results) {
             let outcome = if let Some(why) = cell.na {
                 Outcome::NotApplicable(why)
-            } else if cell.kind == "httpd" && !wrk {
-                Outcome::Skip("install wrk (apt-get install wrk)".into())
             } else {
                 report::fold(cell, &results)
             };

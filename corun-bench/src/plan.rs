@@ -34,6 +34,38 @@ pub enum Runtime {
     Epoll,
 }
 
+/// The load generator that drives the httpd cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Load {
+    /// `corun-bench-load`: what `wrk -t1 -c100 --timeout 2s` does, built in
+    /// (one epoll thread, no runtime), so nothing beyond the toolchain is
+    /// needed.
+    #[default]
+    Builtin,
+    /// The external `wrk -t1 -c100 --timeout 2s`, as a cross-check of the
+    /// built-in generator (needs wrk installed).
+    Wrk,
+}
+
+impl Load {
+    /// The name on the command line and in the child's environment
+    /// (`corun_bench::common::LOAD_ENV`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Load::Builtin => "builtin",
+            Load::Wrk => "wrk",
+        }
+    }
+
+    /// How the httpd case column names a run of `secs` seconds.
+    fn words(self, secs: u64) -> String {
+        match self {
+            Load::Builtin => format!("load -c100 -d{secs}s (wrk-like, built in)"),
+            Load::Wrk => format!("wrk -t1 -c100 -d{secs}s"),
+        }
+    }
+}
+
 impl Runtime {
     /// Every runtime, in table order.
     pub const ALL: [Runtime; 9] = [
@@ -129,7 +161,7 @@ pub enum Workload {
     Fileio,
     /// In-process HTTP/1.0 server and N fetching clients.
     Urlfetch,
-    /// Keep-alive HTTP/1.1 server under wrk.
+    /// Keep-alive HTTP/1.1 server under a wrk-like load.
     Httpd,
     /// Idle connections held from a separate client process.
     Conns,
@@ -183,7 +215,7 @@ pub struct Cell {
     /// timers-fire, fileio, urlfetch, httpd, conns, flood.
     pub kind: &'static str,
     /// Operation count (tasks, yields, round trips, connections, …; for
-    /// fileio the task count, for httpd the wrk seconds, for flood the
+    /// fileio the task count, for httpd the load's seconds, for flood the
     /// bystanders).
     pub n: u64,
     /// Second parameter: sleep ms, fileio writes per file, flood ms; the
@@ -196,6 +228,8 @@ pub struct Cell {
     pub na: Option<&'static str>,
     /// Index of the case within its workload (sizes in order).
     pub case_index: usize,
+    /// The load generator of an httpd cell (other cells ignore it).
+    pub load: Load,
 }
 
 impl Cell {
@@ -209,7 +243,7 @@ impl Cell {
                 "{} files × {} × 32 KiB, tuned: io_uring writes (CORUN_FS_URING=1)",
                 self.n, self.param
             ),
-            "httpd" if self.param == 0 => format!("wrk -c100 -d{}s", self.n),
+            "httpd" if self.param == 0 => self.load.words(self.n),
             "sleep" => format!("n={} × {} ms", self.n, self.param),
             "flood" => format!("{} bystanders, {} ms", self.n, self.param),
             "cores" | "cores-tuned" => format!(
@@ -223,7 +257,7 @@ impl Cell {
                     ""
                 }
             ),
-            "httpd" => format!("wrk -c100 -d{}s, {}", self.n, cores_words(self.param)),
+            "httpd" => format!("{}, {}", self.load.words(self.n), cores_words(self.param)),
             "urlfetch-tuned" => format!(
                 "n={}, tuned: 2 schedulers, chunked client spawns, raised backlog",
                 self.n
@@ -433,6 +467,7 @@ pub fn cells(workloads: &[Workload], runtimes: &[Runtime], quick: bool) -> Vec<C
                     runtime: rt,
                     na,
                     case_index,
+                    load: Load::default(),
                 });
             }
         }
@@ -600,6 +635,19 @@ mod tests {
         }
         assert!(Runtime::Epoll.label().contains("reference"));
         assert_eq!(Runtime::Corun.label(), "corun");
+    }
+
+    #[test]
+    fn httpd_cases_name_their_load_generator() {
+        let mut cells = cells(&[Workload::Httpd], &[Runtime::TokioMt], false);
+        assert_eq!(cells[0].load, Load::Builtin);
+        assert_eq!(cells[0].case(), "load -c100 -d5s (wrk-like, built in)");
+        assert_eq!(
+            cells[1].case(),
+            "load -c100 -d5s (wrk-like, built in), 2 cores"
+        );
+        cells[1].load = Load::Wrk;
+        assert_eq!(cells[1].case(), "wrk -t1 -c100 -d5s, 2 cores");
     }
 
     #[test]

@@ -80,8 +80,6 @@ pub enum Outcome {
     Fail(String),
     /// Not applicable to this runtime.
     NotApplicable(&'static str),
-    /// Not run (missing tool).
-    Skip(String),
 }
 
 /// A finished cell.
@@ -144,7 +142,7 @@ fn more_columns(kind: &str) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-/// The server's CPU µs (user + system) per request served while wrk ran;
+/// The server's CPU µs (user + system) per request served while the load ran;
 /// from the busy share for runs that did not record the CPU seconds.
 fn cpu_us_per_request(x: impl Fn(&str) -> f64, has: impl Fn(&str) -> bool) -> f64 {
     if has("server_cpu_s") {
@@ -224,12 +222,15 @@ pub fn notes(cell: &Cell, r: &RunLine) -> String {
         }
         "httpd" => {
             let mut s = format!("{} requests", x("requests"));
-            // Which side limits the rate (see `common::WrkRun`).
-            if r.extra.contains_key("wrk_busy") {
+            // Which side limits the rate (see `common::LoadRun`), and what
+            // the generator itself costs per request.
+            if r.extra.contains_key("load_busy") {
                 s.push_str(&format!(
-                    "; busy: server {:.0} %, wrk {:.0} %",
+                    "; busy: server {:.0} %, {} {:.0} % ({:.2} µs/request)",
                     x("server_busy") * 100.0,
-                    x("wrk_busy") * 100.0,
+                    if x("load_wrk") > 0.0 { "wrk" } else { "load" },
+                    x("load_busy") * 100.0,
+                    x("load_cpu_s") / x("requests").max(1.0) * 1e6,
                 ));
             }
             s
@@ -512,7 +513,6 @@ pub fn table(workload: Workload, rows: &[Row]) -> String {
                 let text = match other {
                     Outcome::Fail(why) => format!("FAIL: {why}"),
                     Outcome::NotApplicable(why) => why.to_string(),
-                    Outcome::Skip(why) => format!("SKIP: {why}"),
                     Outcome::Ok(..) => unreachable!("handled above"),
                 };
                 line.push(TCell::new(text));
@@ -694,7 +694,9 @@ mod tests {
             ("requests", requests),
             ("server_busy", cpu_s / 5.0),
             ("server_cpu_s", cpu_s),
-            ("wrk_busy", 1.0),
+            ("load_busy", 1.0),
+            ("load_cpu_s", 2.0),
+            ("load_wrk", 0.0),
         ];
         Ok(RunLine {
             ok: true,
@@ -724,7 +726,11 @@ mod tests {
         assert_eq!(n.per_op, 0.8);
         assert_eq!(n.more, [80_000.0, 0.2]);
         assert_eq!(n.spread.more[1], (0.15, 0.25));
-        assert!(note.contains("busy: server"), "{note}");
+        // 2 s of generator CPU over 400 000 requests: 5 µs each.
+        assert!(
+            note.contains("busy: server") && note.contains("load 100 % (5.00 µs/request)"),
+            "{note}"
+        );
         let rows = [
             Row {
                 cell: cell(Runtime::Corun),

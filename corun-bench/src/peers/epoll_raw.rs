@@ -221,10 +221,10 @@ fn httpd(secs: u64) -> Result<Outcome, String> {
     )?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
-    let wrk = std::thread::Builder::new()
-        .name("wrk-driver".into())
+    let load = std::thread::Builder::new()
+        .name("load-driver".into())
         .spawn(move || {
-            let r = common::run_wrk(addr, secs);
+            let r = common::run_load(addr, secs);
             stop2.store(true, Ordering::SeqCst);
             // Wake the loop so it sees `stop`.
             let _ = std::net::TcpStream::connect(addr);
@@ -261,6 +261,6 @@ fn httpd(secs: u64) -> Result<Outcome, String> {
     for fd in fds {
         close(&mut conns, fd);
     }
-    let run = wrk.join().map_err(|_| "wrk thread panicked")??;
+    let run = load.join().map_err(|_| "load thread panicked")??;
     Ok(run.outcome(elapsed))
 }

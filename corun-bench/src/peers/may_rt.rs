@@ -293,8 +293,8 @@ fn httpd(secs: u64) -> Result<Outcome, String> {
     let (l, addr) = may_listener(1024)?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
-    let wrk = std::thread::spawn(move || {
-        let r = common::run_wrk(addr, secs);
+    let load = std::thread::spawn(move || {
+        let r = common::run_load(addr, secs);
         stop2.store(true, Ordering::SeqCst);
         let _ = std::net::TcpStream::connect(addr);
         r
@@ -310,7 +310,7 @@ fn httpd(secs: u64) -> Result<Outcome, String> {
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    let run = wrk.join().map_err(|_| "wrk thread panicked")??;
+    let run = load.join().map_err(|_| "load thread panicked")??;
     Ok(run.outcome(elapsed))
 }
 

@@ -281,8 +281,8 @@ fn httpd(secs: u64) -> Result<Outcome, String> {
     let (l, addr) = blocking_listener(1024)?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
-    let wrk = spawn(move || {
-        let r = common::run_wrk(addr, secs);
+    let load = spawn(move || {
+        let r = common::run_load(addr, secs);
         stop2.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(addr);
         r
@@ -298,7 +298,7 @@ fn httpd(secs: u64) -> Result<Outcome, String> {
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    let run = join(wrk)??;
+    let run = join(load)??;
     Ok(run.outcome(elapsed))
 }
 

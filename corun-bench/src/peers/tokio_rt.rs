@@ -354,8 +354,8 @@ pub(crate) async fn httpd(secs: u64) -> Result<Outcome, String> {
     let l = TcpListener::from_std(std_l).map_err(|e| format!("listen: {e}"))?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
-    let wrk = std::thread::spawn(move || {
-        let r = common::run_wrk(addr, secs);
+    let load = std::thread::spawn(move || {
+        let r = common::run_load(addr, secs);
         stop2.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees `stop`.
         let _ = std::net::TcpStream::connect(addr);
@@ -375,7 +375,7 @@ pub(crate) async fn httpd(secs: u64) -> Result<Outcome, String> {
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    let run = wrk.join().map_err(|_| "wrk thread panicked")??;
+    let run = load.join().map_err(|_| "load thread panicked")??;
     Ok(run.outcome(elapsed))
 }
 
