@@ -320,6 +320,35 @@ impl<T: AsFd> Async<T> {
         }
     }
 
+    /// Poll form of [`read_stream`](Async::read_stream), for the stream
+    /// types' `AsyncRead`: the same rules (cached readiness consulted before
+    /// the attempt, readiness forgotten after a short read), kept in the
+    /// reactor's slot since a poll call has no future to keep a wait in; its
+    /// waker is the registration's one read waiter, as `AsyncRead` expects.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>
+    where
+        for<'b> &'b T: Read,
+    {
+        match self.reg.poll_ready_or_guess(cx, Interest::Read) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(_)) => {}
+        }
+        let len = buf.len();
+        self.poll_with(cx, Interest::Read, |s| {
+            let n = (&mut &*s).read(buf)?;
+            if n > 0 && n < len {
+                // A short read drained the socket (see `read_stream`).
+                self.reg.clear_readiness(Interest::Read);
+            }
+            Ok(n)
+        })
+    }
+
     /// Poll form of [`read_with`](Async::read_with), for `AsyncRead`-style
     /// implementations.
     ///
@@ -585,4 +614,64 @@ fn is_nonblocking(fd: BorrowedFd<'_>) -> bool {
     // memory-safety preconditions.
     let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
     flags >= 0 && flags & libc::O_NONBLOCK != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::os::fd::{AsFd, BorrowedFd};
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Poll;
+
+    use super::Async;
+
+    /// A stream socket that counts its `read` calls.
+    struct Counting {
+        s: UnixStream,
+        reads: AtomicUsize,
+    }
+
+    impl AsFd for Counting {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.s.as_fd()
+        }
+    }
+
+    impl Read for &Counting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            (&self.s).read(buf)
+        }
+    }
+
+    /// The stream `AsyncRead` path: a new object's first read is tried; a
+    /// read that drained the socket makes the next poll wait for an event
+    /// without a `WouldBlock` read; the event's wake-up then reads once.
+    #[test]
+    fn a_poll_read_after_a_short_read_waits_without_reading() {
+        crate::run(async {
+            let (a, mut b) = UnixStream::pair().unwrap();
+            let io = Async::new(Counting {
+                s: a,
+                reads: AtomicUsize::new(0),
+            })
+            .unwrap();
+            let reads = || io.get_ref().reads.load(Ordering::Relaxed);
+            let mut buf = [0u8; 64];
+            b.write_all(b"hello").unwrap();
+            let n = std::future::poll_fn(|cx| io.poll_read_stream(cx, &mut buf)).await;
+            assert_eq!(n.unwrap(), 5);
+            assert_eq!(reads(), 1, "the first read is tried at once");
+            let again =
+                std::future::poll_fn(|cx| Poll::Ready(io.poll_read_stream(cx, &mut buf))).await;
+            assert!(again.is_pending(), "a drained socket waits for an event");
+            assert_eq!(reads(), 1, "no WouldBlock read after a short read");
+            b.write_all(b"again").unwrap();
+            let n = std::future::poll_fn(|cx| io.poll_read_stream(cx, &mut buf)).await;
+            assert_eq!(n.unwrap(), 5);
+            assert_eq!(reads(), 2, "one read once the event came");
+            assert_eq!(&buf[..5], b"again");
+        });
+    }
 }

@@ -212,7 +212,8 @@ mod stream {
         Ok(())
     }
 
-    /// `AsyncRead::poll_read`.
+    /// `AsyncRead::poll_read`: the rules of [`read`] (no `WouldBlock` read
+    /// right after a read that drained the socket).
     pub(super) fn poll_read<S: AsFd>(
         io: &Async<S>,
         cx: &mut Context<'_>,
@@ -221,10 +222,7 @@ mod stream {
     where
         for<'a> &'a S: Read,
     {
-        io.poll_read_with(cx, |s| {
-            let mut s = s;
-            s.read(buf)
-        })
+        io.poll_read_stream(cx, buf)
     }
 
     /// `AsyncWrite::poll_write`.

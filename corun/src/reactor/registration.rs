@@ -90,6 +90,17 @@ impl Registration {
         self.poll_wait(cx.waker(), interest, KeyHome::Own, false)
     }
 
+    /// [`Registration::poll_ready`] for a check made before an operation:
+    /// the slot's guess (a direction no operation has found unready)
+    /// satisfies it too, so a new object's first operation is tried.
+    pub(crate) fn poll_ready_or_guess(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+    ) -> Poll<io::Result<Readiness>> {
+        self.poll_wait(cx.waker(), interest, KeyHome::Own, true)
+    }
+
     /// Forgets the readiness bit (and guess) of `interest`, after an
     /// operation in that direction returned `WouldBlock`. Closed and error
     /// bits stay; regular files stay ready. Does nothing off the reactor's
