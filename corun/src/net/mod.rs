@@ -6,8 +6,8 @@
 //! socket already known to be ready makes exactly one syscall (the `recv`,
 //! `send` or `accept` itself). An operation first *tries* the syscall (the
 //! first one on a new or adopted socket always) and only waits when it
-//! returns `WouldBlock`, or, for a stream read, when the previous read
-//! drained the socket; a listener therefore accepts the whole queue of
+//! returns `WouldBlock`, or, for a stream read (inherent `read` and
+//! `AsyncRead` alike), when the previous read drained the socket; a listener therefore accepts the whole queue of
 //! pending connections per wake-up.
 //!
 //! * [`TcpListener`] (with [`TcpListenerBuilder`] for the backlog and
