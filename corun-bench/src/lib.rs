@@ -24,3 +24,4 @@ pub mod flood;
 pub mod http_example;
 pub mod load;
 pub mod peers;
+mod raw_epoll;

@@ -21,6 +21,8 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use crate::raw_epoll::{Epoll, last_err, set_nodelay};
+
 /// The largest response head accepted (the servers send ~70 bytes).
 const MAX_HEAD: usize = 16 * 1024;
 
@@ -289,31 +291,6 @@ struct Conn {
     out_armed: bool,
 }
 
-/// An owned epoll instance.
-struct Epoll(RawFd);
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        // SAFETY: we own this fd and close it once.
-        unsafe { libc::close(self.0) };
-    }
-}
-
-impl Epoll {
-    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> Result<(), String> {
-        let mut ev = libc::epoll_event { events, u64: token };
-        // SAFETY: `ev` is a valid event for the duration of the call.
-        if unsafe { libc::epoll_ctl(self.0, op, fd, &mut ev) } < 0 {
-            return Err(format!("epoll_ctl: {}", last_err()));
-        }
-        Ok(())
-    }
-}
-
-fn last_err() -> std::io::Error {
-    std::io::Error::last_os_error()
-}
-
 /// What to run: connections, duration, timeout, target.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
@@ -362,17 +339,7 @@ impl Gen {
         if fd < 0 {
             return Err(format!("socket: {}", last_err()));
         }
-        let one: libc::c_int = 1;
-        // SAFETY: `one` is a valid int option value for the call.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
+        set_nodelay(fd);
         let (storage, len) = sockaddr(&self.cfg.addr);
         // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
         let r =
@@ -614,15 +581,11 @@ pub fn run(cfg: Config) -> Result<Report, String> {
     if cfg.conns == 0 {
         return Err("needs at least one connection".into());
     }
-    // SAFETY: plain syscall; the result is checked.
-    let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if epfd < 0 {
-        return Err(format!("epoll_create1: {}", last_err()));
-    }
+    let ep = Epoll::new()?;
     let limit_us = usize::try_from(cfg.timeout.as_micros()).unwrap_or(usize::MAX);
     let mut g = Gen {
         cfg,
-        ep: Epoll(epfd),
+        ep,
         conns: Vec::with_capacity(cfg.conns),
         request: format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", cfg.addr).into_bytes(),
         lat: Latencies::new(limit_us),
@@ -662,7 +625,7 @@ pub fn run(cfg: Config) -> Result<Report, String> {
         // Whole ms, rounded up, so the loop never spins just short of the end.
         let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         // SAFETY: `events` is valid for EVENTS entries.
-        let n = unsafe { libc::epoll_wait(g.ep.0, events.as_mut_ptr(), EVENTS as i32, ms) };
+        let n = unsafe { libc::epoll_wait(g.ep.fd(), events.as_mut_ptr(), EVENTS as i32, ms) };
         if n < 0 {
             if last_err().kind() == std::io::ErrorKind::Interrupted {
                 continue;

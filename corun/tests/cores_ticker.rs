@@ -8,27 +8,8 @@
 
 mod common;
 
-use common::watchdog;
+use common::{allowed, watchdog};
 use corun::Builder;
-
-/// The CPUs the calling thread may run on, lowest first.
-fn allowed() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain bits; zeroed is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the
-    // calling thread.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-    assert_eq!(
-        r,
-        0,
-        "sched_getaffinity: {}",
-        std::io::Error::last_os_error()
-    );
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `cpu` is below CPU_SETSIZE, the set's size in bits.
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect()
-}
 
 /// A `Cpus_allowed_list` value ("0-1,3") as CPU numbers.
 fn parse_list(list: &str) -> Vec<usize> {

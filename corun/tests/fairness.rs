@@ -29,6 +29,32 @@ fn busy(d: Duration) {
     }
 }
 
+/// A reader task waiting, already polled, for `expect` on a socket pair:
+/// returns the sending end, the flag the reader sets once it has read, and
+/// the reader.
+async fn pending_reader(
+    expect: &'static [u8],
+) -> (
+    std::os::unix::net::UnixStream,
+    Rc<Cell<bool>>,
+    corun::Task<()>,
+) {
+    let (tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+    let rx = corun::net::UnixStream::from_std(rx).unwrap();
+    let got = Rc::new(Cell::new(false));
+    let g = got.clone();
+    let reader = corun::spawn(async move {
+        let mut buf = [0u8; 8];
+        let n = rx.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], expect);
+        g.set(true);
+    });
+    // Let the reader reach its pending read.
+    corun::yield_now().await;
+    assert!(!got.get());
+    (tx, got, reader)
+}
+
 /// A task that yields after every 100 µs of work makes a socket's data
 /// readable; the reader must run within a few of its polls. Counting polls
 /// alone, the scheduler would look at the poller only after hundreds of
@@ -38,19 +64,7 @@ fn io_ready_is_seen_within_a_few_polls_while_a_task_keeps_yielding() {
     let _serial = serial();
     let polls_before_reader = watchdog("yielder and reader", || {
         corun::run(async {
-            let (mut tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
-            let rx = corun::net::UnixStream::from_std(rx).unwrap();
-            let got = Rc::new(Cell::new(false));
-            let g = got.clone();
-            let reader = corun::spawn(async move {
-                let mut buf = [0u8; 8];
-                let n = rx.read(&mut buf).await.unwrap();
-                assert_eq!(&buf[..n], b"ping");
-                g.set(true);
-            });
-            // Let the reader reach its pending read.
-            corun::yield_now().await;
-            assert!(!got.get());
+            let (mut tx, got, reader) = pending_reader(b"ping").await;
             tx.write_all(b"ping").unwrap();
             let mut polls = 0u32;
             while !got.get() && polls < 5_000 {
@@ -142,19 +156,7 @@ fn a_lone_yielder_with_long_polls_lets_the_poller_in_after_each_poll() {
     let _serial = serial();
     let late = watchdog("long yielder and reader", || {
         corun::run(async {
-            let (mut tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
-            let rx = corun::net::UnixStream::from_std(rx).unwrap();
-            let got = Rc::new(Cell::new(false));
-            let g = got.clone();
-            let reader = corun::spawn(async move {
-                let mut buf = [0u8; 8];
-                let n = rx.read(&mut buf).await.unwrap();
-                assert_eq!(&buf[..n], b"x");
-                g.set(true);
-            });
-            // Let the reader reach its pending read.
-            corun::yield_now().await;
-            assert!(!got.get());
+            let (mut tx, got, reader) = pending_reader(b"x").await;
             let mut late = 0u32;
             for round in 0..50 {
                 busy(Duration::from_micros(300));

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::common::{self, HeadCounter, Outcome, Work};
+use crate::raw_epoll::{Epoll, last_err, set_nodelay};
 
 /// Runs one workload: httpd only.
 pub fn run(work: &Work) -> Result<Outcome, String> {
@@ -36,41 +37,6 @@ struct Conn {
     heads: HeadCounter,
     /// Answer bytes the socket did not take yet.
     pending: Vec<u8>,
-}
-
-/// An owned epoll instance.
-struct Epoll(RawFd);
-
-impl Epoll {
-    fn new() -> Result<Epoll, String> {
-        // SAFETY: plain syscall; the result is checked.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(format!("epoll_create1: {}", last_err()));
-        }
-        Ok(Epoll(fd))
-    }
-
-    /// `EPOLL_CTL_ADD` or `_MOD` of `fd` for `events`, tagged `token`.
-    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, token: u64) -> Result<(), String> {
-        let mut ev = libc::epoll_event { events, u64: token };
-        // SAFETY: `ev` is a valid event for the duration of the call.
-        if unsafe { libc::epoll_ctl(self.0, op, fd, &mut ev) } < 0 {
-            return Err(format!("epoll_ctl: {}", last_err()));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        // SAFETY: we own this fd and close it once.
-        unsafe { libc::close(self.0) };
-    }
-}
-
-fn last_err() -> std::io::Error {
-    std::io::Error::last_os_error()
 }
 
 /// Closes a connection's fd (which also drops it from the epoll set).
@@ -132,17 +98,7 @@ fn accept_all(
             unsafe { libc::close(fd) };
             return Ok(true);
         }
-        let one: libc::c_int = 1;
-        // SAFETY: `one` is a valid int option value for the call.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
+        set_nodelay(fd);
         ep.ctl(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, fd as u64)?;
         conns.insert(
             fd,
@@ -238,7 +194,7 @@ fn httpd(secs: u64) -> Result<Outcome, String> {
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS];
     'run: loop {
         // SAFETY: `events` is valid for EVENTS entries.
-        let n = unsafe { libc::epoll_wait(ep.0, events.as_mut_ptr(), EVENTS as i32, -1) };
+        let n = unsafe { libc::epoll_wait(ep.fd(), events.as_mut_ptr(), EVENTS as i32, -1) };
         if n < 0 {
             if last_err().kind() == std::io::ErrorKind::Interrupted {
                 continue;

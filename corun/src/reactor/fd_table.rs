@@ -4,10 +4,10 @@
 //! Linux grows a full fd table by copying it; in a process of more than
 //! one thread it first waits for an RCU grace period (`expand_fdtable`),
 //! which on a VM takes milliseconds. With the ticker thread running, every
-//! doubling an accept storm causes (256, 512, ... slots) stalled the
-//! scheduler inside `accept4` or `socket` for one: up to 21 ms in a 20 ms
-//! run of 1 000 fetches. Grown while the process is still single-threaded,
-//! the table needs no grace period, and later opens find room.
+//! doubling an accept storm causes would stall the scheduler inside
+//! `accept4` or `socket` for one (`docs/design/fd-table.md`). Grown while
+//! the process is still single-threaded, the table needs no grace period,
+//! and later opens find room.
 //!
 //! Only the table's size changes (kernel memory, not the process's RSS);
 //! no descriptor stays open. Nothing here touches the reactor's state.

@@ -25,9 +25,7 @@ pub(crate) const TICK_NS: u64 = 1 << 17;
 
 /// The shortest poll of a lone yielder that the batch times itself
 /// (`Core::lone_polls`). Shorter polls are left to the budget and the
-/// ticker, as before: a check there would only add clock readings (and
-/// under an emulator such as callgrind, whose clock runs some 50 times
-/// slower than the code, turns as well).
+/// ticker: timing them would only add clock readings (`docs/design/cadence.md`).
 const LONE_MIN_POLL_NS: u64 = 2_000;
 
 impl Core {
